@@ -1,0 +1,116 @@
+"""``[tool.celery-lint]`` in ``pyproject.toml``, merged with command-line options."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+
+class ConfigError(Exception):
+    """A configuration problem the user must fix; reported as one line, exit code 2."""
+
+
+CORE_KEYS = {
+    "select": list,
+    "extend-select": list,
+    "ignore": list,
+    "extend-ignore": list,
+    "per-file-ignores": dict,
+    "exclude": list,
+    "extend-exclude": list,
+}
+
+
+@dataclass
+class Settings:
+    select: list[str] | None = None
+    extend_select: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    exclude: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+
+
+def _check_list(key: str, value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: '{key}' must be a list of strings, got {value!r}")
+    return list(value)
+
+
+def read_pyproject(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: [tool] must be a table")
+    section = tool.get("celery-lint", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: [tool.celery-lint] must be a table")
+    return section
+
+
+def load_settings(
+    root: Path, config_file: Path | None, rule_options: dict[str, tuple[type, Any]]
+) -> Settings:
+    """Read and validate the configuration of the project at ``root``."""
+    path = config_file if config_file is not None else root / "pyproject.toml"
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"{config_file}: configuration file not found")
+    section: dict[str, Any] = read_pyproject(path) if path.is_file() else {}
+    where = f"{path} [tool.celery-lint]"
+    settings = Settings(source=str(path) if section else None)
+    settings.options = {name: default for name, (_, default) in rule_options.items()}
+    for key, value in section.items():
+        if key in ("select", "extend-select", "ignore", "extend-ignore", "exclude", "extend-exclude"):
+            values = _check_list(key, value, where)
+            if key == "select":
+                settings.select = values
+            elif key == "extend-select":
+                settings.extend_select += values
+            elif key in ("ignore", "extend-ignore"):
+                settings.ignore += values
+            else:
+                settings.exclude += values
+        elif key == "per-file-ignores":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: 'per-file-ignores' must be a table of pattern = [codes]")
+            for pattern, codes in value.items():
+                settings.per_file_ignores[pattern] = _check_list(f"per-file-ignores.{pattern}", codes, where)
+        elif key in rule_options:
+            expected, _ = rule_options[key]
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
+                raise ConfigError(
+                    f"{where}: '{key}' must be of type {expected.__name__}, got {value!r}"
+                )
+            if expected is list and not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{where}: '{key}' must be a list of strings")
+            settings.options[key] = value
+        else:
+            known = sorted([*CORE_KEYS, *rule_options])
+            hint = _closest(key, known)
+            raise ConfigError(
+                f"{where}: unknown key '{key}'" + (f" (did you mean '{hint}'?)" if hint else "")
+            )
+    return settings
+
+
+def _closest(word: str, candidates: list[str]) -> str | None:
+    import difflib
+
+    matches = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return matches[0] if matches else None

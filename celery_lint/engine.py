@@ -1,0 +1,397 @@
+"""The engine: parse each file once, run every selected rule in one visit, filter noqa.
+
+Every front end (CLI, flake8, pre-commit, pytest) goes through :func:`lint_paths` or
+:class:`Engine`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import ConfigError, Settings, load_settings
+from .noqa import NoqaIndex
+from .project.files import SourceFile, find_project_root, is_excluded, iter_python_files
+from .rules import all_rules
+from .rules.base import Rule
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from .project.model import ProjectModel, Task
+    from .project.scan import ModuleSummary
+
+UNPARSABLE = "CEL900"
+
+
+@dataclass(frozen=True, order=True)
+class Violation:
+    path: str
+    line: int
+    column: int
+    code: str
+    message: str
+    name: str = ""
+    end_line: int = 0
+    end_column: int = 0
+    fixable: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {
+            key: data[key]
+            for key in ("code", "name", "message", "path", "line", "column", "end_line", "end_column", "fixable")
+        }
+
+
+@dataclass
+class _RawFinding:
+    rule: type[Rule]
+    node: cst.CSTNode | None
+    message: str
+    fixable: bool
+    line: int = 1
+    column: int = 0
+
+
+class FileContext:
+    """What a rule sees of the file it checks."""
+
+    def __init__(self, file: SourceFile, summary: ModuleSummary, model: ProjectModel, options: dict[str, Any]) -> None:
+        self.file = file
+        self.summary = summary
+        self.model = model
+        self.options = options
+        self.findings: list[_RawFinding] = []
+        self.current_task: Task | None = None
+        self.function_stack: list[cst.FunctionDef] = []
+
+    @property
+    def tree(self) -> cst.Module:
+        return self.summary.tree
+
+    @property
+    def is_test(self) -> bool:
+        return self.file.is_test
+
+    def report(self, rule: Rule, node: cst.CSTNode, message: str, *, fixable: bool = False) -> None:
+        self.findings.append(_RawFinding(type(rule), node, message, fixable))
+
+
+def rule_options() -> dict[str, tuple[type, Any]]:
+    options: dict[str, tuple[type, Any]] = {}
+    for rule in all_rules():
+        for option in rule.OPTIONS:
+            options[option.name] = (option.type, option.default)
+    return options
+
+
+def _matches(code: str, selectors: Iterable[str]) -> bool:
+    return any(code.startswith(s) for s in selectors)
+
+
+def validate_selectors(selectors: Iterable[str], what: str) -> None:
+    codes = [r.CODE for r in all_rules()]
+    for selector in selectors:
+        if selector == "ALL":
+            continue
+        if not re.fullmatch(r"[A-Z]{1,3}[0-9]{0,3}", selector) or not any(c.startswith(selector) for c in codes):
+            raise ConfigError(f"{what}: unknown rule code or prefix '{selector}'")
+
+
+def select_rules(
+    select: Sequence[str] | None,
+    extend_select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+) -> list[type[Rule]]:
+    """Rules enabled by these selectors; opt-in rules need their full code (or ``ALL``)."""
+    chosen: list[type[Rule]] = []
+    selectors = list(select) if select is not None else ["CEL"]
+    selectors += list(extend_select)
+    for rule in all_rules():
+        code = rule.CODE
+        if "ALL" in selectors:
+            enabled = True
+        elif rule.DEFAULT:
+            enabled = _matches(code, selectors)
+        else:
+            enabled = code in selectors
+        if enabled and not _matches(code, ignore):
+            chosen.append(rule)
+    return chosen
+
+
+class _BatchedVisitor:
+    """Dispatches every node of a module to the rules that want it, in one walk."""
+
+    def __init__(self, rules: list[Rule], context: FileContext, task_bodies: dict[int, Task]) -> None:
+        import libcst as cst
+
+        self.visit: dict[str, list[Callable[[Any], Any]]] = {}
+        self.leave: dict[str, list[Callable[[Any], Any]]] = {}
+        for rule in rules:
+            for attr in type(rule).visitor_methods():
+                kind, _, node_name = attr.partition("_")
+                table = self.visit if kind == "visit" else self.leave
+                table.setdefault(node_name, []).append(getattr(rule, attr))
+        self.context = context
+        self.task_bodies = task_bodies
+        self.function_type = cst.FunctionDef
+
+        outer = self
+
+        class Visitor(cst.CSTVisitor):
+            def on_visit(self, node: cst.CSTNode) -> bool:
+                if isinstance(node, outer.function_type):
+                    outer.context.function_stack.append(node)
+                    outer.context.current_task = outer.task_bodies.get(id(node))
+                for callback in outer.visit.get(type(node).__name__, ()):
+                    callback(node)
+                return True
+
+            def on_leave(self, original_node: cst.CSTNode) -> None:
+                for callback in outer.leave.get(type(original_node).__name__, ()):
+                    callback(original_node)
+                if isinstance(original_node, outer.function_type):
+                    stack = outer.context.function_stack
+                    stack.pop()
+                    outer.context.current_task = outer.task_bodies.get(id(stack[-1])) if stack else None
+
+        self.visitor = Visitor()
+
+    @property
+    def needed(self) -> bool:
+        return bool(self.visit or self.leave)
+
+
+def _positions(tree: cst.Module, findings: list[_RawFinding]) -> None:
+    if not any(f.node is not None for f in findings):
+        return
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    wrapper = MetadataWrapper(tree, unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    for finding in findings:
+        node = finding.node
+        if node is None:
+            continue
+        target = node.name if isinstance(node, (cst.FunctionDef, cst.ClassDef)) else node
+        code_range = positions.get(target)
+        if code_range is None:
+            continue
+        finding.line = code_range.start.line
+        finding.column = code_range.start.column
+        end = code_range.end
+        setattr(finding, "end", (end.line, end.column))
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            # The def/class keyword, not the decorator: ``async def`` counts from ``async``.
+            keyword = "class " if isinstance(node, cst.ClassDef) else "def "
+            if isinstance(node, cst.FunctionDef) and node.asynchronous is not None:
+                keyword = "async def "
+            finding.column = max(0, finding.column - len(keyword))
+
+
+def display_path(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+@dataclass
+class LintResult:
+    violations: list[Violation] = field(default_factory=list)
+    files_checked: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Engine:
+    """Runs a fixed selection of rules over files of one project model."""
+
+    def __init__(self, rules: Sequence[type[Rule]], options: dict[str, Any] | None = None) -> None:
+        self.rules = [r for r in rules if r.CODE != UNPARSABLE]
+        self.report_unparsable = any(r.CODE == UNPARSABLE for r in rules)
+        self.options = dict(options or {})
+        triggers = {t for rule in self.rules for t in rule.TRIGGERS}
+        self._trigger_regex = (
+            re.compile(b"|".join(re.escape(t) for t in sorted(triggers))) if triggers else None
+        )
+
+    def _wants(self, model: ProjectModel, file: SourceFile) -> bool:
+        if model.needs_analysis(file) or model.is_config_module(file):
+            return True
+        data = file.read()
+        return bool(data is not None and self._trigger_regex is not None and self._trigger_regex.search(data))
+
+    def lint_file(self, model: ProjectModel, file: SourceFile, *, parse_errors: bool = True) -> list[Violation]:
+        data = file.read()
+        shown = display_path(file.path)
+        if data is None or (file.text is None):
+            return self._unparsable(file, shown) if parse_errors else []
+        if not self._wants(model, file):
+            return []
+        summary = model.summary_for(file)
+        if summary is None:
+            return self._unparsable(file, shown) if parse_errors else []
+        context = FileContext(file, summary, model, self.options)
+        rules = [rule(context) for rule in self.rules if not (rule.SKIP_TEST_CODE and file.is_test)]
+        for rule in rules:
+            rule.check()
+        task_bodies = {id(t.body): t for t in model.tasks_in(file) if t.body is not None}
+        batched = _BatchedVisitor(rules, context, task_bodies)
+        if batched.needed:
+            summary.tree.visit(batched.visitor)
+        findings = context.findings
+        if not findings:
+            return []
+        _positions(summary.tree, findings)
+        noqa = NoqaIndex(file.text or "")
+        by_code = {r.CODE: r for r in all_rules()}
+        result: set[Violation] = set()
+        for finding in findings:
+            code = finding.rule.CODE
+            if noqa.suppresses(finding.line, code):
+                continue
+            end_line, end_column = getattr(finding, "end", (finding.line, finding.column))
+            result.add(
+                Violation(
+                    path=shown,
+                    line=finding.line,
+                    column=finding.column + 1,
+                    code=code,
+                    message=finding.message,
+                    name=by_code[code].NAME,
+                    end_line=end_line,
+                    end_column=end_column + 1,
+                    fixable=finding.fixable,
+                )
+            )
+        return sorted(result)
+
+    def _unparsable(self, file: SourceFile, shown: str) -> list[Violation]:
+        if not self.report_unparsable:
+            return []
+        error = file.error or "cannot parse file"
+        line = 1
+        match = re.search(r"at line (\d+)", error)
+        if match:
+            line = int(match.group(1))
+        return [
+            Violation(
+                path=shown,
+                line=line,
+                column=1,
+                code=UNPARSABLE,
+                message=f"file cannot be analysed: {error}",
+                name="unparsable-file",
+                end_line=line,
+                end_column=1,
+            )
+        ]
+
+
+def collect_targets(paths: Sequence[Path], root: Path, exclude: Sequence[str]) -> tuple[list[Path], list[str]]:
+    """Python files named by ``paths`` (folders walked), and one error line per bad path."""
+    targets: list[Path] = []
+    errors: list[str] = []
+    for path in paths:
+        if not path.exists() and not path.is_symlink():
+            errors.append(f"{path}: no such file or directory")
+            continue
+        if path.is_dir() and not path.name.endswith(".py"):
+            targets.extend(iter_python_files(path, _relative_excludes(path, root, exclude)))
+        elif path.is_dir():
+            # A folder named like a module file: walk it like any folder.
+            targets.extend(iter_python_files(path, _relative_excludes(path, root, exclude)))
+        else:
+            targets.append(path)
+    unique: dict[Path, None] = {}
+    for target in targets:
+        unique.setdefault(target.absolute(), None)
+    return list(unique), errors
+
+
+def _relative_excludes(path: Path, root: Path, exclude: Sequence[str]) -> list[str]:
+    """Exclude patterns written relative to the project root, re-anchored at ``path``."""
+    try:
+        prefix = str(path.resolve().relative_to(root))
+    except ValueError:
+        return list(exclude)
+    if prefix in ("", "."):
+        return list(exclude)
+    out = []
+    for pattern in exclude:
+        if pattern.startswith(prefix + "/"):
+            out.append(pattern[len(prefix) + 1 :])
+        elif "/" not in pattern:
+            out.append(pattern)
+    return out
+
+
+def lint_paths(
+    paths: Sequence[str | Path],
+    *,
+    select: Sequence[str] | None = None,
+    extend_select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    config_file: str | Path | None = None,
+    use_prefilter: bool = True,
+    settings: Settings | None = None,
+) -> LintResult:
+    """Lint files and folders; the project model covers each path's whole project."""
+    from .project.model import ProjectModel
+
+    result = LintResult()
+    path_list = [Path(p) for p in paths] or [Path(".")]
+    roots: dict[Path, list[Path]] = {}
+    for path in path_list:
+        roots.setdefault(find_project_root(path), []).append(path)
+    for root, root_paths in roots.items():
+        project_settings = settings or load_settings(
+            root, Path(config_file) if config_file else None, rule_options()
+        )
+        for selectors, what in (
+            (project_settings.select or [], "select"),
+            (project_settings.extend_select, "extend-select"),
+            (project_settings.ignore, "ignore"),
+            (select or [], "--select"),
+            (extend_select, "--extend-select"),
+            (ignore, "--ignore"),
+        ):
+            validate_selectors(selectors, what)
+        for codes in project_settings.per_file_ignores.values():
+            validate_selectors(codes, "per-file-ignores")
+        chosen = select_rules(
+            select if select is not None else project_settings.select,
+            [*project_settings.extend_select, *extend_select],
+            [*project_settings.ignore, *ignore],
+        )
+        engine = Engine(chosen, project_settings.options)
+        targets, errors = collect_targets(root_paths, root, project_settings.exclude)
+        result.errors.extend(errors)
+        model = ProjectModel(root, project_settings.exclude, use_prefilter)
+        model.build()
+        for target in sorted(targets):
+            file = model.add_file(target)
+            relpath = file.relpath
+            explicitly_named = target in {p.absolute() for p in root_paths}
+            if not explicitly_named and is_excluded(relpath, project_settings.exclude):
+                continue
+            result.files_checked += 1
+            violations = engine.lint_file(model, file)
+            ignored = [
+                codes
+                for pattern, codes in project_settings.per_file_ignores.items()
+                if is_excluded(relpath, [pattern])
+            ]
+            for violation in violations:
+                if any(violation.code.startswith(tuple(codes)) for codes in ignored):
+                    continue
+                result.violations.append(violation)
+    result.violations.sort()
+    return result

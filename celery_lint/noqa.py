@@ -1,0 +1,74 @@
+"""``# noqa`` handling with flake8's semantics, for the CLI path.
+
+flake8 looks for the comment on the whole logical line a finding sits on (every
+physical line of a multi-line statement or string), accepts ``# noqa`` for every code
+and ``# noqa: CEL101,CEL2`` for codes and their prefixes, and honours
+``# flake8: noqa`` for the whole file.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+
+# The same expression flake8 uses (flake8/defaults.py NOQA_INLINE_REGEXP).
+NOQA_INLINE = re.compile(r"# noqa(?::[\s]?(?P<codes>([A-Z]+[0-9]+(?:[,\s]+)?)+))?", re.IGNORECASE)
+NOQA_FILE = re.compile(r"\s*# flake8[:=]\s*noqa", re.I)
+_SPLIT = re.compile(r"[,\s]")
+
+
+def _line_mapping(text: str) -> dict[int, str]:
+    lines = text.splitlines(keepends=True)
+    mapping: dict[int, str] = {}
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return {i + 1: line for i, line in enumerate(lines)}
+    min_line = len(lines) + 2
+    max_line = -1
+    for tok in tokens:
+        if tok.type in (tokenize.ENDMARKER, tokenize.DEDENT):
+            continue
+        min_line = min(min_line, tok.start[0])
+        max_line = max(max_line, tok.end[0])
+        if tok.type in (tokenize.NL, tokenize.NEWLINE):
+            joined = "".join(lines[min_line - 1 : max_line])
+            for number in range(min_line, max_line + 1):
+                mapping[number] = joined
+            min_line = len(lines) + 2
+            max_line = -1
+    return mapping
+
+
+class NoqaIndex:
+    """Answers whether a finding on a line is suppressed."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._mapping: dict[int, str] | None = None
+        self.file_disabled = any(NOQA_FILE.match(line) for line in text.splitlines())
+        self.used: set[tuple[int, str]] = set()
+
+    def _logical(self, line: int) -> str:
+        if self._mapping is None:
+            self._mapping = _line_mapping(self._text)
+        found = self._mapping.get(line)
+        if found is None:
+            lines = self._text.splitlines()
+            found = lines[line - 1] if 0 < line <= len(lines) else ""
+        return found
+
+    def suppresses(self, line: int, code: str) -> bool:
+        if self.file_disabled:
+            return True
+        if "noqa" not in self._text.lower():
+            return False
+        match = NOQA_INLINE.search(self._logical(line))
+        if match is None:
+            return False
+        codes_text = match.group("codes")
+        if codes_text is None:
+            return True
+        codes = {c for c in _SPLIT.split(codes_text) if c}
+        return code in codes or code.startswith(tuple(codes))

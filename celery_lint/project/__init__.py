@@ -1,0 +1,1 @@
+"""The project model: apps, effective configuration, tasks and their effective options."""

@@ -1,0 +1,194 @@
+"""Static evaluation of literal expressions (numbers, strings, containers, timedelta)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import libcst as cst
+
+from .values import UNKNOWN_ELEMENT, CallValue
+
+if TYPE_CHECKING:
+    from .model import ProjectModel
+    from .scan import ModuleSummary
+
+
+class NotEvaluable(Exception):
+    """The expression's value cannot be known statically."""
+
+
+# Calls kept as data for the rules that inspect them (schedules, queues).
+DATA_CALLS = frozenset(
+    {
+        "celery.schedules.crontab",
+        "celery.schedules.schedule",
+        "celery.schedules.solar",
+        "celery.crontab",
+        "kombu.Queue",
+        "kombu.Exchange",
+        "kombu.entity.Queue",
+        "kombu.entity.Exchange",
+    }
+)
+
+_TIMEDELTA = frozenset({"datetime.timedelta", "timedelta"})
+_TIMEDELTA_UNITS = {
+    "days": 86400.0,
+    "seconds": 1.0,
+    "microseconds": 1e-6,
+    "milliseconds": 1e-3,
+    "minutes": 60.0,
+    "hours": 3600.0,
+    "weeks": 604800.0,
+}
+_MAX_DEPTH = 40
+
+
+def evaluate(
+    model: ProjectModel, module: ModuleSummary, expr: cst.BaseExpression, depth: int = 0
+) -> Any:
+    """The Python value of ``expr`` in ``module``; raises :class:`NotEvaluable`."""
+    if depth > _MAX_DEPTH:
+        raise NotEvaluable("too deep")
+    if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString)):
+        value = expr.evaluated_value
+        if value is None:
+            raise NotEvaluable("formatted string")
+        return value
+    if isinstance(expr, (cst.Integer, cst.Float)):
+        return expr.evaluated_value
+    if isinstance(expr, cst.Name):
+        if expr.value == "True":
+            return True
+        if expr.value == "False":
+            return False
+        if expr.value == "None":
+            return None
+        return model.evaluate_name(module, expr.value, depth + 1)
+    if isinstance(expr, cst.Attribute):
+        return model.evaluate_attribute(module, expr, depth + 1)
+    if isinstance(expr, cst.UnaryOperation):
+        operand = evaluate(model, module, expr.expression, depth + 1)
+        if isinstance(expr.operator, cst.Minus) and _is_number(operand):
+            return -operand
+        if isinstance(expr.operator, cst.Plus) and _is_number(operand):
+            return operand
+        if isinstance(expr.operator, cst.Not):
+            return not operand
+        raise NotEvaluable("operator")
+    if isinstance(expr, cst.BinaryOperation):
+        return _binary(model, module, expr, depth)
+    if isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
+        items: list[Any] = []
+        for element in expr.elements:
+            if isinstance(element, cst.StarredElement):
+                raise NotEvaluable("starred element")
+            try:
+                items.append(evaluate(model, module, element.value, depth + 1))
+            except NotEvaluable:
+                items.append(UNKNOWN_ELEMENT)
+        if isinstance(expr, cst.List):
+            return items
+        if isinstance(expr, cst.Set):
+            try:
+                return frozenset(items)
+            except TypeError as exc:
+                raise NotEvaluable("unhashable") from exc
+        return tuple(items)
+    if isinstance(expr, cst.Dict):
+        result: dict[Any, Any] = {}
+        for element in expr.elements:
+            if isinstance(element, cst.StarredDictElement):
+                result[UNKNOWN_ELEMENT] = UNKNOWN_ELEMENT
+                continue
+            try:
+                key = evaluate(model, module, element.key, depth + 1)
+                hash(key)
+            except (NotEvaluable, TypeError):
+                result[UNKNOWN_ELEMENT] = UNKNOWN_ELEMENT
+                continue
+            try:
+                result[key] = evaluate(model, module, element.value, depth + 1)
+            except NotEvaluable:
+                result[key] = UNKNOWN_ELEMENT
+        return result
+    if isinstance(expr, cst.Call):
+        return _call(model, module, expr, depth)
+    raise NotEvaluable(type(expr).__name__)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _binary(model: ProjectModel, module: ModuleSummary, expr: cst.BinaryOperation, depth: int) -> Any:
+    left = evaluate(model, module, expr.left, depth + 1)
+    right = evaluate(model, module, expr.right, depth + 1)
+    op = expr.operator
+    try:
+        if isinstance(op, cst.Add) and (
+            (_is_number(left) and _is_number(right))
+            or (isinstance(left, str) and isinstance(right, str))
+            or (isinstance(left, (list, tuple)) and type(left) is type(right))
+        ):
+            return left + right
+        if _is_number(left) and _is_number(right):
+            if isinstance(op, cst.Subtract):
+                return left - right
+            if isinstance(op, cst.Multiply):
+                return left * right
+            if isinstance(op, cst.Divide):
+                return left / right
+            if isinstance(op, cst.FloorDivide):
+                return left // right
+            if isinstance(op, cst.Power) and abs(right) < 64:
+                return left**right
+    except (ArithmeticError, ValueError) as exc:
+        raise NotEvaluable("arithmetic") from exc
+    raise NotEvaluable("operator")
+
+
+def _call(model: ProjectModel, module: ModuleSummary, expr: cst.Call, depth: int) -> Any:
+    qualname = model.qualname_of(module, expr.func)
+    if qualname is None:
+        raise NotEvaluable("call")
+    if qualname in _TIMEDELTA:
+        total = 0.0
+        positional = ("days", "seconds", "microseconds", "milliseconds", "minutes", "hours", "weeks")
+        for index, arg in enumerate(expr.args):
+            if arg.star:
+                raise NotEvaluable("splat")
+            unit = arg.keyword.value if arg.keyword else (positional[index] if index < 7 else None)
+            if unit not in _TIMEDELTA_UNITS:
+                raise NotEvaluable("timedelta")
+            value = evaluate(model, module, arg.value, depth + 1)
+            if not _is_number(value):
+                raise NotEvaluable("timedelta")
+            total += value * _TIMEDELTA_UNITS[unit]
+        return total
+    if qualname == "dict":
+        result: dict[Any, Any] = {}
+        for arg in expr.args:
+            if arg.star or arg.keyword is None:
+                raise NotEvaluable("dict()")
+            try:
+                result[arg.keyword.value] = evaluate(model, module, arg.value, depth + 1)
+            except NotEvaluable:
+                result[arg.keyword.value] = UNKNOWN_ELEMENT
+        return result
+    if qualname in DATA_CALLS or qualname.rsplit(".", 1)[-1] in ("crontab", "Queue"):
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        for arg in expr.args:
+            if arg.star:
+                raise NotEvaluable("splat")
+            try:
+                value = evaluate(model, module, arg.value, depth + 1)
+            except NotEvaluable:
+                value = UNKNOWN_ELEMENT
+            if arg.keyword is None:
+                args.append(value)
+            else:
+                kwargs[arg.keyword.value] = value
+        return CallValue(qualname, tuple(args), kwargs, node=expr)
+    raise NotEvaluable("call")

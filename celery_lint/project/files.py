@@ -1,0 +1,235 @@
+"""Source files of a project: discovery, module names, decoding and parsing.
+
+LibCST is imported only when a file is parsed, so a run over files that never
+mention Celery does not pay for it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import io
+import os
+import tokenize
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
+
+# Folders no one wants linted: environments, caches, build output and VCS metadata.
+ALWAYS_SKIPPED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".tox",
+        ".nox",
+        ".venv",
+        "venv",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".pytest_cache",
+        "__pycache__",
+        "node_modules",
+        "site-packages",
+        ".celery_lint_cache",
+        "build",
+        "dist",
+        ".eggs",
+    }
+)
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+
+def find_project_root(path: Path) -> Path:
+    """Nearest ancestor (or the path itself) holding a project marker; else the path's folder."""
+    start = path if path.is_dir() else path.parent
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        for marker in ROOT_MARKERS:
+            if (candidate / marker).exists():
+                return candidate
+    return start
+
+
+def is_test_path(relpath: str) -> bool:
+    """Test code as the catalogue defines it: tests/, test_*.py, *_test.py, conftest.py, *test* settings."""
+    parts = relpath.replace(os.sep, "/").split("/")
+    name = parts[-1]
+    if any(p in ("tests", "test", "testing") for p in parts[:-1]):
+        return True
+    if name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py":
+        return True
+    if name in ("tests.py", "test.py"):
+        return True
+    stem = name[:-3] if name.endswith(".py") else name
+    in_settings = any("settings" in p for p in parts[:-1]) or "settings" in stem
+    return in_settings and "test" in stem
+
+
+def module_name_for(relpath: str) -> str:
+    """Dotted module name of a file relative to the project root."""
+    parts = relpath.replace(os.sep, "/").split("/")
+    last = parts[-1]
+    if last.endswith(".py"):
+        last = last[:-3]
+    parts[-1] = last
+    if last == "__init__":
+        parts = parts[:-1]
+    return ".".join(p for p in parts if p)
+
+
+@dataclass
+class SourceFile:
+    """One Python file, read once; decoded and parsed on demand."""
+
+    path: Path
+    relpath: str
+    module: str
+    is_package: bool
+    data: bytes | None = None
+    read_error: str | None = None
+    _text: str | None = field(default=None, repr=False)
+    _tree: cst.Module | None = field(default=None, repr=False)
+    parse_error: str | None = None
+    _parsed: bool = False
+
+    @property
+    def is_test(self) -> bool:
+        return is_test_path(self.relpath)
+
+    def read(self) -> bytes | None:
+        if self.data is None and self.read_error is None:
+            try:
+                if self.path.is_dir():
+                    self.read_error = "is a directory"
+                    return None
+                size = self.path.stat().st_size
+                if size > MAX_FILE_BYTES:
+                    self.read_error = f"file is too large to analyse ({size // (1024 * 1024)} MiB)"
+                    return None
+                self.data = self.path.read_bytes()
+            except OSError as exc:
+                self.read_error = f"cannot read file: {exc.strerror or exc}"
+        return self.data
+
+    @property
+    def text(self) -> str | None:
+        if self._text is None and self.parse_error is None:
+            data = self.read()
+            if data is None:
+                return None
+            try:
+                encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+                text = data.decode(encoding)
+            except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
+                self.parse_error = f"cannot decode file: {_one_line(str(exc))}"
+                return None
+            if text.startswith("\ufeff"):
+                text = text[1:]
+            self._text = text
+        return self._text
+
+    @property
+    def tree(self) -> cst.Module | None:
+        """The LibCST module, or None when the file cannot be read, decoded or parsed."""
+        if not self._parsed:
+            self._parsed = True
+            text = self.text
+            if text is None:
+                return None
+            import libcst as cst
+
+            try:
+                self._tree = cst.parse_module(text)
+            except cst.ParserSyntaxError as exc:
+                line, column = exc.raw_line, exc.raw_column + 1
+                try:
+                    # CPython points at the offending token more precisely where it also fails.
+                    compile(text, str(self.path), "exec", dont_inherit=True, flags=0x400)
+                except SyntaxError as py_exc:
+                    if py_exc.lineno:
+                        line, column = py_exc.lineno, py_exc.offset or 1
+                except (ValueError, RecursionError, MemoryError):
+                    pass
+                self.parse_error = f"syntax error at line {line}, column {column}: {_one_line(exc.message)}"
+            except RecursionError:
+                self.parse_error = "file is nested too deeply to parse"
+            except Exception as exc:  # noqa: BLE001 - the parser's own failures are user input too
+                self.parse_error = f"cannot parse file: {_one_line(str(exc))}"
+        return self._tree
+
+    @property
+    def error(self) -> str | None:
+        return self.read_error or self.parse_error
+
+    def set_text(self, text: str) -> None:
+        """Replace the content (after a fix) so the next parse sees the new text."""
+        self._text = text
+        self.data = text.encode("utf-8")
+        self._parsed = False
+        self._tree = None
+        self.parse_error = None
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def _matches_any(relpath: str, patterns: Iterable[str]) -> bool:
+    posix = relpath.replace(os.sep, "/")
+    name = posix.rsplit("/", 1)[-1]
+    for pattern in patterns:
+        pat = pattern.rstrip("/")
+        if fnmatch.fnmatch(posix, pat) or fnmatch.fnmatch(name, pat):
+            return True
+        if posix == pat or posix.startswith(pat + "/"):
+            return True
+        if fnmatch.fnmatch(posix, pat + "/*"):
+            return True
+    return False
+
+
+def iter_python_files(root: Path, exclude: Iterable[str] = ()) -> Iterator[Path]:
+    """Every ``.py`` file under ``root``, skipping environments, caches and excluded paths."""
+    excluded = tuple(exclude)
+    seen_dirs: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        try:
+            st = os.stat(dirpath)
+        except OSError:
+            dirnames[:] = []
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in seen_dirs:  # a symlink loop
+            dirnames[:] = []
+            continue
+        seen_dirs.add(key)
+        rel_dir = os.path.relpath(dirpath, root)
+        kept = []
+        for d in sorted(dirnames):
+            if d in ALWAYS_SKIPPED_DIRS or d.endswith(".egg-info"):
+                continue
+            rel = d if rel_dir == "." else os.path.join(rel_dir, d)
+            if excluded and _matches_any(rel, excluded):
+                continue
+            if os.path.isfile(os.path.join(dirpath, d, "pyvenv.cfg")):
+                continue
+            kept.append(d)
+        dirnames[:] = kept
+        for name in sorted(filenames):
+            if not name.endswith(".py"):
+                continue
+            rel = name if rel_dir == "." else os.path.join(rel_dir, name)
+            if excluded and _matches_any(rel, excluded):
+                continue
+            yield Path(dirpath) / name
+
+
+def is_excluded(relpath: str, exclude: Iterable[str]) -> bool:
+    return _matches_any(relpath, exclude)

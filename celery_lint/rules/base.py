@@ -1,0 +1,103 @@
+"""The rule contract: one class per rule, with its cases, docs and options."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from ..engine import FileContext
+    from ..project.model import Task
+
+CODE_FORMAT = re.compile(r"^[A-Z]{1,3}[0-9]{3}$")
+NAME_FORMAT = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+DOC_SECTIONS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead")
+
+
+@dataclass(frozen=True)
+class Valid:
+    """Code the rule must not flag. ``files`` adds other modules of the same small project."""
+
+    code: str
+    files: dict[str, str] = field(default_factory=dict)
+    path: str = "tasks.py"
+    note: str = ""
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """Code the rule must flag, on ``line`` when given (1-based, in ``path``)."""
+
+    code: str
+    line: int | None = None
+    files: dict[str, str] = field(default_factory=dict)
+    path: str = "tasks.py"
+    message_contains: str | None = None
+    note: str = ""
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True)
+class RuleOption:
+    name: str
+    type: type
+    default: Any
+    doc: str
+
+
+class Rule:
+    """Base class of every rule. Subclasses set the class attributes and report findings.
+
+    A rule sees one file at a time through ``self.context`` (the parsed module, the
+    project model, the rule options). ``check()`` runs once per file; ``visit_<Node>``
+    and ``leave_<Node>`` methods are called by the engine's single batched visit.
+    """
+
+    CODE: ClassVar[str]
+    NAME: ClassVar[str]
+    MESSAGE: ClassVar[str]
+    """Message template; the rule fills it with ``str.format`` fields."""
+    DEFAULT: ClassVar[bool] = True
+    SKIP_TEST_CODE: ClassVar[bool] = False
+    TRIGGERS: ClassVar[tuple[bytes, ...]] = ()
+    """Bytes that make a file worth visiting even when it never mentions Celery."""
+    FIX_SAFETY: ClassVar[str | None] = None
+    FIX_TITLE: ClassVar[str | None] = None
+    OPTIONS: ClassVar[tuple[RuleOption, ...]] = ()
+    VALID: ClassVar[list[Valid]] = []
+    INVALID: ClassVar[list[Invalid]] = []
+
+    def __init__(self, context: FileContext) -> None:
+        self.context = context
+
+    # Every rule may implement these; the engine calls only what a rule defines.
+    def check(self) -> None:
+        """Model-based checks for the file (tasks, configuration)."""
+
+    def report(self, node: cst.CSTNode, message: str, *, fixable: bool = False) -> None:
+        self.context.report(self, node, message, fixable=fixable)
+
+    @property
+    def current_task(self) -> Task | None:
+        return self.context.current_task
+
+    @classmethod
+    def option(cls, context: FileContext, name: str) -> Any:
+        return context.options.get(name)
+
+    @classmethod
+    def docs(cls) -> str:
+        return (cls.__doc__ or "").strip("\n")
+
+    @classmethod
+    def visitor_methods(cls) -> dict[str, Callable[..., Any]]:
+        return {
+            attr: getattr(cls, attr)
+            for attr in dir(cls)
+            if attr.startswith(("visit_", "leave_")) and callable(getattr(cls, attr))
+        }

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from ..base import Invalid, Valid
+from ._task_option import UnsetTaskOptionRule
+
+CELERY_PY = (
+    "import os\nfrom celery import Celery\n"
+    "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'proj.settings')\n"
+    "app = Celery('proj')\n"
+    "app.config_from_object('django.conf:settings', namespace='CELERY')\n"
+)
+
+
+class MissingAcksLate(UnsetTaskOptionRule):
+    """
+    ## What it does
+    Checks for tasks whose effective `acks_late` is left at Celery's default (early
+    acknowledgement): set neither on the task, its base classes, the app's task class,
+    nor by `task_acks_late`. An explicit `acks_late=False` is a decision and is not
+    flagged.
+
+    ## Why is this bad?
+    With early acknowledgement the message is removed from the queue before the task
+    runs. A worker killed mid-task (deploy, OOM, node loss) loses the work for good.
+    Late acknowledgement redelivers it; the task must then be idempotent.
+
+    ## Example
+    ```python
+    @shared_task
+    def charge(order_id): ...
+    ```
+
+    ## Use instead
+    ```python
+    @shared_task(acks_late=True)
+    def charge(order_id): ...
+    ```
+    or `task_acks_late = True` in the configuration.
+
+    ## Fix safety
+    Unsafe: redelivery runs a task twice unless it is idempotent.
+
+    ## References
+    - Celery, *Tasks*: `acks_late`; *Configuration*: `task_acks_late`
+    """
+
+    CODE = "CEL205"
+    NAME = "missing-acks-late"
+    MESSAGE = "task '{task}' acknowledges before it runs ({where}): a lost worker loses the message; set `acks_late=True`"
+    OPTION = "acks_late"
+    FIX_SAFETY = "unsafe"
+    FIX_TITLE = "Add `acks_late=True` to the task decorator"
+
+    VALID = [
+        Valid("from celery import shared_task\n\n@shared_task(acks_late=True)\ndef f():\n    pass\n"),
+        Valid("from celery import shared_task\n\n@shared_task(acks_late=False)\ndef f():\n    pass\n", note="an explicit choice"),
+        Valid(
+            "from celery import shared_task\n\n@shared_task\ndef f():\n    pass\n",
+            path="orders/tasks.py",
+            files={"proj/settings.py": "CELERY_TASK_ACKS_LATE = True\n", "proj/celery.py": CELERY_PY},
+            note="a global setting in Django settings",
+        ),
+        Valid(
+            "from celery import Celery\napp = Celery('proj')\napp.conf.update(task_acks_late=True)\n\n@app.task\ndef f():\n    pass\n",
+        ),
+        Valid(
+            "from celery import Celery\napp = Celery('proj')\napp.conf.task_annotations = {'*': {'acks_late': True}}\n\n@app.task\ndef f():\n    pass\n",
+            note="task_annotations",
+        ),
+        Valid(
+            "from proj.base import make_task\n\n@make_task()\ndef f():\n    pass\n",
+            files={"proj/base.py": "from celery import shared_task\n\ndef make_task(**kwargs):\n    return shared_task(acks_late=True, **kwargs)\n"},
+            note="a project wrapper that sets it",
+        ),
+        Valid(
+            "from celery import shared_task\nfrom vendor.tasks import VendorTask\n\n@shared_task(base=VendorTask)\ndef f():\n    pass\n",
+            note="a base class from an unanalysed package",
+        ),
+    ]
+    INVALID = [
+        Invalid("from celery import shared_task\n\n@shared_task\ndef f():\n    pass\n", line=4),
+        Invalid(
+            "from celery import shared_task\n\n@shared_task\ndef f():\n    pass\n",
+            path="orders/tasks.py",
+            files={"proj/settings.py": "CELERY_TASK_ACKS_LATE = True\n", "proj/celery.py": CELERY_PY.replace(", namespace='CELERY'", "")},
+            line=4,
+            note="a CELERY_-prefixed setting that the app reads without the namespace is ignored",
+        ),
+        Invalid(
+            "from proj.base import make_task\n\n@make_task(queue='q')\ndef f():\n    pass\n",
+            files={"proj/base.py": "from celery import shared_task\n\ndef make_task(**kwargs):\n    return shared_task(time_limit=5, **kwargs)\n"},
+            line=4,
+        ),
+    ]

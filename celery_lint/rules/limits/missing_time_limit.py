@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from ..base import Invalid, RuleOption, Valid
+from ._task_option import UnsetTaskOptionRule
+
+CELERY_PY = (
+    "import os\nfrom celery import Celery\n"
+    "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'proj.settings')\n"
+    "app = Celery('proj')\n"
+    "app.config_from_object('django.conf:settings', namespace='CELERY')\n"
+)
+
+
+class MissingTimeLimit(UnsetTaskOptionRule):
+    """
+    ## What it does
+    Checks for tasks whose effective hard `time_limit` is unset: not on the task, not on
+    its base class chain or the app's task class, and no `task_time_limit` in the app
+    configuration.
+
+    ## Why is this bad?
+    Without a hard limit a task stuck on a network call or a lock holds its worker
+    process forever. Enough of them and the worker stops consuming while the queue
+    grows. The hard limit kills and replaces the process.
+
+    ## Example
+    ```python
+    @shared_task
+    def sync_inventory(): ...
+    ```
+
+    ## Use instead
+    ```python
+    @shared_task(time_limit=300, soft_time_limit=270)
+    def sync_inventory(): ...
+    ```
+    or set `task_time_limit` once in the configuration.
+
+    ## Options
+    - `default-time-limit`: the `time_limit` an autofix inserts (seconds).
+
+    ## Fix safety
+    Adding a limit kills tasks that legitimately run longer, so the fix is unsafe.
+
+    ## References
+    - Celery, *Workers guide*: time limits
+    """
+
+    CODE = "CEL201"
+    NAME = "missing-time-limit"
+    MESSAGE = "task '{task}' has no time limit ({where}): a hung call holds a worker forever; set `time_limit`"
+    OPTION = "time_limit"
+    FIX_SAFETY = "unsafe"
+    FIX_TITLE = "Add `time_limit=` to the task decorator"
+    OPTIONS = (RuleOption("default-time-limit", int, 300, "Seconds an autofix uses for `time_limit`."),)
+
+    VALID = [
+        Valid("from celery import shared_task\n\n@shared_task(time_limit=60)\ndef f():\n    pass\n"),
+        Valid("from celery import shared_task\n\n@shared_task(time_limit=0)\ndef f():\n    pass\n", note="explicit 0 is CEL204's business"),
+        Valid(
+            "from celery import Celery\napp = Celery('proj')\napp.conf.task_time_limit = 600\n\n@app.task\ndef f():\n    pass\n",
+        ),
+        Valid(
+            "from celery import shared_task\nfrom proj.base import LimitedTask\n\n@shared_task(base=LimitedTask)\ndef f():\n    pass\n",
+            files={"proj/base.py": "from celery import Task\n\nclass LimitedTask(Task):\n    time_limit = 120\n"},
+            note="base class in another module",
+        ),
+        Valid(
+            "from celery import shared_task\n\n@shared_task\ndef f():\n    pass\n",
+            files={"proj/settings.py": "CELERY_TASK_TIME_LIMIT = 300\n", "proj/celery.py": CELERY_PY},
+            note="Django setting",
+        ),
+        Valid("from celery import shared_task\n\n@shared_task(**OPTIONS)\ndef f():\n    pass\n", note="a splat: unknown"),
+        Valid(
+            "from celery import Celery\nfrom proj.config import options\napp = Celery('proj')\napp.conf.update(options)\n\n@app.task\ndef f():\n    pass\n",
+            note="configuration the analyzer cannot read",
+        ),
+        Valid("from invoke import task\n\n@task\ndef build(c):\n    pass\n", note="not a Celery task"),
+    ]
+    INVALID = [
+        Invalid("from celery import shared_task\n\n@shared_task\ndef f():\n    pass\n", line=4, message_contains="none on the task"),
+        Invalid("from celery import Celery\napp = Celery('proj')\n\n@app.task(bind=True)\ndef f(self):\n    pass\n", line=5),
+        Invalid(
+            "from celery import shared_task as task\n\n@task(acks_late=True)\ndef f():\n    pass\n",
+            line=4,
+            note="import alias",
+        ),
+        Invalid(
+            "from proj.decorators import retry_task\n\n@retry_task\ndef f():\n    pass\n",
+            files={"proj/decorators.py": "from celery import shared_task\nretry_task = shared_task(max_retries=5)\n"},
+            line=4,
+            note="module-level alias in another module",
+        ),
+        Invalid(
+            "from celery import Celery\napp = Celery('proj')\n\nclass Export(app.Task):\n    name = 'export'\n\n    def run(self):\n        pass\n",
+            line=4,
+            note="class-based task",
+        ),
+        Invalid(
+            "from celery import shared_task\n\n@shared_task\ndef f():\n    pass\n",
+            files={"proj/settings.py": "CELERYD_TIME_LIMIT = 300\n", "proj/celery.py": CELERY_PY.replace(", namespace='CELERY'", "")},
+            line=4,
+            note="the docs' old name CELERYD_TIME_LIMIT is ignored by Celery",
+        ),
+    ]

@@ -1,0 +1,1 @@
+"""Task results: storage and size."""

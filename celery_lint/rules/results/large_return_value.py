@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from ..base import Invalid, Rule, Valid
+from ..support import task_label
+
+HTTP_CALLS = frozenset({"get", "post", "put", "patch", "delete", "head", "request", "urlopen", "send"})
+QUERY_METHODS = frozenset({"all", "values", "values_list", "filter", "exclude", "order_by"})
+DB_FETCH = frozenset({"fetchall"})
+BLOB_CALLS = frozenset({"b64encode", "b85encode", "urlsafe_b64encode", "tobytes", "getvalue", "to_csv", "to_json", "to_dict", "to_records"})
+DATAFRAME_CALLS = frozenset({"pandas.DataFrame", "pandas.read_csv", "pandas.read_sql", "pandas.read_json", "pandas.read_excel", "pandas.read_parquet", "polars.DataFrame", "polars.read_csv"})
+
+
+class LargeReturnValue(Rule):
+    """
+    ## What it does
+    Checks for tasks that return something likely large: a response or file body
+    (`.read()`, `.content`, `.text`, `.json()` of an HTTP response), whole query
+    results (`list(queryset)`, `.all()`, `.values()`, `.fetchall()`), dataframes and
+    encoded blobs.
+
+    ## Why is this bad?
+    The return value is serialized into the result backend and kept there (a day by
+    default), and every `.get()` moves it over the network again. Large results fill
+    Redis memory and slow every client.
+
+    ## Example
+    ```python
+    @shared_task
+    def fetch(url):
+        return requests.get(url).content
+    ```
+
+    ## Use instead
+    ```python
+    @shared_task
+    def fetch(url):
+        body = requests.get(url).content
+        key = storage.save(body)
+        return key
+    ```
+
+    ## References
+    - Celery, *Tasks*: "Avoid large results"
+    """
+
+    CODE = "CEL502"
+    NAME = "large-return-value"
+    MESSAGE = "task '{task}' returns {what}: results are stored in the backend and sent on every `.get()`; store it and return a key"
+
+    VALID = [
+        Valid("from celery import shared_task\n\n@shared_task\ndef f(order_id):\n    return order_id\n"),
+        Valid("from celery import shared_task\n\n@shared_task\ndef f(qs_ids):\n    return len(qs_ids)\n", note="counts"),
+        Valid("from celery import shared_task\n\n@shared_task\ndef f():\n    return {'status': 'ok', 'count': 3}\n", note="small dicts"),
+        Valid("from celery import shared_task\n\n@shared_task\ndef f(data):\n    return data.get('id')\n"),
+        Valid("import requests\n\ndef helper(url):\n    return requests.get(url).content\n", note="not a task"),
+    ]
+    INVALID = [
+        Invalid("import requests\nfrom celery import shared_task\n\n@shared_task\ndef f(url):\n    return requests.get(url).content\n", line=6),
+        Invalid(
+            "import requests\nfrom celery import shared_task\n\n@shared_task\ndef f(url):\n    response = requests.get(url)\n    return response.json()\n",
+            line=7,
+        ),
+        Invalid("from celery import shared_task\n\n@shared_task\ndef f():\n    return list(Order.objects.filter(paid=True))\n", line=5),
+        Invalid("from celery import shared_task\n\n@shared_task\ndef f():\n    return Order.objects.values('id', 'total')\n", line=5),
+        Invalid("from celery import shared_task\n\n@shared_task\ndef f(path):\n    with open(path) as handle:\n        return handle.read()\n", line=6),
+        Invalid("from celery import shared_task\n\n@shared_task\ndef f(cursor):\n    cursor.execute('select 1')\n    return cursor.fetchall()\n", line=6),
+        Invalid("import base64\nfrom celery import shared_task\n\n@shared_task\ndef f(blob):\n    return base64.b64encode(blob)\n", line=6),
+    ]
+
+    def __init__(self, context: object) -> None:
+        super().__init__(context)  # type: ignore[arg-type]
+        self._locals: dict[int, dict[str, cst.BaseExpression]] = {}
+
+    def _local_values(self) -> dict[str, cst.BaseExpression]:
+        task = self.current_task
+        assert task is not None and task.body is not None
+        key = id(task.body)
+        if key not in self._locals:
+            values: dict[str, cst.BaseExpression] = {}
+
+            class Collector(cst.CSTVisitor):
+                def visit_Assign(self, node: cst.Assign) -> None:
+                    for target in node.targets:
+                        if isinstance(target.target, cst.Name):
+                            values[target.target.value] = node.value
+
+                def visit_WithItem(self, node: cst.WithItem) -> None:
+                    if node.asname is not None and isinstance(node.asname.name, cst.Name):
+                        values[node.asname.name.value] = node.item
+
+            task.body.visit(Collector())
+            self._locals[key] = values
+        return self._locals[key]
+
+    def _is_http_response(self, expr: cst.BaseExpression, depth: int = 0) -> bool:
+        if depth > 3:
+            return False
+        if isinstance(expr, cst.Name):
+            bound = self._local_values().get(expr.value)
+            return bound is not None and self._is_http_response(bound, depth + 1)
+        return (
+            isinstance(expr, cst.Call)
+            and (
+                (isinstance(expr.func, cst.Attribute) and expr.func.attr.value in HTTP_CALLS)
+                or (isinstance(expr.func, cst.Name) and expr.func.value == "urlopen")
+            )
+        )
+
+    def _is_queryset(self, expr: cst.BaseExpression, depth: int = 0) -> bool:
+        if depth > 6:
+            return False
+        if isinstance(expr, cst.Attribute):
+            return expr.attr.value == "objects" or self._is_queryset(expr.value, depth + 1)
+        if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+            return self._is_queryset(expr.func.value, depth + 1)
+        if isinstance(expr, cst.Name):
+            bound = self._local_values().get(expr.value)
+            return bound is not None and self._is_queryset(bound, depth + 1)
+        return False
+
+    def _is_file(self, expr: cst.BaseExpression) -> bool:
+        if isinstance(expr, cst.Name):
+            bound = self._local_values().get(expr.value)
+            return bound is not None and self._is_file(bound)
+        if isinstance(expr, cst.Call):
+            if isinstance(expr.func, cst.Name) and expr.func.value == "open":
+                return True
+            if isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "open":
+                return True
+            return self._is_http_response(expr)
+        return False
+
+    def _describe(self, expr: cst.BaseExpression, depth: int = 0) -> str | None:
+        if depth > 3:
+            return None
+        model = self.context.model
+        summary = self.context.summary
+        if isinstance(expr, cst.Name):
+            bound = self._local_values().get(expr.value)
+            return self._describe(bound, depth + 1) if bound is not None else None
+        if isinstance(expr, cst.Attribute) and expr.attr.value in ("content", "text") and self._is_http_response(expr.value):
+            return f"a response body (`.{expr.attr.value}`)"
+        if not isinstance(expr, cst.Call):
+            return None
+        func = expr.func
+        if isinstance(func, cst.Attribute):
+            name = func.attr.value
+            if name == "json" and self._is_http_response(func.value):
+                return "a whole response body (`.json()`)"
+            if name == "read" and self._is_file(func.value):
+                return "a file or response body (`.read()`)"
+            if name in DB_FETCH:
+                return "a whole query result (`.fetchall()`)"
+            if name in QUERY_METHODS and self._is_queryset(func.value):
+                return f"a whole query result (`.{name}()`)"
+            if name in BLOB_CALLS:
+                return f"an encoded blob (`.{name}()`)"
+        qualname = model.qualname_of(summary, func)
+        if qualname in DATAFRAME_CALLS:
+            return "a dataframe"
+        if isinstance(func, cst.Name) and func.value in ("list", "tuple") and len(expr.args) == 1 and self._is_queryset(expr.args[0].value):
+            return f"a whole query result (`{func.value}(...)`)"
+        if qualname is not None and qualname.startswith("base64.") and qualname.rsplit(".", 1)[-1] in BLOB_CALLS:
+            return "an encoded blob"
+        return None
+
+    def visit_Return(self, node: cst.Return) -> None:
+        task = self.current_task
+        if task is None or node.value is None:
+            return
+        what = self._describe(node.value)
+        if what is not None:
+            self.report(node, self.MESSAGE.format(task=task_label(self.context.model, task), what=what))

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from ...project.values import Known, Unknown
+from ..base import Invalid, Rule, Valid
+from ..support import task_label
+
+
+class _Returns(cst.CSTVisitor):
+    """Whether a function body returns a value or yields (nested scopes excluded)."""
+
+    def __init__(self) -> None:
+        self.returns_value = False
+        self.generator = False
+        self.depth = 0
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.depth += 1
+        return self.depth == 1
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.depth -= 1
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Return(self, node: cst.Return) -> None:
+        value = node.value
+        if value is not None and not (isinstance(value, cst.Name) and value.value == "None"):
+            self.returns_value = True
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        self.generator = True
+
+
+def returns_nothing(body: cst.FunctionDef) -> bool:
+    finder = _Returns()
+    body.visit(finder)
+    return not finder.returns_value and not finder.generator
+
+
+class ResultNotIgnored(Rule):
+    """
+    ## What it does
+    Checks for tasks that never return a value (no `return <value>`, not a generator)
+    while their effective `ignore_result` is false and a result backend is configured
+    (or cannot be ruled out).
+
+    ## Why is this bad?
+    Celery stores every task's state and `None` result in the backend unless told not
+    to: one write per task run, kept for `result_expires` (a day by default). For
+    fire-and-forget tasks that is load on Redis or the database for data no one reads.
+
+    ## Example
+    ```python
+    @shared_task
+    def send_welcome_email(user_id):
+        mail.send(user_id)
+    ```
+
+    ## Use instead
+    ```python
+    @shared_task(ignore_result=True)
+    def send_welcome_email(user_id):
+        mail.send(user_id)
+    ```
+
+    ## Fix safety
+    Unsafe: code that waits on the result (`.get()`, chords) stops working.
+
+    ## References
+    - Celery, *Tasks*: `ignore_result`; *Canvas*: chords need results
+    """
+
+    CODE = "CEL501"
+    NAME = "result-not-ignored"
+    MESSAGE = "task '{task}' returns nothing but its result is stored{backend}: set `ignore_result=True`"
+    SKIP_TEST_CODE = True
+    FIX_SAFETY = "unsafe"
+    FIX_TITLE = "Add `ignore_result=True` to the task decorator"
+
+    VALID = [
+        Valid(
+            "from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\n@app.task(ignore_result=True)\ndef f():\n    print('hi')\n",
+        ),
+        Valid(
+            "from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\n@app.task\ndef f():\n    return 42\n",
+        ),
+        Valid(
+            "from celery import Celery\napp = Celery('proj')\n\n@app.task\ndef f():\n    print('hi')\n",
+            note="no result backend configured",
+        ),
+        Valid(
+            "from celery import Celery\napp = Celery('proj', backend='redis://localhost', task_ignore_result=True)\n\n@app.task\ndef f():\n    print('hi')\n",
+        ),
+        Valid(
+            "from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\n@app.task\ndef f():\n    yield 1\n",
+            note="a generator",
+        ),
+    ]
+    INVALID = [
+        Invalid(
+            "from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\n@app.task\ndef f():\n    print('hi')\n",
+            line=5,
+        ),
+        Invalid(
+            "import os\nfrom celery import Celery\napp = Celery('proj', backend=os.environ['RESULT_URL'])\n\n@app.task\ndef f():\n    return None\n",
+            line=6,
+            note="backend unknown counts as configured",
+        ),
+    ]
+
+    def check(self) -> None:
+        model = self.context.model
+        for task in model.tasks_in(self.context.file):
+            if task.body is None or not returns_nothing(task.body):
+                continue
+            ignore = model.task_option(task, "ignore_result")
+            if not isinstance(ignore, Known) or ignore.value:
+                continue
+            backend = model.project_setting("result_backend", model.task_apps(task))
+            if isinstance(backend, Known) and not backend.value:
+                continue
+            where = f" (result_backend in {backend.origin})" if isinstance(backend, Known) else ""
+            if isinstance(backend, Unknown):
+                where = " (a result backend may be configured)"
+            self.report(task.node, self.MESSAGE.format(task=task_label(model, task), backend=where))

@@ -1,0 +1,1 @@
+"""Serialization rules: pickle anywhere."""

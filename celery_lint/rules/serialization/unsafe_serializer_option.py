@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from ...project.evaluate import NotEvaluable, evaluate
+from ..base import Invalid, Rule, Valid
+from ..support import is_pickle, method_name
+
+# Calls whose keyword arguments (or ``options={...}``) are message options.
+OPTION_METHODS = frozenset({"apply_async", "send_task", "signature", "subtask", "set", "retry"})
+SIGNATURE_CALLS = frozenset({"celery.signature", "celery.Signature", "celery.canvas.signature", "celery.canvas.Signature"})
+
+
+class UnsafeSerializerOption(Rule):
+    """
+    ## What it does
+    Checks for `serializer='pickle'` given to one task or one message: in a task
+    decorator (or a project wrapper around it), as a class attribute of a task base
+    class, and in `apply_async`, `send_task`, `signature(...)`, `.set(...)`,
+    `options={...}` and `.options[...]`.
+
+    ## Why is this bad?
+    A per-task or per-call serializer beats the global one, so a single
+    `serializer='pickle'` reopens the code-execution hole that a JSON configuration
+    closed, and makes the workers that accept it vulnerable.
+
+    ## Example
+    ```python
+    @shared_task(serializer="pickle")
+    def export(report): ...
+    ```
+
+    ## Use instead
+    ```python
+    @shared_task(serializer="json")
+    def export(report_id): ...
+    ```
+
+    ## References
+    - Celery, *Calling tasks*: serializers
+    """
+
+    CODE = "CEL103"
+    NAME = "unsafe-serializer-option"
+    MESSAGE = "`serializer='pickle'` {where}: pickle messages run code on workers; use `json` and pass ids"
+    TRIGGERS = (b"serializer",)
+
+    VALID = [
+        Valid("from celery import shared_task\n\n@shared_task(serializer='json')\ndef f(x):\n    return x\n"),
+        Valid("from proj.tasks import add\nadd.apply_async((1, 2), serializer='msgpack')\n"),
+        Valid("import pickle\nblob = pickle.dumps(1)\nstore.set(key, blob, serializer='pickle')\n", note="`.set()` that is not a signature: a cache client with no Celery in sight"),
+    ]
+    INVALID = [
+        Invalid("from celery import shared_task\n\n@shared_task(serializer='pickle')\ndef f(x):\n    return x\n", line=3),
+        Invalid("from proj.tasks import add\nadd.apply_async((1, 2), serializer='pickle')\n", line=2),
+        Invalid("from celery import Celery\napp = Celery('proj')\napp.send_task('proj.add', args=(1,), serializer='pickle')\n", line=3),
+        Invalid("from celery import signature\nsig = signature('proj.add', args=(1,), options={'serializer': 'pickle'})\n", line=2),
+        Invalid("from proj.tasks import add\nsig = add.s(1).set(serializer='pickle')\n", line=2),
+        Invalid(
+            "from celery import Task\n\nclass PickledTask(Task):\n    serializer = 'pickle'\n",
+            line=4,
+            note="base class attribute",
+        ),
+        Invalid("from proj.tasks import add\nsig = add.s(1)\nsig.options['serializer'] = 'pickle'\n", line=3),
+    ]
+
+    def _pickle_value(self, expr: cst.BaseExpression) -> bool:
+        try:
+            return is_pickle(evaluate(self.context.model, self.context.summary, expr))
+        except NotEvaluable:
+            return False
+
+    def _celery_file(self) -> bool:
+        return self.context.model.needs_analysis(self.context.file)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        model = self.context.model
+        summary = self.context.summary
+        method = method_name(node)
+        where: str | None = None
+        if method in OPTION_METHODS and (method != "set" or self._celery_file() or _on_signature(node)):
+            where = f"in `{method}()`" if method in ("apply_async", "send_task", "retry") else "in the signature options"
+        elif model.qualname_of(summary, node.func) in SIGNATURE_CALLS:
+            where = "in the signature options"
+        else:
+            factory = model._factory(summary, node.func)
+            if factory is not None and factory.kind in ("base", "wrapper"):
+                where = "on the task"
+        if where is None:
+            return
+        for arg in node.args:
+            if arg.keyword is None:
+                continue
+            if arg.keyword.value == "serializer" and self._pickle_value(arg.value):
+                self.report(arg, self.MESSAGE.format(where=where))
+            elif arg.keyword.value == "options" and isinstance(arg.value, cst.Dict):
+                for element in arg.value.elements:
+                    if (
+                        isinstance(element, cst.DictElement)
+                        and isinstance(element.key, cst.SimpleString)
+                        and element.key.evaluated_value == "serializer"
+                        and self._pickle_value(element.value)
+                    ):
+                        self.report(element, self.MESSAGE.format(where="in the signature options"))
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        model = self.context.model
+        if not model._class_task_bases(self.context.summary, node):
+            return
+        body = node.body
+        if not isinstance(body, cst.IndentedBlock):
+            return
+        for statement in body.body:
+            if not isinstance(statement, cst.SimpleStatementLine):
+                continue
+            for small in statement.body:
+                if (
+                    isinstance(small, cst.Assign)
+                    and any(isinstance(t.target, cst.Name) and t.target.value == "serializer" for t in small.targets)
+                    and self._pickle_value(small.value)
+                ):
+                    self.report(small, self.MESSAGE.format(where=f"on task class {node.name.value}"))
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            sub = target.target
+            if (
+                isinstance(sub, cst.Subscript)
+                and isinstance(sub.value, cst.Attribute)
+                and sub.value.attr.value == "options"
+                and len(sub.slice) == 1
+                and isinstance(sub.slice[0].slice, cst.Index)
+                and isinstance(sub.slice[0].slice.value, cst.SimpleString)
+                and sub.slice[0].slice.value.evaluated_value == "serializer"
+                and self._pickle_value(node.value)
+            ):
+                self.report(node, self.MESSAGE.format(where="in the signature options"))
+
+
+def _on_signature(call: cst.Call) -> bool:
+    """``x.s(...).set(...)`` / ``x.si(...).set(...)`` / ``x.signature(...).set(...)``."""
+    receiver = call.func.value if isinstance(call.func, cst.Attribute) else None
+    return (
+        isinstance(receiver, cst.Call)
+        and isinstance(receiver.func, cst.Attribute)
+        and receiver.func.attr.value in ("s", "si", "signature", "subtask")
+    )
+

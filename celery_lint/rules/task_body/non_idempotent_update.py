@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from ..base import Invalid, Rule, Valid
+
+# Calls that build a plain in-memory container: updates to it are local state.
+CONTAINER_FACTORIES = frozenset(
+    {"dict", "list", "set", "Counter", "defaultdict", "OrderedDict", "deque", "collections.Counter", "collections.defaultdict", "collections.OrderedDict", "collections.deque"}
+)
+F_EXPRESSIONS = frozenset({"django.db.models.F", "django.db.models.expressions.F"})
+
+
+def _root_name(expr: cst.BaseExpression) -> str | None:
+    node = expr
+    while isinstance(node, (cst.Attribute, cst.Subscript)):
+        node = node.value
+    return node.value if isinstance(node, cst.Name) else None
+
+
+def _is_container(value: cst.BaseExpression | None) -> bool:
+    if isinstance(value, (cst.Dict, cst.List, cst.Set, cst.Tuple, cst.DictComp, cst.ListComp, cst.SetComp)):
+        return True
+    if isinstance(value, cst.Call):
+        func = value.func
+        name = func.value if isinstance(func, cst.Name) else (f"collections.{func.attr.value}" if isinstance(func, cst.Attribute) else None)
+        return name in CONTAINER_FACTORIES
+    return False
+
+
+class _LocalContainers(cst.CSTVisitor):
+    """Names a function binds to in-memory containers (their updates are not persisted)."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if _is_container(node.value):
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    self.names.add(target.target.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if isinstance(node.target, cst.Name) and _is_container(node.value):
+            self.names.add(node.target.value)
+
+
+class NonIdempotentUpdate(Rule):
+    """
+    ## What it does
+    Checks task bodies for relative updates of an object's state: an augmented
+    assignment (`+=`, `-=`, ...) on an attribute or item (`order.total += amount`,
+    `stock["left"] -= 1`), `x.f = x.f + n`, and Django `F("f") + n` updates.
+
+    ## Why is this bad?
+    Celery delivers a message at least once: with late acknowledgement, retries and
+    redelivery after a lost worker, a task runs again with the same arguments. A
+    relative update then applies twice (the balance is charged twice, the counter
+    counts double). An absolute write (`order.total = computed_total`) gives the same
+    result however often it runs.
+
+    ## Example
+    ```python
+    @shared_task(acks_late=True)
+    def add_points(user_id, points):
+        user = User.objects.get(pk=user_id)
+        user.points += points
+        user.save()
+    ```
+
+    ## Use instead
+    ```python
+    @shared_task(acks_late=True)
+    def add_points(user_id, points, grant_id):
+        Grant.objects.get_or_create(id=grant_id, defaults={"user_id": user_id, "points": points})
+        User.objects.filter(pk=user_id).update(points=Grant.objects.filter(user_id=user_id).aggregate(Sum("points"))["points__sum"])
+    ```
+    Record each change under an idempotency key, then derive totals from the records.
+
+    ## References
+    - Celery, *Tasks*: idempotence and `acks_late`
+    """
+
+    CODE = "CEL401"
+    NAME = "non-idempotent-update"
+    MESSAGE = "relative update `{target}` in task '{task}': a redelivered or retried message applies it twice; write absolute values or guard with an idempotency key"
+
+    VALID = [
+        Valid(
+            "from celery import shared_task\n\n@shared_task\ndef f(items):\n    count = 0\n    for item in items:\n        count += 1\n    return count\n",
+            note="counters on plain local names",
+        ),
+        Valid(
+            "from celery import shared_task\n\n@shared_task\ndef f(items):\n    totals = {}\n    for item in items:\n        totals[item] = totals.get(item, 0)\n        totals[item] += 1\n    return totals\n",
+            note="a local dict",
+        ),
+        Valid("def helper(order):\n    order.total += 1\n", note="not in a task"),
+        Valid(
+            "from celery import shared_task\n\n@shared_task\ndef f(order_id, total):\n    order = Order.objects.get(pk=order_id)\n    order.total = total\n    order.save()\n",
+        ),
+    ]
+    INVALID = [
+        Invalid(
+            "from celery import shared_task\n\n@shared_task\ndef f(user_id, points):\n    user = User.objects.get(pk=user_id)\n    user.points += points\n    user.save()\n",
+            line=6,
+        ),
+        Invalid(
+            "from celery import shared_task\n\n@shared_task\ndef f(order_id):\n    order = Order.objects.get(pk=order_id)\n    order.total = order.total + 10\n",
+            line=6,
+        ),
+        Invalid(
+            "from celery import shared_task\nfrom django.db.models import F\n\n@shared_task\ndef f(pk):\n    Stock.objects.filter(pk=pk).update(left=F('left') - 1)\n",
+            line=6,
+        ),
+        Invalid(
+            "from celery import shared_task\n\n@shared_task\ndef f(profile):\n    profile.data['visits'] += 1\n",
+            line=5,
+        ),
+    ]
+
+    def __init__(self, context: object) -> None:
+        super().__init__(context)  # type: ignore[arg-type]
+        self._containers: dict[int, set[str]] = {}
+
+    def _skipped_roots(self) -> set[str]:
+        task = self.current_task
+        if task is None or task.body is None:
+            return set()
+        key = id(task.body)
+        if key not in self._containers:
+            finder = _LocalContainers()
+            task.body.visit(finder)
+            module_level = {
+                name for name, bindings in self.context.summary.bindings.items() if all(_is_container(b.value) for b in bindings)
+            }
+            self._containers[key] = finder.names | module_level | {"self", "cls"}
+        return self._containers[key]
+
+    def _flag(self, node: cst.CSTNode, target: cst.BaseExpression) -> None:
+        task = self.current_task
+        if task is None:
+            return
+        root = _root_name(target)
+        if root is None or root in self._skipped_roots():
+            return
+        from ..support import task_label
+
+        text = cst.Module([]).code_for_node(target)
+        self.report(node, self.MESSAGE.format(target=text, task=task_label(self.context.model, task)))
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if isinstance(node.target, (cst.Attribute, cst.Subscript)):
+            self._flag(node, node.target)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if len(node.targets) != 1 or not isinstance(node.value, cst.BinaryOperation):
+            return
+        target = node.targets[0].target
+        if not isinstance(target, (cst.Attribute, cst.Subscript)):
+            return
+        if not isinstance(node.value.operator, (cst.Add, cst.Subtract, cst.Multiply)):
+            return
+        if node.value.left.deep_equals(target) or node.value.right.deep_equals(target):
+            self._flag(node, target)
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        if self.current_task is None or not isinstance(node.operator, (cst.Add, cst.Subtract)):
+            return
+        for side in (node.left, node.right):
+            if isinstance(side, cst.Call):
+                qualname = self.context.model.qualname_of(self.context.summary, side.func)
+                if qualname in F_EXPRESSIONS:
+                    from ..support import task_label
+
+                    text = cst.Module([]).code_for_node(node)
+                    self.report(node, self.MESSAGE.format(target=text, task=task_label(self.context.model, self.current_task)))
+                    return
