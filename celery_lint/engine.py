@@ -131,6 +131,8 @@ class _BatchedVisitor:
     def __init__(self, rules: list[Rule], context: FileContext, task_bodies: dict[int, Task]) -> None:
         import libcst as cst
 
+        from .project.walk import Walker
+
         self.visit: dict[str, list[Callable[[Any], Any]]] = {}
         self.leave: dict[str, list[Callable[[Any], Any]]] = {}
         for rule in rules:
@@ -144,7 +146,7 @@ class _BatchedVisitor:
 
         outer = self
 
-        class Visitor(cst.CSTVisitor):
+        class Visitor(Walker):
             def on_visit(self, node: cst.CSTNode) -> bool:
                 if isinstance(node, outer.function_type):
                     outer.context.function_stack.append(node)
@@ -245,7 +247,7 @@ class Engine:
         task_bodies = {id(t.body): t for t in model.tasks_in(file) if t.body is not None}
         batched = _BatchedVisitor(rules, context, task_bodies)
         if batched.needed:
-            summary.tree.visit(batched.visitor)
+            batched.visitor.walk(summary.tree)
         findings = context.findings
         if not findings:
             return []

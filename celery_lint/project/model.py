@@ -19,6 +19,7 @@ from ..settings_catalogue import SettingsCatalogue, load_catalogue
 from .evaluate import NotEvaluable, evaluate
 from .files import SourceFile, find_project_root, iter_python_files, module_name_for
 from .scan import Binding, ConfOp, ModuleSummary, dotted_name, scan_module
+from .walk import Walker
 from .values import CELERY_DEFAULT, Known, Origin, Resolved, Unknown, agree
 
 CELERY_CLASS = frozenset({"celery.Celery", "celery.app.Celery", "celery.app.base.Celery"})
@@ -270,6 +271,8 @@ class ProjectModel:
         self.config_modules: dict[str, list[tuple[App | None, ConfigSource]]] = {}
         self.patterns: set[bytes] = set(CELERY_MENTION)
         self._built = False
+        self._regex: re.Pattern[bytes] | None = None
+        self._resolve_cache: dict[str, Symbol | None] = {}
 
     # ------------------------------------------------------------------ files
     def add_file(self, path: Path) -> SourceFile:
@@ -376,6 +379,7 @@ class ProjectModel:
         self._built = True
         pending = list(self.files.values())
         regex = self._pattern_regex()
+        explored: set[int] = set()
         while pending:
             next_round: list[SourceFile] = []
             for file in pending:
@@ -386,16 +390,33 @@ class ProjectModel:
                     self.summary_for(file)
                 else:
                     next_round.append(file)
-            self._discover()
+            # Widen the prefilter with what the new modules export, until nothing new turns up.
+            while True:
+                fresh = [s for s in self.parsed_summaries() if id(s) not in explored]
+                if not fresh:
+                    break
+                for summary in fresh:
+                    explored.add(id(summary))
+                    self._register_apps(summary)
+                for summary in fresh:
+                    self._discover_exports(summary)
             new_regex = self._pattern_regex()
             if new_regex.pattern == regex.pattern:
                 break
             regex = new_regex
             pending = next_round
         self._discover()
+        self._regex = self._pattern_regex()
 
     def _pattern_regex(self) -> re.Pattern[bytes]:
         return re.compile(b"|".join(re.escape(p) for p in sorted(self.patterns)))
+
+    def _register_apps(self, summary: ModuleSummary) -> None:
+        for name, bindings in summary.bindings.items():
+            for binding in bindings:
+                if isinstance(binding.value, cst.Call) and self._is_celery_ctor(summary, binding.value):
+                    self._app_for(summary, name, binding)
+                    self.patterns.update(name.encode() + suffix for suffix in _APP_USES)
 
     def is_config_module(self, file: SourceFile) -> bool:
         """A module some app reads settings from, or a settings module naming Celery settings."""
@@ -408,25 +429,24 @@ class ProjectModel:
         data = file.read()
         if data is None:
             return False
-        return not self.use_prefilter or self._pattern_regex().search(data) is not None
+        if not self.use_prefilter:
+            return True
+        if self._regex is None:
+            self._regex = self._pattern_regex()
+        return self._regex.search(data) is not None
 
     def _discover(self) -> None:
         """(Re)compute apps, configuration and tasks from every summary parsed so far."""
         self.apps = []
         self._apps_by_node = {}
         self._factory_cache = {}
+        self._resolve_cache = {}
         summaries = list(self.parsed_summaries())
         for summary in summaries:
-            for name, bindings in summary.bindings.items():
-                for binding in bindings:
-                    if isinstance(binding.value, cst.Call) and self._is_celery_ctor(summary, binding.value):
-                        self._app_for(summary, name, binding)
-                        self.patterns.update(name.encode() + suffix for suffix in _APP_USES)
+            self._register_apps(summary)
         for summary in summaries:
             for op in summary.conf_ops:
                 self._attach_conf_op(summary, op)
-        for summary in summaries:
-            self._discover_exports(summary)
         for app in self.apps:
             self._finish_app(app)
         self._collect_config_modules()
@@ -474,6 +494,15 @@ class ProjectModel:
 
     def resolve(self, qualname: str, depth: int = 0) -> Symbol | None:
         """Follow imports and aliases from a dotted name to what it names."""
+        if depth == 0:
+            if qualname in self._resolve_cache:
+                return self._resolve_cache[qualname]
+            result = self._resolve(qualname, 0)
+            self._resolve_cache[qualname] = result
+            return result
+        return self._resolve(qualname, depth)
+
+    def _resolve(self, qualname: str, depth: int) -> Symbol | None:
         if depth > 25:
             return None
         parts = qualname.split(".")
@@ -979,8 +1008,6 @@ class ProjectModel:
         self.tasks.append(task)
         self._tasks_by_node[id(task.node)] = task
         self._tasks_by_module.setdefault(str(task.summary.file.path), []).append(task)
-        if task.decorator is not None and not task.is_class:
-            self.patterns.add(task.function_name.encode())
 
     def _call_form_task(self, summary: ModuleSummary, binding: Binding) -> Task | None:
         """``add = app.task(_add)`` or ``add = shared_task(bind=True)(_add)``."""
@@ -1069,17 +1096,19 @@ class ProjectModel:
         found: list[tuple[cst.Call, _Factory]] = []
         model = self
 
-        class Finder(cst.CSTVisitor):
+        class Finder(Walker):
             def visit_Call(self, node: cst.Call) -> bool:
                 if found:
                     return False
+                if not _may_make_tasks(summary, node.func):
+                    return True
                 factory = model._factory(summary, node.func, depth + 1)
                 if factory is not None and factory.kind in ("base", "applied", "wrapper", "opaque"):
                     found.append((node, factory))
                     return False
                 return True
 
-        func.body.visit(Finder())
+        Finder().walk(func.body)
         return found[0] if found else None
 
     def _wrapper_factory(self, symbol: FunctionSym, depth: int) -> _Factory | None:
@@ -1370,6 +1399,25 @@ def _assigned(node: cst.CSTNode) -> Iterator[tuple[str, cst.BaseExpression | Non
         yield node.target.value, node.value
     elif isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name):
         yield node.target.value, None
+
+
+def _may_make_tasks(summary: ModuleSummary, func: cst.BaseExpression) -> bool:
+    """Cheap test before resolving a call inside a possible wrapper function.
+
+    Only ``<app>.task``, names imported from Celery and module-level aliases can be the
+    task decorator a wrapper calls; resolving every other call would parse half the
+    project for nothing.
+    """
+    dotted = dotted_name(func)
+    if dotted is None:
+        return False
+    head, _, _ = dotted.partition(".")
+    if dotted.endswith(".task"):
+        return True
+    imported = summary.imports.get(head)
+    if imported is not None:
+        return imported.split(".")[0] == "celery"
+    return head in summary.bindings
 
 
 def _star_module(module: ModuleSummary, node: cst.ImportFrom) -> str | None:

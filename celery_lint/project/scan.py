@@ -12,6 +12,7 @@ from typing import Union
 import libcst as cst
 
 from .files import SourceFile
+from .walk import Walker
 
 FunctionOrClass = Union[cst.FunctionDef, cst.ClassDef]
 
@@ -101,8 +102,9 @@ def _module_of_import(node: cst.ImportFrom, package: str) -> str | None:
     return prefix
 
 
-class _Scanner(cst.CSTVisitor):
+class _Scanner(Walker):
     def __init__(self, summary: ModuleSummary) -> None:
+        super().__init__()
         self.s = summary
         file = summary.file
         self.package = file.module if file.is_package else file.module.rpartition(".")[0]
@@ -332,5 +334,5 @@ def scan_module(file: SourceFile) -> ModuleSummary | None:
     if tree is None:
         return None
     summary = ModuleSummary(file=file, tree=tree)
-    tree.visit(_Scanner(summary))
+    _Scanner(summary).walk(tree)
     return summary

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ...project.walk import Walker
+
 from ..base import Invalid, Rule, Valid
 from ..support import task_label
 
@@ -80,7 +82,7 @@ class LargeReturnValue(Rule):
         if key not in self._locals:
             values: dict[str, cst.BaseExpression] = {}
 
-            class Collector(cst.CSTVisitor):
+            class Collector(Walker):
                 def visit_Assign(self, node: cst.Assign) -> None:
                     for target in node.targets:
                         if isinstance(target.target, cst.Name):
@@ -90,7 +92,7 @@ class LargeReturnValue(Rule):
                     if node.asname is not None and isinstance(node.asname.name, cst.Name):
                         values[node.asname.name.value] = node.item
 
-            task.body.visit(Collector())
+            Collector().walk(task.body)
             self._locals[key] = values
         return self._locals[key]
 

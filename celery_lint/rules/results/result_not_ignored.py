@@ -2,15 +2,18 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ...project.walk import Walker
+
 from ...project.values import Known, Unknown
 from ..base import Invalid, Rule, Valid
 from ..support import task_label
 
 
-class _Returns(cst.CSTVisitor):
+class _Returns(Walker):
     """Whether a function body returns a value or yields (nested scopes excluded)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.returns_value = False
         self.generator = False
         self.depth = 0
@@ -39,7 +42,7 @@ class _Returns(cst.CSTVisitor):
 
 def returns_nothing(body: cst.FunctionDef) -> bool:
     finder = _Returns()
-    body.visit(finder)
+    finder.walk(body)
     return not finder.returns_value and not finder.generator
 
 

@@ -43,7 +43,7 @@ class UnsafeSerializerOption(Rule):
     CODE = "CEL103"
     NAME = "unsafe-serializer-option"
     MESSAGE = "`serializer='pickle'` {where}: pickle messages run code on workers; use `json` and pass ids"
-    TRIGGERS = (b"serializer",)
+    TRIGGERS = (b"serializer=", b"serializer'", b"serializer\"")
 
     VALID = [
         Valid("from celery import shared_task\n\n@shared_task(serializer='json')\ndef f(x):\n    return x\n"),

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ...project.walk import Walker
+
 from ..base import Invalid, Rule, Valid
 
 # Calls that build a plain in-memory container: updates to it are local state.
@@ -28,10 +30,11 @@ def _is_container(value: cst.BaseExpression | None) -> bool:
     return False
 
 
-class _LocalContainers(cst.CSTVisitor):
+class _LocalContainers(Walker):
     """Names a function binds to in-memory containers (their updates are not persisted)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.names: set[str] = set()
 
     def visit_Assign(self, node: cst.Assign) -> None:
@@ -129,7 +132,7 @@ class NonIdempotentUpdate(Rule):
         key = id(task.body)
         if key not in self._containers:
             finder = _LocalContainers()
-            task.body.visit(finder)
+            finder.walk(task.body)
             module_level = {
                 name for name, bindings in self.context.summary.bindings.items() if all(_is_container(b.value) for b in bindings)
             }

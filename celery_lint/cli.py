@@ -1,0 +1,124 @@
+"""The ``celery-lint`` command. A thin front end over :mod:`celery_lint.engine`.
+
+Imports stay light at module level so ``celery-lint --version`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+
+EXIT_CLEAN = 0
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"celery-lint: error: {message}\n")
+        raise SystemExit(EXIT_ERROR)
+
+
+def _codes(value: str) -> list[str]:
+    return [part.strip().upper() for part in value.split(",") if part.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="celery-lint",
+        description="Check Celery task code and configuration for lost work, hung workers and unsafe serializers.",
+    )
+    parser.add_argument("paths", nargs="*", default=[], metavar="PATH", help="files or folders (default: .)")
+    parser.add_argument("--select", type=_codes, default=None, metavar="CODES", help="only these codes or prefixes (CEL2 = CEL2xx); replaces the default set")
+    parser.add_argument("--extend-select", type=_codes, default=[], metavar="CODES", help="add codes, e.g. opt-in rules")
+    parser.add_argument("--ignore", type=_codes, default=[], metavar="CODES", help="codes or prefixes to skip")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    parser.add_argument("--config", default=None, metavar="FILE", help="a pyproject.toml to read [tool.celery-lint] from")
+    parser.add_argument("--no-prefilter", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--list-rules", action="store_true", help="list every rule and exit")
+    parser.add_argument("--explain", metavar="CODE", help="print a rule's documentation and exit")
+    parser.add_argument("--version", action="version", version=f"celery-lint {__version__}")
+    return parser
+
+
+def _list_rules() -> str:
+    from .rules import all_rules
+
+    rows = []
+    for rule in all_rules():
+        flag = "default" if rule.DEFAULT else "opt-in"
+        fix = f"fix: {rule.FIX_SAFETY}" if rule.FIX_SAFETY else ""
+        rows.append(f"{rule.CODE}  {rule.NAME:<40} {flag:<8} {fix}".rstrip())
+    return "\n".join(rows)
+
+
+def _explain(code: str) -> str | None:
+    from .rules import all_rules
+
+    for rule in all_rules():
+        if rule.CODE == code.upper() or rule.NAME == code.lower():
+            flag = "default" if rule.DEFAULT else "opt-in (enable with --extend-select " + rule.CODE + ")"
+            header = f"# {rule.CODE} {rule.NAME}\n\nEnabled: {flag}\n"
+            if rule.FIX_SAFETY:
+                header += f"Fix: {rule.FIX_SAFETY}\n"
+            return header + "\n" + _dedent(rule.docs())
+    return None
+
+
+def _dedent(text: str) -> str:
+    import textwrap
+
+    return textwrap.dedent(text).strip() + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.list_rules:
+        print(_list_rules())
+        return EXIT_CLEAN
+    if args.explain:
+        text = _explain(args.explain)
+        if text is None:
+            sys.stderr.write(f"celery-lint: error: unknown rule code '{args.explain}'\n")
+            return EXIT_ERROR
+        sys.stdout.write(text)
+        return EXIT_CLEAN
+
+    from .config import ConfigError
+    from .engine import lint_paths
+    from .output import format_json, format_text, summary_line
+
+    try:
+        result = lint_paths(
+            args.paths or ["."],
+            select=args.select,
+            extend_select=args.extend_select,
+            ignore=args.ignore,
+            config_file=args.config,
+            use_prefilter=not args.no_prefilter,
+        )
+    except ConfigError as exc:
+        sys.stderr.write(f"celery-lint: error: {exc}\n")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        sys.stderr.write("celery-lint: interrupted\n")
+        return EXIT_ERROR
+    for error in result.errors:
+        sys.stderr.write(f"celery-lint: error: {error}\n")
+    if args.format == "json":
+        print(format_json(result))
+    else:
+        if result.violations:
+            print(format_text(result.violations))
+        print(summary_line(result))
+    if result.errors:
+        return EXIT_ERROR
+    if result.violations and not args.exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_CLEAN

@@ -1,0 +1,126 @@
+"""A fast read-only walk over LibCST trees.
+
+``CSTNode.visit`` rebuilds every node it passes (it is the transformer machinery), which
+costs several times the parse. Linting only reads, so this walker follows the syntactic
+fields of each node type directly and skips whitespace, commas and parentheses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import libcst as cst
+
+# Fields that only hold formatting; they never contain code.
+_FORMATTING_FIELDS = frozenset(
+    {
+        "lpar",
+        "rpar",
+        "comma",
+        "semicolon",
+        "leading_lines",
+        "lines_after_decorators",
+        "trailing_whitespace",
+        "header",
+        "footer",
+        "dot",
+        "equal",
+        "colon",
+        "newline",
+        "indent",
+        "star",
+        "star_tok",
+        "arrow",
+        "lbracket",
+        "rbracket",
+        "lbrace",
+        "rbrace",
+        "asynchronous",
+        "whitespace",
+        "first_line",
+        "empty_lines",
+        "default_indent",
+        "default_newline",
+        "encoding",
+        "has_trailing_newline",
+    }
+)
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _fields(node_type: type) -> tuple[str, ...]:
+    names = _FIELDS.get(node_type)
+    if names is None:
+        names = tuple(
+            f.name
+            for f in dataclasses.fields(node_type)
+            if f.name not in _FORMATTING_FIELDS and not f.name.startswith("whitespace")
+        )
+        _FIELDS[node_type] = names
+    return names
+
+
+def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """The syntactic children of ``node``, in field order."""
+    for name in _fields(type(node)):
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            yield value
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, cst.CSTNode):
+                    yield item
+
+
+class Walker:
+    """Calls ``visit_<NodeType>`` / ``leave_<NodeType>`` methods defined on a subclass.
+
+    A ``visit_`` method that returns ``False`` skips the node's children. The walk is
+    iterative, so deeply nested expressions cannot exhaust the Python stack.
+    """
+
+    def __init__(self) -> None:
+        self._visit_cache: dict[type, Callable[[Any], Any] | None] = {}
+        self._leave_cache: dict[type, Callable[[Any], Any] | None] = {}
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        node_type = type(node)
+        try:
+            method = self._visit_cache[node_type]
+        except KeyError:
+            method = getattr(self, "visit_" + node_type.__name__, None)
+            self._visit_cache[node_type] = method
+        if method is None:
+            return True
+        return method(node) is not False
+
+    def on_leave(self, node: cst.CSTNode) -> None:
+        node_type = type(node)
+        try:
+            method = self._leave_cache[node_type]
+        except KeyError:
+            method = getattr(self, "leave_" + node_type.__name__, None)
+            self._leave_cache[node_type] = method
+        if method is not None:
+            method(node)
+
+    def walk(self, root: cst.CSTNode) -> None:
+        # Each stack entry: (node, leaving?)
+        stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
+        on_visit = self.on_visit
+        on_leave = self.on_leave
+        while stack:
+            node, leaving = stack.pop()
+            if leaving:
+                on_leave(node)
+                continue
+            if on_visit(node):
+                stack.append((node, True))
+                kids = list(children(node))
+                for child in reversed(kids):
+                    stack.append((child, False))
+            else:
+                on_leave(node)
