@@ -33,12 +33,26 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check Celery task code and configuration for lost work, hung workers and unsafe serializers.",
     )
     parser.add_argument("paths", nargs="*", default=[], metavar="PATH", help="files or folders (default: .)")
-    parser.add_argument("--select", type=_codes, default=None, metavar="CODES", help="only these codes or prefixes (CEL2 = CEL2xx); replaces the default set")
-    parser.add_argument("--extend-select", type=_codes, default=[], metavar="CODES", help="add codes, e.g. opt-in rules")
-    parser.add_argument("--ignore", type=_codes, default=[], metavar="CODES", help="codes or prefixes to skip")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    parser.add_argument(
+        "--select",
+        type=_codes,
+        default=None,
+        metavar="CODES",
+        help="only these codes or prefixes (CEL2 = CEL2xx); replaces the default set",
+    )
+    parser.add_argument(
+        "--extend-select", type=_codes, default=[], metavar="CODES", help="add codes, e.g. opt-in rules"
+    )
+    parser.add_argument(
+        "--ignore", type=_codes, default=[], metavar="CODES", help="codes or prefixes to skip"
+    )
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output format (default: text)"
+    )
     parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
-    parser.add_argument("--config", default=None, metavar="FILE", help="a pyproject.toml to read [tool.celery-lint] from")
+    parser.add_argument(
+        "--config", default=None, metavar="FILE", help="a pyproject.toml to read [tool.celery-lint] from"
+    )
     parser.add_argument("--no-prefilter", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--list-rules", action="store_true", help="list every rule and exit")
     parser.add_argument("--explain", metavar="CODE", help="print a rule's documentation and exit")
@@ -61,7 +75,7 @@ def _explain(code: str) -> str | None:
     from .rules import all_rules
 
     for rule in all_rules():
-        if rule.CODE == code.upper() or rule.NAME == code.lower():
+        if code.upper() == rule.CODE or code.lower() == rule.NAME:
             flag = "default" if rule.DEFAULT else "opt-in (enable with --extend-select " + rule.CODE + ")"
             header = f"# {rule.CODE} {rule.NAME}\n\nEnabled: {flag}\n"
             if rule.FIX_SAFETY:

@@ -94,10 +94,8 @@ def load_settings(
             if expected is float and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)
             if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
-                raise ConfigError(
-                    f"{where}: '{key}' must be of type {expected.__name__}, got {value!r}"
-                )
-            if expected is list and not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{where}: '{key}' must be of type {expected.__name__}, got {value!r}")
+            if isinstance(value, list) and not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{where}: '{key}' must be a list of strings")
             settings.options[key] = value
         else:

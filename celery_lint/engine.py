@@ -44,7 +44,17 @@ class Violation:
         data = asdict(self)
         return {
             key: data[key]
-            for key in ("code", "name", "message", "path", "line", "column", "end_line", "end_column", "fixable")
+            for key in (
+                "code",
+                "name",
+                "message",
+                "path",
+                "line",
+                "column",
+                "end_line",
+                "end_column",
+                "fixable",
+            )
         }
 
 
@@ -56,12 +66,15 @@ class _RawFinding:
     fixable: bool
     line: int = 1
     column: int = 0
+    end: tuple[int, int] | None = None
 
 
 class FileContext:
     """What a rule sees of the file it checks."""
 
-    def __init__(self, file: SourceFile, summary: ModuleSummary, model: ProjectModel, options: dict[str, Any]) -> None:
+    def __init__(
+        self, file: SourceFile, summary: ModuleSummary, model: ProjectModel, options: dict[str, Any]
+    ) -> None:
         self.file = file
         self.summary = summary
         self.model = model
@@ -99,7 +112,9 @@ def validate_selectors(selectors: Iterable[str], what: str) -> None:
     for selector in selectors:
         if selector == "ALL":
             continue
-        if not re.fullmatch(r"[A-Z]{1,3}[0-9]{0,3}", selector) or not any(c.startswith(selector) for c in codes):
+        if not re.fullmatch(r"[A-Z]{1,3}[0-9]{0,3}", selector) or not any(
+            c.startswith(selector) for c in codes
+        ):
             raise ConfigError(f"{what}: unknown rule code or prefix '{selector}'")
 
 
@@ -189,7 +204,7 @@ def _positions(tree: cst.Module, findings: list[_RawFinding]) -> None:
         finding.line = code_range.start.line
         finding.column = code_range.start.column
         end = code_range.end
-        setattr(finding, "end", (end.line, end.column))
+        finding.end = end.line, end.column
         if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
             # The def/class keyword, not the decorator: ``async def`` counts from ``async``.
             keyword = "class " if isinstance(node, cst.ClassDef) else "def "
@@ -230,7 +245,9 @@ class Engine:
         data = file.read()
         return bool(data is not None and self._trigger_regex is not None and self._trigger_regex.search(data))
 
-    def lint_file(self, model: ProjectModel, file: SourceFile, *, parse_errors: bool = True) -> list[Violation]:
+    def lint_file(
+        self, model: ProjectModel, file: SourceFile, *, parse_errors: bool = True
+    ) -> list[Violation]:
         data = file.read()
         shown = display_path(file.path)
         if data is None or (file.text is None):
@@ -259,7 +276,7 @@ class Engine:
             code = finding.rule.CODE
             if noqa.suppresses(finding.line, code):
                 continue
-            end_line, end_column = getattr(finding, "end", (finding.line, finding.column))
+            end_line, end_column = finding.end or (finding.line, finding.column)
             result.add(
                 Violation(
                     path=shown,
@@ -297,7 +314,9 @@ class Engine:
         ]
 
 
-def collect_targets(paths: Sequence[Path], root: Path, exclude: Sequence[str]) -> tuple[list[Path], list[str]]:
+def collect_targets(
+    paths: Sequence[Path], root: Path, exclude: Sequence[str]
+) -> tuple[list[Path], list[str]]:
     """Python files named by ``paths`` (folders walked), and one error line per bad path."""
     targets: list[Path] = []
     errors: list[str] = []

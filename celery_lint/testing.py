@@ -55,7 +55,8 @@ def check_case(rule: type[Rule], case: Valid | Invalid) -> str | None:
 def check_rule_cases(rule: type[Rule]) -> list[str]:
     """Every failure of the rule's VALID and INVALID cases."""
     failures = []
-    for case in [*rule.VALID, *rule.INVALID]:
+    cases: list[Valid | Invalid] = [*rule.VALID, *rule.INVALID]
+    for case in cases:
         problem = check_case(rule, case)
         if problem is not None:
             failures.append(problem)

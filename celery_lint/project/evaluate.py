@@ -44,9 +44,7 @@ _TIMEDELTA_UNITS = {
 _MAX_DEPTH = 40
 
 
-def evaluate(
-    model: ProjectModel, module: ModuleSummary, expr: cst.BaseExpression, depth: int = 0
-) -> Any:
+def evaluate(model: ProjectModel, module: ModuleSummary, expr: cst.BaseExpression, depth: int = 0) -> Any:
     """The Python value of ``expr`` in ``module``; raises :class:`NotEvaluable`."""
     if depth > _MAX_DEPTH:
         raise NotEvaluable("too deep")
@@ -97,18 +95,19 @@ def evaluate(
         return tuple(items)
     if isinstance(expr, cst.Dict):
         result: dict[Any, Any] = {}
-        for element in expr.elements:
-            if isinstance(element, cst.StarredDictElement):
+        for dict_element in expr.elements:
+            if not isinstance(dict_element, cst.DictElement):
                 result[UNKNOWN_ELEMENT] = UNKNOWN_ELEMENT
                 continue
+            entry = dict_element
             try:
-                key = evaluate(model, module, element.key, depth + 1)
+                key = evaluate(model, module, entry.key, depth + 1)
                 hash(key)
             except (NotEvaluable, TypeError):
                 result[UNKNOWN_ELEMENT] = UNKNOWN_ELEMENT
                 continue
             try:
-                result[key] = evaluate(model, module, element.value, depth + 1)
+                result[key] = evaluate(model, module, entry.value, depth + 1)
             except NotEvaluable:
                 result[key] = UNKNOWN_ELEMENT
         return result

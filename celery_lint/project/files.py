@@ -160,7 +160,7 @@ class SourceFile:
                 self.parse_error = f"syntax error at line {line}, column {column}: {_one_line(exc.message)}"
             except RecursionError:
                 self.parse_error = "file is nested too deeply to parse"
-            except Exception as exc:  # noqa: BLE001 - the parser's own failures are user input too
+            except Exception as exc:
                 self.parse_error = f"cannot parse file: {_one_line(str(exc))}"
         return self._tree
 

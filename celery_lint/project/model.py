@@ -19,8 +19,8 @@ from ..settings_catalogue import SettingsCatalogue, load_catalogue
 from .evaluate import NotEvaluable, evaluate
 from .files import SourceFile, find_project_root, iter_python_files, module_name_for
 from .scan import Binding, ConfOp, ModuleSummary, dotted_name, scan_module
-from .walk import Walker
 from .values import CELERY_DEFAULT, Known, Origin, Resolved, Unknown, agree
+from .walk import Walker
 
 CELERY_CLASS = frozenset({"celery.Celery", "celery.app.Celery", "celery.app.base.Celery"})
 SHARED_TASK = frozenset(
@@ -84,7 +84,15 @@ TASK_DEFAULTS: dict[str, Any] = {
 
 CELERY_MENTION = (b"celery", b"Celery", b"CELERY")
 # How a module uses an app it imports under another name: these bytes make it worth parsing.
-_APP_USES = (b".task", b".Task", b".conf", b".config_from_object", b".on_after", b".add_periodic_task", b".autodiscover")
+_APP_USES = (
+    b".task",
+    b".Task",
+    b".conf",
+    b".config_from_object",
+    b".on_after",
+    b".add_periodic_task",
+    b".autodiscover",
+)
 
 
 # --------------------------------------------------------------------------- symbols
@@ -149,7 +157,9 @@ class ConfigWrite:
             value = evaluate(model, self.summary, self.value)
         except NotEvaluable:
             return Unknown(f"{self.key} in {self.summary.file.relpath} is computed")
-        return Known(value, Origin(f"{self.key} in {self.summary.file.relpath}", self.summary.file.relpath, self.node))
+        return Known(
+            value, Origin(f"{self.key} in {self.summary.file.relpath}", self.summary.file.relpath, self.node)
+        )
 
 
 @dataclass
@@ -461,7 +471,7 @@ class ProjectModel:
             factory = self._factory_of_symbol(self._lookup(summary, name, 0))
             if factory is not None:
                 self.patterns.update((b"@" + name.encode(), name.encode() + b"("))
-        for name, function in summary.functions.items():
+        for function in summary.functions.values():
             self._factory_of_symbol(FunctionSym(summary, function))
         for name, klass in summary.classes.items():
             if self._class_task_bases(summary, klass):
@@ -558,14 +568,14 @@ class ProjectModel:
                 return FunctionSym(summary, summary.functions[name])
             if name in summary.imports:
                 return self.resolve(summary.imports[name], depth + 1)
-            submodule = self.find_module(f"{summary.name}.{name}") if summary.name else None
-            if submodule is not None:
-                sub = self.summary_for(submodule)
+            submodule_file = self.find_module(f"{summary.name}.{name}") if summary.name else None
+            if submodule_file is not None:
+                sub = self.summary_for(submodule_file)
                 return ModuleSym(sub) if sub is not None else None
             for star in summary.star_imports:
-                target = self.module_summary(star)
-                if target is not None:
-                    found = self._lookup(target, name, depth + 1)
+                star_summary = self.module_summary(star)
+                if star_summary is not None:
+                    found = self._lookup(star_summary, name, depth + 1)
                     if found is not None:
                         return found
             return None
@@ -651,7 +661,9 @@ class ProjectModel:
                 if key == "broker":
                     app.preconf.append(ConfigWrite(key, "broker_url", arg.value, summary, arg, "Celery()"))
                 elif key == "backend":
-                    app.preconf.append(ConfigWrite(key, "result_backend", arg.value, summary, arg, "Celery()"))
+                    app.preconf.append(
+                        ConfigWrite(key, "result_backend", arg.value, summary, arg, "Celery()")
+                    )
                 elif key == "namespace":
                     try:
                         ns = evaluate(self, summary, arg.value)
@@ -665,11 +677,36 @@ class ProjectModel:
                 elif key == "changes":
                     self._add_mapping_writes(app, summary, arg.value, "changes")
                 elif key == "config_source":
-                    app.source_ops.append((summary, ConfOp("config_from_object", cst.Name(name), arg, call=cst.Call(func=cst.Name("x"), args=[cst.Arg(arg.value)]))))
-                elif key in ("main", "loader", "log", "control", "set_as_current", "tasks", "amqp", "events", "fixups", "strict_typing", "autofinalize", "tasks_cls"):
+                    app.source_ops.append(
+                        (
+                            summary,
+                            ConfOp(
+                                "config_from_object",
+                                cst.Name(name),
+                                arg,
+                                call=cst.Call(func=cst.Name("x"), args=[cst.Arg(arg.value)]),
+                            ),
+                        )
+                    )
+                elif key in (
+                    "main",
+                    "loader",
+                    "log",
+                    "control",
+                    "set_as_current",
+                    "tasks",
+                    "amqp",
+                    "events",
+                    "fixups",
+                    "strict_typing",
+                    "autofinalize",
+                    "tasks_cls",
+                ):
                     continue
                 else:
-                    app.preconf.append(ConfigWrite(key, self.catalogue.canonical(key), arg.value, summary, arg, "Celery()"))
+                    app.preconf.append(
+                        ConfigWrite(key, self.catalogue.canonical(key), arg.value, summary, arg, "Celery()")
+                    )
         return app
 
     def _string_list(self, summary: ModuleSummary, expr: cst.BaseExpression) -> list[str]:
@@ -681,14 +718,23 @@ class ProjectModel:
             return [v for v in value if isinstance(v, str)]
         return []
 
-    def _add_mapping_writes(self, app: App, summary: ModuleSummary, expr: cst.BaseExpression, form: str) -> None:
+    def _add_mapping_writes(
+        self, app: App, summary: ModuleSummary, expr: cst.BaseExpression, form: str
+    ) -> None:
         if isinstance(expr, cst.Dict):
             for element in expr.elements:
                 if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
                     key = element.key.evaluated_value
                     if isinstance(key, str):
                         app.preconf.append(
-                            ConfigWrite(key, self._setting_name(key, app.namespace), element.value, summary, element, form)
+                            ConfigWrite(
+                                key,
+                                self._setting_name(key, app.namespace),
+                                element.value,
+                                summary,
+                                element,
+                                form,
+                            )
                         )
                         continue
                 app.preconf_opaque.append(f"{form} in {summary.file.relpath} has computed keys")
@@ -716,7 +762,16 @@ class ProjectModel:
                 if len(args) >= 2 and isinstance(args[0].value, cst.SimpleString):
                     key = args[0].value.evaluated_value
                     if isinstance(key, str):
-                        app.preconf.append(ConfigWrite(key, self._setting_name(key, app.namespace), args[1].value, summary, op.node, "conf.setdefault"))
+                        app.preconf.append(
+                            ConfigWrite(
+                                key,
+                                self._setting_name(key, app.namespace),
+                                args[1].value,
+                                summary,
+                                op.node,
+                                "conf.setdefault",
+                            )
+                        )
                 return
             for arg in args:
                 if arg.star == "**" or (arg.keyword is None and not isinstance(arg.value, cst.Dict)):
@@ -727,10 +782,23 @@ class ProjectModel:
                     self._add_mapping_writes(app, summary, arg.value, "conf.update")
                 else:
                     key = arg.keyword.value
-                    app.preconf.append(ConfigWrite(key, self._setting_name(key, app.namespace), arg.value, summary, arg, "conf.update"))
+                    app.preconf.append(
+                        ConfigWrite(
+                            key,
+                            self._setting_name(key, app.namespace),
+                            arg.value,
+                            summary,
+                            arg,
+                            "conf.update",
+                        )
+                    )
         elif op.kind in ("attr", "item") and op.key is not None:
             form = "conf attribute" if op.kind == "attr" else "conf item"
-            app.preconf.append(ConfigWrite(op.key, self._setting_name(op.key, app.namespace), op.value, summary, op.node, form))
+            app.preconf.append(
+                ConfigWrite(
+                    op.key, self._setting_name(op.key, app.namespace), op.value, summary, op.node, form
+                )
+            )
         elif op.kind == "config_from_object":
             app.source_ops.append((summary, op))
         elif op.kind == "autodiscover" and op.call is not None:
@@ -752,7 +820,11 @@ class ProjectModel:
         ops = [(s, op) for s, op in app.source_ops if not s.is_test] or app.source_ops
         summary, op = ops[-1]
         if len({id(s) for s, _ in ops}) > 1:
-            app.source = ConfigSource("config_from_object in several modules", {}, opaque="config_from_object is called in several modules")
+            app.source = ConfigSource(
+                "config_from_object in several modules",
+                {},
+                opaque="config_from_object is called in several modules",
+            )
             return
         app.source = self._config_source(app, summary, op)
 
@@ -763,10 +835,12 @@ class ProjectModel:
         obj: cst.BaseExpression | None = None
         for index, arg in enumerate(call.args):
             if arg.star:
-                return ConfigSource("config_from_object(**...)", {}, opaque="config_from_object arguments are computed")
-            if arg.keyword is None and index == 0:
-                obj = arg.value
-            elif arg.keyword is not None and arg.keyword.value == "obj":
+                return ConfigSource(
+                    "config_from_object(**...)", {}, opaque="config_from_object arguments are computed"
+                )
+            if (arg.keyword is None and index == 0) or (
+                arg.keyword is not None and arg.keyword.value == "obj"
+            ):
                 obj = arg.value
             elif arg.keyword is not None and arg.keyword.value == "namespace":
                 try:
@@ -788,24 +862,45 @@ class ProjectModel:
                 return self._source_from_symbol(symbol, namespace, target)
             module = self.module_summary(module_name)
             if module is None:
-                return ConfigSource(target, {}, opaque=f"module {module_name!r} is not part of the analysed project", namespace=namespace)
+                return ConfigSource(
+                    target,
+                    {},
+                    opaque=f"module {module_name!r} is not part of the analysed project",
+                    namespace=namespace,
+                )
             return self._module_source([module], namespace, target, django=False)
         symbol = self.symbol_of(summary, obj)
         if isinstance(symbol, External) and symbol.qualname in ("django.conf.settings",):
             return self._django_source(app, summary, namespace)
         return self._source_from_symbol(symbol, namespace, dotted_name(obj) or "object")
 
-    def _source_from_symbol(self, symbol: Symbol | None, namespace: str | None, description: str) -> ConfigSource:
+    def _source_from_symbol(
+        self, symbol: Symbol | None, namespace: str | None, description: str
+    ) -> ConfigSource:
         if isinstance(symbol, ModuleSym):
             return self._module_source([symbol.summary], namespace, description, django=False)
         if isinstance(symbol, ClassSym):
             writes: dict[str, list[ConfigWrite]] = {}
             opaque = None
-            if any(self.symbol_of(symbol.summary, b.value) is None or not isinstance(self.symbol_of(symbol.summary, b.value), (External,)) for b in symbol.node.bases):
+            if any(
+                self.symbol_of(symbol.summary, b.value) is None
+                or not isinstance(self.symbol_of(symbol.summary, b.value), (External,))
+                for b in symbol.node.bases
+            ):
                 opaque = f"class {symbol.node.name.value} inherits settings"
             for stmt in _class_statements(symbol.node):
                 for name, value in _assigned(stmt):
-                    writes[name] = [ConfigWrite(name, self._setting_name(name, namespace), value, symbol.summary, stmt, f"class {symbol.node.name.value}", namespace)]
+                    writes[name] = [
+                        ConfigWrite(
+                            name,
+                            self._setting_name(name, namespace),
+                            value,
+                            symbol.summary,
+                            stmt,
+                            f"class {symbol.node.name.value}",
+                            namespace,
+                        )
+                    ]
             return ConfigSource(description, writes, opaque=opaque, namespace=namespace)
         if isinstance(symbol, ValueSym) and isinstance(symbol.expr, cst.Dict):
             writes = {}
@@ -813,7 +908,17 @@ class ProjectModel:
                 if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
                     key = element.key.evaluated_value
                     if isinstance(key, str):
-                        writes[key] = [ConfigWrite(key, self._setting_name(key, namespace), element.value, symbol.summary, element, f"dict {symbol.name}", namespace)]
+                        writes[key] = [
+                            ConfigWrite(
+                                key,
+                                self._setting_name(key, namespace),
+                                element.value,
+                                symbol.summary,
+                                element,
+                                f"dict {symbol.name}",
+                                namespace,
+                            )
+                        ]
                         continue
                 return ConfigSource(description, writes, opaque="dict has computed keys", namespace=namespace)
             return ConfigSource(description, writes, namespace=namespace)
@@ -833,24 +938,38 @@ class ProjectModel:
                 if file.path.name in ("manage.py", "wsgi.py", "asgi.py", "celery.py") and not file.is_test:
                     data = file.read() or b""
                     if b"DJANGO_SETTINGS_MODULE" in data:
-                        summary = self.summary_for(file)
-                        if summary is not None:
-                            found.update(m for m, _ in summary.settings_module_env)
+                        env_summary = self.summary_for(file)
+                        if env_summary is not None:
+                            found.update(m for m, _ in env_summary.settings_module_env)
         return sorted(found)
 
     def _django_source(self, app: App, summary: ModuleSummary, namespace: str | None) -> ConfigSource:
         names = self.django_settings_modules(summary)
         if not names:
-            return ConfigSource("Django settings", {}, opaque="DJANGO_SETTINGS_MODULE is not set in the project", namespace=namespace, django=True)
+            return ConfigSource(
+                "Django settings",
+                {},
+                opaque="DJANGO_SETTINGS_MODULE is not set in the project",
+                namespace=namespace,
+                django=True,
+            )
         modules = []
         for name in names:
             module = self.module_summary(name)
             if module is None:
-                return ConfigSource(name, {}, opaque=f"settings module {name!r} is not part of the analysed project", namespace=namespace, django=True)
+                return ConfigSource(
+                    name,
+                    {},
+                    opaque=f"settings module {name!r} is not part of the analysed project",
+                    namespace=namespace,
+                    django=True,
+                )
             modules.append(module)
         return self._module_source(modules, namespace, " / ".join(names), django=True)
 
-    def _module_source(self, modules: list[ModuleSummary], namespace: str | None, description: str, django: bool) -> ConfigSource:
+    def _module_source(
+        self, modules: list[ModuleSummary], namespace: str | None, description: str, django: bool
+    ) -> ConfigSource:
         writes: dict[str, list[ConfigWrite]] = {}
         opaque: str | None = None
         for module in modules:
@@ -869,9 +988,13 @@ class ProjectModel:
             for key, write_list in writes.items():
                 if len(write_list) < len(modules):
                     write_list.append(ConfigWrite(key, None, None, modules[0], modules[0].tree, "missing"))
-        return ConfigSource(description, writes, alternatives=len(modules), opaque=opaque, namespace=namespace, django=django)
+        return ConfigSource(
+            description, writes, alternatives=len(modules), opaque=opaque, namespace=namespace, django=django
+        )
 
-    def flatten_module(self, module: ModuleSummary, seen: set[str] | None = None) -> tuple[dict[str, list[ConfigWrite]], str | None]:
+    def flatten_module(
+        self, module: ModuleSummary, seen: set[str] | None = None
+    ) -> tuple[dict[str, list[ConfigWrite]], str | None]:
         """Module-level settings in effect at the end of ``module``, star imports followed.
 
         Each key maps to one write, or to several when conditional assignments disagree.
@@ -887,7 +1010,11 @@ class ProjectModel:
                 star = _star_module(module, node)
                 target = self.module_summary(star) if star else None
                 if target is None:
-                    if star and not star.startswith(("django", "os", "typing")) and star.split(".")[0] in {f.module.split(".")[0] for f in self.by_module.values()}:
+                    if (
+                        star
+                        and not star.startswith(("django", "os", "typing"))
+                        and star.split(".")[0] in {f.module.split(".")[0] for f in self.by_module.values()}
+                    ):
                         opaque = opaque or f"star import of {star} cannot be followed"
                     continue
                 inner, inner_opaque = self.flatten_module(target, seen)
@@ -930,7 +1057,10 @@ class ProjectModel:
             by_module: dict[str, ConfigWrite] = {}
             for write in matching:
                 by_module[str(write.summary.file.path)] = write  # the last in each module wins
-            return agree([w.resolved(self) for w in by_module.values()], f"{name} is set differently in several modules")
+            return agree(
+                [w.resolved(self) for w in by_module.values()],
+                f"{name} is set differently in several modules",
+            )
         source = app.source
         if source is not None:
             if source.opaque:
@@ -958,7 +1088,9 @@ class ProjectModel:
         for key in candidates:
             writes = source.writes.get(key)
             if writes:
-                return agree([w.resolved(self) for w in writes], f"{key} differs between settings modules or branches")
+                return agree(
+                    [w.resolved(self) for w in writes], f"{key} differs between settings modules or branches"
+                )
         return None
 
     def task_apps(self, task: Task) -> list[App]:
@@ -992,7 +1124,7 @@ class ProjectModel:
                         spec.node = decorator
                         self._add_task(Task(summary, func, func, spec))
                         break
-            for name, bindings in summary.bindings.items():
+            for _name, bindings in summary.bindings.items():
                 for binding in bindings:
                     task = self._call_form_task(summary, binding)
                     if task is not None:
@@ -1037,16 +1169,18 @@ class ProjectModel:
             symbol = self.symbol_of(summary, arg.value)
             if self._is_task_class_symbol(symbol):
                 return True
-            if isinstance(symbol, ClassSym) and self._class_task_bases(symbol.summary, symbol.node, depth + 1):
+            if isinstance(symbol, ClassSym) and self._class_task_bases(
+                symbol.summary, symbol.node, depth + 1
+            ):
                 return True
         return False
 
     def _is_task_class_symbol(self, symbol: Symbol | None) -> bool:
         if isinstance(symbol, External):
-            return symbol.qualname in CELERY_TASK_CLASSES or symbol.qualname.endswith(".Task") and symbol.qualname.split(".")[0] == "celery"
-        if isinstance(symbol, AttrOf) and isinstance(symbol.base, App) and symbol.attrs == ("Task",):
-            return True
-        return False
+            return symbol.qualname in CELERY_TASK_CLASSES or (
+                symbol.qualname.endswith(".Task") and symbol.qualname.split(".")[0] == "celery"
+            )
+        return bool(isinstance(symbol, AttrOf) and isinstance(symbol.base, App) and symbol.attrs == ("Task",))
 
     # ------------------------------------------------------------------ decorators
     def _factory(self, summary: ModuleSummary, expr: cst.BaseExpression, depth: int = 0) -> _Factory | None:
@@ -1086,13 +1220,21 @@ class ProjectModel:
             return factory
         if isinstance(symbol, ClassSym):
             for method in symbol.node.body.body:
-                if isinstance(method, cst.FunctionDef) and method.name.value in ("__call__", "__init__", "__new__"):
-                    if self._find_inner_factory_call(symbol.summary, method, depth) is not None:
-                        self.patterns.add(symbol.node.name.value.encode())
-                        return _Factory("opaque", reason=f"class decorator {symbol.node.name.value} passes options the analyzer cannot follow")
+                if (
+                    isinstance(method, cst.FunctionDef)
+                    and method.name.value in ("__call__", "__init__", "__new__")
+                    and self._find_inner_factory_call(symbol.summary, method, depth) is not None
+                ):
+                    self.patterns.add(symbol.node.name.value.encode())
+                    return _Factory(
+                        "opaque",
+                        reason=f"class decorator {symbol.node.name.value} passes options the analyzer cannot follow",
+                    )
         return None
 
-    def _find_inner_factory_call(self, summary: ModuleSummary, func: cst.FunctionDef, depth: int) -> tuple[cst.Call, _Factory] | None:
+    def _find_inner_factory_call(
+        self, summary: ModuleSummary, func: cst.FunctionDef, depth: int
+    ) -> tuple[cst.Call, _Factory] | None:
         found: list[tuple[cst.Call, _Factory]] = []
         model = self
 
@@ -1118,7 +1260,9 @@ class ProjectModel:
         call, factory = inner
         if factory.kind != "base":
             return _Factory("opaque", reason=f"wrapper {symbol.node.name.value} nests other wrappers")
-        return _Factory("wrapper", apps=factory.apps, wrapper=symbol, inner_call=call, inner_summary=symbol.summary)
+        return _Factory(
+            "wrapper", apps=factory.apps, wrapper=symbol, inner_call=call, inner_summary=symbol.summary
+        )
 
     def task_decorator(self, summary: ModuleSummary, expr: cst.BaseExpression) -> TaskDecorator | None:
         """What a decorator expression means, or None when it does not make a task."""
@@ -1170,7 +1314,9 @@ class ProjectModel:
         if call is not None:
             for index, arg in enumerate(call.args):
                 if arg.star:
-                    return TaskDecorator(factory.apps, {}, opaque=f"options are passed to {name} with {arg.star}...", via=via)
+                    return TaskDecorator(
+                        factory.apps, {}, opaque=f"options are passed to {name} with {arg.star}...", via=via
+                    )
                 if arg.keyword is None:
                     if index < len(named):
                         bound[named[index].name.value] = OptionExpr(site, arg.value)
@@ -1198,8 +1344,17 @@ class ProjectModel:
                     options[key] = bound[value.value]
                 else:
                     default = defaults[value.value]
-                    options[key] = OptionExpr(wrapper.summary, default) if default is not None else Unknown(f"{name} requires {value.value}")
-            elif isinstance(value, cst.Name) and not inner_summary.defines(value.value) and value.value not in inner_summary.imports and value.value not in ("True", "False", "None"):
+                    options[key] = (
+                        OptionExpr(wrapper.summary, default)
+                        if default is not None
+                        else Unknown(f"{name} requires {value.value}")
+                    )
+            elif (
+                isinstance(value, cst.Name)
+                and not inner_summary.defines(value.value)
+                and value.value not in inner_summary.imports
+                and value.value not in ("True", "False", "None")
+            ):
                 options[key] = Unknown(f"{key} is computed inside {name}")
             else:
                 options[key] = OptionExpr(inner_summary, value)
@@ -1265,7 +1420,11 @@ class ProjectModel:
                     if found is not None:
                         return found
                     if not self._is_task_class_symbol(symbol):
-                        return None if isinstance(symbol, ClassSym) else Unknown("the base class cannot be analysed")
+                        return (
+                            None
+                            if isinstance(symbol, ClassSym)
+                            else Unknown("the base class cannot be analysed")
+                        )
                 else:
                     return Unknown("the base class cannot be analysed")
         else:
@@ -1310,13 +1469,19 @@ class ProjectModel:
             return None
         return Unknown("the base class cannot be analysed")
 
-    def _class_attribute(self, summary: ModuleSummary, klass: cst.ClassDef, option: str, depth: int) -> Resolved | None:
+    def _class_attribute(
+        self, summary: ModuleSummary, klass: cst.ClassDef, option: str, depth: int
+    ) -> Resolved | None:
         if depth > 20:
             return Unknown("class hierarchy too deep")
         for stmt in _class_statements(klass):
             for name, value in _assigned(stmt):
                 if name == option:
-                    origin = Origin(f"{option} on class {klass.name.value} ({summary.file.relpath})", summary.file.relpath, stmt)
+                    origin = Origin(
+                        f"{option} on class {klass.name.value} ({summary.file.relpath})",
+                        summary.file.relpath,
+                        stmt,
+                    )
                     if value is None:
                         return Unknown(f"{option} on {klass.name.value} is computed")
                     return self.value_of(summary, value, origin)
@@ -1341,9 +1506,9 @@ class ProjectModel:
             if isinstance(symbol, ClassSym):
                 if self._class_has_unknown_bases(symbol.summary, symbol.node, depth + 1):
                     return True
-            elif self._is_task_class_symbol(symbol):
-                continue
-            elif isinstance(symbol, External) and symbol.qualname in ("object", "abc.ABC", "typing.Generic"):
+            elif self._is_task_class_symbol(symbol) or (
+                isinstance(symbol, External) and symbol.qualname in ("object", "abc.ABC", "typing.Generic")
+            ):
                 continue
             else:
                 return True
@@ -1365,7 +1530,10 @@ class ProjectModel:
                 return Unknown("task_annotations has computed keys")
             if key == "*" or (isinstance(name, Known) and key == name.value):
                 entries.append(entry)
-            elif isinstance(name, Unknown) or (not task.decorator or "name" not in task.decorator.options) and key.endswith("." + task.function_name):
+            elif isinstance(name, Unknown) or (
+                (not task.decorator or "name" not in task.decorator.options)
+                and key.endswith("." + task.function_name)
+            ):
                 return Unknown("task_annotations may name this task")
         for entry in entries:
             if not isinstance(entry, dict):
@@ -1458,7 +1626,11 @@ def model_for(path: Path, exclude: Iterable[str] = (), use_prefilter: bool = Tru
 def _looks_like_settings(file: SourceFile) -> bool:
     stem = file.path.stem
     parts = file.relpath.replace("\\", "/").split("/")
-    return "settings" in stem or any("settings" in p for p in parts[:-1]) or stem in ("celeryconfig", "celery_config", "celeryconf")
+    return (
+        "settings" in stem
+        or any("settings" in p for p in parts[:-1])
+        or stem in ("celeryconfig", "celery_config", "celeryconf")
+    )
 
 
 def config_writes_in(model: ProjectModel, file: SourceFile) -> list[ConfigWrite]:
@@ -1489,18 +1661,30 @@ def config_writes_in(model: ProjectModel, file: SourceFile) -> list[ConfigWrite]
             for arg in op.call.args:
                 if arg.keyword is not None and not arg.star:
                     key = arg.keyword.value
-                    write = ConfigWrite(key, model.catalogue.canonical(key), arg.value, summary, arg, "conf.update")
+                    write = ConfigWrite(
+                        key, model.catalogue.canonical(key), arg.value, summary, arg, "conf.update"
+                    )
                     found.setdefault(id(write.node), write)
                 elif arg.keyword is None and isinstance(arg.value, cst.Dict):
                     for element in arg.value.elements:
                         if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
-                            key = element.key.evaluated_value
-                            if isinstance(key, str):
-                                write = ConfigWrite(key, model.catalogue.canonical(key), element.value, summary, element, "conf.update")
+                            dict_key = element.key.evaluated_value
+                            if isinstance(dict_key, str):
+                                write = ConfigWrite(
+                                    dict_key,
+                                    model.catalogue.canonical(dict_key),
+                                    element.value,
+                                    summary,
+                                    element,
+                                    "conf.update",
+                                )
                                 found.setdefault(id(write.node), write)
-    linked = any(str(w.summary.file.path) == path and w.form in ("Django settings", "config module") for w in found.values())
+    linked = any(
+        str(w.summary.file.path) == path and w.form in ("Django settings", "config module")
+        for w in found.values()
+    )
     if not linked and _looks_like_settings(file):
-        flat, _ = model.flatten_module(summary, {s for s in ()})
+        flat, _ = model.flatten_module(summary)
         for key, writes in flat.items():
             for write in writes:
                 if write.value is None or str(write.summary.file.path) != path:
@@ -1511,4 +1695,3 @@ def config_writes_in(model: ProjectModel, file: SourceFile) -> list[ConfigWrite]
                 if write.setting is not None:
                     found.setdefault(id(write.node), write)
     return list(found.values())
-

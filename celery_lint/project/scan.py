@@ -188,9 +188,9 @@ class _Scanner(Walker):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         if not self.function_depth and not self.class_depth:
             self.s.functions[node.name.value] = node
-        if node.decorators and not self.class_depth:
-            self.s.decorated.append(node)
-        elif node.decorators and self.class_depth and self.function_depth:
+        if (node.decorators and not self.class_depth) or (
+            node.decorators and self.class_depth and self.function_depth
+        ):
             self.s.decorated.append(node)
         self.function_depth += 1
 
@@ -300,22 +300,14 @@ class _Scanner(Walker):
         method = func.attr.value
         owner = func.value
         in_function = self.function_depth > 0
-        if (
-            method in CONF_METHODS
-            and isinstance(owner, cst.Attribute)
-            and owner.attr.value == "conf"
-        ):
-            self.s.conf_ops.append(
-                ConfOp(method, owner.value, node, call=node, in_function=in_function)
-            )
+        if method in CONF_METHODS and isinstance(owner, cst.Attribute) and owner.attr.value == "conf":
+            self.s.conf_ops.append(ConfOp(method, owner.value, node, call=node, in_function=in_function))
         elif method == "config_from_object":
             self.s.conf_ops.append(
                 ConfOp("config_from_object", owner, node, call=node, in_function=in_function)
             )
         elif method == "autodiscover_tasks":
-            self.s.conf_ops.append(
-                ConfOp("autodiscover", owner, node, call=node, in_function=in_function)
-            )
+            self.s.conf_ops.append(ConfOp("autodiscover", owner, node, call=node, in_function=in_function))
         elif method == "setdefault" and dotted_name(owner) in ("os.environ", "environ"):
             args = node.args
             if (

@@ -30,6 +30,11 @@ def all_rules() -> tuple[type[Rule], ...]:
     for name in BUILTIN_RULE_MODULES:
         module = importlib.import_module(f"{__name__}.{name}")
         for value in vars(module).values():
-            if isinstance(value, type) and issubclass(value, Rule) and value is not Rule and value.__module__ == module.__name__:
+            if (
+                isinstance(value, type)
+                and issubclass(value, Rule)
+                and value is not Rule
+                and value.__module__ == module.__name__
+            ):
                 rules.append(value)
     return tuple(sorted(rules, key=lambda r: r.CODE))

@@ -21,5 +21,7 @@ class UnsetTaskOptionRule(Rule):
             if unset_by_default(value):
                 self.report(
                     task.node,
-                    self.MESSAGE.format(task=task_label(model, task), where=where_looked(model, task, self.OPTION)),
+                    self.MESSAGE.format(
+                        task=task_label(model, task), where=where_looked(model, task, self.OPTION)
+                    ),
                 )

@@ -53,7 +53,10 @@ class MissingAcksLate(UnsetTaskOptionRule):
 
     VALID = [
         Valid("from celery import shared_task\n\n@shared_task(acks_late=True)\ndef f():\n    pass\n"),
-        Valid("from celery import shared_task\n\n@shared_task(acks_late=False)\ndef f():\n    pass\n", note="an explicit choice"),
+        Valid(
+            "from celery import shared_task\n\n@shared_task(acks_late=False)\ndef f():\n    pass\n",
+            note="an explicit choice",
+        ),
         Valid(
             "from celery import shared_task\n\n@shared_task\ndef f():\n    pass\n",
             path="orders/tasks.py",
@@ -69,7 +72,9 @@ class MissingAcksLate(UnsetTaskOptionRule):
         ),
         Valid(
             "from proj.base import make_task\n\n@make_task()\ndef f():\n    pass\n",
-            files={"proj/base.py": "from celery import shared_task\n\ndef make_task(**kwargs):\n    return shared_task(acks_late=True, **kwargs)\n"},
+            files={
+                "proj/base.py": "from celery import shared_task\n\ndef make_task(**kwargs):\n    return shared_task(acks_late=True, **kwargs)\n"
+            },
             note="a project wrapper that sets it",
         ),
         Valid(
@@ -82,13 +87,18 @@ class MissingAcksLate(UnsetTaskOptionRule):
         Invalid(
             "from celery import shared_task\n\n@shared_task\ndef f():\n    pass\n",
             path="orders/tasks.py",
-            files={"proj/settings.py": "CELERY_TASK_ACKS_LATE = True\n", "proj/celery.py": CELERY_PY.replace(", namespace='CELERY'", "")},
+            files={
+                "proj/settings.py": "CELERY_TASK_ACKS_LATE = True\n",
+                "proj/celery.py": CELERY_PY.replace(", namespace='CELERY'", ""),
+            },
             line=4,
             note="a CELERY_-prefixed setting that the app reads without the namespace is ignored",
         ),
         Invalid(
             "from proj.base import make_task\n\n@make_task(queue='q')\ndef f():\n    pass\n",
-            files={"proj/base.py": "from celery import shared_task\n\ndef make_task(**kwargs):\n    return shared_task(time_limit=5, **kwargs)\n"},
+            files={
+                "proj/base.py": "from celery import shared_task\n\ndef make_task(**kwargs):\n    return shared_task(time_limit=5, **kwargs)\n"
+            },
             line=4,
         ),
     ]

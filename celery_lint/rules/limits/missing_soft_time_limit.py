@@ -44,7 +44,9 @@ class MissingSoftTimeLimit(UnsetTaskOptionRule):
     OPTION = "soft_time_limit"
     FIX_SAFETY = "unsafe"
     FIX_TITLE = "Add `soft_time_limit=` to the task decorator"
-    OPTIONS = (RuleOption("default-soft-time-limit", int, 270, "Seconds an autofix uses for `soft_time_limit`."),)
+    OPTIONS = (
+        RuleOption("default-soft-time-limit", int, 270, "Seconds an autofix uses for `soft_time_limit`."),
+    )
 
     VALID = [
         Valid("from celery import shared_task\n\n@shared_task(soft_time_limit=50)\ndef f():\n    pass\n"),
@@ -62,7 +64,9 @@ class MissingSoftTimeLimit(UnsetTaskOptionRule):
         ),
     ]
     INVALID = [
-        Invalid("from celery import shared_task\n\n@shared_task(time_limit=60)\ndef f():\n    pass\n", line=4),
+        Invalid(
+            "from celery import shared_task\n\n@shared_task(time_limit=60)\ndef f():\n    pass\n", line=4
+        ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.task_time_limit = 60\n\n@app.task\ndef f():\n    pass\n",
             line=6,

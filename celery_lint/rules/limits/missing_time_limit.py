@@ -48,7 +48,9 @@ class MissingTimeLimit(UnsetTaskOptionRule):
 
     CODE = "CEL201"
     NAME = "missing-time-limit"
-    MESSAGE = "task '{task}' has no time limit ({where}): a hung call holds a worker forever; set `time_limit`"
+    MESSAGE = (
+        "task '{task}' has no time limit ({where}): a hung call holds a worker forever; set `time_limit`"
+    )
     OPTION = "time_limit"
     FIX_SAFETY = "unsafe"
     FIX_TITLE = "Add `time_limit=` to the task decorator"
@@ -56,13 +58,18 @@ class MissingTimeLimit(UnsetTaskOptionRule):
 
     VALID = [
         Valid("from celery import shared_task\n\n@shared_task(time_limit=60)\ndef f():\n    pass\n"),
-        Valid("from celery import shared_task\n\n@shared_task(time_limit=0)\ndef f():\n    pass\n", note="explicit 0 is CEL204's business"),
+        Valid(
+            "from celery import shared_task\n\n@shared_task(time_limit=0)\ndef f():\n    pass\n",
+            note="explicit 0 is CEL204's business",
+        ),
         Valid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.task_time_limit = 600\n\n@app.task\ndef f():\n    pass\n",
         ),
         Valid(
             "from celery import shared_task\nfrom proj.base import LimitedTask\n\n@shared_task(base=LimitedTask)\ndef f():\n    pass\n",
-            files={"proj/base.py": "from celery import Task\n\nclass LimitedTask(Task):\n    time_limit = 120\n"},
+            files={
+                "proj/base.py": "from celery import Task\n\nclass LimitedTask(Task):\n    time_limit = 120\n"
+            },
             note="base class in another module",
         ),
         Valid(
@@ -70,7 +77,10 @@ class MissingTimeLimit(UnsetTaskOptionRule):
             files={"proj/settings.py": "CELERY_TASK_TIME_LIMIT = 300\n", "proj/celery.py": CELERY_PY},
             note="Django setting",
         ),
-        Valid("from celery import shared_task\n\n@shared_task(**OPTIONS)\ndef f():\n    pass\n", note="a splat: unknown"),
+        Valid(
+            "from celery import shared_task\n\n@shared_task(**OPTIONS)\ndef f():\n    pass\n",
+            note="a splat: unknown",
+        ),
         Valid(
             "from celery import Celery\nfrom proj.config import options\napp = Celery('proj')\napp.conf.update(options)\n\n@app.task\ndef f():\n    pass\n",
             note="configuration the analyzer cannot read",
@@ -78,8 +88,15 @@ class MissingTimeLimit(UnsetTaskOptionRule):
         Valid("from invoke import task\n\n@task\ndef build(c):\n    pass\n", note="not a Celery task"),
     ]
     INVALID = [
-        Invalid("from celery import shared_task\n\n@shared_task\ndef f():\n    pass\n", line=4, message_contains="none on the task"),
-        Invalid("from celery import Celery\napp = Celery('proj')\n\n@app.task(bind=True)\ndef f(self):\n    pass\n", line=5),
+        Invalid(
+            "from celery import shared_task\n\n@shared_task\ndef f():\n    pass\n",
+            line=4,
+            message_contains="none on the task",
+        ),
+        Invalid(
+            "from celery import Celery\napp = Celery('proj')\n\n@app.task(bind=True)\ndef f(self):\n    pass\n",
+            line=5,
+        ),
         Invalid(
             "from celery import shared_task as task\n\n@task(acks_late=True)\ndef f():\n    pass\n",
             line=4,
@@ -87,7 +104,9 @@ class MissingTimeLimit(UnsetTaskOptionRule):
         ),
         Invalid(
             "from proj.decorators import retry_task\n\n@retry_task\ndef f():\n    pass\n",
-            files={"proj/decorators.py": "from celery import shared_task\nretry_task = shared_task(max_retries=5)\n"},
+            files={
+                "proj/decorators.py": "from celery import shared_task\nretry_task = shared_task(max_retries=5)\n"
+            },
             line=4,
             note="module-level alias in another module",
         ),
@@ -98,7 +117,10 @@ class MissingTimeLimit(UnsetTaskOptionRule):
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task\ndef f():\n    pass\n",
-            files={"proj/settings.py": "CELERYD_TIME_LIMIT = 300\n", "proj/celery.py": CELERY_PY.replace(", namespace='CELERY'", "")},
+            files={
+                "proj/settings.py": "CELERYD_TIME_LIMIT = 300\n",
+                "proj/celery.py": CELERY_PY.replace(", namespace='CELERY'", ""),
+            },
             line=4,
             note="the docs' old name CELERYD_TIME_LIMIT is ignored by Celery",
         ),

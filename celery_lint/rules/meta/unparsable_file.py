@@ -35,5 +35,10 @@ class UnparsableFile(Rule):
     VALID = [Valid("from celery import shared_task\n")]
     INVALID = [
         Invalid("from celery import shared_task\n\n@shared_task\ndef f(:\n    pass\n", line=4),
-        Invalid("# celery task\nx = 'caf\xe9'\n", encoding="latin-1", line=1, note="undecodable: latin-1 bytes without a coding cookie"),
+        Invalid(
+            "# celery task\nx = 'caf\xe9'\n",
+            encoding="latin-1",
+            line=1,
+            note="undecodable: latin-1 bytes without a coding cookie",
+        ),
     ]

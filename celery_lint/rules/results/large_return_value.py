@@ -3,15 +3,37 @@ from __future__ import annotations
 import libcst as cst
 
 from ...project.walk import Walker
-
 from ..base import Invalid, Rule, Valid
 from ..support import task_label
 
 HTTP_CALLS = frozenset({"get", "post", "put", "patch", "delete", "head", "request", "urlopen", "send"})
 QUERY_METHODS = frozenset({"all", "values", "values_list", "filter", "exclude", "order_by"})
 DB_FETCH = frozenset({"fetchall"})
-BLOB_CALLS = frozenset({"b64encode", "b85encode", "urlsafe_b64encode", "tobytes", "getvalue", "to_csv", "to_json", "to_dict", "to_records"})
-DATAFRAME_CALLS = frozenset({"pandas.DataFrame", "pandas.read_csv", "pandas.read_sql", "pandas.read_json", "pandas.read_excel", "pandas.read_parquet", "polars.DataFrame", "polars.read_csv"})
+BLOB_CALLS = frozenset(
+    {
+        "b64encode",
+        "b85encode",
+        "urlsafe_b64encode",
+        "tobytes",
+        "getvalue",
+        "to_csv",
+        "to_json",
+        "to_dict",
+        "to_records",
+    }
+)
+DATAFRAME_CALLS = frozenset(
+    {
+        "pandas.DataFrame",
+        "pandas.read_csv",
+        "pandas.read_sql",
+        "pandas.read_json",
+        "pandas.read_excel",
+        "pandas.read_parquet",
+        "polars.DataFrame",
+        "polars.read_csv",
+    }
+)
 
 
 class LargeReturnValue(Rule):
@@ -53,22 +75,48 @@ class LargeReturnValue(Rule):
 
     VALID = [
         Valid("from celery import shared_task\n\n@shared_task\ndef f(order_id):\n    return order_id\n"),
-        Valid("from celery import shared_task\n\n@shared_task\ndef f(qs_ids):\n    return len(qs_ids)\n", note="counts"),
-        Valid("from celery import shared_task\n\n@shared_task\ndef f():\n    return {'status': 'ok', 'count': 3}\n", note="small dicts"),
+        Valid(
+            "from celery import shared_task\n\n@shared_task\ndef f(qs_ids):\n    return len(qs_ids)\n",
+            note="counts",
+        ),
+        Valid(
+            "from celery import shared_task\n\n@shared_task\ndef f():\n    return {'status': 'ok', 'count': 3}\n",
+            note="small dicts",
+        ),
         Valid("from celery import shared_task\n\n@shared_task\ndef f(data):\n    return data.get('id')\n"),
-        Valid("import requests\n\ndef helper(url):\n    return requests.get(url).content\n", note="not a task"),
+        Valid(
+            "import requests\n\ndef helper(url):\n    return requests.get(url).content\n", note="not a task"
+        ),
     ]
     INVALID = [
-        Invalid("import requests\nfrom celery import shared_task\n\n@shared_task\ndef f(url):\n    return requests.get(url).content\n", line=6),
+        Invalid(
+            "import requests\nfrom celery import shared_task\n\n@shared_task\ndef f(url):\n    return requests.get(url).content\n",
+            line=6,
+        ),
         Invalid(
             "import requests\nfrom celery import shared_task\n\n@shared_task\ndef f(url):\n    response = requests.get(url)\n    return response.json()\n",
             line=7,
         ),
-        Invalid("from celery import shared_task\n\n@shared_task\ndef f():\n    return list(Order.objects.filter(paid=True))\n", line=5),
-        Invalid("from celery import shared_task\n\n@shared_task\ndef f():\n    return Order.objects.values('id', 'total')\n", line=5),
-        Invalid("from celery import shared_task\n\n@shared_task\ndef f(path):\n    with open(path) as handle:\n        return handle.read()\n", line=6),
-        Invalid("from celery import shared_task\n\n@shared_task\ndef f(cursor):\n    cursor.execute('select 1')\n    return cursor.fetchall()\n", line=6),
-        Invalid("import base64\nfrom celery import shared_task\n\n@shared_task\ndef f(blob):\n    return base64.b64encode(blob)\n", line=6),
+        Invalid(
+            "from celery import shared_task\n\n@shared_task\ndef f():\n    return list(Order.objects.filter(paid=True))\n",
+            line=5,
+        ),
+        Invalid(
+            "from celery import shared_task\n\n@shared_task\ndef f():\n    return Order.objects.values('id', 'total')\n",
+            line=5,
+        ),
+        Invalid(
+            "from celery import shared_task\n\n@shared_task\ndef f(path):\n    with open(path) as handle:\n        return handle.read()\n",
+            line=6,
+        ),
+        Invalid(
+            "from celery import shared_task\n\n@shared_task\ndef f(cursor):\n    cursor.execute('select 1')\n    return cursor.fetchall()\n",
+            line=6,
+        ),
+        Invalid(
+            "import base64\nfrom celery import shared_task\n\n@shared_task\ndef f(blob):\n    return base64.b64encode(blob)\n",
+            line=6,
+        ),
     ]
 
     def __init__(self, context: object) -> None:
@@ -102,12 +150,9 @@ class LargeReturnValue(Rule):
         if isinstance(expr, cst.Name):
             bound = self._local_values().get(expr.value)
             return bound is not None and self._is_http_response(bound, depth + 1)
-        return (
-            isinstance(expr, cst.Call)
-            and (
-                (isinstance(expr.func, cst.Attribute) and expr.func.attr.value in HTTP_CALLS)
-                or (isinstance(expr.func, cst.Name) and expr.func.value == "urlopen")
-            )
+        return isinstance(expr, cst.Call) and (
+            (isinstance(expr.func, cst.Attribute) and expr.func.attr.value in HTTP_CALLS)
+            or (isinstance(expr.func, cst.Name) and expr.func.value == "urlopen")
         )
 
     def _is_queryset(self, expr: cst.BaseExpression, depth: int = 0) -> bool:
@@ -142,7 +187,11 @@ class LargeReturnValue(Rule):
         if isinstance(expr, cst.Name):
             bound = self._local_values().get(expr.value)
             return self._describe(bound, depth + 1) if bound is not None else None
-        if isinstance(expr, cst.Attribute) and expr.attr.value in ("content", "text") and self._is_http_response(expr.value):
+        if (
+            isinstance(expr, cst.Attribute)
+            and expr.attr.value in ("content", "text")
+            and self._is_http_response(expr.value)
+        ):
             return f"a response body (`.{expr.attr.value}`)"
         if not isinstance(expr, cst.Call):
             return None
@@ -162,9 +211,18 @@ class LargeReturnValue(Rule):
         qualname = model.qualname_of(summary, func)
         if qualname in DATAFRAME_CALLS:
             return "a dataframe"
-        if isinstance(func, cst.Name) and func.value in ("list", "tuple") and len(expr.args) == 1 and self._is_queryset(expr.args[0].value):
+        if (
+            isinstance(func, cst.Name)
+            and func.value in ("list", "tuple")
+            and len(expr.args) == 1
+            and self._is_queryset(expr.args[0].value)
+        ):
             return f"a whole query result (`{func.value}(...)`)"
-        if qualname is not None and qualname.startswith("base64.") and qualname.rsplit(".", 1)[-1] in BLOB_CALLS:
+        if (
+            qualname is not None
+            and qualname.startswith("base64.")
+            and qualname.rsplit(".", 1)[-1] in BLOB_CALLS
+        ):
             return "an encoded blob"
         return None
 

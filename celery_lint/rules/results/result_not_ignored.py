@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ...project.walk import Walker
-
 from ...project.values import Known, Unknown
+from ...project.walk import Walker
 from ..base import Invalid, Rule, Valid
 from ..support import task_label
 

@@ -36,16 +36,25 @@ class UnsafeAcceptContent(Rule):
 
     CODE = "CEL102"
     NAME = "unsafe-accept-content"
-    MESSAGE = "`{key}` accepts pickle ({form}): workers will deserialize code from the broker; accept only `json`"
+    MESSAGE = (
+        "`{key}` accepts pickle ({form}): workers will deserialize code from the broker; accept only `json`"
+    )
     SKIP_TEST_CODE = True
 
     VALID = [
         Valid("from celery import Celery\napp = Celery('proj')\napp.conf.accept_content = ['json']\n"),
-        Valid("from celery import Celery\napp = Celery('proj', accept_content=['json', 'msgpack', 'yaml'])\n"),
-        Valid("from celery import Celery\napp = Celery('proj')\napp.conf.result_accept_content = ('application/json',)\n"),
+        Valid(
+            "from celery import Celery\napp = Celery('proj', accept_content=['json', 'msgpack', 'yaml'])\n"
+        ),
+        Valid(
+            "from celery import Celery\napp = Celery('proj')\napp.conf.result_accept_content = ('application/json',)\n"
+        ),
     ]
     INVALID = [
-        Invalid("from celery import Celery\napp = Celery('proj')\napp.conf.accept_content = ['json', 'pickle']\n", line=3),
+        Invalid(
+            "from celery import Celery\napp = Celery('proj')\napp.conf.accept_content = ['json', 'pickle']\n",
+            line=3,
+        ),
         Invalid(
             "from celery import Celery\napp = Celery('proj', task_serializer='json', accept_content={'application/x-python-serialize'})\n",
             line=2,

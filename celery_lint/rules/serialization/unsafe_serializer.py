@@ -45,23 +45,35 @@ class UnsafeSerializer(Rule):
 
     VALID = [
         Valid("from celery import Celery\napp = Celery('proj')\napp.conf.task_serializer = 'json'\n"),
-        Valid("from celery import Celery\napp = Celery('proj', task_serializer='yaml')\n", note="kombu loads yaml with safe_load"),
-        Valid("from celery import Celery\napp = Celery('proj')\napp.conf.update(result_serializer='msgpack', event_serializer='auth')\n"),
+        Valid(
+            "from celery import Celery\napp = Celery('proj', task_serializer='yaml')\n",
+            note="kombu loads yaml with safe_load",
+        ),
+        Valid(
+            "from celery import Celery\napp = Celery('proj')\napp.conf.update(result_serializer='msgpack', event_serializer='auth')\n"
+        ),
         Valid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.task_serializer = 'pickle'\n",
             path="tests/test_celery.py",
             note="test code",
         ),
-        Valid("import pickle\ndata = pickle.dumps({'a': 1})\nserializer = 'pickle'\n", note="not configuration"),
+        Valid(
+            "import pickle\ndata = pickle.dumps({'a': 1})\nserializer = 'pickle'\n", note="not configuration"
+        ),
     ]
     INVALID = [
-        Invalid("from celery import Celery\napp = Celery('proj')\napp.conf.task_serializer = 'pickle'\n", line=3),
+        Invalid(
+            "from celery import Celery\napp = Celery('proj')\napp.conf.task_serializer = 'pickle'\n", line=3
+        ),
         Invalid("from celery import Celery\napp = Celery('proj', task_serializer='pickle')\n", line=2),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.update(\n    result_serializer='pickle',\n)\n",
             line=4,
         ),
-        Invalid("from celery import Celery\napp = Celery('proj')\napp.conf['event_serializer'] = 'pickle'\n", line=3),
+        Invalid(
+            "from celery import Celery\napp = Celery('proj')\napp.conf['event_serializer'] = 'pickle'\n",
+            line=3,
+        ),
         Invalid(
             "CELERY_TASK_SERIALIZER = 'pickle'\n",
             path="proj/settings.py",
@@ -79,7 +91,9 @@ class UnsafeSerializer(Rule):
         Invalid(
             "task_serializer = 'pickle'\n",
             path="celeryconfig.py",
-            files={"proj/celery.py": "from celery import Celery\napp = Celery('proj')\napp.config_from_object('celeryconfig')\n"},
+            files={
+                "proj/celery.py": "from celery import Celery\napp = Celery('proj')\napp.config_from_object('celeryconfig')\n"
+            },
             line=1,
         ),
         Invalid(

@@ -8,7 +8,9 @@ from ..support import is_pickle, method_name
 
 # Calls whose keyword arguments (or ``options={...}``) are message options.
 OPTION_METHODS = frozenset({"apply_async", "send_task", "signature", "subtask", "set", "retry"})
-SIGNATURE_CALLS = frozenset({"celery.signature", "celery.Signature", "celery.canvas.signature", "celery.canvas.Signature"})
+SIGNATURE_CALLS = frozenset(
+    {"celery.signature", "celery.Signature", "celery.canvas.signature", "celery.canvas.Signature"}
+)
 
 
 class UnsafeSerializerOption(Rule):
@@ -43,18 +45,30 @@ class UnsafeSerializerOption(Rule):
     CODE = "CEL103"
     NAME = "unsafe-serializer-option"
     MESSAGE = "`serializer='pickle'` {where}: pickle messages run code on workers; use `json` and pass ids"
-    TRIGGERS = (b"serializer=", b"serializer'", b"serializer\"")
+    TRIGGERS = (b"serializer=", b"serializer'", b'serializer"')
 
     VALID = [
         Valid("from celery import shared_task\n\n@shared_task(serializer='json')\ndef f(x):\n    return x\n"),
         Valid("from proj.tasks import add\nadd.apply_async((1, 2), serializer='msgpack')\n"),
-        Valid("import pickle\nblob = pickle.dumps(1)\nstore.set(key, blob, serializer='pickle')\n", note="`.set()` that is not a signature: a cache client with no Celery in sight"),
+        Valid(
+            "import pickle\nblob = pickle.dumps(1)\nstore.set(key, blob, serializer='pickle')\n",
+            note="`.set()` that is not a signature: a cache client with no Celery in sight",
+        ),
     ]
     INVALID = [
-        Invalid("from celery import shared_task\n\n@shared_task(serializer='pickle')\ndef f(x):\n    return x\n", line=3),
+        Invalid(
+            "from celery import shared_task\n\n@shared_task(serializer='pickle')\ndef f(x):\n    return x\n",
+            line=3,
+        ),
         Invalid("from proj.tasks import add\nadd.apply_async((1, 2), serializer='pickle')\n", line=2),
-        Invalid("from celery import Celery\napp = Celery('proj')\napp.send_task('proj.add', args=(1,), serializer='pickle')\n", line=3),
-        Invalid("from celery import signature\nsig = signature('proj.add', args=(1,), options={'serializer': 'pickle'})\n", line=2),
+        Invalid(
+            "from celery import Celery\napp = Celery('proj')\napp.send_task('proj.add', args=(1,), serializer='pickle')\n",
+            line=3,
+        ),
+        Invalid(
+            "from celery import signature\nsig = signature('proj.add', args=(1,), options={'serializer': 'pickle'})\n",
+            line=2,
+        ),
         Invalid("from proj.tasks import add\nsig = add.s(1).set(serializer='pickle')\n", line=2),
         Invalid(
             "from celery import Task\n\nclass PickledTask(Task):\n    serializer = 'pickle'\n",
@@ -79,7 +93,11 @@ class UnsafeSerializerOption(Rule):
         method = method_name(node)
         where: str | None = None
         if method in OPTION_METHODS and (method != "set" or self._celery_file() or _on_signature(node)):
-            where = f"in `{method}()`" if method in ("apply_async", "send_task", "retry") else "in the signature options"
+            where = (
+                f"in `{method}()`"
+                if method in ("apply_async", "send_task", "retry")
+                else "in the signature options"
+            )
         elif model.qualname_of(summary, node.func) in SIGNATURE_CALLS:
             where = "in the signature options"
         else:
@@ -116,7 +134,10 @@ class UnsafeSerializerOption(Rule):
             for small in statement.body:
                 if (
                     isinstance(small, cst.Assign)
-                    and any(isinstance(t.target, cst.Name) and t.target.value == "serializer" for t in small.targets)
+                    and any(
+                        isinstance(t.target, cst.Name) and t.target.value == "serializer"
+                        for t in small.targets
+                    )
                     and self._pickle_value(small.value)
                 ):
                     self.report(small, self.MESSAGE.format(where=f"on task class {node.name.value}"))
@@ -145,4 +166,3 @@ def _on_signature(call: cst.Call) -> bool:
         and isinstance(receiver.func, cst.Attribute)
         and receiver.func.attr.value in ("s", "si", "signature", "subtask")
     )
-

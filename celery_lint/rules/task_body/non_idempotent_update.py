@@ -3,12 +3,23 @@ from __future__ import annotations
 import libcst as cst
 
 from ...project.walk import Walker
-
 from ..base import Invalid, Rule, Valid
 
 # Calls that build a plain in-memory container: updates to it are local state.
 CONTAINER_FACTORIES = frozenset(
-    {"dict", "list", "set", "Counter", "defaultdict", "OrderedDict", "deque", "collections.Counter", "collections.defaultdict", "collections.OrderedDict", "collections.deque"}
+    {
+        "dict",
+        "list",
+        "set",
+        "Counter",
+        "defaultdict",
+        "OrderedDict",
+        "deque",
+        "collections.Counter",
+        "collections.defaultdict",
+        "collections.OrderedDict",
+        "collections.deque",
+    }
 )
 F_EXPRESSIONS = frozenset({"django.db.models.F", "django.db.models.expressions.F"})
 
@@ -25,7 +36,11 @@ def _is_container(value: cst.BaseExpression | None) -> bool:
         return True
     if isinstance(value, cst.Call):
         func = value.func
-        name = func.value if isinstance(func, cst.Name) else (f"collections.{func.attr.value}" if isinstance(func, cst.Attribute) else None)
+        name = (
+            func.value
+            if isinstance(func, cst.Name)
+            else (f"collections.{func.attr.value}" if isinstance(func, cst.Attribute) else None)
+        )
         return name in CONTAINER_FACTORIES
     return False
 
@@ -134,7 +149,9 @@ class NonIdempotentUpdate(Rule):
             finder = _LocalContainers()
             finder.walk(task.body)
             module_level = {
-                name for name, bindings in self.context.summary.bindings.items() if all(_is_container(b.value) for b in bindings)
+                name
+                for name, bindings in self.context.summary.bindings.items()
+                if all(_is_container(b.value) for b in bindings)
             }
             self._containers[key] = finder.names | module_level | {"self", "cls"}
         return self._containers[key]
@@ -176,5 +193,10 @@ class NonIdempotentUpdate(Rule):
                     from ..support import task_label
 
                     text = cst.Module([]).code_for_node(node)
-                    self.report(node, self.MESSAGE.format(target=text, task=task_label(self.context.model, self.current_task)))
+                    self.report(
+                        node,
+                        self.MESSAGE.format(
+                            target=text, task=task_label(self.context.model, self.current_task)
+                        ),
+                    )
                     return

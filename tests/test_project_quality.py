@@ -1,0 +1,38 @@
+"""The project holds itself to what it asks of others: fresh docs, lint- and type-clean code."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from celery_lint.docs import render_readme
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_readme_rule_table_is_fresh() -> None:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    assert render_readme(readme) == readme, "run: python -m celery_lint.docs --write"
+
+
+def test_ruff_is_clean_on_the_package() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "celery_lint"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict_is_clean_on_the_package() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_celery_lint_is_clean_on_its_own_code() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "celery_lint", "celery_lint"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
