@@ -252,6 +252,8 @@ class Engine:
         shown = display_path(file.path)
         if data is None or (file.text is None):
             return self._unparsable(file, shown) if parse_errors else []
+        if file.is_test and all(rule.SKIP_TEST_CODE for rule in self.rules):
+            return []
         if not self._wants(model, file):
             return []
         summary = model.summary_for(file)

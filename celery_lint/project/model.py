@@ -283,6 +283,7 @@ class ProjectModel:
         self._built = False
         self._regex: re.Pattern[bytes] | None = None
         self._resolve_cache: dict[str, Symbol | None] = {}
+        self.factory_names: set[str] = set()
 
     # ------------------------------------------------------------------ files
     def add_file(self, path: Path) -> SourceFile:
@@ -387,7 +388,8 @@ class ProjectModel:
         if self._built:
             return
         self._built = True
-        pending = list(self.files.values())
+        # Test code declares no production apps, tasks or settings; it is parsed only on demand.
+        pending = [f for f in self.files.values() if not f.is_test]
         regex = self._pattern_regex()
         explored: set[int] = set()
         while pending:
@@ -470,6 +472,7 @@ class ProjectModel:
                 continue
             factory = self._factory_of_symbol(self._lookup(summary, name, 0))
             if factory is not None:
+                self.factory_names.add(name)
                 self.patterns.update((b"@" + name.encode(), name.encode() + b"("))
         for function in summary.functions.values():
             self._factory_of_symbol(FunctionSym(summary, function))
@@ -1184,8 +1187,29 @@ class ProjectModel:
 
     # ------------------------------------------------------------------ decorators
     def _factory(self, summary: ModuleSummary, expr: cst.BaseExpression, depth: int = 0) -> _Factory | None:
+        if not self._plausible_factory(summary, expr):
+            return None
         symbol = self.symbol_of(summary, expr)
         return self._factory_of_symbol(symbol, depth)
+
+    def _plausible_factory(self, summary: ModuleSummary, expr: cst.BaseExpression) -> bool:
+        """Whether ``expr`` can name a task decorator, judged before resolving anything.
+
+        Resolving every call of every module would parse modules that have nothing to
+        do with Celery; only Celery's own names, ``<app>.task``, local definitions and
+        names already known to be project wrappers or aliases are worth following.
+        """
+        dotted = dotted_name(expr)
+        if dotted is None:
+            return False
+        head, _, _ = dotted.partition(".")
+        last = dotted.rpartition(".")[2]
+        if last == "task":
+            return True
+        imported = summary.imports.get(head)
+        if imported is not None:
+            return imported.split(".")[0] == "celery" or imported.rpartition(".")[2] in self.factory_names or last in self.factory_names
+        return summary.defines(head)
 
     def _factory_of_symbol(self, symbol: Symbol | None, depth: int = 0) -> _Factory | None:
         if symbol is None or depth > 10:
@@ -1215,6 +1239,7 @@ class ProjectModel:
             factory = self._wrapper_factory(symbol, depth)
             self._factory_cache[key] = factory
             if factory is not None:
+                self.factory_names.add(symbol.node.name.value)
                 self.patterns.add(b"@" + symbol.node.name.value.encode())
                 self.patterns.add(symbol.node.name.value.encode() + b"(")
             return factory
@@ -1226,6 +1251,7 @@ class ProjectModel:
                     and self._find_inner_factory_call(symbol.summary, method, depth) is not None
                 ):
                     self.patterns.add(symbol.node.name.value.encode())
+                    self.factory_names.add(symbol.node.name.value)
                     return _Factory(
                         "opaque",
                         reason=f"class decorator {symbol.node.name.value} passes options the analyzer cannot follow",

@@ -44,6 +44,7 @@ class UnsafeSerializerOption(Rule):
 
     CODE = "CEL103"
     NAME = "unsafe-serializer-option"
+    SKIP_TEST_CODE = True
     MESSAGE = "`serializer='pickle'` {where}: pickle messages run code on workers; use `json` and pass ids"
     TRIGGERS = (b"serializer=", b"serializer'", b'serializer"')
 
