@@ -92,6 +92,8 @@ class SourceFile:
     relpath: str
     module: str
     is_package: bool
+    import_name: str = ""
+    """The dotted name Python imports the file under (``apps.orders.tasks`` under ``backend/``)."""
     data: bytes | None = None
     read_error: str | None = None
     _text: str | None = field(default=None, repr=False)

@@ -300,9 +300,11 @@ class ProjectModel:
         self.files[path] = file
         if module:
             self.by_module.setdefault(module, file)
-        for alias in self._importable_names(path):
+        aliases = self._importable_names(path)
+        for alias in aliases:
             if alias != module:
                 self.by_module.setdefault(alias, file)
+        file.import_name = aliases[0] if aliases else module
         return file
 
     def _importable_names(self, path: Path) -> list[str]:
@@ -320,12 +322,12 @@ class ProjectModel:
                 break
             parts.insert(0, folder.name)
             folder = folder.parent
-        if parts and folder != self.root:
-            names.append(".".join(parts))
         for source_root in self._source_roots():
             if source_root in path.parents and source_root != self.root:
                 rel = path.relative_to(source_root)
                 names.append(module_name_for(str(rel)))
+        if parts and folder != self.root:
+            names.append(".".join(parts))
         return [n for n in names if n and not self._shadows_external(n)]
 
     def _has_init(self, folder: Path) -> bool:
@@ -1392,7 +1394,8 @@ class ProjectModel:
         explicit = self._explicit_option(task, "name")
         if explicit is not None:
             return explicit
-        return Known(f"{task.summary.name}.{task.function_name}", Origin("the default name"))
+        module = task.summary.file.import_name or task.summary.name
+        return Known(f"{module}.{task.function_name}", Origin("the default name"))
 
     def _explicit_option(self, task: Task, option: str) -> Resolved | None:
         if task.decorator is not None:
@@ -1721,3 +1724,131 @@ def config_writes_in(model: ProjectModel, file: SourceFile) -> list[ConfigWrite]
                 if write.setting is not None:
                     found.setdefault(id(write.node), write)
     return list(found.values())
+
+
+# ----------------------------------------------------------------------- tasks by name and expression
+def task_for_expression(model: ProjectModel, summary: ModuleSummary, expr: cst.BaseExpression) -> Task | None:
+    """The project task an expression names (``add``, ``tasks.add``), if the analyzer can tell."""
+    symbol = model.symbol_of(summary, expr)
+    if isinstance(symbol, FunctionSym):
+        return model.task_for_node(symbol.node)
+    if isinstance(symbol, ClassSym):
+        return model.task_for_node(symbol.node)
+    if isinstance(symbol, ValueSym) and symbol.expr is not None:
+        # ``add = app.task(_add)``: the call form binds the task to a module-level name.
+        for task in model.tasks_in(symbol.summary.file):
+            if task.decorator is not None and task.decorator.node is symbol.expr:
+                return task
+    return None
+
+
+def tasks_by_name(model: ProjectModel) -> dict[str, list[Task]]:
+    """Every task under Celery's name for it; tasks whose name is unknown are left out."""
+    names: dict[str, list[Task]] = {}
+    for task in model.tasks:
+        name = model.task_name(task)
+        if isinstance(name, Known) and isinstance(name.value, str):
+            names.setdefault(name.value, []).append(task)
+    return names
+
+
+def has_unnamed_tasks(model: ProjectModel) -> bool:
+    """True when some task's name cannot be known (then 'no such task' cannot be claimed)."""
+    return any(not isinstance(model.task_name(t), Known) for t in model.tasks)
+
+
+@dataclass(eq=False)
+class BeatEntry:
+    """One periodic task: a ``beat_schedule`` entry or an ``add_periodic_task`` call."""
+
+    name: str | None
+    summary: ModuleSummary
+    node: cst.CSTNode
+    fields: dict[str, tuple[cst.BaseExpression, cst.CSTNode]]
+    """For schedule dicts: the entry's keys to (value, dict element)."""
+    opaque: bool
+    """The entry dict has computed keys or is not a literal dict."""
+    form: str  # "beat_schedule" or "add_periodic_task"
+    call: cst.Call | None = None
+
+
+def beat_entries(model: ProjectModel) -> list[BeatEntry]:
+    """Every beat entry the project defines, in every configuration form, test code excluded."""
+    entries: list[BeatEntry] = []
+    seen: set[int] = set()
+    writes: list[ConfigWrite] = []
+    for app in model.apps:
+        writes.extend(w for w in app.preconf if w.setting == "beat_schedule")
+        if app.source is not None:
+            for write_list in app.source.writes.values():
+                writes.extend(w for w in write_list if w.setting == "beat_schedule" and w.value is not None)
+    for summary in model.parsed_summaries():
+        if summary.is_test:
+            continue
+        for write in config_writes_in(model, summary.file):
+            if write.setting == "beat_schedule":
+                writes.append(write)
+    for write in writes:
+        if id(write.node) in seen or write.summary.is_test:
+            continue
+        seen.add(id(write.node))
+        value = write.value
+        if isinstance(value, cst.Name):
+            symbol = model.symbol_of(write.summary, value)
+            if isinstance(symbol, ValueSym) and isinstance(symbol.expr, cst.Dict):
+                entries.extend(_schedule_dict_entries(model, symbol.summary, symbol.expr))
+            continue
+        if isinstance(value, cst.Dict):
+            entries.extend(_schedule_dict_entries(model, write.summary, value))
+    for summary in model.parsed_summaries():
+        if summary.is_test:
+            continue
+        for op in summary.conf_ops:
+            if op.kind == "periodic" and op.call is not None:
+                name = None
+                for arg in op.call.args:
+                    if arg.keyword is not None and arg.keyword.value == "name":
+                        try:
+                            evaluated = evaluate(model, summary, arg.value)
+                            name = evaluated if isinstance(evaluated, str) else None
+                        except NotEvaluable:
+                            name = None
+                entries.append(BeatEntry(name, summary, op.call, {}, False, "add_periodic_task", call=op.call))
+    return entries
+
+
+def _schedule_dict_entries(model: ProjectModel, summary: ModuleSummary, schedule: cst.Dict) -> list[BeatEntry]:
+    entries: list[BeatEntry] = []
+    for element in schedule.elements:
+        if not isinstance(element, cst.DictElement):
+            continue
+        try:
+            name = evaluate(model, summary, element.key)
+        except NotEvaluable:
+            name = None
+        entry_value = element.value
+        if isinstance(entry_value, cst.Name):
+            symbol = model.symbol_of(summary, entry_value)
+            if isinstance(symbol, ValueSym) and isinstance(symbol.expr, cst.Dict):
+                entry_value = symbol.expr
+        fields: dict[str, tuple[cst.BaseExpression, cst.CSTNode]] = {}
+        opaque = not isinstance(entry_value, cst.Dict)
+        if isinstance(entry_value, cst.Dict):
+            for field_element in entry_value.elements:
+                if isinstance(field_element, cst.DictElement) and isinstance(field_element.key, cst.SimpleString):
+                    key = field_element.key.evaluated_value
+                    if isinstance(key, str):
+                        fields[key] = (field_element.value, field_element)
+                        continue
+                opaque = True
+        elif isinstance(entry_value, cst.Call) and dotted_name(entry_value.func) == "dict":
+            opaque = False
+            for arg in entry_value.args:
+                if arg.keyword is None:
+                    opaque = True
+                else:
+                    fields[arg.keyword.value] = (arg.value, arg)
+        entries.append(
+            BeatEntry(name if isinstance(name, str) else None, summary, element, fields, opaque, "beat_schedule")
+        )
+    return entries

@@ -33,7 +33,7 @@ class Binding:
 class ConfOp:
     """A write to an app's configuration: ``X.conf.update(...)``, ``X.conf.k = v``, ..."""
 
-    kind: str  # "update", "setdefault", "attr", "item", "config_from_object", "autodiscover"
+    kind: str  # "update", "setdefault", "attr", "item", "config_from_object", "autodiscover", "periodic"
     receiver: cst.BaseExpression
     node: cst.CSTNode
     call: cst.Call | None = None
@@ -306,6 +306,8 @@ class _Scanner(Walker):
             self.s.conf_ops.append(
                 ConfOp("config_from_object", owner, node, call=node, in_function=in_function)
             )
+        elif method == "add_periodic_task":
+            self.s.conf_ops.append(ConfOp("periodic", owner, node, call=node, in_function=in_function))
         elif method == "autodiscover_tasks":
             self.s.conf_ops.append(ConfOp("autodiscover", owner, node, call=node, in_function=in_function))
         elif method == "setdefault" and dotted_name(owner) in ("os.environ", "environ"):
