@@ -246,8 +246,10 @@ class Engine:
         return bool(data is not None and self._trigger_regex is not None and self._trigger_regex.search(data))
 
     def lint_file(
-        self, model: ProjectModel, file: SourceFile, *, parse_errors: bool = True
+        self, model: ProjectModel, file: SourceFile, *, parse_errors: bool = True, named: bool = False
     ) -> list[Violation]:
+        """Findings for one file. ``named``: the user named this file, so a syntax error is
+        reported even where the prefilter would skip the file."""
         data = file.read()
         shown = display_path(file.path)
         if data is None or (file.text is None):
@@ -255,6 +257,8 @@ class Engine:
         if file.is_test and all(rule.SKIP_TEST_CODE for rule in self.rules):
             return []
         if not self._wants(model, file):
+            if named and parse_errors and self.report_unparsable and file.tree is None:
+                return self._unparsable(file, shown)
             return []
         summary = model.summary_for(file)
         if summary is None:
@@ -406,7 +410,7 @@ def lint_paths(
             if not explicitly_named and is_excluded(relpath, project_settings.exclude):
                 continue
             result.files_checked += 1
-            violations = engine.lint_file(model, file)
+            violations = engine.lint_file(model, file, named=explicitly_named)
             ignored = [
                 codes
                 for pattern, codes in project_settings.per_file_ignores.items()

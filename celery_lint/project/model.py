@@ -186,6 +186,7 @@ class App:
     source_ops: list[tuple[ModuleSummary, ConfOp]] = field(default_factory=list)
     namespace: str | None = None
     task_cls: tuple[ModuleSummary, cst.BaseExpression] | None = None
+    task_cls_unknown: bool = False
     includes: list[str] = field(default_factory=list)
 
     @property
@@ -326,7 +327,8 @@ class ProjectModel:
             if source_root in path.parents and source_root != self.root:
                 rel = path.relative_to(source_root)
                 names.append(module_name_for(str(rel)))
-        if parts and folder != self.root:
+        if len(parts) > 1 and folder != self.root:
+            # Only files inside a package: a lone module in a plain folder is not importable by name.
             names.append(".".join(parts))
         return [n for n in names if n and not self._shadows_external(n)]
 
@@ -656,6 +658,7 @@ class ProjectModel:
         self._apps_by_node[id(binding.node)] = app
         self.apps.append(app)
         if call is not None:
+            self._subclass_task_cls(app, summary, call)
             for arg in call.args:
                 if arg.star == "**":
                     app.preconf_opaque.append(f"Celery(**...) in {summary.file.relpath}")
@@ -713,6 +716,32 @@ class ProjectModel:
                         ConfigWrite(key, self.catalogue.canonical(key), arg.value, summary, arg, "Celery()")
                     )
         return app
+
+    def _subclass_task_cls(self, app: App, summary: ModuleSummary, call: cst.Call) -> None:
+        """``class MyCelery(Celery): task_cls = "proj.base:SafeTask"`` sets every task's base."""
+        symbol = self.symbol_of(summary, call.func)
+        depth = 0
+        while isinstance(symbol, ClassSym) and depth < 20:
+            depth += 1
+            for stmt in _class_statements(symbol.node):
+                for name, value in _assigned(stmt):
+                    if name == "task_cls":
+                        if value is None:
+                            app.task_cls_unknown = True
+                        else:
+                            app.task_cls = (symbol.summary, value)
+                        return
+            if any(
+                isinstance(m, cst.FunctionDef) and m.name.value == "task_cls" for m in symbol.node.body.body
+            ):
+                app.task_cls_unknown = True
+                return
+            bases = [self.symbol_of(symbol.summary, b.value) for b in symbol.node.bases if b.keyword is None]
+            project_bases = [b for b in bases if isinstance(b, ClassSym)]
+            if any(b is None or (isinstance(b, External) and b.qualname not in CELERY_CLASS) for b in bases):
+                app.task_cls_unknown = True
+                return
+            symbol = project_bases[0] if project_bases else None
 
     def _string_list(self, summary: ModuleSummary, expr: cst.BaseExpression) -> list[str]:
         try:
@@ -929,15 +958,21 @@ class ProjectModel:
             return ConfigSource(description, writes, namespace=namespace)
         return ConfigSource(description, {}, opaque=f"{description} cannot be analysed", namespace=namespace)
 
-    def django_settings_modules(self, app_summary: ModuleSummary | None = None) -> list[str]:
-        """DJANGO_SETTINGS_MODULE values set in the project (the app's own module first)."""
+    def django_settings_modules(self, app_summary: ModuleSummary | None = None) -> list[str] | None:
+        """DJANGO_SETTINGS_MODULE values set in the project (the app's own module first).
+
+        None when the app's module computes the value: the settings cannot be known.
+        """
         if app_summary is not None and app_summary.settings_module_env:
-            return sorted({m for m, _ in app_summary.settings_module_env})
+            values = {m for m, _ in app_summary.settings_module_env}
+            if None in values:
+                return None
+            return sorted(m for m in values if m is not None)
         found: set[str] = set()
         for summary in self.parsed_summaries():
             if summary.is_test:
                 continue
-            found.update(m for m, _ in summary.settings_module_env)
+            found.update(m for m, _ in summary.settings_module_env if m is not None)
         if not found:
             for file in self.files.values():
                 if file.path.name in ("manage.py", "wsgi.py", "asgi.py", "celery.py") and not file.is_test:
@@ -945,11 +980,19 @@ class ProjectModel:
                     if b"DJANGO_SETTINGS_MODULE" in data:
                         env_summary = self.summary_for(file)
                         if env_summary is not None:
-                            found.update(m for m, _ in env_summary.settings_module_env)
+                            found.update(m for m, _ in env_summary.settings_module_env if m is not None)
         return sorted(found)
 
     def _django_source(self, app: App, summary: ModuleSummary, namespace: str | None) -> ConfigSource:
         names = self.django_settings_modules(summary)
+        if names is None:
+            return ConfigSource(
+                "Django settings",
+                {},
+                opaque="DJANGO_SETTINGS_MODULE is computed",
+                namespace=namespace,
+                django=True,
+            )
         if not names:
             return ConfigSource(
                 "Django settings",
@@ -1210,7 +1253,11 @@ class ProjectModel:
             return True
         imported = summary.imports.get(head)
         if imported is not None:
-            return imported.split(".")[0] == "celery" or imported.rpartition(".")[2] in self.factory_names or last in self.factory_names
+            return (
+                imported.split(".")[0] == "celery"
+                or imported.rpartition(".")[2] in self.factory_names
+                or last in self.factory_names
+            )
         return summary.defines(head)
 
     def _factory_of_symbol(self, symbol: Symbol | None, depth: int = 0) -> _Factory | None:
@@ -1270,7 +1317,7 @@ class ProjectModel:
             def visit_Call(self, node: cst.Call) -> bool:
                 if found:
                     return False
-                if not _may_make_tasks(summary, node.func):
+                if not _may_make_tasks(summary, node.func, model.factory_names):
                     return True
                 factory = model._factory(summary, node.func, depth + 1)
                 if factory is not None and factory.kind in ("base", "applied", "wrapper", "opaque"):
@@ -1287,7 +1334,10 @@ class ProjectModel:
             return None
         call, factory = inner
         if factory.kind != "base":
-            return _Factory("opaque", reason=f"wrapper {symbol.node.name.value} nests other wrappers")
+            # A wrapper around another wrapper: a task for sure, its options not followed.
+            return _Factory(
+                "opaque", apps=factory.apps, reason=f"wrapper {symbol.node.name.value} nests other wrappers"
+            )
         return _Factory(
             "wrapper", apps=factory.apps, wrapper=symbol, inner_call=call, inner_summary=symbol.summary
         )
@@ -1303,7 +1353,7 @@ class ProjectModel:
             if factory.kind == "wrapper":
                 return self._apply_wrapper(factory, summary, expr)
             if factory.kind == "opaque":
-                return TaskDecorator(None, {}, opaque=factory.reason)
+                return TaskDecorator(factory.apps, {}, opaque=factory.reason)
             return TaskDecorator(None, {}, opaque="an applied decorator is called again")
         factory = self._factory(summary, expr)
         if factory is None:
@@ -1314,7 +1364,7 @@ class ProjectModel:
             return factory.applied
         if factory.kind == "wrapper":
             return self._apply_wrapper(factory, summary, None)
-        return TaskDecorator(None, {}, opaque=factory.reason)
+        return TaskDecorator(factory.apps, {}, opaque=factory.reason)
 
     def _apply_factory(self, factory: _Factory, summary: ModuleSummary, call: cst.Call) -> TaskDecorator:
         options: dict[str, OptionExpr | Resolved] = {}
@@ -1468,6 +1518,9 @@ class ProjectModel:
     def _task_cls_attribute(self, apps: list[App], option: str) -> Resolved | None:
         results: list[Resolved | None] = []
         for app in apps:
+            if app.task_cls_unknown and app.task_cls is None:
+                results.append(Unknown(f"the task class of {app.label} cannot be analysed"))
+                continue
             if app.task_cls is None:
                 results.append(None)
                 continue
@@ -1598,7 +1651,7 @@ def _assigned(node: cst.CSTNode) -> Iterator[tuple[str, cst.BaseExpression | Non
         yield node.target.value, None
 
 
-def _may_make_tasks(summary: ModuleSummary, func: cst.BaseExpression) -> bool:
+def _may_make_tasks(summary: ModuleSummary, func: cst.BaseExpression, known_factories: set[str]) -> bool:
     """Cheap test before resolving a call inside a possible wrapper function.
 
     Only ``<app>.task``, names imported from Celery and module-level aliases can be the
@@ -1613,8 +1666,9 @@ def _may_make_tasks(summary: ModuleSummary, func: cst.BaseExpression) -> bool:
         return True
     imported = summary.imports.get(head)
     if imported is not None:
-        return imported.split(".")[0] == "celery"
-    return head in summary.bindings
+        return imported.split(".")[0] == "celery" or imported.rpartition(".")[2] in known_factories
+    # A module-level alias or another wrapper of the same module (``job`` calling ``task``).
+    return head in summary.bindings or head in summary.functions
 
 
 def _star_module(module: ModuleSummary, node: cst.ImportFrom) -> str | None:
@@ -1723,6 +1777,19 @@ def config_writes_in(model: ProjectModel, file: SourceFile) -> list[ConfigWrite]
                 write.form = "settings module"
                 if write.setting is not None:
                     found.setdefault(id(write.node), write)
+        # Flask-style settings classes: ``class Defaults: CELERY_TASK_SERIALIZER = "pickle"``.
+        for klass in summary.classes.values():
+            for stmt in _class_statements(klass):
+                for key, value in _assigned(stmt):
+                    if value is None or not key.isupper():
+                        continue
+                    setting = model.catalogue.namespaced(key, "CELERY") if key.startswith("CELERY_") else None
+                    setting = setting or model.catalogue.canonical(key)
+                    if setting is not None:
+                        write = ConfigWrite(
+                            key, setting, value, summary, stmt, f"settings class {klass.name.value}"
+                        )
+                        found.setdefault(id(write.node), write)
     return list(found.values())
 
 
@@ -1813,11 +1880,15 @@ def beat_entries(model: ProjectModel) -> list[BeatEntry]:
                             name = evaluated if isinstance(evaluated, str) else None
                         except NotEvaluable:
                             name = None
-                entries.append(BeatEntry(name, summary, op.call, {}, False, "add_periodic_task", call=op.call))
+                entries.append(
+                    BeatEntry(name, summary, op.call, {}, False, "add_periodic_task", call=op.call)
+                )
     return entries
 
 
-def _schedule_dict_entries(model: ProjectModel, summary: ModuleSummary, schedule: cst.Dict) -> list[BeatEntry]:
+def _schedule_dict_entries(
+    model: ProjectModel, summary: ModuleSummary, schedule: cst.Dict
+) -> list[BeatEntry]:
     entries: list[BeatEntry] = []
     for element in schedule.elements:
         if not isinstance(element, cst.DictElement):
@@ -1835,7 +1906,9 @@ def _schedule_dict_entries(model: ProjectModel, summary: ModuleSummary, schedule
         opaque = not isinstance(entry_value, cst.Dict)
         if isinstance(entry_value, cst.Dict):
             for field_element in entry_value.elements:
-                if isinstance(field_element, cst.DictElement) and isinstance(field_element.key, cst.SimpleString):
+                if isinstance(field_element, cst.DictElement) and isinstance(
+                    field_element.key, cst.SimpleString
+                ):
                     key = field_element.key.evaluated_value
                     if isinstance(key, str):
                         fields[key] = (field_element.value, field_element)
@@ -1849,6 +1922,8 @@ def _schedule_dict_entries(model: ProjectModel, summary: ModuleSummary, schedule
                 else:
                     fields[arg.keyword.value] = (arg.value, arg)
         entries.append(
-            BeatEntry(name if isinstance(name, str) else None, summary, element, fields, opaque, "beat_schedule")
+            BeatEntry(
+                name if isinstance(name, str) else None, summary, element, fields, opaque, "beat_schedule"
+            )
         )
     return entries

@@ -54,7 +54,8 @@ class ModuleSummary:
     decorated: list[cst.FunctionDef] = field(default_factory=list)
     all_classes: list[cst.ClassDef] = field(default_factory=list)
     conf_ops: list[ConfOp] = field(default_factory=list)
-    settings_module_env: list[tuple[str, cst.CSTNode]] = field(default_factory=list)
+    settings_module_env: list[tuple[str | None, cst.CSTNode]] = field(default_factory=list)
+    """DJANGO_SETTINGS_MODULE values this module sets; None for a computed value."""
     ordered: list[tuple[cst.CSTNode, bool]] = field(default_factory=list)
     """Module-level assignments and star imports in order, each with its 'conditional' flag."""
 
@@ -286,11 +287,9 @@ class _Scanner(Walker):
             and isinstance(target.slice[0].slice, cst.Index)
             and isinstance(target.slice[0].slice.value, cst.SimpleString)
             and target.slice[0].slice.value.evaluated_value == "DJANGO_SETTINGS_MODULE"
-            and isinstance(value, cst.SimpleString)
         ):
-            module = value.evaluated_value
-            if isinstance(module, str):
-                self.s.settings_module_env.append((module, node))
+            module = value.evaluated_value if isinstance(value, cst.SimpleString) else None
+            self.s.settings_module_env.append((module if isinstance(module, str) else None, node))
 
     # -- calls ---------------------------------------------------------------------------
     def visit_Call(self, node: cst.Call) -> None:
@@ -316,11 +315,10 @@ class _Scanner(Walker):
                 len(args) >= 2
                 and isinstance(args[0].value, cst.SimpleString)
                 and args[0].value.evaluated_value == "DJANGO_SETTINGS_MODULE"
-                and isinstance(args[1].value, cst.SimpleString)
             ):
-                module = args[1].value.evaluated_value
-                if isinstance(module, str):
-                    self.s.settings_module_env.append((module, node))
+                value = args[1].value
+                module = value.evaluated_value if isinstance(value, cst.SimpleString) else None
+                self.s.settings_module_env.append((module if isinstance(module, str) else None, node))
 
 
 def scan_module(file: SourceFile) -> ModuleSummary | None:

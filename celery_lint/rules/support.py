@@ -51,9 +51,8 @@ def where_looked(model: ProjectModel, task: Task, option: str) -> str:
 
 def _config_place(app: Any) -> str:
     source = app.source
-    if source is not None and source.writes:
-        first = next(iter(source.writes.values()))[0]
-        return str(first.summary.file.relpath)
+    if source is not None:
+        return str(source.description)
     return str(app.summary.file.relpath)
 
 

@@ -4,6 +4,7 @@ import libcst as cst
 
 from ...project.walk import Walker
 from ..base import Invalid, Rule, Valid
+from ..support import task_label
 
 # Calls that build a plain in-memory container: updates to it are local state.
 CONTAINER_FACTORIES = frozenset(
@@ -115,6 +116,14 @@ class NonIdempotentUpdate(Rule):
         ),
         Valid("def helper(order):\n    order.total += 1\n", note="not in a task"),
         Valid(
+            "from celery import shared_task\nfrom django.db.models import Avg, F\n\n@shared_task\ndef f():\n    Order.objects.aggregate(d=Avg(F('shipped_at') - F('created_at')))\n    return Order.objects.filter(due__lt=F('created_at') + F('grace')).count()\n",
+            note="F() arithmetic that reads, not a write-back",
+        ),
+        Valid(
+            "from celery import shared_task\nfrom django.db.models import F\n\n@shared_task\ndef f(pk):\n    Order.objects.filter(pk=pk).update(total=F('subtotal') + 5)\n",
+            note="another field: an absolute write",
+        ),
+        Valid(
             "from celery import shared_task\n\n@shared_task\ndef f(order_id, total):\n    order = Order.objects.get(pk=order_id)\n    order.total = total\n    order.save()\n",
         ),
     ]
@@ -130,6 +139,10 @@ class NonIdempotentUpdate(Rule):
         Invalid(
             "from celery import shared_task\nfrom django.db.models import F\n\n@shared_task\ndef f(pk):\n    Stock.objects.filter(pk=pk).update(left=F('left') - 1)\n",
             line=6,
+        ),
+        Invalid(
+            "from celery import shared_task\nfrom django.db.models import F\n\n@shared_task\ndef f(pk):\n    invitation = Invitation.objects.get(pk=pk)\n    invitation.attempt = F('attempt') + 1\n    invitation.save()\n",
+            line=7,
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task\ndef f(profile):\n    profile.data['visits'] += 1\n",
@@ -181,23 +194,41 @@ class NonIdempotentUpdate(Rule):
             return
         if not isinstance(node.value.operator, (cst.Add, cst.Subtract, cst.Multiply)):
             return
-        if node.value.left.deep_equals(target) or node.value.right.deep_equals(target):
+        if node.value.left.deep_equals(target) or node.value.right.deep_equals(target) or (isinstance(target, cst.Attribute) and self._self_relative_f(node.value, target.attr.value)):
             self._flag(node, target)
 
-    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
-        if self.current_task is None or not isinstance(node.operator, (cst.Add, cst.Subtract)):
+    def visit_Call(self, node: cst.Call) -> None:
+        """``qs.update(left=F("left") - 1)``: the field is written from its own old value."""
+        if self.current_task is None:
             return
-        for side in (node.left, node.right):
-            if isinstance(side, cst.Call):
-                qualname = self.context.model.qualname_of(self.context.summary, side.func)
-                if qualname in F_EXPRESSIONS:
-                    from ..support import task_label
+        if not (isinstance(node.func, cst.Attribute) and node.func.attr.value == "update"):
+            return
+        for arg in node.args:
+            if arg.keyword is not None and self._self_relative_f(arg.value, arg.keyword.value):
+                text = f"{arg.keyword.value}={cst.Module([]).code_for_node(arg.value)}"
+                self.report(
+                    arg,
+                    self.MESSAGE.format(target=text, task=task_label(self.context.model, self.current_task)),
+                )
 
-                    text = cst.Module([]).code_for_node(node)
-                    self.report(
-                        node,
-                        self.MESSAGE.format(
-                            target=text, task=task_label(self.context.model, self.current_task)
-                        ),
-                    )
-                    return
+    def _self_relative_f(self, value: cst.BaseExpression, field: str) -> bool:
+        """``F("field") + n`` / ``n - F("field")``, where the other side is not another F()."""
+        if not isinstance(value, cst.BinaryOperation) or not isinstance(
+            value.operator, (cst.Add, cst.Subtract)
+        ):
+            return False
+        sides = (value.left, value.right)
+        f_fields = [self._f_field(side) for side in sides]
+        return (
+            f_fields.count(field) == 1 and all(f is None or f == field for f in f_fields) and None in f_fields
+        )
+
+    def _f_field(self, expr: cst.BaseExpression) -> str | None:
+        if not isinstance(expr, cst.Call) or not expr.args:
+            return None
+        qualname = self.context.model.qualname_of(self.context.summary, expr.func)
+        first = expr.args[0].value
+        if qualname in F_EXPRESSIONS and isinstance(first, cst.SimpleString):
+            value = first.evaluated_value
+            return value if isinstance(value, str) else None
+        return None
