@@ -9,32 +9,38 @@ from .base import Invalid, Rule, RuleOption, Valid
 
 __all__ = ["Invalid", "Rule", "RuleOption", "Valid", "all_rules"]
 
-BUILTIN_RULE_MODULES = (
-    "serialization.unsafe_serializer",
-    "serialization.unsafe_accept_content",
-    "serialization.unsafe_serializer_option",
-    "limits.missing_time_limit",
-    "limits.missing_soft_time_limit",
-    "limits.missing_acks_late",
-    "task_body.non_idempotent_update",
-    "results.result_not_ignored",
-    "results.large_return_value",
-    "meta.unparsable_file",
-)
+FAMILIES = ("serialization", "limits", "retries", "task_body", "results", "configuration", "canvas", "meta")
+
+
+def builtin_rule_modules() -> list[str]:
+    """Every rule module of the built-in families: one public module per rule."""
+    import pkgutil
+    from pathlib import Path
+
+    names = []
+    here = Path(__file__).parent
+    for family in FAMILIES:
+        folder = here / family
+        if not folder.is_dir():
+            continue
+        for info in pkgutil.iter_modules([str(folder)]):
+            if not info.name.startswith("_"):
+                names.append(f"{family}.{info.name}")
+    return sorted(names)
 
 
 @cache
 def all_rules() -> tuple[type[Rule], ...]:
     """Every registered rule class, sorted by code."""
     rules: list[type[Rule]] = []
-    for name in BUILTIN_RULE_MODULES:
+    for name in builtin_rule_modules():
         module = importlib.import_module(f"{__name__}.{name}")
         for value in vars(module).values():
             if (
                 isinstance(value, type)
                 and issubclass(value, Rule)
-                and value is not Rule
                 and value.__module__ == module.__name__
+                and not value.__name__.startswith("_")
             ):
                 rules.append(value)
     return tuple(sorted(rules, key=lambda r: r.CODE))

@@ -1,0 +1,1 @@
+"""Canvas and beat: chains, chords, schedules, routes and queues."""

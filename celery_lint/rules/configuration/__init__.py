@@ -1,0 +1,1 @@
+"""Configuration: settings Celery ignores, mixes, or warns about."""

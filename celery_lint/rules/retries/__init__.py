@@ -1,0 +1,1 @@
+"""Retries: backoff, bounds, and retries that never happen."""
