@@ -150,16 +150,16 @@ class SourceFile:
             try:
                 self._tree = cst.parse_module(text)
             except cst.ParserSyntaxError as exc:
-                line, column = exc.raw_line, exc.raw_column + 1
+                line, column, message = exc.raw_line, exc.raw_column + 1, exc.message
                 try:
-                    # CPython points at the offending token more precisely where it also fails.
+                    # CPython names and places the offending token better where it also fails.
                     compile(text, str(self.path), "exec", dont_inherit=True, flags=0x400)
                 except SyntaxError as py_exc:
                     if py_exc.lineno:
-                        line, column = py_exc.lineno, py_exc.offset or 1
+                        line, column, message = py_exc.lineno, py_exc.offset or 1, py_exc.msg
                 except (ValueError, RecursionError, MemoryError):
                     pass
-                self.parse_error = f"syntax error at line {line}, column {column}: {_one_line(exc.message)}"
+                self.parse_error = f"syntax error at line {line}, column {column}: {_one_line(message)}"
             except RecursionError:
                 self.parse_error = "file is nested too deeply to parse"
             except Exception as exc:

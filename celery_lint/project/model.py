@@ -146,6 +146,7 @@ class ConfigWrite:
     node: cst.CSTNode
     form: str  # "Celery()", "changes", "conf.update", "conf attribute", "conf item", ...
     namespace: str | None = None
+    conditional: bool = False
 
     def __repr__(self) -> str:
         return f"<ConfigWrite {self.key} ({self.form}) in {self.summary.file.relpath}>"
@@ -414,6 +415,7 @@ class ProjectModel:
                 for summary in fresh:
                     explored.add(id(summary))
                     self._register_apps(summary)
+                self._resolve_cache = {}
                 for summary in fresh:
                     self._discover_exports(summary)
             new_regex = self._pattern_regex()
@@ -460,6 +462,9 @@ class ProjectModel:
         summaries = list(self.parsed_summaries())
         for summary in summaries:
             self._register_apps(summary)
+        # Names resolved while apps were still being registered may have missed an app.
+        self._resolve_cache = {}
+        self._factory_cache = {}
         for summary in summaries:
             for op in summary.conf_ops:
                 self._attach_conf_op(summary, op)
@@ -790,6 +795,13 @@ class ProjectModel:
         app = self.app_of_expr(summary, op.receiver)
         if app is None:
             return
+        before = len(app.preconf)
+        self._apply_conf_op(app, summary, op)
+        if op.conditional:
+            for write in app.preconf[before:]:
+                write.conditional = True
+
+    def _apply_conf_op(self, app: App, summary: ModuleSummary, op: ConfOp) -> None:
         if op.kind in ("update", "setdefault") and op.call is not None:
             args = op.call.args
             if op.kind == "setdefault":
@@ -865,7 +877,8 @@ class ProjectModel:
     def _config_source(self, app: App, summary: ModuleSummary, op: ConfOp) -> ConfigSource:
         call = op.call
         assert call is not None
-        namespace: str | None = None
+        # ``Celery(namespace=...)`` is the default prefix for config_from_object too.
+        namespace: str | None = app.namespace
         obj: cst.BaseExpression | None = None
         for index, arg in enumerate(call.args):
             if arg.star:
@@ -916,11 +929,7 @@ class ProjectModel:
         if isinstance(symbol, ClassSym):
             writes: dict[str, list[ConfigWrite]] = {}
             opaque = None
-            if any(
-                self.symbol_of(symbol.summary, b.value) is None
-                or not isinstance(self.symbol_of(symbol.summary, b.value), (External,))
-                for b in symbol.node.bases
-            ):
+            if any(not self._plain_base(symbol.summary, b.value) for b in symbol.node.bases):
                 opaque = f"class {symbol.node.name.value} inherits settings"
             for stmt in _class_statements(symbol.node):
                 for name, value in _assigned(stmt):
@@ -1101,6 +1110,11 @@ class ProjectModel:
         matching = [w for w in app.preconf if w.setting == name]
         if app.preconf_opaque:
             return Unknown(app.preconf_opaque[0])
+        if any(w.conditional for w in matching):
+            # A write in a branch may not happen: known only when every write agrees.
+            if len(matching) < 2:
+                return Unknown(f"{name} is set conditionally in {matching[0].summary.file.relpath}")
+            return agree([w.resolved(self) for w in matching], f"{name} is set conditionally")
         if matching:
             by_module: dict[str, ConfigWrite] = {}
             for write in matching:
@@ -1588,13 +1602,19 @@ class ProjectModel:
             if isinstance(symbol, ClassSym):
                 if self._class_has_unknown_bases(symbol.summary, symbol.node, depth + 1):
                     return True
-            elif self._is_task_class_symbol(symbol) or (
-                isinstance(symbol, External) and symbol.qualname in ("object", "abc.ABC", "typing.Generic")
-            ):
+            elif self._is_task_class_symbol(symbol) or self._plain_base(summary, arg.value):
                 continue
             else:
                 return True
         return False
+
+    def _plain_base(self, summary: ModuleSummary, expr: cst.BaseExpression) -> bool:
+        """``object``, ``abc.ABC``, ``typing.Generic[...]``: bases that contribute no settings."""
+        if isinstance(expr, cst.Name) and expr.value == "object" and not summary.defines("object"):
+            return "object" not in summary.imports
+        target = expr.value if isinstance(expr, cst.Subscript) else expr
+        qualname = self.qualname_of(summary, target)
+        return qualname in ("abc.ABC", "typing.Generic", "typing.Protocol")
 
     def _annotation(self, task: Task, option: str, apps: list[App]) -> Resolved | None:
         annotations = self.project_setting("task_annotations", apps)

@@ -40,6 +40,8 @@ class ConfOp:
     key: str | None = None
     value: cst.BaseExpression | None = None
     in_function: bool = False
+    conditional: bool = False
+    """Inside an ``if``/``try``/loop: the write may or may not happen."""
 
 
 @dataclass(repr=False)
@@ -112,6 +114,7 @@ class _Scanner(Walker):
         self.function_depth = 0
         self.class_depth = 0
         self.block_depth = 0  # if/try/with/for/while at module level
+        self.branch_depth = 0  # if/try/for/while at any level
 
     # -- imports -----------------------------------------------------------------
     def visit_Import(self, node: cst.Import) -> None:
@@ -157,27 +160,35 @@ class _Scanner(Walker):
 
     def visit_If(self, node: cst.If) -> None:
         self._enter_block()
+        self.branch_depth += 1
 
     def leave_If(self, original_node: cst.If) -> None:
         self._leave_block()
+        self.branch_depth -= 1
 
     def visit_Try(self, node: cst.Try) -> None:
         self._enter_block()
+        self.branch_depth += 1
 
     def leave_Try(self, original_node: cst.Try) -> None:
         self._leave_block()
+        self.branch_depth -= 1
 
     def visit_For(self, node: cst.For) -> None:
         self._enter_block()
+        self.branch_depth += 1
 
     def leave_For(self, original_node: cst.For) -> None:
         self._leave_block()
+        self.branch_depth -= 1
 
     def visit_While(self, node: cst.While) -> None:
         self._enter_block()
+        self.branch_depth += 1
 
     def leave_While(self, original_node: cst.While) -> None:
         self._leave_block()
+        self.branch_depth -= 1
 
     def visit_With(self, node: cst.With) -> None:
         self._enter_block()
@@ -256,6 +267,7 @@ class _Scanner(Walker):
                     key=target.attr.value,
                     value=value,
                     in_function=self.function_depth > 0,
+                    conditional=self.branch_depth > 0,
                 )
             )
         # X.conf["key"] = value
@@ -277,6 +289,7 @@ class _Scanner(Walker):
                         key=key,
                         value=value,
                         in_function=self.function_depth > 0,
+                        conditional=self.branch_depth > 0,
                     )
                 )
         # os.environ["DJANGO_SETTINGS_MODULE"] = "proj.settings"
@@ -300,7 +313,16 @@ class _Scanner(Walker):
         owner = func.value
         in_function = self.function_depth > 0
         if method in CONF_METHODS and isinstance(owner, cst.Attribute) and owner.attr.value == "conf":
-            self.s.conf_ops.append(ConfOp(method, owner.value, node, call=node, in_function=in_function))
+            self.s.conf_ops.append(
+                ConfOp(
+                    method,
+                    owner.value,
+                    node,
+                    call=node,
+                    in_function=in_function,
+                    conditional=self.branch_depth > 0,
+                )
+            )
         elif method == "config_from_object":
             self.s.conf_ops.append(
                 ConfOp("config_from_object", owner, node, call=node, in_function=in_function)

@@ -127,7 +127,7 @@ class ResultNotIgnored(Rule):
             backend = model.project_setting("result_backend", model.task_apps(task))
             if isinstance(backend, Known) and not backend.value:
                 continue
-            where = f" (result_backend in {backend.origin})" if isinstance(backend, Known) else ""
+            where = f" (result backend: {backend.origin})" if isinstance(backend, Known) else ""
             if isinstance(backend, Unknown):
                 where = " (a result backend may be configured)"
             self.report(task.node, self.MESSAGE.format(task=task_label(model, task), backend=where))

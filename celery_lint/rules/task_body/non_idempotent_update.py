@@ -194,7 +194,11 @@ class NonIdempotentUpdate(Rule):
             return
         if not isinstance(node.value.operator, (cst.Add, cst.Subtract, cst.Multiply)):
             return
-        if node.value.left.deep_equals(target) or node.value.right.deep_equals(target) or (isinstance(target, cst.Attribute) and self._self_relative_f(node.value, target.attr.value)):
+        if (
+            node.value.left.deep_equals(target)
+            or node.value.right.deep_equals(target)
+            or (isinstance(target, cst.Attribute) and self._self_relative_f(node.value, target.attr.value))
+        ):
             self._flag(node, target)
 
     def visit_Call(self, node: cst.Call) -> None:

@@ -1,0 +1,225 @@
+"""The sample projects under ``fixtures/``, checked with the real command line.
+
+A line that should get findings ends with a comment naming their codes::
+
+    def purge_abandoned_carts():  # expect: CEL201, CEL205
+
+Task findings sit on the ``def``/``class`` line, option findings on the keyword
+argument's line, configuration findings on the setting's line and body findings on
+the offending statement. The expectations follow what Celery really does with the
+project; ``test_configuration_matches_celery`` checks the settings the fixtures'
+comments rely on against the installed Celery.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+PROJECTS = sorted(p.name for p in FIXTURES.iterdir() if (p / "pyproject.toml").is_file())
+
+EXPECT = re.compile(r"#\s*expect:\s*(?P<codes>[A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*)\s*$")
+LOOSE_EXPECT = re.compile(r"#.*\bexpects?\b\s*:", re.IGNORECASE)
+
+Finding = tuple[str, int, str]
+
+
+def python_files(project: Path) -> list[Path]:
+    return sorted(p for p in project.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def expected_in(project: Path, path: Path) -> set[Finding]:
+    relpath = path.relative_to(project).as_posix()
+    found: set[Finding] = set()
+    for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+        match = EXPECT.search(line)
+        if match:
+            found.update((relpath, number, code.strip()) for code in match["codes"].split(","))
+    return found
+
+
+def expected_findings(project: Path) -> set[Finding]:
+    found: set[Finding] = set()
+    for path in python_files(project):
+        found |= expected_in(project, path)
+    return found
+
+
+def run_cli(project: Path, *paths: str) -> tuple[int, set[Finding], dict[str, object]]:
+    """Run ``python -m celery_lint --format json`` in the project folder."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "celery_lint", "--format", "json", *paths],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode in (0, 1), completed.stderr
+    payload = json.loads(completed.stdout)
+    findings = {(Path(f["path"]).as_posix(), f["line"], f["code"]) for f in payload["findings"]}
+    return completed.returncode, findings, payload["summary"]
+
+
+def describe(expected: set[Finding], got: set[Finding]) -> str:
+    lines = [f"missing:    {path}:{line}: {code}" for path, line, code in sorted(expected - got)]
+    lines += [f"unexpected: {path}:{line}: {code}" for path, line, code in sorted(got - expected)]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("name", PROJECTS)
+def test_expectation_comments_are_well_formed(name: str) -> None:
+    project = FIXTURES / name
+    problems = []
+    for path in python_files(project):
+        relpath = path.relative_to(project).as_posix()
+        for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+            if LOOSE_EXPECT.search(line) and not EXPECT.search(line):
+                problems.append(f"{relpath}:{number}: unreadable expectation: {line.strip()}")
+            if EXPECT.search(line) and "noqa" in line.lower():
+                # flake8's noqa regex would read the expected codes as suppressions.
+                problems.append(f"{relpath}:{number}: noqa and expect on one line")
+    assert not problems, "\n".join(problems)
+    assert expected_findings(project), f"{name} has no expectations"
+
+
+@pytest.mark.parametrize("name", PROJECTS)
+def test_whole_project(name: str) -> None:
+    project = FIXTURES / name
+    code, got, summary = run_cli(project, ".")
+    expected = expected_findings(project)
+    assert got == expected, describe(expected, got)
+    assert summary["errors"] == []
+    assert code == 1
+
+
+@pytest.mark.parametrize("name", PROJECTS)
+def test_from_the_repository_root(name: str) -> None:
+    """``celery-lint fixtures/django_shop`` (the README demo) uses the fixture's own root."""
+    project = FIXTURES / name
+    code, got, _ = run_cli(FIXTURES.parent, f"fixtures/{name}")
+    prefix = f"fixtures/{name}/"
+    assert all(path.startswith(prefix) for path, _, _ in got)
+    stripped = {(path[len(prefix) :], line, rule) for path, line, rule in got}
+    expected = expected_findings(project)
+    assert stripped == expected, describe(expected, stripped)
+    assert code == 1
+
+
+def _files_with_expectations() -> list[tuple[str, str]]:
+    cases = []
+    for name in PROJECTS:
+        project = FIXTURES / name
+        for path in python_files(project):
+            if expected_in(project, path):
+                cases.append((name, path.relative_to(project).as_posix()))
+    return cases
+
+
+@pytest.mark.parametrize(("name", "relpath"), _files_with_expectations())
+def test_single_file_matches_whole_project(name: str, relpath: str) -> None:
+    """Linting one file still sees the whole project: the same findings for that file."""
+    project = FIXTURES / name
+    code, got, _ = run_cli(project, relpath)
+    expected = expected_in(project, project / relpath)
+    assert got == expected, describe(expected, got)
+    assert code == 1
+
+
+@pytest.mark.parametrize("name", PROJECTS)
+def test_files_without_expectations_are_clean(name: str) -> None:
+    """The good part of each project, named file by file, has no findings."""
+    project = FIXTURES / name
+    clean = [
+        path.relative_to(project).as_posix()
+        for path in python_files(project)
+        if not expected_in(project, path)
+    ]
+    assert clean
+    code, got, summary = run_cli(project, *clean)
+    assert got == set(), describe(set(), got)
+    assert summary["files_checked"] == len(clean)
+    assert code == 0
+
+
+# What each fixture's comments say Celery makes of its configuration. The settings are
+# loaded by the installed Celery exactly as the project loads them (Django settings are
+# given as the settings module, which is what ``django.conf:settings`` reads from).
+CELERY_FACTS = {
+    "django_shop": (
+        """
+        import os
+        os.environ["DJANGO_SECRET_KEY"] = "test"
+        from celery import Celery
+        from shop.settings import production
+        app = Celery("shop", set_as_current=False)
+        app.config_from_object(production, namespace="CELERY")
+        """,
+        {
+            "task_time_limit": None,
+            "task_soft_time_limit": 50,
+            "task_acks_late": False,
+            "task_ignore_result": False,
+            "result_backend": "redis://redis:6379/1",
+            "accept_content": ["json", "pickle"],
+            "task_serializer": "json",
+        },
+    ),
+    "plain_celery": (
+        """
+        from proj.celery import app
+        """,
+        {
+            "task_time_limit": None,  # CELERYD_TIME_LIMIT is not a Celery setting
+            "task_soft_time_limit": None,
+            "task_acks_late": True,
+            "task_ignore_result": False,
+            "result_backend": "redis://localhost:6379/1",
+            "accept_content": ["json", "pickle"],
+            "task_serializer": "json",
+            "result_serializer": "pickle",
+        },
+    ),
+    "broken_module": (
+        """
+        from jobs.celery import app
+        """,
+        {
+            "task_time_limit": 600,  # CELERYD_TASK_TIME_LIMIT is
+            "task_soft_time_limit": 540,
+            "task_acks_late": True,
+            "result_backend": None,
+            "accept_content": ["json"],
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CELERY_FACTS))
+def test_configuration_matches_celery(name: str) -> None:
+    setup, facts = CELERY_FACTS[name]
+    script = textwrap.dedent(setup) + textwrap.dedent(
+        f"""
+        import json
+        print(json.dumps({{key: app.conf[key] for key in {sorted(facts)!r}}}))
+        """
+    )
+    completed = subprocess.run(
+        [sys.executable, "-B", "-c", script],
+        cwd=FIXTURES / name,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) == facts
+
+
+def test_every_fixture_is_covered() -> None:
+    assert set(CELERY_FACTS) == set(PROJECTS)
