@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .project.scan import ModuleSummary
 
 UNPARSABLE = "CEL900"
+UNUSED_NOQA = "CEL901"
 
 
 @dataclass(frozen=True, order=True)
@@ -231,10 +232,12 @@ class Engine:
     """Runs a fixed selection of rules over files of one project model."""
 
     def __init__(self, rules: Sequence[type[Rule]], options: dict[str, Any] | None = None) -> None:
-        self.rules = [r for r in rules if r.CODE != UNPARSABLE]
+        self.rules = [r for r in rules if r.CODE not in (UNPARSABLE, UNUSED_NOQA)]
         self.report_unparsable = any(r.CODE == UNPARSABLE for r in rules)
+        self.report_unused_noqa = any(r.CODE == UNUSED_NOQA for r in rules)
+        unused_rules = [r for r in rules if r.CODE == UNUSED_NOQA]
         self.options = dict(options or {})
-        triggers = {t for rule in self.rules for t in rule.TRIGGERS}
+        triggers = {t for rule in [*self.rules, *unused_rules] for t in rule.TRIGGERS}
         self._trigger_regex = (
             re.compile(b"|".join(re.escape(t) for t in sorted(triggers))) if triggers else None
         )
@@ -272,7 +275,7 @@ class Engine:
         if batched.needed:
             batched.visitor.walk(summary.tree)
         findings = context.findings
-        if not findings:
+        if not findings and not self.report_unused_noqa:
             return []
         _positions(summary.tree, findings)
         noqa = NoqaIndex(file.text or "")
@@ -296,26 +299,43 @@ class Engine:
                     fixable=finding.fixable,
                 )
             )
+        if self.report_unused_noqa:
+            selected = [r.CODE for r in self.rules] + ([UNPARSABLE] if self.report_unparsable else [])
+            known = list(by_code)
+            for line, column, code, problem in noqa.unused(known, selected):
+                result.add(
+                    Violation(
+                        path=shown,
+                        line=line,
+                        column=column,
+                        code=UNUSED_NOQA,
+                        message=by_code[UNUSED_NOQA].MESSAGE.format(code=code, problem=problem),
+                        name=by_code[UNUSED_NOQA].NAME,
+                        end_line=line,
+                        end_column=column,
+                    )
+                )
         return sorted(result)
 
     def _unparsable(self, file: SourceFile, shown: str) -> list[Violation]:
         if not self.report_unparsable:
             return []
         error = file.error or "cannot parse file"
-        line = 1
-        match = re.search(r"at line (\d+)", error)
+        line, column = 1, 1
+        match = re.search(r"at line (\d+)(?:, column (\d+))?", error)
         if match:
             line = int(match.group(1))
+            column = int(match.group(2) or 1)
         return [
             Violation(
                 path=shown,
                 line=line,
-                column=1,
+                column=column,
                 code=UNPARSABLE,
                 message=f"file cannot be analysed: {error}",
                 name="unparsable-file",
                 end_line=line,
-                end_column=1,
+                end_column=column,
             )
         ]
 

@@ -49,6 +49,7 @@ class NoqaIndex:
         self._mapping: dict[int, str] | None = None
         self.file_disabled = any(NOQA_FILE.match(line) for line in text.splitlines())
         self.used: set[tuple[int, str]] = set()
+        """(line, noqa code) pairs that suppressed a finding."""
 
     def _logical(self, line: int) -> str:
         if self._mapping is None:
@@ -71,4 +72,46 @@ class NoqaIndex:
         if codes_text is None:
             return True
         codes = {c for c in _SPLIT.split(codes_text) if c}
-        return code in codes or code.startswith(tuple(codes))
+        for candidate in codes:
+            if code == candidate or code.startswith(candidate):
+                self.used.add((self._first_line(line), candidate.upper()))
+                return True
+        return False
+
+    def _first_line(self, line: int) -> int:
+        """The first physical line of the logical line holding ``line``."""
+        logical = self._logical(line)
+        if self._mapping is None:
+            return line
+        return min((n for n, text in self._mapping.items() if text is logical), default=line)
+
+    def unused(self, known: list[str], selected: list[str]) -> list[tuple[int, int, str, str]]:
+        """``# noqa: CEL...`` codes that suppressed nothing, or name no rule at all.
+
+        Returns (line, column, code, problem). Codes of rules not selected in this run are
+        left alone: they may suppress something when those rules run.
+        """
+        if self.file_disabled or "noqa" not in self._text.lower():
+            return []
+        problems: list[tuple[int, int, str, str]] = []
+        try:
+            tokens = list(tokenize.generate_tokens(io.StringIO(self._text).readline))
+        except (tokenize.TokenError, SyntaxError, IndentationError):
+            return []
+        for tok in tokens:
+            if tok.type != tokenize.COMMENT:
+                continue
+            match = NOQA_INLINE.search(tok.string)
+            if match is None or match.group("codes") is None:
+                continue
+            line = tok.start[0]
+            first = self._first_line(line)
+            column = tok.start[1] + match.start() + 1
+            for code in (c.upper() for c in _SPLIT.split(match.group("codes")) if c):
+                if not code.startswith("CEL"):
+                    continue
+                if not any(k.startswith(code) for k in known):
+                    problems.append((line, column, code, "names no celery-lint rule"))
+                elif any(s.startswith(code) for s in selected) and (first, code) not in self.used:
+                    problems.append((line, column, code, "suppresses nothing"))
+        return problems

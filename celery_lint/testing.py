@@ -36,7 +36,9 @@ def check_case(rule: type[Rule], case: Valid | Invalid) -> str | None:
     """None when the rule behaves as the case says, else a one-line explanation."""
     found = [
         v
-        for v in lint_source(case.code, case.path, case.files, select=[rule.CODE], encoding=case.encoding)
+        for v in lint_source(
+            case.code, case.path, case.files, select=[rule.CODE, *rule.CASE_SELECT], encoding=case.encoding
+        )
         if v.code == rule.CODE
     ]
     if isinstance(case, Valid):

@@ -69,6 +69,8 @@ class Rule:
     FIX_SAFETY: ClassVar[str | None] = None
     FIX_TITLE: ClassVar[str | None] = None
     OPTIONS: ClassVar[tuple[RuleOption, ...]] = ()
+    CASE_SELECT: ClassVar[tuple[str, ...]] = ()
+    """Other codes selected when this rule's cases run (a rule about other rules' findings)."""
     VALID: ClassVar[list[Valid]] = []
     INVALID: ClassVar[list[Invalid]] = []
 
