@@ -249,10 +249,17 @@ class Engine:
         return bool(data is not None and self._trigger_regex is not None and self._trigger_regex.search(data))
 
     def lint_file(
-        self, model: ProjectModel, file: SourceFile, *, parse_errors: bool = True, named: bool = False
+        self,
+        model: ProjectModel,
+        file: SourceFile,
+        *,
+        parse_errors: bool = True,
+        named: bool = False,
+        apply_noqa: bool = True,
     ) -> list[Violation]:
         """Findings for one file. ``named``: the user named this file, so a syntax error is
-        reported even where the prefilter would skip the file."""
+        reported even where the prefilter would skip the file. ``apply_noqa=False`` leaves
+        suppression to the caller (flake8 applies ``# noqa`` itself)."""
         data = file.read()
         shown = display_path(file.path)
         if data is None or (file.text is None):
@@ -283,7 +290,7 @@ class Engine:
         result: set[Violation] = set()
         for finding in findings:
             code = finding.rule.CODE
-            if noqa.suppresses(finding.line, code):
+            if apply_noqa and noqa.suppresses(finding.line, code):
                 continue
             end_line, end_column = finding.end or (finding.line, finding.column)
             result.add(

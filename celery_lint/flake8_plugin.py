@@ -1,0 +1,94 @@
+"""The flake8 front end: ``flake8 --select CEL``.
+
+flake8 calls the plugin once per file, in several processes with ``-j``. The project
+model is built lazily, once per process and project root, and shared by every file the
+process checks. Files that cannot concern Celery cost a byte search and nothing more.
+flake8 applies ``# noqa`` and ``--select``/``--ignore`` itself; opt-in rules join its
+default ignore list, so ``--extend-select CEL206`` turns one on.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+from . import __version__
+
+# The bytes any Celery-related file contains; anything else needs no model at all.
+_CHEAP_MARKERS = (b"celery", b"Celery", b"CELERY")
+
+
+class CeleryLintChecker:
+    """flake8 plugin entry point (``CEL`` in ``flake8.extension``)."""
+
+    name = "celery-lint"
+    version = __version__
+    _options: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, tree: Any, filename: str, lines: list[str]) -> None:
+        self.filename = filename
+        self.lines = lines
+
+    @classmethod
+    def add_options(cls, option_manager: Any) -> None:
+        from .rules import all_rules
+
+        option_manager.extend_default_ignore([r.CODE for r in all_rules() if not r.DEFAULT])
+
+    @classmethod
+    def parse_options(cls, options: argparse.Namespace) -> None:
+        cls._options = {}
+
+    def run(self) -> Iterator[tuple[int, int, str, type[CeleryLintChecker]]]:
+        if self.filename in ("stdin", "-") or not self.filename.endswith(".py"):
+            return
+        path = Path(self.filename).absolute()
+        from .project.files import find_project_root
+
+        root = find_project_root(path)
+        analysis = _analysis_for(root)
+        if analysis is None:
+            return
+        model, engine = analysis
+        file = model.add_file(path)
+        text = "".join(self.lines)
+        if file.data is None or file.text != text:
+            file.set_text(text)
+        for violation in engine.lint_file(model, file, parse_errors=False, apply_noqa=False):
+            yield (
+                violation.line,
+                violation.column - 1,
+                f"{violation.code} {violation.message}",
+                type(self),
+            )
+
+
+_ANALYSES: dict[Path, Any] = {}
+
+
+def _analysis_for(root: Path) -> Any:
+    """(model, engine) for a project root, built once per process."""
+    if root in _ANALYSES:
+        return _ANALYSES[root]
+    from .config import ConfigError, load_settings
+    from .engine import Engine, rule_options
+    from .project.model import ProjectModel
+    from .rules import all_rules
+
+    try:
+        settings = load_settings(root, None, rule_options())
+    except ConfigError as exc:
+        import sys
+
+        sys.stderr.write(f"celery-lint: error: {exc}\n")
+        _ANALYSES[root] = None
+        return None
+    model = ProjectModel(root, settings.exclude)
+    model.build()
+    # flake8 does the selecting, so every rule runs. CEL900 is left to flake8's E999, and
+    # CEL901 to flake8 itself: only flake8 knows which of its noqa comments were used.
+    engine = Engine([r for r in all_rules() if r.CODE not in ("CEL900", "CEL901")], settings.options)
+    _ANALYSES[root] = (model, engine)
+    return _ANALYSES[root]
