@@ -47,7 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--ignore", type=_codes, default=[], metavar="CODES", help="codes or prefixes to skip"
     )
     parser.add_argument(
-        "--format", choices=("text", "json"), default="text", help="output format (default: text)"
+        "--format",
+        choices=("text", "json", "sarif", "github"),
+        default="text",
+        help="output format: text, json, sarif (GitHub code scanning), github (Actions annotations)",
+    )
+    parser.add_argument(
+        "--baseline", metavar="FILE", help="report only findings not recorded in this baseline"
+    )
+    parser.add_argument(
+        "--write-baseline",
+        action="store_true",
+        help="record the current findings in the --baseline FILE and exit 0",
     )
     parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     parser.add_argument(
@@ -106,7 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from .config import ConfigError
     from .engine import lint_paths
-    from .output import format_json, format_text, summary_line
+    from .output import format_github, format_json, format_sarif, format_text, summary_line
+
+    if args.write_baseline and not args.baseline:
+        parser.error("--write-baseline needs --baseline FILE")
 
     try:
         result = lint_paths(
@@ -125,8 +139,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     for error in result.errors:
         sys.stderr.write(f"celery-lint: error: {error}\n")
+    if args.baseline:
+        from pathlib import Path
+
+        from .baseline import filter_new, read_baseline, write_baseline
+
+        baseline_path = Path(args.baseline)
+        if args.write_baseline:
+            write_baseline(baseline_path, result.violations)
+            print(f"Wrote {len(result.violations)} findings to {baseline_path}.")
+            return EXIT_ERROR if result.errors else EXIT_CLEAN
+        try:
+            known = read_baseline(baseline_path)
+        except ConfigError as exc:
+            sys.stderr.write(f"celery-lint: error: {exc}\n")
+            return EXIT_ERROR
+        result.violations = filter_new(result.violations, known)
     if args.format == "json":
         print(format_json(result))
+    elif args.format == "sarif":
+        print(format_sarif(result))
+    elif args.format == "github":
+        if result.violations:
+            print(format_github(result.violations))
     else:
         if result.violations:
             print(format_text(result.violations))
