@@ -27,6 +27,20 @@ def _codes(value: str) -> list[str]:
     return [part.strip().upper() for part in value.split(",") if part.strip()]
 
 
+def _jobs(value: str) -> int:
+    import os
+
+    if value in ("auto", "0"):
+        return os.cpu_count() or 1
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of processes, got {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError("the number of processes cannot be negative")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="celery-lint",
@@ -61,6 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="record the current findings in the --baseline FILE and exit 0",
     )
     parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    parser.add_argument("--no-cache", action="store_true", help="do not read or write .celery_lint_cache/")
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        default=1,
+        metavar="N",
+        help="lint in N processes (0 or 'auto': one per CPU)",
+    )
     parser.add_argument(
         "--config", default=None, metavar="FILE", help="a pyproject.toml to read [tool.celery-lint] from"
     )
@@ -102,6 +125,18 @@ def _dedent(text: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (``celery-lint | head``): stop quietly, as Unix tools do.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FINDINGS
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.list_rules:
@@ -130,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ignore=args.ignore,
             config_file=args.config,
             use_prefilter=not args.no_prefilter,
+            use_cache=not args.no_cache,
+            jobs=args.jobs,
         )
     except ConfigError as exc:
         sys.stderr.write(f"celery-lint: error: {exc}\n")

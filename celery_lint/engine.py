@@ -192,8 +192,17 @@ def _positions(tree: cst.Module, findings: list[_RawFinding]) -> None:
     import libcst as cst
     from libcst.metadata import MetadataWrapper, PositionProvider
 
-    wrapper = MetadataWrapper(tree, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
+    from .project.files import run_with_large_stack
+
+    def resolve() -> Any:
+        return MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
+
+    try:
+        positions = resolve()
+    except RecursionError:
+        # Code generation recurses once per nesting level; a long ``a and b and ...`` chain
+        # needs more than the default limit, which only the large-stack thread can afford.
+        positions = run_with_large_stack(resolve, recursion_limit=200_000)
     for finding in findings:
         node = finding.node
         if node is None:
@@ -396,8 +405,14 @@ def lint_paths(
     config_file: str | Path | None = None,
     use_prefilter: bool = True,
     settings: Settings | None = None,
+    use_cache: bool = False,
+    jobs: int = 1,
 ) -> LintResult:
-    """Lint files and folders; the project model covers each path's whole project."""
+    """Lint files and folders; the project model covers each path's whole project.
+
+    ``use_cache`` reuses findings from ``.celery_lint_cache/`` for unchanged files (the
+    CLI's default); ``jobs`` lints files in that many processes.
+    """
     from .project.model import ProjectModel
 
     result = LintResult()
@@ -429,23 +444,102 @@ def lint_paths(
         targets, errors = collect_targets(root_paths, root, project_settings.exclude)
         result.errors.extend(errors)
         model = ProjectModel(root, project_settings.exclude, use_prefilter)
-        model.build()
+        named_paths = {p.absolute() for p in root_paths}
+        files: list[tuple[SourceFile, bool]] = []
         for target in sorted(targets):
             file = model.add_file(target)
-            relpath = file.relpath
-            explicitly_named = target in {p.absolute() for p in root_paths}
-            if not explicitly_named and is_excluded(relpath, project_settings.exclude):
+            named = target in named_paths
+            if not named and is_excluded(file.relpath, project_settings.exclude):
                 continue
-            result.files_checked += 1
-            violations = engine.lint_file(model, file, named=explicitly_named)
+            files.append((file, named))
+        result.files_checked += len(files)
+
+        cache = None
+        if use_cache:
+            from .cache import ResultCache, run_key
+
+            key = run_key(
+                [r.CODE for r in chosen], project_settings.options, project_settings.exclude, use_prefilter
+            )
+            cache = ResultCache(root, key)
+        found: dict[Path, list[Violation]] = {}
+        pending = files
+        if cache is not None and cache.model_unchanged(model):
+            from .cache import violations_from_cache
+
+            pending = []
+            for file, named in files:
+                data = file.read()
+                cached = cache.lookup(file.relpath, data) if data is not None else None
+                if cached is None:
+                    pending.append((file, named))
+                else:
+                    found[file.path] = violations_from_cache(cached, display_path(file.path))
+        if pending:
+            model.build()
+            found.update(_lint_files(engine, model, pending, jobs))
+            if cache is not None:
+                cache.remember_model(model)
+                for file, _ in pending:
+                    data = file.read()
+                    if data is not None and file.path in found:
+                        violations = found[file.path]
+                        cache.store(file.relpath, data, violations, [file.relpath] * len(violations))
+        if cache is not None and pending:
+            cache.save()
+
+        for file, _ in files:
             ignored = [
                 codes
                 for pattern, codes in project_settings.per_file_ignores.items()
-                if is_excluded(relpath, [pattern])
+                if is_excluded(file.relpath, [pattern])
             ]
-            for violation in violations:
+            for violation in found.get(file.path, []):
                 if any(violation.code.startswith(tuple(codes)) for codes in ignored):
                     continue
                 result.violations.append(violation)
     result.violations.sort()
     return result
+
+
+# State the forked workers inherit; set just before the pool starts.
+_WORKER_STATE: tuple[Engine, ProjectModel] | None = None
+
+
+def _lint_in_worker(batch: list[tuple[str, bool]]) -> list[tuple[str, list[Violation]]]:
+    assert _WORKER_STATE is not None
+    engine, model = _WORKER_STATE
+    out = []
+    for path, named in batch:
+        file = model.add_file(Path(path))
+        out.append((path, engine.lint_file(model, file, named=named)))
+    return out
+
+
+def _lint_files(
+    engine: Engine, model: ProjectModel, files: list[tuple[SourceFile, bool]], jobs: int
+) -> dict[Path, list[Violation]]:
+    """Lint ``files``, in ``jobs`` forked processes when that can pay off."""
+    import multiprocessing
+
+    found: dict[Path, list[Violation]] = {}
+    can_fork = "fork" in multiprocessing.get_all_start_methods()
+    if jobs <= 1 or len(files) < 2 * jobs or not can_fork:
+        for file, named in files:
+            found[file.path] = engine.lint_file(model, file, named=named)
+        return found
+    global _WORKER_STATE
+    _WORKER_STATE = (engine, model)
+    try:
+        # Round-robin so each process gets a share of the large files too.
+        batches: list[list[tuple[str, bool]]] = [[] for _ in range(jobs * 4)]
+        for index, (file, named) in enumerate(files):
+            batches[index % len(batches)].append((str(file.path), named))
+        context = multiprocessing.get_context("fork")
+        with context.Pool(jobs) as pool:
+            for chunk in pool.imap_unordered(_lint_in_worker, [b for b in batches if b]):
+                for path, violations in chunk:
+                    found[Path(path)] = violations
+    finally:
+        _WORKER_STATE = None
+    return found

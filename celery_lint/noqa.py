@@ -1,7 +1,8 @@
 """``# noqa`` handling with flake8's semantics, for the CLI path.
 
-flake8 looks for the comment on the whole logical line a finding sits on (every
-physical line of a multi-line statement or string), accepts ``# noqa`` for every code
+flake8 looks for the comment on the physical lines it joins into one (a multi-line
+string, a backslash continuation; not a bracketed multi-line call, whose lines end in
+their own newline tokens), accepts ``# noqa`` for every code
 and ``# noqa: CEL101,CEL2`` for codes and their prefixes, and honours
 ``# flake8: noqa`` for the whole file.
 """
@@ -18,8 +19,14 @@ NOQA_FILE = re.compile(r"\s*# flake8[:=]\s*noqa", re.I)
 _SPLIT = re.compile(r"[,\s]")
 
 
+def _physical_lines(text: str) -> list[str]:
+    """Lines as tokenize and flake8 count them: split at newlines only, never at form feeds
+    or Unicode separators (which ``str.splitlines`` also splits at)."""
+    return io.StringIO(text).readlines()
+
+
 def _line_mapping(text: str) -> dict[int, str]:
-    lines = text.splitlines(keepends=True)
+    lines = _physical_lines(text)
     mapping: dict[int, str] = {}
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
@@ -47,7 +54,7 @@ class NoqaIndex:
     def __init__(self, text: str) -> None:
         self._text = text
         self._mapping: dict[int, str] | None = None
-        self.file_disabled = any(NOQA_FILE.match(line) for line in text.splitlines())
+        self.file_disabled = any(NOQA_FILE.match(line) for line in _physical_lines(text))
         self.used: set[tuple[int, str]] = set()
         """(line, noqa code) pairs that suppressed a finding."""
 
@@ -56,7 +63,7 @@ class NoqaIndex:
             self._mapping = _line_mapping(self._text)
         found = self._mapping.get(line)
         if found is None:
-            lines = self._text.splitlines()
+            lines = _physical_lines(self._text)
             found = lines[line - 1] if 0 < line <= len(lines) else ""
         return found
 

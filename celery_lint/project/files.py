@@ -9,11 +9,13 @@ from __future__ import annotations
 import fnmatch
 import io
 import os
+import re
+import sys
 import tokenize
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -43,7 +45,59 @@ ALWAYS_SKIPPED_DIRS = frozenset(
     }
 )
 
+_R = TypeVar("_R")
+_DEEP_NESTING = re.compile(r"[(\[{]\s*[(\[{]" + r"(?:\s*[(\[{]){98}")
+
 MAX_FILE_BYTES = 20 * 1024 * 1024
+# LibCST needs hundreds of bytes of memory per source byte: larger files are reported, not parsed.
+MAX_PARSE_CHARS = 2 * 1024 * 1024
+_PARSE_STACK_BYTES = 512 * 1024 * 1024
+_parse_executor: Any = None
+
+
+def parse_with_large_stack(text: str) -> cst.Module:
+    """Parse in a thread with a large stack: LibCST's native parser recurses once per
+    nesting level and would overflow the main thread's stack on deeply nested code."""
+    import libcst as cst
+
+    module: cst.Module = run_with_large_stack(cst.parse_module, text)
+    return module
+
+
+def run_with_large_stack(function: Callable[..., _R], *args: Any, recursion_limit: int = 0) -> _R:
+    """Run ``function`` in the large-stack thread (and, when asked, with a higher Python
+    recursion limit, which that stack can afford). Falls back to the calling thread."""
+    global _parse_executor
+
+    if _parse_executor is None:
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        previous = threading.stack_size()
+        try:
+            threading.stack_size(_PARSE_STACK_BYTES)
+            _parse_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="celery-lint-parse")
+            # The pool starts its thread on first submit; do it now, while the size is set.
+            _parse_executor.submit(lambda: None).result()
+        except (ValueError, RuntimeError):
+            _parse_executor = False
+        finally:
+            threading.stack_size(previous)
+    if not _parse_executor:
+        return function(*args)
+
+    def call() -> _R:
+        if not recursion_limit:
+            return function(*args)
+        previous = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(previous, recursion_limit))
+        try:
+            return function(*args)
+        finally:
+            sys.setrecursionlimit(previous)
+
+    result: _R = _parse_executor.submit(call).result()
+    return result
 
 
 def find_project_root(path: Path) -> Path:
@@ -147,8 +201,14 @@ class SourceFile:
                 return None
             import libcst as cst
 
+            if len(text) > MAX_PARSE_CHARS:
+                self.parse_error = (
+                    f"file is too large to analyse ({len(text) / 1_048_576:.1f} MiB;"
+                    f" the limit is {MAX_PARSE_CHARS // 1_048_576} MiB)"
+                )
+                return None
             try:
-                self._tree = cst.parse_module(text)
+                self._tree = parse_with_large_stack(text)
             except cst.ParserSyntaxError as exc:
                 line, column, message = exc.raw_line, exc.raw_column + 1, exc.message
                 try:
@@ -159,11 +219,34 @@ class SourceFile:
                         line, column, message = py_exc.lineno, py_exc.offset or 1, py_exc.msg
                 except (ValueError, RecursionError, MemoryError):
                     pass
+                if "\0" in text:
+                    line, column = _position_of(text, text.index("\0"))
+                    message = "source code contains a null byte"
                 self.parse_error = f"syntax error at line {line}, column {column}: {_one_line(message)}"
             except RecursionError:
                 self.parse_error = "file is nested too deeply to parse"
             except Exception as exc:
-                self.parse_error = f"cannot parse file: {_one_line(str(exc))}"
+                if "\0" in text:
+                    line, column = _position_of(text, text.index("\0"))
+                    self.parse_error = (
+                        f"syntax error at line {line}, column {column}: source code contains a null byte"
+                    )
+                else:
+                    self.parse_error = f"cannot parse file: {_one_line(str(exc))}"
+            if self._tree is not None and _DEEP_NESTING.search(text):
+                # CPython refuses more than 200 nested brackets; LibCST (on its large stack)
+                # does not. Ask CPython only when a long run of openers makes it likely.
+                try:
+                    compile(text, str(self.path), "exec", dont_inherit=True, flags=0x400)
+                except SyntaxError as py_exc:
+                    if "nested" in (py_exc.msg or ""):
+                        self._tree = None
+                        self.parse_error = (
+                            f"syntax error at line {py_exc.lineno or 1}, column {py_exc.offset or 1}: "
+                            f"{_one_line(py_exc.msg)}"
+                        )
+                except (ValueError, RecursionError, MemoryError):
+                    pass
         return self._tree
 
     @property
@@ -177,6 +260,12 @@ class SourceFile:
         self._parsed = False
         self._tree = None
         self.parse_error = None
+
+
+def _position_of(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset."""
+    before = text[:offset]
+    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
 
 
 def _one_line(message: str) -> str:

@@ -8,10 +8,10 @@ byte-level prefilter until nothing new turns up.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, TypeVar, Union
 
 import libcst as cst
 
@@ -21,6 +21,8 @@ from .files import SourceFile, find_project_root, iter_python_files, module_name
 from .scan import Binding, ConfOp, ModuleSummary, dotted_name, scan_module
 from .values import CELERY_DEFAULT, Known, Origin, Resolved, Unknown, agree
 from .walk import Walker
+
+_T = TypeVar("_T")
 
 CELERY_CLASS = frozenset({"celery.Celery", "celery.app.Celery", "celery.app.base.Celery"})
 SHARED_TASK = frozenset(
@@ -286,6 +288,7 @@ class ProjectModel:
         self._regex: re.Pattern[bytes] | None = None
         self._resolve_cache: dict[str, Symbol | None] = {}
         self.factory_names: set[str] = set()
+        self._memo: dict[Any, Any] = {}
 
     # ------------------------------------------------------------------ files
     def add_file(self, path: Path) -> SourceFile:
@@ -436,6 +439,12 @@ class ProjectModel:
                     self._app_for(summary, name, binding)
                     self.patterns.update(name.encode() + suffix for suffix in _APP_USES)
 
+    def memo(self, key: Any, compute: Callable[[], _T]) -> _T:
+        """Compute a project-wide fact once per built model (rules ask for them per file)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]  # type: ignore[no-any-return]
+
     def is_config_module(self, file: SourceFile) -> bool:
         """A module some app reads settings from, or a settings module naming Celery settings."""
         if str(file.path) in self.config_modules:
@@ -465,6 +474,7 @@ class ProjectModel:
         # Names resolved while apps were still being registered may have missed an app.
         self._resolve_cache = {}
         self._factory_cache = {}
+        self._memo = {}
         for summary in summaries:
             for op in summary.conf_ops:
                 self._attach_conf_op(summary, op)
@@ -1107,6 +1117,9 @@ class ProjectModel:
     # ------------------------------------------------------------------ effective settings
     def setting(self, app: App, name: str) -> Resolved:
         """The effective value of setting ``name`` (new spelling) for ``app``."""
+        return self.memo(("setting", id(app), name), lambda: self._setting(app, name))
+
+    def _setting(self, app: App, name: str) -> Resolved:
         matching = [w for w in app.preconf if w.setting == name]
         if app.preconf_opaque:
             return Unknown(app.preconf_opaque[0])
@@ -1455,6 +1468,9 @@ class ProjectModel:
     # ------------------------------------------------------------------ task options
     def task_name(self, task: Task) -> Resolved:
         """Celery's name for the task: explicit ``name=`` or ``module.function``."""
+        return self.memo(("task_name", id(task)), lambda: self._task_name(task))
+
+    def _task_name(self, task: Task) -> Resolved:
         explicit = self._explicit_option(task, "name")
         if explicit is not None:
             return explicit
@@ -1480,6 +1496,9 @@ class ProjectModel:
 
     def task_option(self, task: Task, option: str) -> Resolved:
         """The effective value of a task option, in Celery's precedence order."""
+        return self.memo(("task_option", id(task), option), lambda: self._task_option(task, option))
+
+    def _task_option(self, task: Task, option: str) -> Resolved:
         apps = self.task_apps(task)
         annotated = self._annotation(task, option, apps)
         if annotated is not None:
@@ -1738,6 +1757,10 @@ def _looks_like_settings(file: SourceFile) -> bool:
 
 def config_writes_in(model: ProjectModel, file: SourceFile) -> list[ConfigWrite]:
     """Every place in ``file`` that gives a Celery setting a value, in any configuration form."""
+    return model.memo(("config_writes_in", str(file.path)), lambda: _config_writes_in(model, file))
+
+
+def _config_writes_in(model: ProjectModel, file: SourceFile) -> list[ConfigWrite]:
     found: dict[int, ConfigWrite] = {}
     path = str(file.path)
     for app in model.apps:
@@ -1831,6 +1854,10 @@ def task_for_expression(model: ProjectModel, summary: ModuleSummary, expr: cst.B
 
 def tasks_by_name(model: ProjectModel) -> dict[str, list[Task]]:
     """Every task under Celery's name for it; tasks whose name is unknown are left out."""
+    return model.memo("tasks_by_name", lambda: _tasks_by_name(model))
+
+
+def _tasks_by_name(model: ProjectModel) -> dict[str, list[Task]]:
     names: dict[str, list[Task]] = {}
     for task in model.tasks:
         name = model.task_name(task)
@@ -1841,6 +1868,10 @@ def tasks_by_name(model: ProjectModel) -> dict[str, list[Task]]:
 
 def has_unnamed_tasks(model: ProjectModel) -> bool:
     """True when some task's name cannot be known (then 'no such task' cannot be claimed)."""
+    return model.memo("has_unnamed_tasks", lambda: _has_unnamed(model))
+
+
+def _has_unnamed(model: ProjectModel) -> bool:
     return any(not isinstance(model.task_name(t), Known) for t in model.tasks)
 
 
@@ -1861,6 +1892,10 @@ class BeatEntry:
 
 def beat_entries(model: ProjectModel) -> list[BeatEntry]:
     """Every beat entry the project defines, in every configuration form, test code excluded."""
+    return model.memo("beat_entries", lambda: _beat_entries(model))
+
+
+def _beat_entries(model: ProjectModel) -> list[BeatEntry]:
     entries: list[BeatEntry] = []
     seen: set[int] = set()
     writes: list[ConfigWrite] = []

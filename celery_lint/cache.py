@@ -1,0 +1,166 @@
+"""The CLI's result cache in ``.celery_lint_cache/``.
+
+A file's findings depend on the whole project model, so a cached result is reused only
+when, besides the file's own content, nothing the model was built from has changed:
+the same set of Python files, the same content for every file the model parsed, the
+same rule selection and options, and the same celery-lint and Celery code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from .engine import Violation
+
+if TYPE_CHECKING:
+    from .project.model import ProjectModel
+
+CACHE_DIR = ".celery_lint_cache"
+CACHE_FORMAT = 1
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _code_fingerprint() -> str:
+    """Changes whenever celery-lint's own source changes (a development install too)."""
+    digest = hashlib.blake2b(digest_size=16)
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        digest.update(f"{path.relative_to(package)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def run_key(codes: list[str], options: dict[str, Any], exclude: list[str], use_prefilter: bool) -> str:
+    from .settings_catalogue import load_catalogue
+
+    payload = {
+        "format": CACHE_FORMAT,
+        "version": __version__,
+        "code": _code_fingerprint(),
+        "celery": load_catalogue().celery_version,
+        "codes": sorted(codes),
+        "options": options,
+        "exclude": sorted(exclude),
+        "prefilter": use_prefilter,
+    }
+    return content_hash(json.dumps(payload, sort_keys=True, default=str).encode())
+
+
+class ResultCache:
+    """Findings per file, valid for one run key and one model fingerprint."""
+
+    def __init__(self, root: Path, key: str) -> None:
+        self.root = root
+        self.key = key
+        self.folder = root / CACHE_DIR
+        self.path = self.folder / f"results-{key}.json"
+        self.model_files: dict[str, str] = {}
+        self.all_files: list[str] = []
+        self.patterns: list[str] = []
+        self.results: dict[str, dict[str, Any]] = {}
+        self._load()
+
+    def _load(self) -> None:
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return
+        if not isinstance(data, dict) or data.get("key") != self.key:
+            return
+        self.model_files = dict(data.get("model_files", {}))
+        self.all_files = list(data.get("all_files", []))
+        self.patterns = list(data.get("patterns", []))
+        self.results = dict(data.get("results", {}))
+
+    def model_unchanged(self, model: ProjectModel) -> bool:
+        """True when the (unbuilt) model would be built from exactly the cached inputs."""
+        if not self.model_files:
+            return False
+        files = model.files
+        if sorted(f.relpath for f in files.values()) != self.all_files:
+            return False
+        by_relpath = {f.relpath: f for f in files.values()}
+        import re
+
+        regex = (
+            re.compile(b"|".join(re.escape(p.encode("latin-1")) for p in self.patterns))
+            if self.patterns
+            else None
+        )
+        for relpath, file in by_relpath.items():
+            data = file.read()
+            if data is None:
+                if relpath in self.model_files:
+                    return False
+                continue
+            cached = self.model_files.get(relpath)
+            if cached is not None:
+                if cached != content_hash(data):
+                    return False
+            elif not file.is_test and regex is not None and regex.search(data):
+                return False
+        return True
+
+    def remember_model(self, model: ProjectModel) -> None:
+        self.all_files = sorted(f.relpath for f in model.files.values())
+        self.patterns = sorted(p.decode("latin-1") for p in model.patterns)
+        self.model_files = {}
+        for summary in model.parsed_summaries():
+            data = summary.file.read()
+            if data is not None:
+                self.model_files[summary.file.relpath] = content_hash(data)
+
+    def lookup(self, relpath: str, data: bytes) -> list[dict[str, Any]] | None:
+        entry = self.results.get(relpath)
+        if entry is None or entry.get("hash") != content_hash(data):
+            return None
+        violations = entry.get("violations")
+        return violations if isinstance(violations, list) else None
+
+    def store(self, relpath: str, data: bytes, violations: list[Violation], root_relative: list[str]) -> None:
+        self.results[relpath] = {
+            "hash": content_hash(data),
+            "violations": [
+                {**asdict(v), "path": rel} for v, rel in zip(violations, root_relative, strict=True)
+            ],
+        }
+
+    def save(self) -> None:
+        try:
+            self.folder.mkdir(exist_ok=True)
+            gitignore = self.folder / ".gitignore"
+            if not gitignore.exists():
+                gitignore.write_text("# created by celery-lint\n*\n", "utf-8")
+            for stale in self.folder.glob("results-*.json"):
+                if stale != self.path:
+                    stale.unlink(missing_ok=True)
+            payload = {
+                "key": self.key,
+                "model_files": self.model_files,
+                "all_files": self.all_files,
+                "patterns": self.patterns,
+                "results": self.results,
+            }
+            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(payload, handle)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # a read-only project only loses the speed-up
+
+
+def violations_from_cache(entries: list[dict[str, Any]], display: str) -> list[Violation]:
+    return [Violation(**{**entry, "path": display}) for entry in entries]

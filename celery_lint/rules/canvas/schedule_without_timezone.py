@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+from ...project.model import App, ProjectModel
+from ...project.values import CELERY_DEFAULT, Known
+from ..base import Invalid, Rule, Valid
+from ._beat import entries_in, entry_label, is_crontab, literal, schedule_expr
+from ._cases import CELERYCONFIG_APP, DJANGO_CELERY, PLAIN_CELERY, project
+from ._tasknames import per_model
+
+SCHEDULE = (
+    "app.conf.beat_schedule = {{\n    'nightly': {{'task': 'proj.tasks.add', 'schedule': {schedule}}},\n}}\n"
+)
+CRONTAB = "crontab(minute=0, hour=3)"
+
+
+def _celery(extra: str = "", schedule: str = CRONTAB) -> str:
+    return (
+        "from celery import Celery\nfrom celery.schedules import crontab\n"
+        "app = Celery('proj')\n" + extra + SCHEDULE.format(schedule=schedule)
+    )
+
+
+def timezone_unset(model: ProjectModel) -> str | None:
+    """The zone Celery falls back to ('UTC' or 'the host's local time') when no app sets
+    ``timezone`` (nor ``TIME_ZONE``, which Celery also reads); None when it may be set."""
+
+    def compute() -> str | None:
+        apps = model.default_apps()
+        if not apps:
+            return None
+        for app in apps:
+            if not _unset(model, app):
+                return None
+        utc = model.project_setting("enable_utc")
+        if not isinstance(utc, Known):
+            return None
+        return "UTC" if utc.value else "the host's local time"
+
+    return per_model(model, "timezone_unset", compute)
+
+
+def _unset(model: ProjectModel, app: App) -> bool:
+    source = app.source
+    if source is not None and source.django:
+        # Django always has TIME_ZONE (default 'America/Chicago'), and Celery reads it.
+        return False
+    if any(w.key == "TIME_ZONE" for w in app.preconf):
+        return False
+    if source is not None and "TIME_ZONE" in source.writes:
+        return False
+    value = model.setting(app, "timezone")
+    return isinstance(value, Known) and value.origin is CELERY_DEFAULT and value.value is None
+
+
+class ScheduleWithoutTimezone(Rule):
+    """
+    ## What it does
+    Checks for crontab beat entries while no Celery app of the project sets
+    `timezone`. Celery also reads `TIME_ZONE` (`Settings.timezone` in
+    `celery/app/utils.py`), so Django projects reading their settings through
+    `config_from_object("django.conf:settings", ...)` always have one (Django defaults
+    to `America/Chicago`) and are not flagged. Interval schedules do not depend on
+    the zone (nor do solar ones, computed from coordinates) and are not flagged either.
+
+    ## Why is this bad?
+    Without `timezone`, Celery reads crontab fields in UTC (or in the host's local
+    time with `enable_utc=False`). `crontab(hour=3)` meant as "3 a.m. here" runs at
+    another hour, and the offset shifts with daylight saving time, so the job moves
+    twice a year.
+
+    ## Example
+    ```python
+    app = Celery("proj")
+    app.conf.beat_schedule = {"nightly": {"task": "proj.tasks.report", "schedule": crontab(minute=0, hour=3)}}
+    ```
+
+    ## Use instead
+    ```python
+    app = Celery("proj")
+    app.conf.timezone = "Europe/Paris"
+    app.conf.beat_schedule = {"nightly": {"task": "proj.tasks.report", "schedule": crontab(minute=0, hour=3)}}
+    ```
+
+    ## References
+    - Celery, *Periodic Tasks*: time zones
+    - Celery, *Configuration*: `timezone`, `enable_utc`
+    """
+
+    CODE = "CEL712"
+    NAME = "schedule-without-timezone"
+    MESSAGE = "beat entry '{entry}' uses a crontab but no app sets `timezone`: Celery reads its hours in {zone}, not necessarily the zone they were written for; set `timezone`"
+    DEFAULT = False
+    SKIP_TEST_CODE = True
+
+    VALID = [
+        Valid(_celery("app.conf.timezone = 'Europe/Paris'\n"), path="proj/celery.py", files=project()),
+        Valid(
+            _celery("app.conf.update(timezone='UTC')\n"),
+            path="proj/celery.py",
+            files=project(),
+            note="UTC on purpose",
+        ),
+        Valid(_celery(schedule="300.0"), path="proj/celery.py", files=project(), note="interval schedule"),
+        Valid(
+            _celery(schedule="solar('sunset', 48.85, 2.35)").replace(
+                "import crontab", "import crontab, solar"
+            ),
+            path="proj/celery.py",
+            files=project(),
+            note="solar schedules do not depend on the zone",
+        ),
+        Valid(
+            "from celery.schedules import crontab\n\nCELERY_BEAT_SCHEDULE = {\n    'nightly': {'task': 'proj.tasks.add', 'schedule': crontab(minute=0, hour=3)},\n}\n",
+            path="proj/settings.py",
+            files=project(**{"proj/celery.py": DJANGO_CELERY}),
+            note="Django settings: Celery reads TIME_ZONE, which Django always has",
+        ),
+        Valid(
+            "from celery.schedules import crontab\n\nTIME_ZONE = 'Europe/Berlin'\nbeat_schedule = {\n    'nightly': {'task': 'proj.tasks.add', 'schedule': crontab(minute=0, hour=3)},\n}\n",
+            path="celeryconfig.py",
+            files=project(**{"proj/celery.py": CELERYCONFIG_APP}),
+            note="TIME_ZONE counts too",
+        ),
+        Valid(
+            _celery("app.conf.update(CONFIG)\n"),
+            path="proj/celery.py",
+            files=project(),
+            note="unreadable configuration",
+        ),
+        Valid(_celery(), path="tests/test_beat.py", files=project(), note="test code"),
+    ]
+    INVALID = [
+        Invalid(_celery(), path="proj/celery.py", files=project(), line=5, message_contains="UTC"),
+        Invalid(
+            "from celery import Celery\nfrom celery.schedules import crontab\napp = Celery('proj')\n"
+            "app.conf.update(beat_schedule={'nightly': {'task': 'proj.tasks.add', 'schedule': crontab(minute=0, hour=3)}})\n",
+            path="proj/celery.py",
+            files=project(),
+            line=4,
+            note="conf.update",
+        ),
+        Invalid(
+            _celery("app.conf.enable_utc = False\n"),
+            path="proj/celery.py",
+            files=project(),
+            line=6,
+            message_contains="local time",
+        ),
+        Invalid(
+            "from celery.schedules import crontab\n\nbeat_schedule = {\n    'nightly': {'task': 'proj.tasks.add', 'schedule': crontab(minute=0, hour=3)},\n}\n",
+            path="celeryconfig.py",
+            files=project(**{"proj/celery.py": CELERYCONFIG_APP}),
+            line=4,
+            note="celeryconfig module",
+        ),
+        Invalid(
+            PLAIN_CELERY.replace(
+                "from celery import Celery\n",
+                "from celery import Celery\nfrom celery.schedules import crontab\nfrom proj.tasks import add\n",
+            )
+            + "\n\n@app.on_after_configure.connect\ndef setup(sender, **kwargs):\n"
+            "    sender.add_periodic_task(crontab(minute=0, hour=3), add.s(1, 2))\n",
+            path="proj/celery.py",
+            files=project(),
+            line=9,
+            note="add_periodic_task",
+        ),
+    ]
+
+    def check(self) -> None:
+        model = self.context.model
+        entries = entries_in(model, self.context.summary)
+        if not entries:
+            return
+        zone = timezone_unset(model)
+        if zone is None:
+            return
+        for entry in entries:
+            found = schedule_expr(entry)
+            if found is None:
+                continue
+            value = literal(model, entry.summary, found[0])
+            if isinstance(value, Known) and is_crontab(value.value):
+                self.report(found[1], self.MESSAGE.format(entry=entry_label(entry), zone=zone))
+                return

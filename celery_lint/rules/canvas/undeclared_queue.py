@@ -1,0 +1,309 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from ...project.evaluate import NotEvaluable, evaluate
+from ...project.model import BeatEntry, ProjectModel
+from ...project.values import Known
+from ..base import Invalid, Rule, Valid
+from ..support import method_name
+from ._beat import entries_in
+from ._cases import CELERYCONFIG_APP, DJANGO_CELERY, project
+from ._launchers import launcher_arguments
+from ._routing import declared_queues, route_queue, routes_in
+from ._tasknames import per_model
+
+QUEUES_APP = (
+    "from celery import Celery\nfrom kombu import Queue\n"
+    "app = Celery('proj')\n"
+    "app.conf.task_queues = (Queue('default'), Queue('mail'))\n"
+)
+SEND_METHODS = frozenset({"apply_async", "send_task", "signature", "subtask", "set", "retry"})
+SIGNATURE_CALLS = frozenset(
+    {"celery.signature", "celery.Signature", "celery.canvas.signature", "celery.canvas.Signature"}
+)
+
+
+class UndeclaredQueue(Rule):
+    """
+    ## What it does
+    Checks, when the project defines `task_queues`, for tasks sent to a queue that
+    `task_queues` does not list: `queue=` on a task decorator or a task base class,
+    `queue=` in `apply_async`, `send_task`, `signature(...)` and `.set(...)`, a
+    `task_routes` route (`{"queue": "q"}` or a bare `"q"`), and `options={"queue": ...}`
+    of a beat entry. It is silent when `task_queues` is not defined (Celery then
+    declares queues on demand) or cannot be read, and for queues that a launcher file
+    of the project (Procfile, shell script, compose file, ...) gives a worker with
+    `-Q`/`--queues`.
+
+    ## Why is this bad?
+    With `task_create_missing_queues=False` publishing to the queue raises
+    `QueueNotFound`. With the default `True`, the client declares the queue when it
+    publishes, but a worker started without `-Q` consumes only the queues in
+    `task_queues` (`Queues._default_consume_from`, `celery/app/amqp.py`), so the
+    messages pile up unseen until someone starts a worker with `-Q <name>`. Either way
+    the usual cause is a typo or a queue that was renamed in one place only.
+
+    ## Example
+    ```python
+    app.conf.task_queues = (Queue("default"), Queue("mail"))
+
+    @app.task(queue="emails")
+    def send_welcome(user_id): ...
+    ```
+
+    ## Use instead
+    ```python
+    app.conf.task_queues = (Queue("default"), Queue("mail"))
+
+    @app.task(queue="mail")
+    def send_welcome(user_id): ...
+    ```
+
+    ## References
+    - Celery, *Routing Tasks*: `task_queues`, `task_create_missing_queues`
+    """
+
+    CODE = "CEL706"
+    NAME = "undeclared-queue"
+    MESSAGE = "queue '{queue}' {where} is not in `task_queues` ({origin}): {consequence}; declare it or fix the name"
+    SKIP_TEST_CODE = True
+    TRIGGERS = (b".apply_async(",)
+
+    VALID = [
+        Valid(
+            "from proj.celery import app\n\n\n@app.task(queue='mail')\ndef send(user_id):\n    return user_id\n",
+            path="proj/tasks.py",
+            files={"proj/__init__.py": "", "proj/celery.py": QUEUES_APP},
+        ),
+        Valid(
+            "from celery import shared_task\n\n\n@shared_task(queue='emails')\ndef send(user_id):\n    return user_id\n",
+            path="proj/tasks.py",
+            files={
+                "proj/__init__.py": "",
+                "proj/celery.py": "from celery import Celery\napp = Celery('proj')\n",
+            },
+            note="no task_queues defined: Celery declares queues on demand",
+        ),
+        Valid(
+            "from proj.tasks import send\n\nsend.apply_async((1,), queue='mail')\nsend.apply_async((1,), queue=QUEUE)\n",
+            path="proj/views.py",
+            files=project(**{"proj/celery.py": QUEUES_APP}),
+        ),
+        Valid(
+            "from proj.tasks import send\n\nsend.apply_async((1,), queue='emails')\n",
+            path="proj/views.py",
+            files=project(
+                **{
+                    "proj/celery.py": QUEUES_APP.replace(
+                        "(Queue('default'), Queue('mail'))", "(Queue('default'), *EXTRA)"
+                    )
+                }
+            ),
+            note="task_queues cannot be read completely",
+        ),
+        Valid(
+            "from proj.tasks import send\n\nsend.apply_async((1,), queue='emails')\n",
+            path="tests/test_views.py",
+            files=project(**{"proj/celery.py": QUEUES_APP}),
+            note="test code",
+        ),
+        Valid(
+            "from proj.tasks import add\n\nadd.apply_async((1, 2), queue='reports')\n",
+            path="proj/views.py",
+            files=project(
+                **{
+                    "proj/celery.py": QUEUES_APP,
+                    "docker-compose.yml": "services:\n  reports:\n    command: celery -A proj worker -Q reports,default\n",
+                }
+            ),
+            note="a worker is started with -Q for the queue",
+        ),
+        Valid(
+            QUEUES_APP
+            + "app.conf.task_routes = {'proj.tasks.add': {'queue': 'mail'}, 'proj.tasks.*': 'default'}\n",
+            path="proj/celery.py",
+            files=project(),
+        ),
+    ]
+    INVALID = [
+        Invalid(
+            "from proj.celery import app\n\n\n@app.task(queue='emails')\ndef send(user_id):\n    return user_id\n",
+            path="proj/tasks.py",
+            files={"proj/__init__.py": "", "proj/celery.py": QUEUES_APP},
+            line=4,
+            message_contains="-Q emails",
+            note="decorator",
+        ),
+        Invalid(
+            "from proj.tasks import add\n\nadd.apply_async((1, 2), queue='maths')\n",
+            path="proj/views.py",
+            files=project(**{"proj/celery.py": QUEUES_APP}),
+            line=3,
+        ),
+        Invalid(
+            "from celery import Celery\nfrom kombu import Queue\napp = Celery('proj')\n"
+            "app.conf.update(task_queues=[Queue('default')], task_routes={'proj.tasks.*': {'queue': 'math'}})\n",
+            path="proj/celery.py",
+            files=project(),
+            line=4,
+            note="conf.update",
+        ),
+        Invalid(
+            "from proj.celery import app\n\napp.send_task('proj.tasks.add', (1, 2), queue='maths')\n",
+            path="proj/views.py",
+            files=project(**{"proj/celery.py": QUEUES_APP}),
+            line=3,
+        ),
+        Invalid(
+            QUEUES_APP + "app.conf.task_routes = {'proj.tasks.add': {'queue': 'maths'}}\n",
+            path="proj/celery.py",
+            files=project(),
+            line=5,
+            note="route",
+        ),
+        Invalid(
+            "from kombu import Queue\n\nCELERY_TASK_QUEUES = [Queue('default'), Queue('mail')]\n"
+            "CELERY_TASK_CREATE_MISSING_QUEUES = False\n"
+            "CELERY_TASK_ROUTES = {'proj.tasks.add': 'maths'}\n",
+            path="proj/settings.py",
+            files=project(**{"proj/celery.py": DJANGO_CELERY}),
+            line=5,
+            message_contains="QueueNotFound",
+            note="Django settings, bare queue name, missing queues not created",
+        ),
+        Invalid(
+            "from kombu import Queue\n\ntask_queues = [Queue('default')]\n"
+            "beat_schedule = {'add': {'task': 'proj.tasks.add', 'schedule': 60, 'options': {'queue': 'periodic'}}}\n",
+            path="celeryconfig.py",
+            files=project(**{"proj/celery.py": CELERYCONFIG_APP}),
+            line=4,
+            note="beat entry options in a celeryconfig module",
+        ),
+        Invalid(
+            "from celery import Task\n\n\nclass MailTask(Task):\n    queue = 'emails'\n",
+            path="proj/base.py",
+            files=project(
+                **{
+                    "proj/celery.py": QUEUES_APP,
+                    "proj/mail.py": "from celery import shared_task\nfrom proj.base import MailTask\n\n\n@shared_task(base=MailTask)\ndef send(user_id):\n    return user_id\n",
+                }
+            ),
+            line=5,
+            note="base class attribute, reported where it is written",
+        ),
+    ]
+
+    def check(self) -> None:
+        model = self.context.model
+        declared = declared_queues(model)
+        if not isinstance(declared, Known) or declared.value is None:
+            return
+        path = str(self.context.file.path)
+        for node, queue, where in _task_queue_sites(model):
+            if node[0] == path:
+                self._flag(node[1], queue, where)
+        for route in routes_in(model, self.context.summary):
+            found = route_queue(model, route.summary, route.value)
+            if found is not None:
+                self._flag(found[1], found[0], f"in the route for '{route.pattern or '...'}'")
+        for entry in entries_in(model, self.context.summary):
+            self._entry_queue(entry)
+
+    def _entry_queue(self, entry: BeatEntry) -> None:
+        model = self.context.model
+        where = f"in beat entry '{entry.name or '...'}'"
+        if entry.form == "beat_schedule":
+            options = entry.fields.get("options")
+            if options is not None:
+                found = route_queue(model, entry.summary, options[0])
+                if found is not None:
+                    self._flag(found[1], found[0], where)
+        elif entry.call is not None:
+            for arg in entry.call.args:
+                if arg.keyword is not None and arg.keyword.value == "queue":
+                    self._flag_expr(arg, arg.value, where)
+                elif arg.keyword is not None and arg.keyword.value == "options":
+                    found = route_queue(model, entry.summary, arg.value)
+                    if found is not None:
+                        self._flag(found[1], found[0], where)
+
+    def _flag_expr(self, node: cst.CSTNode, expr: cst.BaseExpression, where: str) -> None:
+        try:
+            value = evaluate(self.context.model, self.context.summary, expr)
+        except NotEvaluable:
+            return
+        if isinstance(value, str):
+            self._flag(node, value, where)
+
+    def _flag(self, node: cst.CSTNode, queue: str, where: str) -> None:
+        model = self.context.model
+        declared = declared_queues(model)
+        if not isinstance(declared, Known) or not isinstance(declared.value, set) or queue in declared.value:
+            return
+        if queue in launcher_arguments(model, ("-Q", "--queues")):
+            return  # a worker is started with -Q for it
+        create = model.project_setting("task_create_missing_queues")
+        if isinstance(create, Known) and create.value is False:
+            consequence = f"publishing raises QueueNotFound ({create.origin})"
+        else:
+            consequence = (
+                f"Celery creates it on publish but no worker consumes it unless started with `-Q {queue}`"
+            )
+        self.report(
+            node,
+            self.MESSAGE.format(queue=queue, where=where, origin=declared.origin, consequence=consequence),
+        )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        model = self.context.model
+        declared = declared_queues(model)
+        if not isinstance(declared, Known) or declared.value is None:
+            return
+        method = method_name(node)
+        summary = self.context.summary
+        if method in SEND_METHODS:
+            if method in ("set", "signature", "subtask") and not model.needs_analysis(self.context.file):
+                return
+            where = f"in `{method}()`"
+        elif model.qualname_of(summary, node.func) in SIGNATURE_CALLS:
+            where = "in the signature"
+        else:
+            return
+        for arg in node.args:
+            if arg.keyword is None:
+                continue
+            if arg.keyword.value == "queue":
+                self._flag_expr(arg, arg.value, where)
+            elif arg.keyword.value == "options":
+                found = route_queue(model, summary, arg.value)
+                if found is not None:
+                    self._flag(found[1], found[0], where)
+
+
+def _task_queue_sites(model: ProjectModel) -> list[tuple[tuple[str, cst.CSTNode], str, str]]:
+    """Where each task's effective ``queue`` option is written: ((file path, node), queue, where)."""
+
+    def compute() -> list[tuple[tuple[str, cst.CSTNode], str, str]]:
+        sites: list[tuple[tuple[str, cst.CSTNode], str, str]] = []
+        seen: set[int] = set()
+        by_relpath = {f.relpath: str(f.path) for f in model.files.values()}
+        for task in model.tasks:
+            if task.is_test:
+                continue
+            value = model.task_option(task, "queue")
+            if not isinstance(value, Known) or not isinstance(value.value, str):
+                continue
+            origin = value.origin
+            if origin.node is None or origin.path is None or id(origin.node) in seen:
+                continue
+            path = by_relpath.get(origin.path)
+            if path is None:
+                continue
+            seen.add(id(origin.node))
+            text = origin.description
+            where = "on the task" if "decorator" in text or "wrapper" in text else f"({text})"
+            sites.append(((path, origin.node), value.value, where))
+        return sites
+
+    return per_model(model, "task_queue_sites", compute)

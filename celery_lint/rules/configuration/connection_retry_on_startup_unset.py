@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+from ...project.model import App
+from ...project.values import CELERY_DEFAULT, Known
+from ..base import Invalid, Rule, Valid
+
+SETTING = "broker_connection_retry_on_startup"
+
+DJANGO_CELERY_PY = (
+    "import os\nfrom celery import Celery\n"
+    "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'proj.settings')\n"
+    "app = Celery('proj')\n"
+    "app.config_from_object('django.conf:settings', namespace='CELERY')\n"
+)
+
+
+class ConnectionRetryOnStartupUnset(Rule):
+    """
+    ## What it does
+    Checks for Celery apps whose configuration never sets
+    `broker_connection_retry_on_startup`: not in `Celery(...)`, not through `app.conf`,
+    and not in the module, class or Django settings given to `config_from_object`.
+    The finding is reported once per app, at its `Celery(...)` construction. Apps whose
+    configuration cannot be read completely (settings from the environment, a computed
+    `conf.update(...)`, a settings module outside the project) are not reported, and
+    neither are apps in test code.
+
+    ## Why is this bad?
+    Unset, the first broker connection falls back to `broker_connection_retry`; Celery
+    5 warns about that fallback (`CPendingDeprecationWarning`; 5.7 warns only when
+    `broker_connection_retry` is off) and Celery 6 drops it: start-up retries will
+    depend on this setting alone. Setting it explicitly keeps a worker started before
+    the broker is up behaving the same across the upgrade.
+
+    ## Example
+    ```python
+    app = Celery("proj", broker="amqp://mq//")
+    ```
+
+    ## Use instead
+    ```python
+    app = Celery("proj", broker="amqp://mq//")
+    app.conf.broker_connection_retry_on_startup = True
+    ```
+
+    ## References
+    - Celery, *Configuration*: `broker_connection_retry_on_startup`
+    - Celery source: `celery/worker/consumer/consumer.py`
+    """
+
+    CODE = "CEL604"
+    NAME = "connection-retry-on-startup-unset"
+    MESSAGE = (
+        "app `{app}` never sets `broker_connection_retry_on_startup` ({where}): Celery 5 falls back to "
+        "`broker_connection_retry` and Celery 6 will not; set it explicitly (`True` keeps retrying at start-up)"
+    )
+    SKIP_TEST_CODE = True
+
+    VALID = [
+        Valid("from celery import Celery\napp = Celery('proj', broker_connection_retry_on_startup=True)\n"),
+        Valid(
+            "from celery import Celery\napp = Celery('proj')\napp.conf.broker_connection_retry_on_startup = False\n"
+        ),
+        Valid(
+            "from celery import Celery\napp = Celery('proj')\napp.conf.update(BROKER_CONNECTION_RETRY_ON_STARTUP=True)\n",
+            note="old name",
+        ),
+        Valid(
+            "from celery import Celery\napp = Celery('proj')\n",
+            path="tests/conftest.py",
+            note="test code",
+        ),
+        Valid(
+            "import os\nfrom celery import Celery\napp = Celery('proj')\napp.config_from_object(os.environ['CELERY_CONFIG'])\n",
+            note="configuration from the environment: unknown",
+        ),
+        Valid(
+            DJANGO_CELERY_PY,
+            path="proj/celery.py",
+            files={"proj/settings.py": "CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True\n"},
+            note="Django settings with the namespace",
+        ),
+        Valid(
+            "from celery import Celery\napp = Celery('proj')\napp.config_from_object('celeryconfig')\n",
+            path="proj/celery.py",
+            files={"celeryconfig.py": "broker_connection_retry_on_startup = True\n"},
+            note="config module",
+        ),
+        Valid(
+            "from celery import Celery\n\nclass Config:\n    BROKER_CONNECTION_RETRY_ON_STARTUP = True\n\n"
+            "app = Celery('proj')\napp.config_from_object(Config)\n",
+            note="configuration class, old name",
+        ),
+        Valid(
+            "from celery import Celery\nfrom proj.defaults import OPTIONS\napp = Celery('proj', **OPTIONS)\n",
+            note="computed keyword arguments",
+        ),
+    ]
+    INVALID = [
+        Invalid("from celery import Celery\napp = Celery('proj', broker='amqp://mq//')\n", line=2),
+        Invalid(
+            "from celery import Celery\n\napp = Celery(\n    'proj',\n    broker='amqp://mq//',\n)\napp.conf.task_acks_late = True\n",
+            line=3,
+            message_contains="`tasks.app`",
+        ),
+        Invalid(
+            DJANGO_CELERY_PY,
+            path="proj/celery.py",
+            files={"proj/settings.py": "CELERY_BROKER_URL = 'amqp://mq//'\n"},
+            line=4,
+            message_contains="proj.settings",
+            note="Django settings that lack it",
+        ),
+        Invalid(
+            "from celery import Celery\napp = Celery('proj')\napp.config_from_object('celeryconfig')\n",
+            path="proj/celery.py",
+            files={"celeryconfig.py": "broker_url = 'amqp://mq//'\n"},
+            line=2,
+            note="config module that lacks it",
+        ),
+        Invalid(
+            DJANGO_CELERY_PY.replace(", namespace='CELERY'", ""),
+            path="proj/celery.py",
+            files={"proj/settings.py": "CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True\n"},
+            line=4,
+            note="set under a name the app cannot see (no namespace)",
+        ),
+    ]
+
+    def check(self) -> None:
+        model = self.context.model
+        path = str(self.context.file.path)
+        for app in model.apps:
+            if app.is_test or str(app.summary.file.path) != path:
+                continue
+            value = model.setting(app, SETTING)
+            if isinstance(value, Known) and value.origin is CELERY_DEFAULT:
+                self.report(
+                    app.call if app.call is not None else app.node,
+                    self.MESSAGE.format(app=app.label, where=_where(app)),
+                )
+
+
+def _where(app: App) -> str:
+    places = ["not in `Celery(...)`", "`app.conf`"]
+    if app.source is not None:
+        places.append(str(app.source.description))
+    return ", ".join(places[:-1]) + " or " + places[-1]

@@ -1,0 +1,332 @@
+"""Helpers shared by the retry rules and the handler rules: bound tasks, ``self.retry``
+calls, exception handlers and what they catch."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from ...project.model import External, OptionExpr
+from ...project.scan import dotted_name
+from ...project.values import Known, Origin, Resolved, Unknown
+from ...project.walk import Walker
+
+if TYPE_CHECKING:
+    from ...project.model import ProjectModel, Task
+    from ...project.scan import ModuleSummary
+
+BROAD = frozenset({"builtins.Exception", "builtins.BaseException"})
+# Retry and the classes it derives from (celery/exceptions.py: Retry -> TaskPredicate -> CeleryError).
+RETRY_CATCHERS = frozenset(
+    {
+        "celery.exceptions.Retry",
+        "celery.exceptions.RetryTaskError",
+        "celery.exceptions.TaskPredicate",
+        "celery.exceptions.CeleryError",
+    }
+)
+SOFT_TIME_LIMIT = frozenset(
+    {"celery.exceptions.SoftTimeLimitExceeded", "billiard.exceptions.SoftTimeLimitExceeded"}
+)
+
+Handler = cst.ExceptHandler | cst.ExceptStarHandler
+
+
+def decorator_option(model: ProjectModel, task: Task, option: str) -> Resolved | None:
+    """The option as the task's decorator gives it; None when the decorator does not."""
+    decorator = task.decorator
+    if decorator is None:
+        return None
+    raw = decorator.options.get(option)
+    if raw is None:
+        return Unknown(decorator.opaque) if decorator.opaque else None
+    if isinstance(raw, OptionExpr):
+        origin = Origin(f"{option} on {decorator.via}", raw.summary.file.relpath, raw.expr)
+        return model.value_of(raw.summary, raw.expr, origin)
+    return raw
+
+
+def autoretry_option(model: ProjectModel, task: Task, option: str) -> Resolved:
+    """An option read by Celery's autoretry wrapper (``autoretry_for``, ``retry_backoff``,
+    ``retry_jitter``, ``retry_kwargs``, ...).
+
+    ``add_autoretry_behaviour`` reads ``options.get(name, getattr(task, name, default))``
+    after the task is bound, so a decorator option beats ``task_annotations`` here (the
+    annotations only change the class attribute); without one, the task's effective
+    attribute applies.
+    """
+    given = decorator_option(model, task, option)
+    return given if given is not None else model.task_option(task, option)
+
+
+def bound_self(model: ProjectModel, task: Task) -> str | None:
+    """The name the task body gives the task instance: ``self`` of a class task's ``run``,
+    the first parameter of a ``bind=True`` function; None when unbound or unknown.
+
+    ``bind`` is an argument of ``app.task``/``shared_task`` only (it decides whether
+    ``run`` is a staticmethod when the task class is built): base classes and
+    annotations do not change it.
+    """
+    body = task.body
+    if body is None:
+        return None
+    params = [*body.params.posonly_params, *body.params.params]
+    if not params:
+        return None
+    if task.is_class:
+        if any(dotted_name(d.decorator) == "staticmethod" for d in body.decorators):
+            return None
+        return params[0].name.value
+    bind = decorator_option(model, task, "bind")
+    if isinstance(bind, Known) and bind.value is True:
+        return params[0].name.value
+    return None
+
+
+def is_self_retry(call: cst.Call, self_name: str | None) -> bool:
+    """``self.retry(...)`` on the bound task instance."""
+    func = call.func
+    return (
+        self_name is not None
+        and isinstance(func, cst.Attribute)
+        and func.attr.value == "retry"
+        and isinstance(func.value, cst.Name)
+        and func.value.value == self_name
+    )
+
+
+def keyword(call: cst.Call, name: str) -> cst.Arg | None:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg
+    return None
+
+
+def has_splat(call: cst.Call) -> bool:
+    return any(arg.star for arg in call.args)
+
+
+def exception_name(model: ProjectModel, summary: ModuleSummary, expr: cst.BaseExpression) -> str | None:
+    """The qualified name of an exception class in an ``except`` clause.
+
+    Builtins come out as ``builtins.Exception``; a module that defines or imports its own
+    ``Exception`` gets that instead.
+    """
+    dotted = dotted_name(expr)
+    if dotted is None:
+        return None
+    if "." not in dotted and not summary.defines(dotted) and dotted not in summary.imports:
+        qualname = model.qualname_of(summary, expr)
+        return qualname if qualname is not None else f"builtins.{dotted}"
+    symbol = model.symbol_of(summary, expr)
+    if isinstance(symbol, External):
+        return symbol.qualname
+    return model.qualname_of(summary, expr)
+
+
+def caught_names(model: ProjectModel, summary: ModuleSummary, handler: Handler) -> list[str | None] | None:
+    """Qualified names an ``except`` clause catches; None for a bare ``except:``."""
+    kind = handler.type
+    if kind is None:
+        return None
+    elements: list[cst.BaseExpression] = (
+        [e.value for e in kind.elements] if isinstance(kind, (cst.Tuple, cst.List)) else [kind]
+    )
+    return [exception_name(model, summary, e) for e in elements]
+
+
+def catches_any(model: ProjectModel, summary: ModuleSummary, handler: Handler, names: frozenset[str]) -> bool:
+    """Whether the clause catches one of ``names`` (a bare ``except:`` catches everything)."""
+    caught = caught_names(model, summary, handler)
+    return caught is None or any(name in names for name in caught)
+
+
+def names_any(model: ProjectModel, summary: ModuleSummary, handler: Handler, names: frozenset[str]) -> bool:
+    """Whether the clause names one of ``names`` explicitly (a bare ``except:`` names none)."""
+    caught = caught_names(model, summary, handler)
+    return caught is not None and any(name in names for name in caught)
+
+
+def handler_label(handler: Handler) -> str:
+    if handler.type is None:
+        return "except:"
+    return f"except {cst.Module([]).code_for_node(handler.type)}:"
+
+
+class _Raises(Walker):
+    def __init__(self, self_name: str | None) -> None:
+        super().__init__()
+        self.self_name = self_name
+        self.raises = False
+
+    def visit_Raise(self, node: cst.Raise) -> bool:
+        self.raises = True
+        return False
+
+    def visit_Call(self, node: cst.Call) -> bool:
+        if is_self_retry(node, self.self_name) and not _throw_false(node):
+            self.raises = True
+        return not self.raises
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+
+def handler_raises(handler: Handler, self_name: str | None) -> bool:
+    """The handler raises again somewhere: ``raise``, ``raise X``, or ``self.retry(...)``
+    (which raises ``Retry``)."""
+    finder = _Raises(self_name)
+    finder.walk(handler.body)
+    return finder.raises
+
+
+def _throw_false(call: cst.Call) -> bool:
+    arg = keyword(call, "throw")
+    return arg is not None and isinstance(arg.value, cst.Name) and arg.value.value == "False"
+
+
+def retry_throws(call: cst.Call) -> bool:
+    """``self.retry(...)`` raises ``Retry`` unless given ``throw=False``."""
+    return not _throw_false(call)
+
+
+class _LocalNames(Walker):
+    """Names a function binds itself (parameters, assignments, loops, imports, ``as``)."""
+
+    def __init__(self, root: cst.FunctionDef) -> None:
+        super().__init__()
+        self.root = root
+        self.names: set[str] = set()
+
+    def _target(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Name):
+            self.names.add(target.value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._target(element.value)
+        elif isinstance(target, cst.StarredElement):
+            self._target(target.value)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        if node is self.root:
+            for param in (
+                *node.params.posonly_params,
+                *node.params.params,
+                *node.params.kwonly_params,
+            ):
+                self.names.add(param.name.value)
+            for star in (node.params.star_arg, node.params.star_kwarg):
+                if isinstance(star, cst.Param):
+                    self.names.add(star.name.value)
+            return True
+        self.names.add(node.name.value)
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.names.add(node.name.value)
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._target(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._target(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._target(node.target)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._target(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._target(node.target)
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self._target(node.target)
+
+    def visit_AsName(self, node: cst.AsName) -> None:
+        self._target(node.name)
+
+    def visit_ImportAlias(self, node: cst.ImportAlias) -> None:
+        if node.asname is None:
+            dotted = dotted_name(node.name)
+            if dotted is not None:
+                self.names.add(dotted.split(".")[0])
+
+
+def local_names(function: cst.FunctionDef) -> set[str]:
+    finder = _LocalNames(function)
+    finder.walk(function)
+    return finder.names
+
+
+class _Names(Walker):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        # Only the head of ``a.b.c`` is a name that is looked up.
+        self.walk(node.value)
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        # ``f(countdown=x)``: the keyword is not a name that is looked up.
+        self.walk(node.value)
+        return False
+
+
+def names_in(expr: cst.CSTNode) -> set[str]:
+    finder = _Names()
+    finder.walk(expr)
+    return finder.names
+
+
+def _int(value: Resolved | None) -> int | None:
+    if isinstance(value, Known) and isinstance(value.value, int) and not isinstance(value.value, bool):
+        return value.value
+    return None
+
+
+def retry_limit(model: ProjectModel, task: Task, call: cst.Call | None = None) -> int | None:
+    """The ``max_retries`` in force for a ``self.retry()`` call, or for the autoretry
+    wrapper when ``call`` is None; None when it is unbounded or not known.
+
+    ``retry()`` raises instead of publishing once ``request.retries + 1 > max_retries``;
+    an explicit integer in the call (or in ``retry_kwargs`` for autoretry) wins, ``None``
+    falls back to the task's ``max_retries``. Used only to keep quiet, so the task's
+    decorator value is trusted even where ``task_annotations`` are not known.
+    """
+    if call is not None:
+        arg = keyword(call, "max_retries")
+        if arg is not None and isinstance(arg.value, cst.Integer):
+            return int(arg.value.evaluated_value)
+    else:
+        kwargs = autoretry_option(model, task, "retry_kwargs")
+        if isinstance(kwargs, Known) and isinstance(kwargs.value, dict):
+            given = kwargs.value.get("max_retries")
+            if isinstance(given, int) and not isinstance(given, bool):
+                return given
+    for value in (decorator_option(model, task, "max_retries"), model.task_option(task, "max_retries")):
+        found = _int(value)
+        if found is not None:
+            return found
+    return None
+
+
+def autoretry_never_retries(model: ProjectModel, task: Task) -> bool:
+    """The autoretry wrapper never sends a retry: its ``max_retries`` is 0."""
+    return retry_limit(model, task) == 0

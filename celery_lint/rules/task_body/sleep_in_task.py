@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from ..base import Invalid, Rule, Valid
+from ..canvas._callsites import CallSites, code_of
+from ..support import task_label
+
+if TYPE_CHECKING:
+    from ...engine import FileContext
+
+SLEEP = frozenset({"time.sleep"})
+
+
+class SleepInTask(Rule):
+    """
+    ## What it does
+    Checks for `time.sleep(...)` in task bodies (imported as `import time`, `import time
+    as t` or `from time import sleep`).
+
+    ## Why is this bad?
+    A sleeping task holds a worker slot (a whole process on the prefork pool) while
+    doing nothing, and counts against its time limits. Polling loops and fixed waits
+    for another system to catch up starve the queue behind them.
+
+    ## Example
+    ```python
+    @shared_task
+    def publish(report_id):
+        while not storage.exists(report_id):
+            time.sleep(10)
+        upload(report_id)
+    ```
+
+    ## Use instead
+    ```python
+    @shared_task(bind=True, max_retries=30)
+    def publish(self, report_id):
+        if not storage.exists(report_id):
+            raise self.retry(countdown=10)
+        upload(report_id)
+    ```
+    or schedule the work later with `apply_async(countdown=...)`.
+
+    ## References
+    - Celery, *Tasks*: retrying; *Calling tasks*: ETA and countdown
+    """
+
+    CODE = "CEL404"
+    NAME = "sleep-in-task"
+    DEFAULT = False
+    SKIP_TEST_CODE = True
+    MESSAGE = (
+        "`{call}` in task '{task}' holds a worker slot while doing nothing: retry later with "
+        "`self.retry(countdown=...)` or schedule the work with `apply_async(countdown=...)`"
+    )
+
+    VALID = [
+        Valid("import time\n\ndef helper():\n    time.sleep(1)\n", note="not in a task"),
+        Valid(
+            "import asyncio\nfrom celery import shared_task\n\n@shared_task\ndef f():\n    asyncio.sleep(1)\n",
+            note="another sleep",
+        ),
+        Valid(
+            "from celery import shared_task\n\n@shared_task\ndef f(time):\n    time.sleep(1)\n",
+            note="a parameter named time",
+        ),
+        Valid(
+            "from celery import shared_task\nfrom gevent import sleep\n\n@shared_task\ndef f():\n    sleep(0)\n",
+            note="a cooperative yield",
+        ),
+    ]
+    INVALID = [
+        Invalid(
+            "import time\nfrom celery import shared_task\n\n@shared_task\ndef f():\n    time.sleep(5)\n",
+            line=6,
+        ),
+        Invalid(
+            "from time import sleep\nfrom celery import shared_task\n\n@shared_task\ndef f():\n    for _ in range(3):\n        sleep(5)\n",
+            line=7,
+            note="from time import sleep",
+        ),
+        Invalid(
+            "import time as t\nfrom celery import Celery\napp = Celery('proj')\n\n@app.task(bind=True)\ndef f(self):\n    t.sleep(1)\n",
+            line=7,
+            note="import alias",
+        ),
+        Invalid(
+            "import time\nfrom celery import Task\n\nclass Poll(Task):\n    def run(self):\n        time.sleep(2)\n",
+            line=6,
+            note="class-based task",
+        ),
+    ]
+
+    def __init__(self, context: FileContext) -> None:
+        super().__init__(context)
+        self.sites = CallSites(context)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        task = self.current_task
+        if task is None:
+            return
+        func = node.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else None
+        if isinstance(func, cst.Name):
+            name = func.value
+        if name != "sleep" or not self.sites.names_in(func, SLEEP):
+            return
+        self.report(node, self.MESSAGE.format(call=code_of(node), task=task_label(self.context.model, task)))

@@ -1,0 +1,141 @@
+"""Shared helpers: a throw-away project on disk and the real CLI run in a subprocess.
+
+Only what the user sees is asserted: exit code, stdout, stderr. Every run checks that
+no Python traceback leaked to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FINDING_LINE = re.compile(
+    r"^(?P<path>.+?):(?P<line>\d+):(?P<column>\d+): (?P<code>[A-Z]+[0-9]+) (?P<message>.+)$"
+)
+SUMMARY_LINE = re.compile(
+    r"^(No findings in \d+ files? checked\.|Found \d+ findings? in \d+ files? \(\d+ files? checked\)\.)$"
+)
+
+# A task that every default rule is happy with.
+CLEAN_TASK = (
+    "from celery import shared_task\n"
+    "\n"
+    "\n"
+    "@shared_task(time_limit=60, soft_time_limit=50, acks_late=True, ignore_result=True)\n"
+    "def clean(x):\n"
+    "    return x\n"
+)
+
+# The codes these tests reason about. Runs that compare whole outputs select them, so
+# that rules added later do not change what those tests see.
+TASK_CODES = frozenset({"CEL201", "CEL202", "CEL205"})
+SELECT = "CEL101,CEL103,CEL201,CEL202,CEL205,CEL900"
+
+# A bare task: CEL201, CEL202 and CEL205 on line 4 (the ``def`` line), column 1.
+BARE_TASK = "from celery import shared_task\n\n@shared_task\ndef bare():\n    pass\n"
+
+
+@dataclass(repr=False)
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+    args: list[str]
+
+    @property
+    def lines(self) -> list[str]:
+        return self.stdout.splitlines()
+
+    @property
+    def finding_lines(self) -> list[str]:
+        return [line for line in self.lines if FINDING_LINE.match(line)]
+
+    @property
+    def findings(self) -> list[tuple[str, int, int, str]]:
+        """(path, line, column, code) of every text-format finding line."""
+        out = []
+        for line in self.lines:
+            match = FINDING_LINE.match(line)
+            if match:
+                out.append((match["path"], int(match["line"]), int(match["column"]), match["code"]))
+        return out
+
+    def codes_in(self, path: str) -> set[str]:
+        return {code for p, _, _, code in self.findings if p == path}
+
+    def at(self, path: str) -> list[tuple[int, int, str]]:
+        return sorted((line, col, code) for p, line, col, code in self.findings if p == path)
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+    @property
+    def stderr_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.strip()]
+
+    def __repr__(self) -> str:  # shown by pytest on assertion failures
+        return f"$ {' '.join(self.args)}\n[exit {self.returncode}]\n--- stdout\n{self.stdout}--- stderr\n{self.stderr}"
+
+
+def run_cli(
+    *args: str | os.PathLike[str], cwd: Path, timeout: float = 60, allow_traceback: bool = False
+) -> Run:
+    argv = [sys.executable, "-m", "celery_lint", *map(str, args)]
+    env = dict(os.environ)
+    env.pop("PYTHONWARNINGS", None)
+    env["PYTHONIOENCODING"] = "utf-8"
+    proc = subprocess.run(
+        argv,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=timeout,
+        env=env,
+    )
+    run = Run(proc.returncode, proc.stdout, proc.stderr, argv[2:])
+    if not allow_traceback:
+        assert "Traceback" not in run.stderr, str(run)
+    assert run.returncode >= 0, f"killed by signal {-run.returncode}\n{run}"
+    return run
+
+
+class Project:
+    """A temporary project root (it holds a ``pyproject.toml`` marker)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "pyproject.toml").write_text("", encoding="utf-8")
+
+    def write(self, relpath: str, content: str | bytes) -> Path:
+        path = self.root / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_bytes(content.encode("utf-8"))
+        return path
+
+    def config(self, toml: str) -> None:
+        (self.root / "pyproject.toml").write_text(toml, encoding="utf-8")
+
+    def run(self, *args: str | os.PathLike[str], cwd: Path | None = None, **kwargs: Any) -> Run:
+        return run_cli(*args, cwd=cwd or self.root, **kwargs)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    root = tmp_path / "proj_root"
+    root.mkdir()
+    return Project(root)
