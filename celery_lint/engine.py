@@ -158,23 +158,33 @@ class _BatchedVisitor:
                 table.setdefault(node_name, []).append(getattr(rule, attr))
         self.context = context
         self.task_bodies = task_bodies
+        self.visit_by_type: dict[type, list[Callable[[Any], Any]]] = {}
+        self.leave_by_type: dict[type, list[Callable[[Any], Any]]] = {}
         self.function_type = cst.FunctionDef
 
         outer = self
 
         class Visitor(Walker):
             def on_visit(self, node: cst.CSTNode) -> bool:
-                if isinstance(node, outer.function_type):
-                    outer.context.function_stack.append(node)
+                node_type = type(node)
+                if node_type is outer.function_type:
+                    outer.context.function_stack.append(node)  # type: ignore[arg-type]
                     outer.context.current_task = outer.task_bodies.get(id(node))
-                for callback in outer.visit.get(type(node).__name__, ()):
+                callbacks = outer.visit_by_type.get(node_type)
+                if callbacks is None:
+                    callbacks = outer.visit_by_type[node_type] = outer.visit.get(node_type.__name__, [])
+                for callback in callbacks:
                     callback(node)
                 return True
 
             def on_leave(self, original_node: cst.CSTNode) -> None:
-                for callback in outer.leave.get(type(original_node).__name__, ()):
+                node_type = type(original_node)
+                callbacks = outer.leave_by_type.get(node_type)
+                if callbacks is None:
+                    callbacks = outer.leave_by_type[node_type] = outer.leave.get(node_type.__name__, [])
+                for callback in callbacks:
                     callback(original_node)
-                if isinstance(original_node, outer.function_type):
+                if node_type is outer.function_type:
                     stack = outer.context.function_stack
                     stack.pop()
                     outer.context.current_task = outer.task_bodies.get(id(stack[-1])) if stack else None

@@ -17,6 +17,7 @@ import tokenize
 NOQA_INLINE = re.compile(r"# noqa(?::[\s]?(?P<codes>([A-Z]+[0-9]+(?:[,\s]+)?)+))?", re.IGNORECASE)
 NOQA_FILE = re.compile(r"\s*# flake8[:=]\s*noqa", re.I)
 _SPLIT = re.compile(r"[,\s]")
+_CEL_NOQA = re.compile(r"#\s*noqa\s*:[^\n]*CEL", re.IGNORECASE)
 
 
 def _physical_lines(text: str) -> list[str]:
@@ -98,7 +99,7 @@ class NoqaIndex:
         Returns (line, column, code, problem). Codes of rules not selected in this run are
         left alone: they may suppress something when those rules run.
         """
-        if self.file_disabled or "noqa" not in self._text.lower():
+        if self.file_disabled or not _CEL_NOQA.search(self._text):
             return []
         problems: list[tuple[int, int, str, str]] = []
         try:

@@ -23,7 +23,23 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-PROJECTS = sorted(p.name for p in FIXTURES.iterdir() if (p / "pyproject.toml").is_file())
+# Every folder with a pyproject.toml, named by its path under fixtures/: the sample
+# projects (``django_shop``) and one project per rule family (``families/limits``).
+PROJECTS = sorted(
+    config.parent.relative_to(FIXTURES).as_posix()
+    for pattern in ("*/pyproject.toml", "families/*/pyproject.toml")
+    for config in FIXTURES.glob(pattern)
+)
+
+# The codes each project under fixtures/families/ exists to show: every one of them
+# fires there at least once, and no other code does.
+FAMILIES = {
+    "families/limits": {f"CEL20{n}" for n in range(1, 10)},
+    "families/retries": {f"CEL30{n}" for n in range(1, 6)},
+    "families/results": {f"CEL40{n}" for n in range(1, 5)} | {f"CEL50{n}" for n in range(1, 5)},
+    "families/configuration": {f"CEL10{n}" for n in range(1, 6)} | {f"CEL60{n}" for n in range(1, 7)},
+    "families/canvas_and_beat": {f"CEL7{n:02}" for n in range(1, 15)},
+}
 
 EXPECT = re.compile(r"#\s*expect:\s*(?P<codes>[A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*)\s*$")
 LOOSE_EXPECT = re.compile(r"#.*\bexpects?\b\s*:", re.IGNORECASE)
@@ -89,6 +105,21 @@ def test_expectation_comments_are_well_formed(name: str) -> None:
     assert expected_findings(project), f"{name} has no expectations"
 
 
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_family_project_shows_every_rule_of_its_family(name: str) -> None:
+    """Each family project expects every code of its family, and only those."""
+    assert name in PROJECTS, f"fixtures/{name} is missing"
+    expected = {code for _, _, code in expected_findings(FIXTURES / name)}
+    assert expected == FAMILIES[name], (
+        f"never expected: {sorted(FAMILIES[name] - expected)}; "
+        f"outside the family: {sorted(expected - FAMILIES[name])}"
+    )
+
+
+def test_every_family_project_is_listed() -> None:
+    assert {name for name in PROJECTS if name.startswith("families/")} == set(FAMILIES)
+
+
 @pytest.mark.parametrize("name", PROJECTS)
 def test_whole_project(name: str) -> None:
     project = FIXTURES / name
@@ -150,60 +181,110 @@ def test_files_without_expectations_are_clean(name: str) -> None:
 
 # What each fixture's comments say Celery makes of its configuration. The settings are
 # loaded by the installed Celery exactly as the project loads them (Django settings are
-# given as the settings module, which is what ``django.conf:settings`` reads from).
-CELERY_FACTS = {
-    "django_shop": (
-        """
-        import os
-        os.environ["DJANGO_SECRET_KEY"] = "test"
-        from celery import Celery
-        from shop.settings import production
-        app = Celery("shop", set_as_current=False)
-        app.config_from_object(production, namespace="CELERY")
-        """,
-        {
-            "task_time_limit": None,
-            "task_soft_time_limit": 50,
-            "task_acks_late": False,
-            "task_ignore_result": False,
-            "result_backend": "redis://redis:6379/1",
-            "accept_content": ["json", "pickle"],
-            "task_serializer": "json",
-        },
-    ),
-    "plain_celery": (
-        """
-        from proj.celery import app
-        """,
-        {
-            "task_time_limit": None,  # CELERYD_TIME_LIMIT is not a Celery setting
-            "task_soft_time_limit": None,
-            "task_acks_late": True,
-            "task_ignore_result": False,
-            "result_backend": "redis://localhost:6379/1",
-            "accept_content": ["json", "pickle"],
-            "task_serializer": "json",
-            "result_serializer": "pickle",
-        },
-    ),
-    "broken_module": (
-        """
-        from jobs.celery import app
-        """,
-        {
-            "task_time_limit": 600,  # CELERYD_TASK_TIME_LIMIT is
-            "task_soft_time_limit": 540,
-            "task_acks_late": True,
-            "result_backend": None,
-            "accept_content": ["json"],
-        },
-    ),
+# given as the settings module, which is what ``django.conf:settings`` reads from). A
+# project with several Celery apps has one entry per app; each setup binds ``app``.
+CELERY_FACTS: dict[str, list[tuple[str, dict[str, object]]]] = {
+    "django_shop": [
+        (
+            """
+            import os
+            os.environ["DJANGO_SECRET_KEY"] = "test"
+            from celery import Celery
+            from shop.settings import production
+            app = Celery("shop", set_as_current=False)
+            app.config_from_object(production, namespace="CELERY")
+            """,
+            {
+                "task_time_limit": None,
+                "task_soft_time_limit": 50,
+                "task_acks_late": False,
+                "task_ignore_result": False,
+                "result_backend": "redis://redis:6379/1",
+                "accept_content": ["json", "pickle"],
+                "task_serializer": "json",
+            },
+        ),
+    ],
+    "plain_celery": [
+        (
+            """
+            from proj.celery import app
+            """,
+            {
+                "task_time_limit": None,  # CELERYD_TIME_LIMIT is not a Celery setting
+                "task_soft_time_limit": None,
+                "task_acks_late": True,
+                "task_ignore_result": False,
+                "result_backend": "redis://localhost:6379/1",
+                "accept_content": ["json", "pickle"],
+                "task_serializer": "json",
+                "result_serializer": "pickle",
+            },
+        ),
+    ],
+    "broken_module": [
+        (
+            """
+            from jobs.celery import app
+            """,
+            {
+                "task_time_limit": 600,  # CELERYD_TASK_TIME_LIMIT is
+                "task_soft_time_limit": 540,
+                "task_acks_late": True,
+                "result_backend": None,
+                "accept_content": ["json"],
+            },
+        ),
+    ],
+    "families/limits": [
+        (
+            """
+            from celery import Celery
+            from mediahub import settings
+            app = Celery("mediahub", set_as_current=False)
+            app.config_from_object(settings, namespace="CELERY")
+            """,
+            {
+                "broker_url": "redis://redis:6379/0",
+                "broker_transport_options": {},  # kombu's one-hour visibility timeout
+                "broker_connection_retry_on_startup": True,
+                "task_time_limit": 300,
+                "task_soft_time_limit": 240,
+                "task_acks_late": True,
+                "task_reject_on_worker_lost": None,
+                "worker_prefetch_multiplier": 4,
+                "result_backend": None,
+            },
+        ),
+        (
+            """
+            from transcoder.worker import app
+            """,
+            {
+                "broker_url": "redis://redis:6379/2",
+                "broker_transport_options": {"visibility_timeout": 21600},
+                "broker_connection_retry_on_startup": True,
+                "task_time_limit": None,
+                "task_soft_time_limit": None,
+                "task_acks_late": False,
+                "worker_prefetch_multiplier": 1,
+                "result_backend": None,
+            },
+        ),
+    ],
 }
 
 
-@pytest.mark.parametrize("name", sorted(CELERY_FACTS))
-def test_configuration_matches_celery(name: str) -> None:
-    setup, facts = CELERY_FACTS[name]
+def _fact_cases() -> list[object]:
+    return [
+        pytest.param(name, setup, facts, id=f"{name}-{index}")
+        for name, cases in sorted(CELERY_FACTS.items())
+        for index, (setup, facts) in enumerate(cases)
+    ]
+
+
+@pytest.mark.parametrize(("name", "setup", "facts"), _fact_cases())
+def test_configuration_matches_celery(name: str, setup: str, facts: dict[str, object]) -> None:
     script = textwrap.dedent(setup) + textwrap.dedent(
         f"""
         import json

@@ -1472,8 +1472,9 @@ class ProjectModel:
 
     def _task_name(self, task: Task) -> Resolved:
         explicit = self._explicit_option(task, "name")
-        if explicit is not None:
+        if explicit is not None and not (isinstance(explicit, Known) and explicit.value is None):
             return explicit
+        # ``name=None`` (or no name) gives Celery's default: the module's import name + the function.
         module = task.summary.file.import_name or task.summary.name
         return Known(f"{module}.{task.function_name}", Origin("the default name"))
 

@@ -8,7 +8,7 @@ fields of each node type directly and skips whitespace, commas and parentheses.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import libcst as cst
@@ -63,16 +63,28 @@ def _fields(node_type: type) -> tuple[str, ...]:
     return names
 
 
-def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+# type -> True for CST nodes, False otherwise; a dict lookup instead of an ABC isinstance check.
+_IS_NODE: dict[type, bool] = {}
+
+
+def _is_node(value_type: type) -> bool:
+    known = _IS_NODE.get(value_type)
+    if known is None:
+        known = _IS_NODE[value_type] = issubclass(value_type, cst.CSTNode)
+    return known
+
+
+def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """The syntactic children of ``node``, in field order."""
+    found: list[cst.CSTNode] = []
     for name in _fields(type(node)):
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            yield value
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                if isinstance(item, cst.CSTNode):
-                    yield item
+        value_type = type(value)
+        if value_type is list or value_type is tuple:
+            found.extend(item for item in value if _is_node(type(item)))
+        elif _is_node(value_type):
+            found.append(value)
+    return found
 
 
 class Walker:
@@ -119,7 +131,7 @@ class Walker:
                 continue
             if on_visit(node):
                 stack.append((node, True))
-                kids = list(children(node))
+                kids = children(node)
                 for child in reversed(kids):
                     stack.append((child, False))
             else:
