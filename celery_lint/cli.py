@@ -66,6 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
         default="text",
         help="output format: text, json, sarif (GitHub code scanning), github (Actions annotations)",
     )
+    parser.add_argument("--fix", action="store_true", help="apply safe fixes in place")
+    parser.add_argument(
+        "--diff",
+        action="store_true",
+        help="print the fixes as a unified diff and change nothing (exit 1 if any)",
+    )
+    parser.add_argument(
+        "--unsafe-fixes",
+        action="store_true",
+        help="with --fix/--diff, also apply fixes that change behaviour",
+    )
     parser.add_argument(
         "--baseline", metavar="FILE", help="report only findings not recorded in this baseline"
     )
@@ -92,6 +103,45 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--explain", metavar="CODE", help="print a rule's documentation and exit")
     parser.add_argument("--version", action="version", version=f"celery-lint {__version__}")
     return parser
+
+
+def _fix(args: argparse.Namespace) -> int:
+    from .config import ConfigError
+    from .engine import display_path, fix_paths
+    from .fixes import unified_diff
+    from .output import format_text, summary_line
+
+    try:
+        result, changes = fix_paths(
+            args.paths or ["."],
+            unsafe=args.unsafe_fixes,
+            write=args.fix and not args.diff,
+            select=args.select,
+            extend_select=args.extend_select,
+            ignore=args.ignore,
+            config_file=args.config,
+            use_prefilter=not args.no_prefilter,
+        )
+    except ConfigError as exc:
+        sys.stderr.write(f"celery-lint: error: {exc}\n")
+        return EXIT_ERROR
+    for error in result.errors:
+        sys.stderr.write(f"celery-lint: error: {error}\n")
+    if args.diff:
+        for path, before, after in changes:
+            sys.stdout.write(unified_diff(display_path(path), before, after))
+        count = len(changes)
+        print(f"{count} file{'s' if count != 1 else ''} would be changed.")
+        if result.errors:
+            return EXIT_ERROR
+        return EXIT_FINDINGS if changes else EXIT_CLEAN
+    if result.violations:
+        print(format_text(result.violations))
+    count = len(changes)
+    print(f"Fixed {count} file{'s' if count != 1 else ''}. " + summary_line(result))
+    if result.errors:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if result.violations and not args.exit_zero else EXIT_CLEAN
 
 
 def _list_rules() -> str:
@@ -163,6 +213,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
     if args.write_baseline and not args.baseline:
         parser.error("--write-baseline needs --baseline FILE")
 
+    if args.fix or args.diff:
+        return _fix(args)
     try:
         result = lint_paths(
             args.paths or ["."],

@@ -22,6 +22,7 @@ from .rules.base import Rule
 if TYPE_CHECKING:
     import libcst as cst
 
+    from .fixes import Fix
     from .project.model import ProjectModel, Task
     from .project.scan import ModuleSummary
 
@@ -65,6 +66,7 @@ class _RawFinding:
     node: cst.CSTNode | None
     message: str
     fixable: bool
+    fix: Fix | None = None
     line: int = 1
     column: int = 0
     end: tuple[int, int] | None = None
@@ -92,8 +94,10 @@ class FileContext:
     def is_test(self) -> bool:
         return self.file.is_test
 
-    def report(self, rule: Rule, node: cst.CSTNode, message: str, *, fixable: bool = False) -> None:
-        self.findings.append(_RawFinding(type(rule), node, message, fixable))
+    def report(
+        self, rule: Rule, node: cst.CSTNode, message: str, *, fixable: bool = False, fix: Fix | None = None
+    ) -> None:
+        self.findings.append(_RawFinding(type(rule), node, message, fixable or fix is not None, fix))
 
 
 def rule_options() -> dict[str, tuple[type, Any]]:
@@ -261,6 +265,13 @@ class Engine:
             re.compile(b"|".join(re.escape(t) for t in sorted(triggers))) if triggers else None
         )
 
+    @property
+    def codes(self) -> list[str]:
+        """Every selected code, CEL900 and CEL901 included."""
+        extra = [UNPARSABLE] if self.report_unparsable else []
+        extra += [UNUSED_NOQA] if self.report_unused_noqa else []
+        return sorted([r.CODE for r in self.rules] + extra)
+
     def _wants(self, model: ProjectModel, file: SourceFile) -> bool:
         if model.needs_analysis(file) or model.is_config_module(file):
             return True
@@ -279,19 +290,36 @@ class Engine:
         """Findings for one file. ``named``: the user named this file, so a syntax error is
         reported even where the prefilter would skip the file. ``apply_noqa=False`` leaves
         suppression to the caller (flake8 applies ``# noqa`` itself)."""
+        return [
+            v
+            for v, _ in self.lint_file_with_fixes(
+                model, file, parse_errors=parse_errors, named=named, apply_noqa=apply_noqa
+            )
+        ]
+
+    def lint_file_with_fixes(
+        self,
+        model: ProjectModel,
+        file: SourceFile,
+        *,
+        parse_errors: bool = True,
+        named: bool = False,
+        apply_noqa: bool = True,
+    ) -> list[tuple[Violation, Fix | None]]:
+        """Findings for one file, each with the fix its rule offers (or None)."""
         data = file.read()
         shown = display_path(file.path)
         if data is None or (file.text is None):
-            return self._unparsable(file, shown) if parse_errors else []
+            return [(v, None) for v in self._unparsable(file, shown)] if parse_errors else []
         if file.is_test and all(rule.SKIP_TEST_CODE for rule in self.rules):
             return []
         if not self._wants(model, file):
             if named and parse_errors and self.report_unparsable and file.tree is None:
-                return self._unparsable(file, shown)
+                return [(v, None) for v in self._unparsable(file, shown)]
             return []
         summary = model.summary_for(file)
         if summary is None:
-            return self._unparsable(file, shown) if parse_errors else []
+            return [(v, None) for v in self._unparsable(file, shown)] if parse_errors else []
         context = FileContext(file, summary, model, self.options)
         rules = [rule(context) for rule in self.rules if not (rule.SKIP_TEST_CODE and file.is_test)]
         for rule in rules:
@@ -306,30 +334,30 @@ class Engine:
         _positions(summary.tree, findings)
         noqa = NoqaIndex(file.text or "")
         by_code = {r.CODE: r for r in all_rules()}
-        result: set[Violation] = set()
+        result: dict[Violation, Fix | None] = {}
         for finding in findings:
             code = finding.rule.CODE
             if apply_noqa and noqa.suppresses(finding.line, code):
                 continue
             end_line, end_column = finding.end or (finding.line, finding.column)
-            result.add(
-                Violation(
-                    path=shown,
-                    line=finding.line,
-                    column=finding.column + 1,
-                    code=code,
-                    message=finding.message,
-                    name=by_code[code].NAME,
-                    end_line=end_line,
-                    end_column=end_column + 1,
-                    fixable=finding.fixable,
-                )
+            violation = Violation(
+                path=shown,
+                line=finding.line,
+                column=finding.column + 1,
+                code=code,
+                message=finding.message,
+                name=by_code[code].NAME,
+                end_line=end_line,
+                end_column=end_column + 1,
+                fixable=finding.fixable,
             )
+            if result.get(violation) is None:
+                result[violation] = finding.fix
         if self.report_unused_noqa:
             selected = [r.CODE for r in self.rules] + ([UNPARSABLE] if self.report_unparsable else [])
             known = list(by_code)
             for line, column, code, problem in noqa.unused(known, selected):
-                result.add(
+                result.setdefault(
                     Violation(
                         path=shown,
                         line=line,
@@ -339,9 +367,10 @@ class Engine:
                         name=by_code[UNUSED_NOQA].NAME,
                         end_line=line,
                         end_column=column,
-                    )
+                    ),
+                    None,
                 )
-        return sorted(result)
+        return sorted(result.items(), key=lambda item: item[0])
 
     def _unparsable(self, file: SourceFile, shown: str) -> list[Violation]:
         if not self.report_unparsable:
@@ -431,26 +460,7 @@ def lint_paths(
     for path in path_list:
         roots.setdefault(find_project_root(path), []).append(path)
     for root, root_paths in roots.items():
-        project_settings = settings or load_settings(
-            root, Path(config_file) if config_file else None, rule_options()
-        )
-        for selectors, what in (
-            (project_settings.select or [], "select"),
-            (project_settings.extend_select, "extend-select"),
-            (project_settings.ignore, "ignore"),
-            (select or [], "--select"),
-            (extend_select, "--extend-select"),
-            (ignore, "--ignore"),
-        ):
-            validate_selectors(selectors, what)
-        for codes in project_settings.per_file_ignores.values():
-            validate_selectors(codes, "per-file-ignores")
-        chosen = select_rules(
-            select if select is not None else project_settings.select,
-            [*project_settings.extend_select, *extend_select],
-            [*project_settings.ignore, *ignore],
-        )
-        engine = Engine(chosen, project_settings.options)
+        project_settings, engine = _engine_for(root, config_file, select, extend_select, ignore, settings)
         targets, errors = collect_targets(root_paths, root, project_settings.exclude)
         result.errors.extend(errors)
         model = ProjectModel(root, project_settings.exclude, use_prefilter)
@@ -468,9 +478,7 @@ def lint_paths(
         if use_cache:
             from .cache import ResultCache, run_key
 
-            key = run_key(
-                [r.CODE for r in chosen], project_settings.options, project_settings.exclude, use_prefilter
-            )
+            key = run_key(engine.codes, project_settings.options, project_settings.exclude, use_prefilter)
             cache = ResultCache(root, key)
         found: dict[Path, list[Violation]] = {}
         pending = files
@@ -553,3 +561,101 @@ def _lint_files(
     finally:
         _WORKER_STATE = None
     return found
+
+
+def fix_paths(
+    paths: Sequence[str | Path],
+    *,
+    unsafe: bool = False,
+    write: bool = True,
+    select: Sequence[str] | None = None,
+    extend_select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    config_file: str | Path | None = None,
+    use_prefilter: bool = True,
+) -> tuple[LintResult, list[tuple[Path, str, str]]]:
+    """Apply the selected rules' fixes (safe ones, and unsafe ones when asked).
+
+    Returns the findings left after fixing and, for each changed file, (path, before, after).
+    With ``write`` the files are replaced atomically; otherwise nothing is written.
+    """
+    from .fixes import fix_project, write_atomically
+
+    result = LintResult()
+    changes: list[tuple[Path, str, str]] = []
+    path_list = [Path(p) for p in paths] or [Path(".")]
+    roots: dict[Path, list[Path]] = {}
+    for path in path_list:
+        roots.setdefault(find_project_root(path), []).append(path)
+    for root, root_paths in roots.items():
+        project_settings, engine = _engine_for(root, config_file, select, extend_select, ignore)
+        targets, errors = collect_targets(root_paths, root, project_settings.exclude)
+        result.errors.extend(errors)
+        named_paths = {p.absolute() for p in root_paths}
+        chosen: list[tuple[Path, bool]] = []
+        for target in sorted(targets):
+            named = target in named_paths
+            try:
+                relpath = str(target.relative_to(root))
+            except ValueError:
+                relpath = target.name
+            if not named and is_excluded(relpath, project_settings.exclude):
+                continue
+            chosen.append((target, named))
+        outcome = fix_project(
+            root, chosen, engine, project_settings, unsafe=unsafe, use_prefilter=use_prefilter
+        )
+        result.files_checked += outcome.files_checked
+        result.violations.extend(_without_per_file_ignores(root, outcome.remaining, project_settings))
+        for path in outcome.changed:
+            changes.append((path, outcome.original[path], outcome.fixed[path]))
+            if write:
+                write_atomically(path, outcome.encoded[path])
+    result.violations.sort()
+    return result, changes
+
+
+def _without_per_file_ignores(root: Path, violations: list[Violation], settings: Settings) -> list[Violation]:
+    kept = []
+    for violation in violations:
+        try:
+            relpath = str(Path(violation.path).resolve().relative_to(root))
+        except ValueError:
+            relpath = violation.path
+        ignored = [
+            codes for pattern, codes in settings.per_file_ignores.items() if is_excluded(relpath, [pattern])
+        ]
+        if not any(violation.code.startswith(tuple(codes)) for codes in ignored):
+            kept.append(violation)
+    return kept
+
+
+def _engine_for(
+    root: Path,
+    config_file: str | Path | None,
+    select: Sequence[str] | None,
+    extend_select: Sequence[str],
+    ignore: Sequence[str],
+    settings: Settings | None = None,
+) -> tuple[Settings, Engine]:
+    """The project's settings, validated, and an engine for the rules they select."""
+    project_settings = settings or load_settings(
+        root, Path(config_file) if config_file else None, rule_options()
+    )
+    for selectors, what in (
+        (project_settings.select or [], "select"),
+        (project_settings.extend_select, "extend-select"),
+        (project_settings.ignore, "ignore"),
+        (select or [], "--select"),
+        (extend_select, "--extend-select"),
+        (ignore, "--ignore"),
+    ):
+        validate_selectors(selectors, what)
+    for codes in project_settings.per_file_ignores.values():
+        validate_selectors(codes, "per-file-ignores")
+    chosen = select_rules(
+        select if select is not None else project_settings.select,
+        [*project_settings.extend_select, *extend_select],
+        [*project_settings.ignore, *ignore],
+    )
+    return project_settings, Engine(chosen, project_settings.options)

@@ -181,8 +181,11 @@ def test_files_without_expectations_are_clean(name: str) -> None:
 
 # What each fixture's comments say Celery makes of its configuration. The settings are
 # loaded by the installed Celery exactly as the project loads them (Django settings are
-# given as the settings module, which is what ``django.conf:settings`` reads from). A
-# project with several Celery apps has one entry per app; each setup binds ``app``.
+# given as the settings module, which is what ``django.conf:settings`` reads from; the
+# family projects keep only its uppercase names, as Django does). A project with several
+# Celery apps has one entry per app; each setup binds ``app``. A fact is a setting name
+# (read from ``app.conf``) or a Python expression; ``{"raises": "Name"}`` says that
+# reading the configuration raises that exception.
 CELERY_FACTS: dict[str, list[tuple[str, dict[str, object]]]] = {
     "django_shop": [
         (
@@ -239,8 +242,10 @@ CELERY_FACTS: dict[str, list[tuple[str, dict[str, object]]]] = {
     "families/limits": [
         (
             """
+            from types import SimpleNamespace
             from celery import Celery
-            from mediahub import settings
+            from mediahub import settings as module
+            settings = SimpleNamespace(**{k: getattr(module, k) for k in dir(module) if k.isupper()})
             app = Celery("mediahub", set_as_current=False)
             app.config_from_object(settings, namespace="CELERY")
             """,
@@ -259,6 +264,7 @@ CELERY_FACTS: dict[str, list[tuple[str, dict[str, object]]]] = {
         (
             """
             from transcoder.worker import app
+            import transcoder.jobs
             """,
             {
                 "broker_url": "redis://redis:6379/2",
@@ -269,7 +275,102 @@ CELERY_FACTS: dict[str, list[tuple[str, dict[str, object]]]] = {
                 "task_acks_late": False,
                 "worker_prefetch_multiplier": 1,
                 "result_backend": None,
+                'app.tasks["transcoder.jobs.transcode"].time_limit': 7200,
+                'app.tasks["transcoder.jobs.transcode"].acks_late': True,
+                'app.tasks["transcoder.jobs.transcode"].reject_on_worker_lost': True,
+                'app.tasks["transcoder.jobs.probe"].time_limit': None,
+                'app.tasks["transcoder.jobs.probe"].acks_late': False,
             },
+        ),
+    ],
+    "families/retries": [
+        (
+            """
+            import sys, types
+            # requests is not needed to build the tasks, only its exception classes.
+            requests = types.ModuleType("requests")
+            requests.ConnectionError, requests.Timeout = ConnectionError, TimeoutError
+            requests.RequestException = OSError
+            sys.modules["requests"] = requests
+            from hookshot.celery import app
+            import hookshot.crm, hookshot.deliveries
+            """,
+            {
+                "task_time_limit": 120,
+                "task_acks_late": True,
+                "result_backend": None,
+                "task_annotations": {"hookshot.crm.push_contact": {"retry_backoff": True}},
+                'app.tasks["hookshot.deliveries.replay"].max_retries': 5,  # from task_cls
+                'app.tasks["hookshot.deliveries.deliver_receipt"].default_retry_delay': 30,
+                'app.tasks["hookshot.crm.push_contact"].retry_backoff': True,  # annotated
+                'getattr(app.tasks["hookshot.crm.push_deal"], "retry_backoff", False)': False,
+                'app.tasks["hookshot.crm.push_company"].max_retries': 5,
+                'app.tasks["hookshot.crm.sync_all_contacts"].max_retries': None,
+            },
+        ),
+    ],
+    "families/results": [
+        (
+            """
+            from types import SimpleNamespace
+            from celery import Celery
+            from bookshop.settings import production
+            settings = SimpleNamespace(**{k: getattr(production, k) for k in dir(production) if k.isupper()})
+            app = Celery("bookshop", set_as_current=False)
+            app.config_from_object(settings, namespace="CELERY")
+            app.conf.update(result_extended=True)
+            """,
+            {
+                "result_backend": "redis://redis:6379/1",
+                "result_expires": None,  # production.py overrides base.py's 3600
+                "result_extended": True,
+                "task_ignore_result": False,
+                "task_time_limit": 300,
+                "task_soft_time_limit": 270,
+                "task_acks_late": True,
+                "broker_connection_retry_on_startup": True,
+            },
+        ),
+    ],
+    "families/configuration": [
+        (
+            """
+            import os
+            from types import SimpleNamespace
+            from celery import Celery
+            os.environ["DJANGO_SECRET_KEY"] = "test"
+            os.environ["CELERY_BROKER_URL"] = "amqps://mq.newsroom.io:5671/newsroom"
+            from newsroom.settings import production
+            settings = SimpleNamespace(**{k: getattr(production, k) for k in dir(production) if k.isupper()})
+            app = Celery("newsroom", set_as_current=False)
+            app.config_from_object(settings, namespace="CELERY")
+            """,
+            {
+                "task_serializer": "json",
+                "accept_content": ["json"],
+                "result_serializer": "pickle",
+                "result_accept_content": ["json", "pickle"],
+                "result_backend": "redis://cache.newsroom.io:6379/1",
+                "worker_prefetch_multiplier": 1,  # the old name is still read
+                "worker_max_tasks_per_child": None,  # the misspelt name is not
+                "worker_send_task_events": False,  # nor the lowercase one
+                "task_always_eager": True,
+                "broker_connection_retry_on_startup": True,
+            },
+        ),
+        (
+            """
+            from ingest.worker import app
+            """,
+            {"raises": "ImproperlyConfigured"},  # CELERY_ACKS_LATE among new names
+        ),
+    ],
+    "families/canvas_and_beat": [
+        (
+            """
+            from fleet.celery import app
+            """,
+            {"raises": "ValueError"},  # crontab(day_of_week=7) in fleet/celeryconfig.py
         ),
     ],
 }
@@ -288,7 +389,13 @@ def test_configuration_matches_celery(name: str, setup: str, facts: dict[str, ob
     script = textwrap.dedent(setup) + textwrap.dedent(
         f"""
         import json
-        print(json.dumps({{key: app.conf[key] for key in {sorted(facts)!r}}}))
+        try:
+            values = {{
+                key: app.conf[key] if key.isidentifier() else eval(key) for key in {sorted(facts)!r}
+            }}
+        except Exception as exc:
+            values = {{"raises": type(exc).__name__}}
+        print(json.dumps(values))
         """
     )
     completed = subprocess.run(

@@ -154,6 +154,8 @@ class SourceFile:
     _tree: cst.Module | None = field(default=None, repr=False)
     parse_error: str | None = None
     _parsed: bool = False
+    encoding: str = "utf-8"
+    bom: bool = False
 
     @property
     def is_test(self) -> bool:
@@ -183,6 +185,8 @@ class SourceFile:
             try:
                 encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
                 text = data.decode(encoding)
+                self.encoding = "utf-8" if encoding == "utf-8-sig" else encoding
+                self.bom = data.startswith(b"\xef\xbb\xbf")
             except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
                 self.parse_error = f"cannot decode file: {_one_line(str(exc))}"
                 return None
@@ -253,10 +257,14 @@ class SourceFile:
     def error(self) -> str | None:
         return self.read_error or self.parse_error
 
+    def encoded(self, text: str) -> bytes:
+        """``text`` as this file stores it on disk (its encoding, its BOM)."""
+        return (b"\xef\xbb\xbf" if self.bom else b"") + text.encode(self.encoding)
+
     def set_text(self, text: str) -> None:
         """Replace the content (after a fix) so the next parse sees the new text."""
         self._text = text
-        self.data = text.encode("utf-8")
+        self.data = self.encoded(text)
         self._parsed = False
         self._tree = None
         self.parse_error = None

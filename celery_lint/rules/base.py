@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     import libcst as cst
 
     from ..engine import FileContext
+    from ..fixes import Fix
     from ..project.model import Task
 
 CODE_FORMAT = re.compile(r"^[A-Z]{1,3}[0-9]{3}$")
@@ -40,6 +41,8 @@ class Invalid:
     message_contains: str | None = None
     note: str = ""
     encoding: str = "utf-8"
+    fixed: str | None = None
+    """The file ``path`` after the rule's fix (unsafe fixes included), when the rule offers one."""
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,11 @@ class Rule:
     def check(self) -> None:
         """Model-based checks for the file (tasks, configuration)."""
 
-    def report(self, node: cst.CSTNode, message: str, *, fixable: bool = False) -> None:
-        self.context.report(self, node, message, fixable=fixable)
+    def report(
+        self, node: cst.CSTNode, message: str, *, fixable: bool = False, fix: Fix | None = None
+    ) -> None:
+        """Report a finding at ``node``; ``fix`` is the edit that repairs it, if the rule has one."""
+        self.context.report(self, node, message, fixable=fixable, fix=fix)
 
     @property
     def current_task(self) -> Task | None:

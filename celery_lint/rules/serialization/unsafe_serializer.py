@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import libcst as cst
+
+from ...fixes import replace, string_like
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
 from ..support import config_writes, is_pickle
@@ -42,6 +45,8 @@ class UnsafeSerializer(Rule):
     NAME = "unsafe-serializer"
     MESSAGE = "`{key}` is set to `pickle` ({form}): any broker writer can run code on workers; use `json`"
     SKIP_TEST_CODE = True
+    FIX_SAFETY = "safe"
+    FIX_TITLE = "Use `json`"
 
     VALID = [
         Valid("from celery import Celery\napp = Celery('proj')\napp.conf.task_serializer = 'json'\n"),
@@ -114,4 +119,7 @@ class UnsafeSerializer(Rule):
                 continue
             value = write.resolved(self.context.model)
             if isinstance(value, Known) and is_pickle(value.value):
-                self.report(write.node, self.MESSAGE.format(key=write.key, form=write.form))
+                fix = None
+                if isinstance(write.value, cst.SimpleString):
+                    fix = replace(write.value, string_like(write.value, "json"), self.FIX_TITLE or "")
+                self.report(write.node, self.MESSAGE.format(key=write.key, form=write.form), fix=fix)

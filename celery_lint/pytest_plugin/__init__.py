@@ -1,0 +1,1 @@
+"""The pytest plugin (``pytest -p celery_lint``): fixtures for task tests and a lint gate."""

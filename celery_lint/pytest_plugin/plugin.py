@@ -1,0 +1,1 @@
+"""pytest hooks of celery-lint. Loaded in every pytest run of every user: keep it light."""
