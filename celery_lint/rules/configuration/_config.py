@@ -110,8 +110,12 @@ def namespace_mismatch(
             if namespace:
                 rename = prefixed(namespace, meant)
                 reason = f"the app reads settings with `namespace='{namespace}'`"
-            else:
+            elif django:
+                # Django settings are uppercase: without a namespace only the old names work.
                 rename = catalogue.new_to_old.get(meant, meant)
+                reason = "the app reads settings without `namespace='CELERY'`"
+            else:
+                rename = meant
                 reason = "the app reads settings without `namespace='CELERY'`"
             return Mismatch(meant, rename, reason)
     if (

@@ -11,7 +11,6 @@ from ..base import Invalid, Rule, Valid
 from ..limits._limits import seconds
 from ..support import task_label
 from ._retry import (
-    autoretry_option,
     bound_self,
     has_splat,
     is_self_retry,
@@ -112,8 +111,7 @@ class RetryWithoutBackoff(Rule):
     delay does not grow with the retry count: no `countdown`/`eta` (Celery then waits
     `default_retry_delay`, 180 s by default, every time) or a constant `countdown`. A
     `countdown` that uses `self.request.retries`, directly or through a local name
-    computed from it, is fine; so are tasks with `retry_backoff`, delays the analyzer
-    cannot evaluate, and retries limited to a single attempt (`max_retries` of 0 or 1 in
+    computed from it, is fine; so are delays the analyzer cannot evaluate, and retries limited to a single attempt (`max_retries` of 0 or 1 in
     the call or on the task), where there is no series of delays to grow.
 
     ## Why is this bad?
@@ -160,10 +158,6 @@ class RetryWithoutBackoff(Rule):
             note="a delay computed from the retry count through local names",
         ),
         Valid(
-            "from celery import shared_task\n\n@shared_task(bind=True, retry_backoff=True)\ndef f(self):\n    raise self.retry(countdown=30)\n",
-            note="tasks with retry_backoff",
-        ),
-        Valid(
             HEAD + "        raise self.retry(exc=exc, countdown=random.randint(10, 60))\n",
             note="unknown delay",
         ),
@@ -180,13 +174,6 @@ class RetryWithoutBackoff(Rule):
         ),
         Valid(HEAD + "        raise self.retry(exc=exc, **RETRY_OPTIONS)\n", note="options in a splat"),
         Valid(
-            "from celery import shared_task\nfrom proj.base import BackoffTask\n\n@shared_task(bind=True, base=BackoffTask)\ndef f(self):\n    raise self.retry()\n",
-            files={
-                "proj/base.py": "from celery import Task\n\nclass BackoffTask(Task):\n    retry_backoff = 5\n"
-            },
-            note="retry_backoff on a base class in another module",
-        ),
-        Valid(
             "from celery import shared_task\nfrom proj.base import DynamicDelay\n\n@shared_task(bind=True, base=DynamicDelay)\ndef f(self):\n    raise self.retry()\n",
             files={
                 "proj/base.py": "from celery import Task\n\nclass DynamicDelay(Task):\n    @property\n    def default_retry_delay(self):\n        return 2 ** self.request.retries\n"
@@ -199,6 +186,19 @@ class RetryWithoutBackoff(Rule):
         ),
     ]
     INVALID = [
+        Invalid(
+            "from celery import shared_task\n\n@shared_task(bind=True, retry_backoff=True)\ndef f(self):\n    raise self.retry(countdown=30)\n",
+            line=5,
+            note="retry_backoff only shapes autoretry_for retries; a manual retry waits its own countdown",
+        ),
+        Invalid(
+            "from celery import shared_task\nfrom proj.base import BackoffTask\n\n@shared_task(bind=True, base=BackoffTask)\ndef f(self):\n    raise self.retry()\n",
+            files={
+                "proj/base.py": "from celery import Task\n\nclass BackoffTask(Task):\n    retry_backoff = 5\n"
+            },
+            line=6,
+            note="retry_backoff on a base class does not change default_retry_delay",
+        ),
         Invalid(
             HEAD + "        raise self.retry(exc=exc)\n", line=8, message_contains="180 s (Celery's default)"
         ),
@@ -263,9 +263,8 @@ class RetryWithoutBackoff(Rule):
         limit = retry_limit(model, task, node)
         if limit is not None and limit <= 1:
             return  # no retry, or a single one: there is no series of delays to grow
-        backoff = autoretry_option(model, task, "retry_backoff")
-        if not isinstance(backoff, Known) or backoff.value:
-            return
+        # ``retry_backoff`` is read only by the autoretry wrapper (celery/app/autoretry.py);
+        # ``Task.retry()`` waits the given countdown or ``default_retry_delay`` whatever it says.
         eta = keyword(node, "eta")
         if eta is not None and not _is_none(eta.value):
             return
