@@ -10,11 +10,22 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Rule", "Violation", "__version__", "lint_paths", "lint_source"]
+__all__ = [
+    "Invalid",
+    "Rule",
+    "RuleOption",
+    "Valid",
+    "Violation",
+    "__version__",
+    "hookimpl",
+    "lint_paths",
+    "lint_source",
+]
 
 if TYPE_CHECKING:
     from .engine import Violation, lint_paths
-    from .rules.base import Rule
+    from .hookspecs import hookimpl
+    from .rules.base import Invalid, Rule, RuleOption, Valid
     from .testing import lint_source
 
 
@@ -23,10 +34,14 @@ def __getattr__(name: str) -> Any:
         from . import engine
 
         return getattr(engine, name)
-    if name == "Rule":
-        from .rules.base import Rule
+    if name in ("Rule", "Valid", "Invalid", "RuleOption"):
+        from .rules import base
 
-        return Rule
+        return getattr(base, name)
+    if name == "hookimpl":
+        from .hookspecs import hookimpl
+
+        return hookimpl
     if name == "lint_source":
         from .testing import lint_source
 

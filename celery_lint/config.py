@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ CORE_KEYS = {
     "per-file-ignores": dict,
     "exclude": list,
     "extend-exclude": list,
+    "plugins": list,
 }
 
 
@@ -37,6 +39,7 @@ class Settings:
     exclude: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
+    plugins: list[str] = field(default_factory=list)
 
 
 def _check_list(key: str, value: Any, where: str) -> list[str]:
@@ -63,15 +66,28 @@ def read_pyproject(path: Path) -> dict[str, Any]:
 
 
 def load_settings(
-    root: Path, config_file: Path | None, rule_options: dict[str, tuple[type, Any]]
+    root: Path,
+    config_file: Path | None,
+    rule_options: dict[str, tuple[type, Any]] | Callable[[], dict[str, tuple[type, Any]]],
 ) -> Settings:
-    """Read and validate the configuration of the project at ``root``."""
+    """Read and validate the configuration of the project at ``root``.
+
+    ``plugins`` (local rule packs) are loaded first, so the options their rules declare
+    are known when the other keys are validated; ``rule_options`` may be a callable for that.
+    """
     path = config_file if config_file is not None else root / "pyproject.toml"
     if config_file is not None and not config_file.is_file():
         raise ConfigError(f"{config_file}: configuration file not found")
     section: dict[str, Any] = read_pyproject(path) if path.is_file() else {}
     where = f"{path} [tool.celery-lint]"
     settings = Settings(source=str(path) if section else None)
+    if "plugins" in section:
+        settings.plugins = _check_list("plugins", section["plugins"], where)
+        from .plugins import load_local_plugins
+
+        load_local_plugins(settings.plugins, root)
+    if callable(rule_options):
+        rule_options = rule_options()
     settings.options = {name: default for name, (_, default) in rule_options.items()}
     for key, value in section.items():
         if key in ("select", "extend-select", "ignore", "extend-ignore", "exclude", "extend-exclude"):
@@ -84,6 +100,8 @@ def load_settings(
                 settings.ignore += values
             else:
                 settings.exclude += values
+        elif key == "plugins":
+            continue
         elif key == "per-file-ignores":
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: 'per-file-ignores' must be a table of pattern = [codes]")

@@ -101,10 +101,15 @@ class FileContext:
 
 
 def rule_options() -> dict[str, tuple[type, Any]]:
+    """Every ``[tool.celery-lint]`` option the rules and packs declare: name -> (type, default)."""
+    from .plugins import registry
+
     options: dict[str, tuple[type, Any]] = {}
     for rule in all_rules():
         for option in rule.OPTIONS:
             options[option.name] = (option.type, option.default)
+    for option in registry().options:
+        options[option.name] = (option.type, option.default)
     return options
 
 
@@ -516,8 +521,18 @@ def lint_paths(
                 if any(violation.code.startswith(tuple(codes)) for codes in ignored):
                     continue
                 result.violations.append(violation)
+    _report_pack_errors(result)
     result.violations.sort()
     return result
+
+
+def _report_pack_errors(result: LintResult) -> None:
+    """Refused or broken rule packs: one error line each; the other rules still ran."""
+    from .plugins import registry
+
+    for error in registry().errors:
+        if error not in result.errors:
+            result.errors.append(error)
 
 
 # State the forked workers inherit; set just before the pool starts.
@@ -611,6 +626,7 @@ def fix_paths(
             changes.append((path, outcome.original[path], outcome.fixed[path]))
             if write:
                 write_atomically(path, outcome.encoded[path])
+    _report_pack_errors(result)
     result.violations.sort()
     return result, changes
 
@@ -640,7 +656,7 @@ def _engine_for(
 ) -> tuple[Settings, Engine]:
     """The project's settings, validated, and an engine for the rules they select."""
     project_settings = settings or load_settings(
-        root, Path(config_file) if config_file else None, rule_options()
+        root, Path(config_file) if config_file else None, rule_options
     )
     for selectors, what in (
         (project_settings.select or [], "select"),

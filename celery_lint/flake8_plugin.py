@@ -10,6 +10,7 @@ default ignore list, so ``--extend-select CEL206`` turns one on.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -78,13 +79,15 @@ def _analysis_for(root: Path) -> Any:
     from .rules import all_rules
 
     try:
-        settings = load_settings(root, None, rule_options())
+        settings = load_settings(root, None, rule_options)
     except ConfigError as exc:
-        import sys
-
         sys.stderr.write(f"celery-lint: error: {exc}\n")
         _ANALYSES[root] = None
         return None
+    from .plugins import registry
+
+    for error in registry().errors:
+        sys.stderr.write(f"celery-lint: error: {error}\n")
     model = ProjectModel(root, settings.exclude)
     model.build()
     # flake8 does the selecting, so every rule runs. CEL900 is left to flake8's E999, and

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from .engine import Violation, lint_paths
+from .hookspecs import hookimpl
 from .rules.base import Invalid, Rule, Valid
 
 
@@ -33,7 +35,16 @@ def lint_source(
 
 
 def check_case(rule: type[Rule], case: Valid | Invalid) -> str | None:
-    """None when the rule behaves as the case says, else a one-line explanation."""
+    """None when the rule behaves as the case says, else a one-line explanation.
+
+    A rule that no registered pack provides (a pack's rule under test before the pack is
+    installed) is registered for the duration of the check.
+    """
+    with registered_rules([rule]):
+        return _check_case(rule, case)
+
+
+def _check_case(rule: type[Rule], case: Valid | Invalid) -> str | None:
     found = [
         v
         for v in lint_source(
@@ -63,3 +74,72 @@ def check_rule_cases(rule: type[Rule]) -> list[str]:
         if problem is not None:
             failures.append(problem)
     return failures
+
+
+@contextmanager
+def registered_rules(rules: Sequence[type[Rule]], name: str = "rules-under-test") -> Iterator[None]:
+    """Register ``rules`` as a temporary rule pack (unless already registered)."""
+    from . import plugins
+
+    known = {r.CODE for r in plugins.registry().rules}
+    missing = [r for r in rules if r.CODE not in known]
+    if not missing:
+        yield
+        return
+
+    class _Pack:
+        @staticmethod
+        @hookimpl
+        def celery_lint_rules() -> list[type[Rule]]:
+            return list(missing)
+
+    manager = plugins.plugin_manager()
+    pack = _Pack()
+    manager.register(pack, name=name)
+    plugins.forget_registry()
+    try:
+        problems = [p for r in missing for p in plugins.validate_rule(r)]
+        if problems:
+            raise AssertionError("; ".join(problems))
+        yield
+    finally:
+        manager.unregister(pack)
+        plugins.forget_registry()
+
+
+def assert_rule_cases(rule: type[Rule]) -> None:
+    """Assert that every VALID and INVALID case of ``rule`` holds (for a pack's test suite)."""
+    failures = check_rule_cases(rule)
+    assert not failures, "\n".join(failures)
+
+
+def fix_source(
+    code: str,
+    path: str = "tasks.py",
+    files: Mapping[str, str] | None = None,
+    select: Sequence[str] | None = None,
+    encoding: str = "utf-8",
+    unsafe: bool = True,
+    config: str = "",
+) -> str:
+    """``code`` after the selected rules' fixes, run as :func:`lint_source` lints it: the
+    file ``path`` of a throwaway project that also holds ``files`` (which are not fixed).
+    ``unsafe`` includes the unsafe fixes; ``config`` is added to ``pyproject.toml``
+    (``[tool.celery-lint]`` options). Nothing outside the temporary folder is written."""
+    from .engine import fix_paths
+
+    with tempfile.TemporaryDirectory(prefix="celery-lint-fix-") as tmp:
+        root = Path(tmp)
+        (root / "pyproject.toml").write_text("[project]\nname = 'case'\n" + config, "utf-8")
+        for name, text in (files or {}).items():
+            target = root / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, "utf-8")
+        main = root / path
+        main.parent.mkdir(parents=True, exist_ok=True)
+        main.write_bytes(code.encode(encoding))
+        _, changes = fix_paths([main], unsafe=unsafe, write=False, select=select)
+        for changed, _, after in changes:
+            if changed.resolve() == main.resolve():
+                return after
+        return code

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from celery_lint.docs import main as docs_main
 from celery_lint.docs import render_readme
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,6 +15,18 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_readme_rule_table_is_fresh() -> None:
     readme = (ROOT / "README.md").read_text("utf-8")
     assert render_readme(readme) == readme, "run: python -m celery_lint.docs --write"
+
+
+def test_generated_docs_are_fresh() -> None:
+    """Every rule page, the rule index and the options table match the rule classes."""
+    assert docs_main(["--root", str(ROOT)]) == 0, "run: python -m celery_lint.docs --write"
+
+
+def test_every_rule_has_a_page() -> None:
+    from celery_lint.docs import all_rules
+
+    pages = {p.stem for p in (ROOT / "docs" / "rules").glob("CEL*.md")}
+    assert pages == {rule.CODE for rule in all_rules()}
 
 
 def test_ruff_is_clean_on_the_package() -> None:

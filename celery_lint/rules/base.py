@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     import libcst as cst
 
+    from ..api import ProjectView
     from ..engine import FileContext
     from ..fixes import Fix
     from ..project.model import Task
@@ -93,6 +94,13 @@ class Rule:
     @property
     def current_task(self) -> Task | None:
         return self.context.current_task
+
+    @property
+    def project(self) -> ProjectView:
+        """The typed, documented view of the project model (the API for rule packs)."""
+        from ..api import ProjectView
+
+        return ProjectView(self.context)
 
     @classmethod
     def option(cls, context: FileContext, name: str) -> Any:

@@ -1,0 +1,48 @@
+"""The built-in rules, registered through the same hooks as any rule pack."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from ..hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from .base import Rule
+
+FAMILIES = ("serialization", "limits", "retries", "task_body", "results", "configuration", "canvas", "meta")
+
+
+def builtin_rule_modules() -> list[str]:
+    """Every rule module of the built-in families: one public module per rule."""
+    import pkgutil
+    from pathlib import Path
+
+    names = []
+    here = Path(__file__).parent
+    for family in FAMILIES:
+        folder = here / family
+        if not folder.is_dir():
+            continue
+        for info in pkgutil.iter_modules([str(folder)]):
+            if not info.name.startswith("_"):
+                names.append(f"{family}.{info.name}")
+    return sorted(names)
+
+
+@hookimpl
+def celery_lint_rules() -> list[type[Rule]]:
+    from .base import Rule
+
+    rules: list[type[Rule]] = []
+    for name in builtin_rule_modules():
+        module = importlib.import_module(f"{__package__}.{name}")
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, Rule)
+                and value.__module__ == module.__name__
+                and not value.__name__.startswith("_")
+            ):
+                rules.append(value)
+    return rules
