@@ -64,6 +64,16 @@ def parse_with_large_stack(text: str) -> cst.Module:
     return module
 
 
+def _forget_parse_thread() -> None:
+    """A forked child has no copy of the parse thread: start a new one when needed."""
+    global _parse_executor
+    _parse_executor = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parse_thread)
+
+
 def run_with_large_stack(function: Callable[..., _R], *args: Any, recursion_limit: int = 0) -> _R:
     """Run ``function`` in the large-stack thread (and, when asked, with a higher Python
     recursion limit, which that stack can afford). Falls back to the calling thread."""
