@@ -32,14 +32,25 @@ def content_hash(data: bytes) -> str:
 
 def _code_fingerprint() -> str:
     """Changes whenever celery-lint's own source changes (a development install too)."""
+    import sys
+
+    from .plugins import registry
+
     digest = hashlib.blake2b(digest_size=16)
     package = Path(__file__).parent
-    for path in sorted(package.rglob("*.py")):
+    paths = set(package.rglob("*.py"))
+    # Rule packs' code counts too: an upgraded pack must not be served old results.
+    for rule in registry().rules:
+        module = sys.modules.get(rule.__module__)
+        source = getattr(module, "__file__", None)
+        if source:
+            paths.add(Path(source))
+    for path in sorted(paths):
         try:
             st = path.stat()
         except OSError:
             continue
-        digest.update(f"{path.relative_to(package)}:{st.st_size}:{st.st_mtime_ns}".encode())
+        digest.update(f"{path}:{st.st_size}:{st.st_mtime_ns}".encode())
     return digest.hexdigest()
 
 

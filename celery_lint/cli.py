@@ -6,6 +6,7 @@ Imports stay light at module level so ``celery-lint --version`` answers at once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 
@@ -144,6 +145,20 @@ def _fix(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if result.violations and not args.exit_zero else EXIT_CLEAN
 
 
+def _load_local_packs(args: argparse.Namespace) -> None:
+    """``plugins = [...]`` of the project at hand, so its packs' rules are listed too."""
+    from pathlib import Path
+
+    from .config import ConfigError, load_settings
+    from .engine import rule_options
+    from .project.files import find_project_root
+
+    root = find_project_root(Path(args.paths[0] if args.paths else "."))
+    # The listing does not depend on the rest of the configuration: errors wait for a run.
+    with contextlib.suppress(ConfigError):
+        load_settings(root, Path(args.config) if args.config else None, rule_options)
+
+
 def _list_rules() -> str:
     from .rules import all_rules
 
@@ -189,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.list_rules or args.explain:
+        _load_local_packs(args)
     if args.list_rules:
         print(_list_rules())
         return EXIT_CLEAN

@@ -119,9 +119,14 @@ def load_settings(
         else:
             known = sorted([*CORE_KEYS, *rule_options])
             hint = _closest(key, known)
-            raise ConfigError(
-                f"{where}: unknown key '{key}'" + (f" (did you mean '{hint}'?)" if hint else "")
-            )
+            from .plugins import load_errors
+
+            if load_errors():
+                # The key may belong to a pack that failed to load: that failure is the error
+                # the front ends report, and the built-in rules still run.
+                continue
+            reason = f" (did you mean '{hint}'?)" if hint else ""
+            raise ConfigError(f"{where}: unknown key '{key}'{reason}")
     return settings
 
 

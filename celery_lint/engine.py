@@ -135,12 +135,14 @@ def select_rules(
 ) -> list[type[Rule]]:
     """Rules enabled by these selectors; opt-in rules need their full code (or ``ALL``)."""
     chosen: list[type[Rule]] = []
-    selectors = list(select) if select is not None else ["CEL"]
+    selectors = list(select) if select is not None else []
     selectors += list(extend_select)
     for rule in all_rules():
         code = rule.CODE
         if "ALL" in selectors:
             enabled = True
+        elif select is None and rule.DEFAULT:
+            enabled = True  # no --select: every default rule, built-in or from a pack
         elif rule.DEFAULT:
             enabled = _matches(code, selectors)
         else:
@@ -339,6 +341,7 @@ class Engine:
         _positions(summary.tree, findings)
         noqa = NoqaIndex(file.text or "")
         by_code = {r.CODE: r for r in all_rules()}
+        by_code.update({r.CODE: r for r in self.rules})
         result: dict[Violation, Fix | None] = {}
         for finding in findings:
             code = finding.rule.CODE
@@ -419,7 +422,7 @@ def collect_targets(
             targets.append(path)
     unique: dict[Path, None] = {}
     for target in targets:
-        unique.setdefault(target.absolute(), None)
+        unique.setdefault(Path(os.path.abspath(target)), None)
     return list(unique), errors
 
 
@@ -451,6 +454,7 @@ def lint_paths(
     settings: Settings | None = None,
     use_cache: bool = False,
     jobs: int = 1,
+    rules: Sequence[type[Rule]] | None = None,
 ) -> LintResult:
     """Lint files and folders; the project model covers each path's whole project.
 
@@ -464,12 +468,20 @@ def lint_paths(
     roots: dict[Path, list[Path]] = {}
     for path in path_list:
         roots.setdefault(find_project_root(path), []).append(path)
+    # Every project's settings first: their local rule packs must all be known before any
+    # project's selectors are checked, whatever the order of the paths.
+    all_settings = {
+        root: settings or load_settings(root, Path(config_file) if config_file else None, rule_options)
+        for root in roots
+    }
     for root, root_paths in roots.items():
-        project_settings, engine = _engine_for(root, config_file, select, extend_select, ignore, settings)
+        project_settings, engine = _engine_for(
+            root, config_file, select, extend_select, ignore, all_settings[root], rules
+        )
         targets, errors = collect_targets(root_paths, root, project_settings.exclude)
         result.errors.extend(errors)
         model = ProjectModel(root, project_settings.exclude, use_prefilter)
-        named_paths = {p.absolute() for p in root_paths}
+        named_paths = {Path(os.path.abspath(p)) for p in root_paths}
         files: list[tuple[SourceFile, bool]] = []
         for target in sorted(targets):
             file = model.add_file(target)
@@ -606,7 +618,7 @@ def fix_paths(
         project_settings, engine = _engine_for(root, config_file, select, extend_select, ignore)
         targets, errors = collect_targets(root_paths, root, project_settings.exclude)
         result.errors.extend(errors)
-        named_paths = {p.absolute() for p in root_paths}
+        named_paths = {Path(os.path.abspath(p)) for p in root_paths}
         chosen: list[tuple[Path, bool]] = []
         for target in sorted(targets):
             named = target in named_paths
@@ -653,11 +665,17 @@ def _engine_for(
     extend_select: Sequence[str],
     ignore: Sequence[str],
     settings: Settings | None = None,
+    rules: Sequence[type[Rule]] | None = None,
 ) -> tuple[Settings, Engine]:
-    """The project's settings, validated, and an engine for the rules they select."""
+    """The project's settings, validated, and an engine for the rules they select.
+
+    ``rules`` bypasses the selection (the rule classes under test in ``celery_lint.testing``).
+    """
     project_settings = settings or load_settings(
         root, Path(config_file) if config_file else None, rule_options
     )
+    if rules is not None:
+        return project_settings, Engine(list(rules), project_settings.options)
     for selectors, what in (
         (project_settings.select or [], "select"),
         (project_settings.extend_select, "extend-select"),
@@ -674,4 +692,10 @@ def _engine_for(
         [*project_settings.extend_select, *extend_select],
         [*project_settings.ignore, *ignore],
     )
+    # A local pack (``plugins = [...]``) belongs to the project that lists it.
+    from .plugins import local_pack_names, registry
+
+    pack_of = registry().pack_of
+    foreign = local_pack_names() - set(project_settings.plugins)
+    chosen = [rule for rule in chosen if pack_of.get(rule.CODE) not in foreign]
     return project_settings, Engine(chosen, project_settings.options)

@@ -10,6 +10,7 @@ default ignore list, so ``--extend-select CEL206`` turns one on.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,7 +37,12 @@ class CeleryLintChecker:
     def add_options(cls, option_manager: Any) -> None:
         from .rules import all_rules
 
-        option_manager.extend_default_ignore([r.CODE for r in all_rules() if not r.DEFAULT])
+        rules = all_rules()
+        option_manager.extend_default_ignore([r.CODE for r in rules if not r.DEFAULT])
+        # Installed rule packs' default rules run like the built-in ones, without a --select.
+        prefixes = sorted({r.CODE[:-3] for r in rules if r.DEFAULT and not r.CODE.startswith("CEL")})
+        if prefixes:
+            option_manager.extend_default_select(prefixes)
 
     @classmethod
     def parse_options(cls, options: argparse.Namespace) -> None:
@@ -45,12 +51,16 @@ class CeleryLintChecker:
     def run(self) -> Iterator[tuple[int, int, str, type[CeleryLintChecker]]]:
         if self.filename in ("stdin", "-") or not self.filename.endswith(".py"):
             return
-        path = Path(self.filename).absolute()
+        path = Path(os.path.abspath(self.filename))
         from .project.files import find_project_root
 
         root = find_project_root(path)
         analysis = _analysis_for(root)
-        if analysis is None:
+        if isinstance(analysis, str):
+            # A broken configuration must not pass as a clean run: report it once per process.
+            if root not in _REPORTED:
+                _REPORTED.add(root)
+                yield (1, 0, f"CEL900 celery-lint could not check this project: {analysis}", type(self))
             return
         model, engine = analysis
         file = model.add_file(path)
@@ -67,6 +77,7 @@ class CeleryLintChecker:
 
 
 _ANALYSES: dict[Path, Any] = {}
+_REPORTED: set[Path] = set()
 
 
 def _analysis_for(root: Path) -> Any:
@@ -82,8 +93,8 @@ def _analysis_for(root: Path) -> Any:
         settings = load_settings(root, None, rule_options)
     except ConfigError as exc:
         sys.stderr.write(f"celery-lint: error: {exc}\n")
-        _ANALYSES[root] = None
-        return None
+        _ANALYSES[root] = str(exc)
+        return _ANALYSES[root]
     from .plugins import registry
 
     for error in registry().errors:

@@ -185,6 +185,16 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text
 
 
+def load_errors() -> list[str]:
+    """Packs that could not be imported so far."""
+    return list(_State.load_errors)
+
+
+def local_pack_names() -> set[str]:
+    """Packs loaded from ``plugins = [...]`` of some project in this run."""
+    return set(_State.local)
+
+
 def forget_registry() -> None:
     """Rebuild the registry on next use (after registering or unregistering a pack)."""
     _State.registry = None

@@ -18,6 +18,7 @@ def lint_source(
     files: Mapping[str, str] | None = None,
     select: Sequence[str] | None = None,
     encoding: str = "utf-8",
+    rules: Sequence[type[Rule]] | None = None,
 ) -> list[Violation]:
     """Lint ``code`` as the file ``path`` of a throwaway project that also holds ``files``."""
     with tempfile.TemporaryDirectory(prefix="celery-lint-case-") as tmp:
@@ -30,26 +31,19 @@ def lint_source(
         main = root / path
         main.parent.mkdir(parents=True, exist_ok=True)
         main.write_bytes(code.encode(encoding))
-        result = lint_paths([main], select=select)
+        result = lint_paths([main], select=select, rules=rules)
         return [v for v in result.violations if Path(v.path).resolve() == main.resolve()]
 
 
 def check_case(rule: type[Rule], case: Valid | Invalid) -> str | None:
     """None when the rule behaves as the case says, else a one-line explanation.
 
-    A rule that no registered pack provides (a pack's rule under test before the pack is
-    installed) is registered for the duration of the check.
+    The class given is the one run (not whatever rule is registered under its code), so a
+    pack's rule can be checked before the pack is installed.
     """
-    with registered_rules([rule]):
-        return _check_case(rule, case)
-
-
-def _check_case(rule: type[Rule], case: Valid | Invalid) -> str | None:
     found = [
         v
-        for v in lint_source(
-            case.code, case.path, case.files, select=[rule.CODE, *rule.CASE_SELECT], encoding=case.encoding
-        )
+        for v in lint_source(case.code, case.path, case.files, encoding=case.encoding, rules=_rules_for(rule))
         if v.code == rule.CODE
     ]
     if isinstance(case, Valid):
@@ -63,6 +57,20 @@ def _check_case(rule: type[Rule], case: Valid | Invalid) -> str | None:
     if case.message_contains and not any(case.message_contains in v.message for v in found):
         return f"{rule.CODE} message {found[0].message!r} lacks {case.message_contains!r}"
     return None
+
+
+def _rules_for(rule: type[Rule]) -> list[type[Rule]]:
+    """The rule under test, plus the default rules its cases need (``CASE_SELECT``)."""
+    from .plugins import registry
+
+    extra = [
+        other
+        for other in registry().rules
+        if other.CODE != rule.CODE
+        and other.DEFAULT
+        and other.CODE.startswith(tuple(rule.CASE_SELECT) or ("\0",))
+    ]
+    return [rule, *extra]
 
 
 def check_rule_cases(rule: type[Rule]) -> list[str]:
@@ -108,7 +116,11 @@ def registered_rules(rules: Sequence[type[Rule]], name: str = "rules-under-test"
 
 
 def assert_rule_cases(rule: type[Rule]) -> None:
-    """Assert that every VALID and INVALID case of ``rule`` holds (for a pack's test suite)."""
+    """Assert that ``rule`` keeps the rule contract and every VALID and INVALID case holds."""
+    from .plugins import validate_rule
+
+    problems = validate_rule(rule)
+    assert not problems, "; ".join(problems)
     failures = check_rule_cases(rule)
     assert not failures, "\n".join(failures)
 

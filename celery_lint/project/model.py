@@ -7,6 +7,7 @@ byte-level prefilter until nothing new turns up.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -292,7 +293,7 @@ class ProjectModel:
 
     # ------------------------------------------------------------------ files
     def add_file(self, path: Path) -> SourceFile:
-        path = path.absolute()
+        path = Path(os.path.abspath(path))
         existing = self.files.get(path)
         if existing is not None:
             return existing
