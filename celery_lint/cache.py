@@ -125,25 +125,39 @@ class ResultCache:
                 return False
         return True
 
-    def remember_model(self, model: ProjectModel) -> None:
+    def remember_model(self, model: ProjectModel, *, keep_previous: bool = False) -> None:
+        """Record what the model was built from. ``keep_previous``: the model inputs were
+        unchanged, so files an earlier run parsed on demand (a constant's module, say) stay
+        recorded even though this partial run did not need them."""
         self.all_files = sorted(f.relpath for f in model.files.values())
         self.patterns = sorted(p.decode("latin-1") for p in model.patterns)
-        self.model_files = {}
+        if not keep_previous:
+            self.model_files = {}
         for summary in model.parsed_summaries():
             data = summary.file.read()
             if data is not None:
                 self.model_files[summary.file.relpath] = content_hash(data)
 
-    def lookup(self, relpath: str, data: bytes) -> list[dict[str, Any]] | None:
+    def lookup(self, relpath: str, data: bytes, named: bool = False) -> list[dict[str, Any]] | None:
+        """Cached findings; a file the user names is checked more (syntax errors even where
+        the prefilter skips it), so a result from a folder walk does not answer for it."""
         entry = self.results.get(relpath)
-        if entry is None or entry.get("hash") != content_hash(data):
+        if entry is None or entry.get("hash") != content_hash(data) or bool(entry.get("named")) != named:
             return None
         violations = entry.get("violations")
         return violations if isinstance(violations, list) else None
 
-    def store(self, relpath: str, data: bytes, violations: list[Violation], root_relative: list[str]) -> None:
+    def store(
+        self,
+        relpath: str,
+        data: bytes,
+        violations: list[Violation],
+        root_relative: list[str],
+        named: bool = False,
+    ) -> None:
         self.results[relpath] = {
             "hash": content_hash(data),
+            "named": named,
             "violations": [
                 {**asdict(v), "path": rel} for v, rel in zip(violations, root_relative, strict=True)
             ],

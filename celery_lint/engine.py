@@ -499,13 +499,14 @@ def lint_paths(
             cache = ResultCache(root, key)
         found: dict[Path, list[Violation]] = {}
         pending = files
-        if cache is not None and cache.model_unchanged(model):
+        model_unchanged = cache is not None and cache.model_unchanged(model)
+        if cache is not None and model_unchanged:
             from .cache import violations_from_cache
 
             pending = []
             for file, named in files:
                 data = file.read()
-                cached = cache.lookup(file.relpath, data) if data is not None else None
+                cached = cache.lookup(file.relpath, data, named) if data is not None else None
                 if cached is None:
                     pending.append((file, named))
                 else:
@@ -514,12 +515,12 @@ def lint_paths(
             model.build()
             found.update(_lint_files(engine, model, pending, jobs))
             if cache is not None:
-                cache.remember_model(model)
-                for file, _ in pending:
+                cache.remember_model(model, keep_previous=model_unchanged)
+                for file, named in pending:
                     data = file.read()
                     if data is not None and file.path in found:
                         violations = found[file.path]
-                        cache.store(file.relpath, data, violations, [file.relpath] * len(violations))
+                        cache.store(file.relpath, data, violations, [file.relpath] * len(violations), named)
         if cache is not None and pending:
             cache.save()
 
@@ -551,14 +552,16 @@ def _report_pack_errors(result: LintResult) -> None:
 _WORKER_STATE: tuple[Engine, ProjectModel] | None = None
 
 
-def _lint_in_worker(batch: list[tuple[str, bool]]) -> list[tuple[str, list[Violation]]]:
+def _lint_in_worker(batch: list[tuple[str, bool]]) -> tuple[list[tuple[str, list[Violation]]], list[str]]:
+    """Lint a batch in a forked worker; also name every module the worker parsed, so the
+    parent's cache knows what the findings depend on."""
     assert _WORKER_STATE is not None
     engine, model = _WORKER_STATE
     out = []
     for path, named in batch:
         file = model.add_file(Path(path))
         out.append((path, engine.lint_file(model, file, named=named)))
-    return out
+    return out, [str(summary.file.path) for summary in model.parsed_summaries()]
 
 
 def _lint_files(
@@ -582,9 +585,13 @@ def _lint_files(
             batches[index % len(batches)].append((str(file.path), named))
         context = multiprocessing.get_context("fork")
         with context.Pool(jobs) as pool:
-            for chunk in pool.imap_unordered(_lint_in_worker, [b for b in batches if b]):
+            for chunk, parsed in pool.imap_unordered(_lint_in_worker, [b for b in batches if b]):
                 for path, violations in chunk:
                     found[Path(path)] = violations
+                for path in parsed:
+                    # Parse in the parent too: the model it keeps then covers what the
+                    # workers resolved (only files a worker needed, few and small).
+                    model.summary_for(model.add_file(Path(path)))
     finally:
         _WORKER_STATE = None
     return found
