@@ -258,7 +258,11 @@ def _main(argv: Sequence[str] | None = None) -> int:
 
         baseline_path = Path(args.baseline)
         if args.write_baseline:
-            write_baseline(baseline_path, result.violations)
+            try:
+                write_baseline(baseline_path, result.violations)
+            except ConfigError as exc:
+                sys.stderr.write(f"celery-lint: error: {exc}\n")
+                return EXIT_ERROR
             print(f"Wrote {len(result.violations)} findings to {baseline_path}.")
             return EXIT_ERROR if result.errors else EXIT_CLEAN
         try:
@@ -266,7 +270,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
         except ConfigError as exc:
             sys.stderr.write(f"celery-lint: error: {exc}\n")
             return EXIT_ERROR
-        result.violations = filter_new(result.violations, known)
+        result.violations = filter_new(result.violations, known, baseline_path)
     if args.format == "json":
         print(format_json(result))
     elif args.format == "sarif":

@@ -97,6 +97,8 @@ class FileContext:
     def report(
         self, rule: Rule, node: cst.CSTNode, message: str, *, fixable: bool = False, fix: Fix | None = None
     ) -> None:
+        # One finding, one line: code quoted in a message may span several lines.
+        message = " ".join(message.split())
         self.findings.append(_RawFinding(type(rule), node, message, fixable or fix is not None, fix))
 
 

@@ -38,6 +38,7 @@ class CeleryLintChecker:
         from .rules import all_rules
 
         rules = all_rules()
+        _OPT_IN.update(r.CODE for r in rules if not r.DEFAULT)
         option_manager.extend_default_ignore([r.CODE for r in rules if not r.DEFAULT])
         # Installed rule packs' default rules run like the built-in ones, without a --select.
         prefixes = sorted({r.CODE[:-3] for r in rules if r.DEFAULT and not r.CODE.startswith("CEL")})
@@ -46,7 +47,10 @@ class CeleryLintChecker:
 
     @classmethod
     def parse_options(cls, options: argparse.Namespace) -> None:
-        cls._options = {}
+        # flake8 lets an explicit --select beat its default ignore list, so ``--select CEL``
+        # alone would turn every opt-in rule on; an opt-in rule runs only when named in full.
+        named = [*(getattr(options, "select", None) or []), *(getattr(options, "extend_select", None) or [])]
+        cls._options = {"named": {code.strip().upper() for code in named}}
 
     def run(self) -> Iterator[tuple[int, int, str, type[CeleryLintChecker]]]:
         if self.filename in ("stdin", "-") or not self.filename.endswith(".py"):
@@ -67,7 +71,10 @@ class CeleryLintChecker:
         text = "".join(self.lines)
         if file.data is None or file.text != text:
             file.set_text(text)
+        named = self._options.get("named")
         for violation in engine.lint_file(model, file, parse_errors=False, apply_noqa=False):
+            if named is not None and violation.code in _OPT_IN and violation.code not in named:
+                continue
             yield (
                 violation.line,
                 violation.column - 1,
@@ -77,6 +84,7 @@ class CeleryLintChecker:
 
 
 _ANALYSES: dict[Path, Any] = {}
+_OPT_IN: set[str] = set()
 _REPORTED: set[Path] = set()
 
 
