@@ -52,56 +52,65 @@ def string_like(original: cst.BaseExpression, text: str) -> cst.SimpleString:
 
 
 def add_keywords(call: cst.Call, keywords: Sequence[tuple[str, cst.BaseExpression]]) -> cst.Call:
-    """``call`` with keyword arguments appended, formatted like its last argument."""
+    """``call`` with keyword arguments appended (those it does not pass already), laid out
+    like its arguments: on one line, or one a line with the same indentation and trailing
+    comma. A comment after the last argument stays on that argument's line."""
     args = list(call.args)
     present = {a.keyword.value for a in args if a.keyword is not None}
     new = [(k, v) for k, v in keywords if k not in present]
     if not new:
         return call
-    multiline = any(
-        isinstance(a.comma, cst.Comma) and isinstance(a.comma.whitespace_after, cst.ParenthesizedWhitespace)
-        for a in args
-    )
-    if args:
-        last = args[-1]
-        if multiline:
-            trailing_comma = last.comma
-            separator = (
-                trailing_comma
-                if isinstance(trailing_comma, cst.Comma)
-                else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-            )
-            args[-1] = last.with_changes(comma=separator)
-        else:
-            args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-    for index, (name, value) in enumerate(new):
-        is_last = index == len(new) - 1
-        comma: cst.Comma | cst.MaybeSentinel = cst.MaybeSentinel.DEFAULT
-        if not is_last:
-            comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-        elif multiline and args:
-            comma = args[-1].comma if isinstance(args[-1].comma, cst.Comma) else cst.MaybeSentinel.DEFAULT
-        args.append(
-            cst.Arg(
-                value=value,
-                keyword=cst.Name(name),
-                equal=cst.AssignEqual(
-                    whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
-                ),
-                comma=comma,
-            )
+    added = [
+        cst.Arg(
+            value=value,
+            keyword=cst.Name(name),
+            equal=cst.AssignEqual(
+                whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
+            ),
         )
-    if multiline and len(args) >= 2:
-        # Keep one argument per line: the new ones copy the layout of the previous separator.
-        previous = args[-len(new) - 1]
-        if isinstance(previous.comma, cst.Comma):
-            for position in range(len(args) - len(new), len(args) - 1):
-                args[position] = args[position].with_changes(comma=previous.comma)
-            args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-            last_original = call.args[-1]
-            if isinstance(last_original.comma, cst.Comma):
-                args[-1] = args[-1].with_changes(comma=last_original.comma)
+        for name, value in new
+    ]
+    space = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    if not args:
+        return call.with_changes(args=[a.with_changes(comma=space) for a in added[:-1]] + [added[-1]])
+    last = args[-1]
+    separator = _separator(call)
+    trailing = last.comma
+    if isinstance(trailing, cst.Comma) and isinstance(trailing.whitespace_after, cst.ParenthesizedWhitespace):
+        # ``b=2,  # note\n)``: the comment stays after ``b=2``, the line break moves down.
+        ws = trailing.whitespace_after
+        if isinstance(separator.whitespace_after, cst.ParenthesizedWhitespace):
+            kept = separator.whitespace_after.with_changes(
+                first_line=ws.first_line, empty_lines=ws.empty_lines
+            )
+            last_comma: cst.Comma = trailing.with_changes(whitespace_after=kept)
+        else:
+            last_comma = separator
+        trailing = cst.Comma(
+            whitespace_after=ws.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=[])
+        )
+    else:
+        last_comma = separator
+    args[-1] = last.with_changes(comma=last_comma, whitespace_after_arg=cst.SimpleWhitespace(""))
+    for index, arg in enumerate(added):
+        if index < len(added) - 1:
+            args.append(arg.with_changes(comma=separator))
+        else:
+            args.append(arg.with_changes(comma=trailing, whitespace_after_arg=last.whitespace_after_arg))
     return call.with_changes(args=args)
+
+
+def _separator(call: cst.Call) -> cst.Comma:
+    """The comma (and line break) between two arguments of ``call``, without comments."""
+    whitespace: cst.BaseParenthesizableWhitespace = cst.SimpleWhitespace(" ")
+    args = call.args
+    if len(args) >= 2 and isinstance(args[-2].comma, cst.Comma):
+        whitespace = args[-2].comma.whitespace_after
+    elif isinstance(call.whitespace_before_args, cst.ParenthesizedWhitespace):
+        whitespace = call.whitespace_before_args  # one argument, on its own line
+    if isinstance(whitespace, cst.ParenthesizedWhitespace):
+        whitespace = whitespace.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=[])
+    return cst.Comma(whitespace_after=whitespace)
 
 
 def decorator_with_keywords(
@@ -121,6 +130,92 @@ def decorator_with_keywords(
 def literal(value: Any) -> cst.BaseExpression:
     """A CST expression for a simple Python value (bool, None, number, string)."""
     return cst.parse_expression(repr(value))
+
+
+def prepend_keywords(call: cst.Call, keywords: Sequence[tuple[str, cst.BaseExpression]]) -> cst.Call:
+    """``call`` with keyword arguments put first, laid out like its arguments.
+
+    Only for calls whose arguments are all keywords (a keyword before a positional
+    argument is a syntax error); ``crontab(hour=3)`` -> ``crontab(minute=0, hour=3)``.
+    """
+    args = list(call.args)
+    present = {a.keyword.value for a in args if a.keyword is not None}
+    new = [(k, v) for k, v in keywords if k not in present]
+    if not new:
+        return call
+    if not args:
+        return add_keywords(call, new)
+    whitespace: cst.BaseParenthesizableWhitespace = cst.SimpleWhitespace(" ")
+    first_comma = args[0].comma
+    if len(args) >= 2 and isinstance(first_comma, cst.Comma):
+        whitespace = first_comma.whitespace_after
+    elif isinstance(call.whitespace_before_args, cst.ParenthesizedWhitespace):
+        whitespace = call.whitespace_before_args
+    if isinstance(whitespace, cst.ParenthesizedWhitespace):
+        whitespace = whitespace.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=[])
+    separator = cst.Comma(whitespace_after=whitespace)
+    added = [
+        cst.Arg(
+            value=value,
+            keyword=cst.Name(name),
+            equal=cst.AssignEqual(
+                whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
+            ),
+            comma=separator,
+        )
+        for name, value in new
+    ]
+    return call.with_changes(args=[*added, *args])
+
+
+def with_elements(
+    node: cst.List | cst.Tuple | cst.Set, changes: dict[int, cst.BaseElement | None]
+) -> cst.List | cst.Tuple | cst.Set | None:
+    """A list, tuple or set literal with some elements replaced (index -> element) or
+    removed (index -> None), laid out as before: when the last element goes, the new last
+    one takes its comma (``['json', 'pickle']`` becomes ``['json']``, not ``['json', ]``),
+    and a one-element tuple keeps the comma that makes it a tuple. None when nothing would
+    be left (an empty ``{}`` is a dict, not a set)."""
+    original = list(node.elements)
+    kept: list[cst.BaseElement] = []
+    for index, element in enumerate(original):
+        replacement = changes.get(index, element)
+        if replacement is not None:
+            kept.append(replacement)
+    if not kept:
+        return None
+    if changes.get(len(original) - 1, original[-1]) is None:
+        kept[-1] = kept[-1].with_changes(comma=original[-1].comma)
+    if isinstance(node, cst.Tuple) and len(kept) == 1 and not isinstance(kept[0].comma, cst.Comma):
+        kept[0] = kept[0].with_changes(comma=cst.Comma())
+    return node.with_changes(elements=kept)
+
+
+def class_with_attributes(
+    klass: cst.ClassDef, attributes: Sequence[tuple[str, cst.BaseExpression]]
+) -> cst.ClassDef | None:
+    """``klass`` with ``name = value`` lines added after its docstring and the simple
+    statements (attributes) that open its body; None for a one-line class body."""
+    body = klass.body
+    if not isinstance(body, cst.IndentedBlock):
+        return None
+    statements = list(body.body)
+    position = 0
+    while position < len(statements) and isinstance(statements[position], cst.SimpleStatementLine):
+        position += 1
+    added = [
+        cst.SimpleStatementLine(
+            body=[cst.Assign(targets=[cst.AssignTarget(target=cst.Name(name))], value=value)]
+        )
+        for name, value in attributes
+    ]
+    if position == 0 and statements:
+        following = statements[0]
+        if isinstance(following, cst.BaseCompoundStatement) and not following.leading_lines:
+            # Keep a blank line between the new attributes and the first method.
+            statements[0] = following.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+    statements[position:position] = added
+    return klass.with_changes(body=body.with_changes(body=statements))
 
 
 # ------------------------------------------------------------------------- applying edits
@@ -200,58 +295,145 @@ def fix_project(
     """Fix ``targets`` (paths of one project) to a fixed point; nothing is written here."""
     outcome = FixOutcome()
     overlay: dict[Path, str] = {}
+    allowed = _fixable_codes(unsafe)
+    model = None
+    final = None
+    found: dict[Path, list[Violation]] = {}
     for _ in range(MAX_ROUNDS):
-        model = _model_with(root, settings, overlay, use_prefilter)
+        model = _model_with(root, settings, overlay, use_prefilter, model)
         changed_any = False
+        found = {}
         for path, named in targets:
             file = model.add_file(path)
-            if file.text is None:
-                continue
             pairs = engine.lint_file_with_fixes(model, file, named=named)
-            fixes = [fix for violation, fix in pairs if fix is not None and _allowed(violation, unsafe)]
-            if not fixes or file.tree is None:
+            found[path] = [violation for violation, _ in pairs]
+            if file.text is None or file.tree is None:
                 continue
-            new_tree, applied = apply_fixes(file.tree, fixes)
-            new_text = new_tree.code
+            ignored = _ignored_codes(file.relpath, settings)
+            fixes = [
+                fix
+                for violation, fix in pairs
+                if fix is not None and violation.code in allowed and not violation.code.startswith(ignored)
+            ]
+            if not fixes:
+                continue
+            new_text, applied = _apply_valid(file.tree, file.text, fixes)
             if applied == 0 or new_text == file.text:
                 continue
-            try:
-                cst.parse_module(new_text)
-            except cst.ParserSyntaxError:
-                continue  # a fix that breaks the file is never kept
             outcome.original.setdefault(path, file.text)
             overlay[path] = new_text
             outcome.applied += applied
             changed_any = True
         if not changed_any:
+            final = model  # the fixed point: its findings are what remains
             break
-    final = _model_with(root, settings, overlay, use_prefilter)
-    for path, named in targets:
-        file = final.add_file(path)
+    if final is None:
+        final = _model_with(root, settings, overlay, use_prefilter, model)
+        found = {path: engine.lint_file(final, final.add_file(path), named=named) for path, named in targets}
+    for path, _ in targets:
         outcome.files_checked += 1
-        outcome.remaining.extend(engine.lint_file(final, file, named=named))
+        outcome.remaining.extend(found.get(path, []))
     outcome.fixed = {p: overlay[p] for p in overlay}
     outcome.encoded = {p: final.add_file(p).encoded(text) for p, text in overlay.items()}
     return outcome
 
 
-def _allowed(violation: Violation, unsafe: bool) -> bool:
+def _apply_valid(tree: cst.Module, text: str, fixes: Sequence[Fix]) -> tuple[str, int]:
+    """The text with every fix applied, when the result is valid Python; else with as many
+    fixes as keep it valid, one at a time (a fix that breaks the file is never kept)."""
+    compiles = _compiles(text)
+    new_tree, applied = apply_fixes(tree, fixes)
+    new_text = new_tree.code
+    if applied == 0 or _valid(new_text, compiles):
+        return new_text, applied
+    kept: list[Fix] = []
+    for fix in fixes:
+        trial_tree, trial_applied = apply_fixes(tree, [*kept, fix])
+        if trial_applied > len(kept) and _valid(trial_tree.code, compiles):
+            kept.append(fix)
+    if not kept:
+        return text, 0
+    final_tree, applied = apply_fixes(tree, kept)
+    return final_tree.code, applied
+
+
+def _compiles(text: str) -> bool:
+    """Whether CPython parses ``text`` (LibCST accepts some code CPython rejects, such as a
+    keyword argument given twice)."""
+    import ast
+
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def _valid(text: str, original_compiles: bool) -> bool:
+    from .project.files import parse_with_large_stack
+
+    try:
+        parse_with_large_stack(text)
+    except (cst.ParserSyntaxError, RecursionError, MemoryError):
+        return False
+    return _compiles(text) or not original_compiles
+
+
+def _ignored_codes(relpath: str, settings: Settings) -> tuple[str, ...]:
+    """Codes ``per-file-ignores`` turns off for the file: their findings are not fixed either."""
+    from .project.files import is_excluded
+
+    return tuple(
+        code
+        for pattern, codes in settings.per_file_ignores.items()
+        if is_excluded(relpath, [pattern])
+        for code in codes
+    )
+
+
+def _fixable_codes(unsafe: bool) -> frozenset[str]:
+    """Codes whose fixes are applied: the safe ones, and the unsafe ones when asked."""
     from .rules import all_rules
 
-    safety = {r.CODE: r.FIX_SAFETY for r in all_rules()}.get(violation.code)
-    return safety == "safe" or (unsafe and safety == "unsafe")
+    wanted = ("safe", "unsafe") if unsafe else ("safe",)
+    return frozenset(r.CODE for r in all_rules() if r.FIX_SAFETY in wanted)
 
 
-def _model_with(root: Path, settings: Settings, overlay: dict[Path, str], use_prefilter: bool) -> Any:
+def _model_with(
+    root: Path, settings: Settings, overlay: dict[Path, str], use_prefilter: bool, previous: Any = None
+) -> Any:
+    """A fresh project model of ``root`` with the fixed texts of ``overlay``. Files whose
+    text has not changed since the ``previous`` model keep their parsed tree (a round
+    re-parses only what the last round changed)."""
     from .project.model import ProjectModel
 
     model = ProjectModel(root, settings.exclude, use_prefilter)
+    if previous is not None:
+        _reuse_files(model, previous, overlay)
     for path, text in overlay.items():
         file: SourceFile = model.add_file(path)
-        _ = file.text  # learn the file's encoding before replacing its text
-        file.set_text(text)
+        if file.text == text:
+            continue
+        file.set_text(text)  # ``file.text`` above learnt the file's encoding
     model.build()
     return model
+
+
+def _reuse_files(model: Any, previous: Any, overlay: dict[Path, str]) -> None:
+    """Put the ``previous`` model's SourceFile objects (read, decoded, parsed) in ``model``
+    wherever their content is still current: unchanged on disk and in the overlay."""
+    swapped: dict[int, SourceFile] = {}
+    for path, file in model.files.items():
+        old = previous.files.get(path)
+        if old is None or old.data is None or old.relpath != file.relpath:
+            continue
+        if path in overlay and old.text != overlay[path]:
+            continue
+        swapped[id(file)] = old
+    if not swapped:
+        return
+    model.files = {path: swapped.get(id(file), file) for path, file in model.files.items()}
+    model.by_module = {name: swapped.get(id(file), file) for name, file in model.by_module.items()}
 
 
 def unified_diff(path: str, before: str, after: str) -> str:

@@ -6,11 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
+from ..fixes import add_keywords
 from ..project.model import FROM_CONFIG, OptionExpr, config_writes_in
 from ..project.values import CELERY_DEFAULT, Known, Resolved
 
 if TYPE_CHECKING:
     from ..engine import FileContext
+    from ..fixes import Fix
     from ..project.model import ConfigWrite, ProjectModel, Task
 
 PICKLE_NAMES = frozenset({"pickle", "application/x-python-serialize"})
@@ -70,3 +72,74 @@ def option_keyword(call: cst.Call, name: str) -> cst.Arg | None:
 
 def method_name(call: cst.Call) -> str | None:
     return call.func.attr.value if isinstance(call.func, cst.Attribute) else None
+
+
+# ----------------------------------------------------------------------- fixes on a task's options
+def task_options_fix(
+    model: ProjectModel, task: Task, options: list[tuple[str, cst.BaseExpression]], title: str
+) -> Fix | None:
+    """Set task options where the task declares its own: as keywords of its decorator
+    (``@shared_task`` -> ``@shared_task(k=v)``, ``@app.task(bind=True)`` -> ``..., k=v)``,
+    a project wrapper that passes ``**kwargs`` on to ``shared_task``), of the call form
+    ``app.task(func)``, or as class attributes of a class-based task.
+
+    None where the decorator cannot take the keyword: a module-level alias
+    (``retry = shared_task(max_retries=5)`` returns a decorator that takes only the
+    function), a wrapper used bare or one that does not pass the option on, a decorator
+    called with ``**options``.
+    """
+    from ..fixes import class_with_attributes, decorator_with_keywords, replace
+
+    if task.decorator is None:
+        if not isinstance(task.node, cst.ClassDef):
+            return None
+        klass = class_with_attributes(task.node, options)
+        return replace(task.node, klass, title) if klass is not None else None
+    node = task.decorator.node
+    summary = task.summary
+    if isinstance(node, cst.Decorator):
+        expr = node.decorator
+        factory = model._factory(summary, expr.func if isinstance(expr, cst.Call) else expr)
+        if factory is None or not _takes_options(factory, isinstance(expr, cst.Call), options):
+            return None
+        decorator = decorator_with_keywords(node, options)
+        return replace(node, decorator, title) if decorator is not None else None
+    if isinstance(node, cst.Call):
+        # ``add = app.task(_add)`` takes the options next to the function;
+        # ``add = shared_task(bind=True)(_add)`` takes them in the inner call.
+        call = node.func if isinstance(node.func, cst.Call) else node
+        factory = model._factory(summary, call.func)
+        if factory is None or factory.kind != "base" or any(a.star == "**" for a in call.args):
+            return None
+        return replace(call, add_keywords(call, options), title)
+    return None
+
+
+def _takes_options(factory: Any, called: bool, options: list[tuple[str, cst.BaseExpression]]) -> bool:
+    """Whether the decorator ``factory`` accepts these options as keyword arguments."""
+    if factory.kind == "base":
+        return True  # shared_task / app.task, bare or called: both take options
+    if factory.kind != "wrapper" or not called:
+        return False  # a bare wrapper is called with the function: a call changes its meaning
+    wrapper = factory.wrapper.node
+    inner: cst.Call = factory.inner_call
+    params = wrapper.params
+    positional_only = {p.name.value for p in params.posonly_params}
+    named = {p.name.value for p in (*params.params, *params.kwonly_params)}
+    star_kwargs = params.star_kwarg.name.value if isinstance(params.star_kwarg, cst.Param) else None
+    passed = {a.keyword.value: a.value for a in inner.args if a.keyword is not None}
+    splat = any(
+        a.star == "**" and isinstance(a.value, cst.Name) and a.value.value == star_kwargs for a in inner.args
+    )
+    for name, _ in options:
+        if name in positional_only:
+            return False
+        if name in named:
+            # ``def task(time_limit=None, **kw): return shared_task(time_limit=time_limit, **kw)``
+            value = passed.get(name)
+            if not (isinstance(value, cst.Name) and value.value == name):
+                return False
+        elif not splat or name in passed:
+            # Not passed on, or given twice (``shared_task(time_limit=5, **kwargs)``).
+            return False
+    return True

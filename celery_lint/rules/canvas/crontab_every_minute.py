@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ...fixes import prepend_keywords, replace
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
 from ._beat import call_fields, is_crontab_callee, literal
@@ -34,6 +35,11 @@ class CrontabEveryMinute(Rule):
     ```
     When every minute of that hour is really wanted, say so: `crontab(minute="*", hour=3)`.
 
+    ## Fix safety
+    Unsafe: the schedule runs once where it ran every minute, which is what the code
+    almost always means but changes what it does. The fix puts `minute=0` first in the
+    `crontab(...)` call, laid out like its other arguments.
+
     ## References
     - Celery, *Periodic Tasks*: crontab schedules (`crontab(hour=7)` is not in the examples for a reason)
     """
@@ -42,6 +48,8 @@ class CrontabEveryMinute(Rule):
     NAME = "crontab-every-minute"
     MESSAGE = "`{call}` leaves `minute` at its default `*`: it runs every minute while {when} holds, not once; add `minute=0` (or `minute='*'` if every minute is meant)"
     SKIP_TEST_CODE = True
+    FIX_SAFETY = "unsafe"
+    FIX_TITLE = "Add `minute=0`"
 
     VALID = [
         Valid(IMPORT + "schedule = crontab(minute=0, hour=3)\n"),
@@ -58,17 +66,34 @@ class CrontabEveryMinute(Rule):
         Valid(IMPORT + "schedule = crontab.from_string('* 3 * * *')\n", note="explicit '*'"),
     ]
     INVALID = [
-        Invalid(IMPORT + "schedule = crontab(hour=3)\n", line=2, message_contains="while hour=3 holds"),
-        Invalid(IMPORT + "schedule = crontab(day_of_week='mon')\n", line=2),
         Invalid(
-            IMPORT + "schedule = crontab(hour='*', day_of_month=1)\n", line=2, note="hour '*', day fixed"
+            IMPORT + "schedule = crontab(hour=3)\n",
+            line=2,
+            message_contains="while hour=3 holds",
+            fixed=IMPORT + "schedule = crontab(minute=0, hour=3)\n",
         ),
-        Invalid(IMPORT + "schedule = crontab(hour='*/6')\n", line=2),
+        Invalid(
+            IMPORT + "schedule = crontab(day_of_week='mon')\n",
+            line=2,
+            fixed=IMPORT + "schedule = crontab(minute=0, day_of_week='mon')\n",
+        ),
+        Invalid(
+            IMPORT + "schedule = crontab(hour='*', day_of_month=1)\n",
+            line=2,
+            note="hour '*', day fixed",
+            fixed=IMPORT + "schedule = crontab(minute=0, hour='*', day_of_month=1)\n",
+        ),
+        Invalid(
+            IMPORT + "schedule = crontab(hour='*/6')\n",
+            line=2,
+            fixed=IMPORT + "schedule = crontab(minute=0, hour='*/6')\n",
+        ),
         Invalid(
             "from celery.schedules import crontab\n\nCELERY_BEAT_SCHEDULE = {\n    'nightly': {'task': 'proj.tasks.nightly', 'schedule': crontab(hour=2)},\n}\n",
             path="proj/settings.py",
             line=4,
             note="Django settings",
+            fixed="from celery.schedules import crontab\n\nCELERY_BEAT_SCHEDULE = {\n    'nightly': {'task': 'proj.tasks.nightly', 'schedule': crontab(minute=0, hour=2)},\n}\n",
         ),
         Invalid(
             "from celery import Celery\nfrom celery.schedules import crontab\n\napp = Celery('proj')\n\n\n"
@@ -76,6 +101,15 @@ class CrontabEveryMinute(Rule):
             "    sender.add_periodic_task(crontab(hour=7, day_of_week=1), report.s())\n",
             line=9,
             note="add_periodic_task",
+            fixed="from celery import Celery\nfrom celery.schedules import crontab\n\napp = Celery('proj')\n\n\n"
+            "@app.on_after_configure.connect\ndef setup(sender, **kwargs):\n"
+            "    sender.add_periodic_task(crontab(minute=0, hour=7, day_of_week=1), report.s())\n",
+        ),
+        Invalid(
+            IMPORT + "schedule = crontab(\n    hour=3,\n    day_of_week='sun',\n)\n",
+            line=2,
+            note="over several lines",
+            fixed=IMPORT + "schedule = crontab(\n    minute=0,\n    hour=3,\n    day_of_week='sun',\n)\n",
         ),
     ]
 
@@ -98,4 +132,7 @@ class CrontabEveryMinute(Rule):
         if not fixed:
             return
         when = " and ".join(fixed)
-        self.report(node, self.MESSAGE.format(call=f"crontab({', '.join(fixed)})", when=when))
+        fix = None
+        if all(arg.keyword is not None for arg in node.args):
+            fix = replace(node, prepend_keywords(node, [("minute", cst.Integer("0"))]), self.FIX_TITLE or "")
+        self.report(node, self.MESSAGE.format(call=f"crontab({', '.join(fixed)})", when=when), fix=fix)

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import keyword as python_keyword
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from ...fixes import Fix, replace
 from ..base import Invalid, Rule, Valid
 from ._callsites import (
     CANVAS,
@@ -55,6 +57,16 @@ class ResultInsteadOfSignature(Rule):
     chain(fetch.s(url), parse.s()).apply_async()
     ```
 
+    ## Fix safety
+    Safe: the code cannot have worked as written. The fix turns `t.delay(args)` into
+    `t.s(args)` (the same arguments, untouched), and `t.apply_async((a, b), {'k': v})`
+    (or `args=`/`kwargs=`) into `t.s(a, b, k=v)` when the arguments are a literal tuple or
+    list and a literal dict with plain string keys and no other option is given (with
+    `countdown=`, `queue=` and the like the right signature is `t.signature(...)` or
+    `t.s(...).set(...)`, which is left to you). A result reached through a variable
+    (`first = t.delay(); chain(first, ...)`) is not fixed: the variable may be used
+    elsewhere.
+
     ## References
     - Celery, *Canvas: Designing Work-flows*: signatures
     """
@@ -66,6 +78,8 @@ class ResultInsteadOfSignature(Rule):
         "`{call}` in {where} sends the task now and hands the canvas an AsyncResult, not a signature: "
         "use `{fix}`"
     )
+    FIX_SAFETY = "safe"
+    FIX_TITLE = "Use a signature (`.s(...)`)"
 
     VALID = [
         Valid(HEAD + "chain(add.s(1, 2), add.s(3)).delay()\n", note="signatures"),
@@ -83,28 +97,93 @@ class ResultInsteadOfSignature(Rule):
         Valid("flags = add.delay(1) or 0 | 4\n", note="`|` without a signature"),
     ]
     INVALID = [
-        Invalid(HEAD + "chain(add.delay(1, 2), add.s(3)).apply_async()\n", line=4, note="chain member"),
-        Invalid(HEAD + "group([add.delay(i, i) for i in range(3)])\n", line=4, note="group list member"),
-        Invalid(HEAD + "group(add.apply_async((i, i)) for i in range(3))\n", line=4, note="generator member"),
-        Invalid(HEAD + "chord([add.s(1, 1)])(tsum.delay())\n", line=4, note="chord callback"),
-        Invalid(HEAD + "chord([add.s(1, 1)], body=tsum.delay())\n", line=4, note="chord body"),
-        Invalid(HEAD + "flow = add.delay(1, 2) | add.s(3)\n", line=4, note="left of `|`"),
-        Invalid(HEAD + "flow = add.s(1, 2) | add.s(3) | tsum.delay()\n", line=4, note="right of `|`"),
-        Invalid(HEAD + "add.apply_async((1, 2), link=tsum.delay())\n", line=4, note="link="),
         Invalid(
-            HEAD + "add.apply_async((1, 2), link_error=[tsum.delay()])\n", line=4, note="link_error list"
+            HEAD + "chain(add.delay(1, 2), add.s(3)).apply_async()\n",
+            line=4,
+            note="chain member",
+            fixed=HEAD + "chain(add.s(1, 2), add.s(3)).apply_async()\n",
         ),
-        Invalid(HEAD + "add.s(1, 2).on_error(tsum.delay()).delay()\n", line=4, note=".on_error()"),
+        Invalid(
+            HEAD + "group([add.delay(i, i) for i in range(3)])\n",
+            line=4,
+            note="group list member",
+            fixed=HEAD + "group([add.s(i, i) for i in range(3)])\n",
+        ),
+        Invalid(
+            HEAD + "group(add.apply_async((i, i)) for i in range(3))\n",
+            line=4,
+            note="generator member",
+            fixed=HEAD + "group(add.s(i, i) for i in range(3))\n",
+        ),
+        Invalid(
+            HEAD + "chord([add.s(1, 1)])(tsum.delay())\n",
+            line=4,
+            note="chord callback",
+            fixed=HEAD + "chord([add.s(1, 1)])(tsum.s())\n",
+        ),
+        Invalid(
+            HEAD + "chord([add.s(1, 1)], body=tsum.delay())\n",
+            line=4,
+            note="chord body",
+            fixed=HEAD + "chord([add.s(1, 1)], body=tsum.s())\n",
+        ),
+        Invalid(
+            HEAD + "flow = add.delay(1, 2) | add.s(3)\n",
+            line=4,
+            note="left of `|`",
+            fixed=HEAD + "flow = add.s(1, 2) | add.s(3)\n",
+        ),
+        Invalid(
+            HEAD + "flow = add.s(1, 2) | add.s(3) | tsum.delay()\n",
+            line=4,
+            note="right of `|`",
+            fixed=HEAD + "flow = add.s(1, 2) | add.s(3) | tsum.s()\n",
+        ),
+        Invalid(
+            HEAD + "add.apply_async((1, 2), link=tsum.delay())\n",
+            line=4,
+            note="link=",
+            fixed=HEAD + "add.apply_async((1, 2), link=tsum.s())\n",
+        ),
+        Invalid(
+            HEAD + "add.apply_async((1, 2), link_error=[tsum.delay()])\n",
+            line=4,
+            note="link_error list",
+            fixed=HEAD + "add.apply_async((1, 2), link_error=[tsum.s()])\n",
+        ),
+        Invalid(
+            HEAD + "add.s(1, 2).on_error(tsum.delay()).delay()\n",
+            line=4,
+            note=".on_error()",
+            fixed=HEAD + "add.s(1, 2).on_error(tsum.s()).delay()\n",
+        ),
         Invalid(
             "import celery\nfrom celery.canvas import chain as flow\n\ndef run(task):\n    first = task.delay(1)\n    return flow(first, task.s(2))\n",
             line=6,
             message_contains="`task.delay(1)`",
-            note="an unknown receiver, through a local name and an import alias",
+            note="an unknown receiver, through a local name and an import alias: no fix",
         ),
         Invalid(
             "import celery\n\ncelery.group(add.delay(1), add.delay(2)).apply_async()\n",
             line=3,
             note="`import celery`",
+            fixed="import celery\n\ncelery.group(add.s(1), add.s(2)).apply_async()\n",
+        ),
+        Invalid(
+            HEAD + "chain(add.apply_async((1,), {'y': 2}), tsum.apply_async(args=[[1, 2]]))()\n",
+            line=4,
+            note="apply_async with literal args and kwargs",
+            fixed=HEAD + "chain(add.s(1, y=2), tsum.s([1, 2]))()\n",
+        ),
+        Invalid(
+            HEAD + "chain(add.apply_async((1, 2), countdown=10), tsum.s())()\n",
+            line=4,
+            note="apply_async with other options: no fix",
+        ),
+        Invalid(
+            HEAD + "chain(add.apply_async(args, kwargs), tsum.s())()\n",
+            line=4,
+            note="apply_async with computed args: no fix",
         ),
     ]
 
@@ -172,7 +251,28 @@ class ResultInsteadOfSignature(Rule):
             if id(call) in self._reported:
                 continue
             self._reported.add(id(call))
-            self.report(expr, self.MESSAGE.format(call=code_of(call), where=where, fix=self._fix(call)))
+            self.report(
+                expr,
+                self.MESSAGE.format(call=code_of(call), where=where, fix=self._fix(call)),
+                fix=self._edit(call) if call is expr else None,
+            )
+
+    def _edit(self, call: cst.Call) -> Fix | None:
+        """``t.delay(...)`` -> ``t.s(...)``; ``t.apply_async((a,), {'k': v})`` -> ``t.s(a, k=v)``."""
+        func = call.func
+        if not isinstance(func, cst.Attribute):
+            return None
+        title = self.FIX_TITLE or ""
+        if func.attr.value == "delay":
+            return replace(func.attr, cst.Name("s"), title)
+        if func.attr.value == "apply_async":
+            args = _signature_arguments(call)
+            if args is None:
+                return None
+            return replace(
+                call, call.with_changes(func=func.with_changes(attr=cst.Name("s")), args=args), title
+            )
+        return None
 
     def _enqueues(self, expr: cst.BaseExpression) -> Iterator[cst.Call]:
         if isinstance(expr, cst.Call):
@@ -231,3 +331,67 @@ def _signature_of_apply_async(receiver: str, call: cst.Call) -> str:
     ]
     text = f"{receiver}.s({', '.join(parts)})"
     return f"{text}.set({', '.join(options)})" if options else text
+
+
+def _signature_arguments(call: cst.Call) -> list[cst.Arg] | None:
+    """The arguments of ``t.s(...)`` equal to ``t.apply_async(args, kwargs)``: only for a
+    literal tuple or list of args and a literal dict of kwargs with identifier keys, and
+    no other option; None otherwise."""
+    given = positional(call)
+    if len(given) > 2 or any(a.star for a in call.args):
+        return None
+    if any(a.keyword is not None and a.keyword.value not in ("args", "kwargs") for a in call.args):
+        return None
+    if "#" in code_of(call, 10_000):
+        return None  # a comment inside would be lost
+    args = keyword(call, "args")
+    kwargs = keyword(call, "kwargs")
+    if (args is not None and given) or (kwargs is not None and len(given) > 1):
+        return None
+    args_expr = args.value if args is not None else (given[0].value if given else None)
+    kwargs_expr = kwargs.value if kwargs is not None else (given[1].value if len(given) > 1 else None)
+    values: list[tuple[str | None, cst.BaseExpression]] = []
+    if args_expr is not None:
+        if not isinstance(args_expr, (cst.Tuple, cst.List)):
+            return None
+        for element in args_expr.elements:
+            if not isinstance(element, cst.Element):
+                return None
+            values.append((None, element.value))
+    if kwargs_expr is not None:
+        if not isinstance(kwargs_expr, cst.Dict):
+            return None
+        seen: set[str] = set()
+        for item in kwargs_expr.elements:
+            if not isinstance(item, cst.DictElement) or not isinstance(item.key, cst.SimpleString):
+                return None
+            key = item.key.evaluated_value
+            if (
+                not isinstance(key, str)
+                or not key.isidentifier()
+                or python_keyword.iskeyword(key)
+                or key in seen
+            ):
+                return None
+            seen.add(key)
+            values.append((key, item.value))
+    no_space = cst.SimpleWhitespace("")
+    out = []
+    for index, (name, value) in enumerate(values):
+        comma: cst.Comma | cst.MaybeSentinel = (
+            cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+            if index < len(values) - 1
+            else cst.MaybeSentinel.DEFAULT
+        )
+        if name is None:
+            out.append(cst.Arg(value=value, comma=comma))
+        else:
+            out.append(
+                cst.Arg(
+                    value=value,
+                    keyword=cst.Name(name),
+                    equal=cst.AssignEqual(whitespace_before=no_space, whitespace_after=no_space),
+                    comma=comma,
+                )
+            )
+    return out

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from ...project.model import App
+from ...fixes import Fix, add_keywords, literal, replace
+from ...project.model import App, ProjectModel
 from ...project.values import CELERY_DEFAULT, Known
 from ..base import Invalid, Rule, Valid
 
@@ -43,6 +44,16 @@ class ConnectionRetryOnStartupUnset(Rule):
     app.conf.broker_connection_retry_on_startup = True
     ```
 
+    ## Fix safety
+    Safe: the fix adds `broker_connection_retry_on_startup=<value>` as a keyword of the
+    app's `Celery(...)` call, where the finding is, with the value Celery 5 uses today:
+    that of `broker_connection_retry` (`True` unless the project turns it off), so that
+    nothing changes until Celery 6. The `Celery(...)` call is the one place every
+    configuration form shares: a keyword there is read whatever the configuration source
+    (module, class, Django settings) and namespace, never counts in Celery's old/new
+    naming check (CEL602), and holds for every settings module the app may load. No fix
+    when `broker_connection_retry` cannot be read or the call takes `**kwargs`.
+
     ## References
     - Celery, *Configuration*: `broker_connection_retry_on_startup`
     - Celery source: `celery/worker/consumer/consumer.py`
@@ -55,6 +66,8 @@ class ConnectionRetryOnStartupUnset(Rule):
         "`broker_connection_retry` and Celery 6 will not; set it explicitly (`True` keeps retrying at start-up)"
     )
     SKIP_TEST_CODE = True
+    FIX_SAFETY = "safe"
+    FIX_TITLE = "Set `broker_connection_retry_on_startup` in `Celery(...)`"
 
     VALID = [
         Valid("from celery import Celery\napp = Celery('proj', broker_connection_retry_on_startup=True)\n"),
@@ -97,11 +110,16 @@ class ConnectionRetryOnStartupUnset(Rule):
         ),
     ]
     INVALID = [
-        Invalid("from celery import Celery\napp = Celery('proj', broker='amqp://mq//')\n", line=2),
+        Invalid(
+            "from celery import Celery\napp = Celery('proj', broker='amqp://mq//')\n",
+            line=2,
+            fixed="from celery import Celery\napp = Celery('proj', broker='amqp://mq//', broker_connection_retry_on_startup=True)\n",
+        ),
         Invalid(
             "from celery import Celery\n\napp = Celery(\n    'proj',\n    broker='amqp://mq//',\n)\napp.conf.task_acks_late = True\n",
             line=3,
             message_contains="`tasks.app`",
+            fixed="from celery import Celery\n\napp = Celery(\n    'proj',\n    broker='amqp://mq//',\n    broker_connection_retry_on_startup=True,\n)\napp.conf.task_acks_late = True\n",
         ),
         Invalid(
             DJANGO_CELERY_PY,
@@ -110,13 +128,17 @@ class ConnectionRetryOnStartupUnset(Rule):
             line=4,
             message_contains="proj.settings",
             note="Django settings that lack it",
+            fixed=DJANGO_CELERY_PY.replace(
+                "Celery('proj')", "Celery('proj', broker_connection_retry_on_startup=True)"
+            ),
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.config_from_object('celeryconfig')\n",
             path="proj/celery.py",
-            files={"celeryconfig.py": "broker_url = 'amqp://mq//'\n"},
+            files={"celeryconfig.py": "broker_url = 'amqp://mq//'\nbroker_connection_retry = False\n"},
             line=2,
-            note="config module that lacks it",
+            note="config module that lacks it and turns retries off: the fix keeps them off",
+            fixed="from celery import Celery\napp = Celery('proj', broker_connection_retry_on_startup=False)\napp.config_from_object('celeryconfig')\n",
         ),
         Invalid(
             DJANGO_CELERY_PY.replace(", namespace='CELERY'", ""),
@@ -124,6 +146,14 @@ class ConnectionRetryOnStartupUnset(Rule):
             files={"proj/settings.py": "CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True\n"},
             line=4,
             note="set under a name the app cannot see (no namespace)",
+            fixed=DJANGO_CELERY_PY.replace(", namespace='CELERY'", "").replace(
+                "Celery('proj')", "Celery('proj', broker_connection_retry_on_startup=True)"
+            ),
+        ),
+        Invalid(
+            "import os\nfrom celery import Celery\napp = Celery('proj')\napp.conf.broker_connection_retry = os.environ.get('RETRY') == '1'\n",
+            line=3,
+            note="broker_connection_retry is computed: no fix",
         ),
     ]
 
@@ -138,7 +168,18 @@ class ConnectionRetryOnStartupUnset(Rule):
                 self.report(
                     app.call if app.call is not None else app.node,
                     self.MESSAGE.format(app=app.label, where=_where(app)),
+                    fix=self._fix(model, app),
                 )
+
+    def _fix(self, model: ProjectModel, app: App) -> Fix | None:
+        call = app.call
+        if call is None or any(a.star for a in call.args):
+            return None
+        retry = model.setting(app, "broker_connection_retry")
+        if not isinstance(retry, Known) or not isinstance(retry.value, bool):
+            return None
+        fixed = add_keywords(call, [(SETTING, literal(retry.value))])
+        return replace(call, fixed, self.FIX_TITLE or "")
 
 
 def _where(app: App) -> str:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from ...fixes import literal
 from ..base import Rule
-from ..support import task_label, unset_by_default, where_looked
+from ..support import task_label, task_options_fix, unset_by_default, where_looked
+
+if TYPE_CHECKING:
+    from ...fixes import Fix
+    from ...project.model import Task
 
 
 class UnsetTaskOptionRule(Rule):
@@ -24,4 +29,17 @@ class UnsetTaskOptionRule(Rule):
                     self.MESSAGE.format(
                         task=task_label(model, task), where=where_looked(model, task, self.OPTION)
                     ),
+                    fix=self.fix_for(task),
                 )
+
+    def fix_value(self, task: Task) -> Any:
+        """The value the fix gives ``OPTION`` on this task; None: no fix."""
+        return None
+
+    def fix_for(self, task: Task) -> Fix | None:
+        value = self.fix_value(task)
+        if value is None:
+            return None
+        return task_options_fix(
+            self.context.model, task, [(self.OPTION, literal(value))], self.FIX_TITLE or ""
+        )

@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..base import Invalid, Valid
 from ._task_option import UnsetTaskOptionRule
+
+if TYPE_CHECKING:
+    from ...project.model import Task
 
 CELERY_PY = (
     "import os\nfrom celery import Celery\n"
@@ -38,7 +43,12 @@ class MissingAcksLate(UnsetTaskOptionRule):
     or `task_acks_late = True` in the configuration.
 
     ## Fix safety
-    Unsafe: redelivery runs a task twice unless it is idempotent.
+    Unsafe: redelivery runs a task twice unless it is idempotent, and a late
+    acknowledgement brings its own settings to review (`reject_on_worker_lost`, the
+    prefetch multiplier, the broker's visibility timeout: CEL206, CEL207, CEL209). The fix adds
+    `acks_late=True` where the task declares its options, in the same places as
+    CEL201's fix (decorator keyword, wrapper that passes `**kwargs` on, call form, class
+    attribute).
 
     ## References
     - Celery, *Tasks*: `acks_late`; *Configuration*: `task_acks_late`
@@ -83,7 +93,11 @@ class MissingAcksLate(UnsetTaskOptionRule):
         ),
     ]
     INVALID = [
-        Invalid("from celery import shared_task\n\n@shared_task\ndef f():\n    pass\n", line=4),
+        Invalid(
+            "from celery import shared_task\n\n@shared_task\ndef f():\n    pass\n",
+            line=4,
+            fixed="from celery import shared_task\n\n@shared_task(acks_late=True)\ndef f():\n    pass\n",
+        ),
         Invalid(
             "from celery import shared_task\n\n@shared_task\ndef f():\n    pass\n",
             path="orders/tasks.py",
@@ -93,6 +107,7 @@ class MissingAcksLate(UnsetTaskOptionRule):
             },
             line=4,
             note="a CELERY_-prefixed setting that the app reads without the namespace is ignored",
+            fixed="from celery import shared_task\n\n@shared_task(acks_late=True)\ndef f():\n    pass\n",
         ),
         Invalid(
             "from proj.base import make_task\n\n@make_task(queue='q')\ndef f():\n    pass\n",
@@ -100,5 +115,33 @@ class MissingAcksLate(UnsetTaskOptionRule):
                 "proj/base.py": "from celery import shared_task\n\ndef make_task(**kwargs):\n    return shared_task(time_limit=5, **kwargs)\n"
             },
             line=4,
+            note="a wrapper that passes **kwargs on to shared_task",
+            fixed="from proj.base import make_task\n\n@make_task(queue='q', acks_late=True)\ndef f():\n    pass\n",
+        ),
+        Invalid(
+            "from proj.base import make_task\n\n@make_task(queue='q')\ndef f():\n    pass\n",
+            files={
+                "proj/base.py": "from celery import shared_task\n\ndef make_task(queue=None, acks_late=None, **kwargs):\n    return shared_task(queue=queue, acks_late=acks_late, **kwargs)\n"
+            },
+            line=4,
+            note="a wrapper parameter passed on under its own name",
+            fixed="from proj.base import make_task\n\n@make_task(queue='q', acks_late=True)\ndef f():\n    pass\n",
+        ),
+        Invalid(
+            "from proj.base import make_task\n\n@make_task\ndef f():\n    pass\n",
+            files={
+                "proj/base.py": "from celery import shared_task\n\ndef make_task(*args, **kwargs):\n    return shared_task(*args, **kwargs)\n"
+            },
+            line=4,
+            note="a wrapper used bare is called with the function: no fix",
+        ),
+        Invalid(
+            "from celery import shared_task\n\ndef _f():\n    pass\n\nf = shared_task(bind=True)(_f)\n",
+            line=3,
+            note="the call form with options",
+            fixed="from celery import shared_task\n\ndef _f():\n    pass\n\nf = shared_task(bind=True, acks_late=True)(_f)\n",
         ),
     ]
+
+    def fix_value(self, task: Task) -> Any:
+        return True

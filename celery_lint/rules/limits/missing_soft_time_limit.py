@@ -1,7 +1,14 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from ...project.values import Known
 from ..base import Invalid, RuleOption, Valid
+from ._limits import is_number
 from ._task_option import UnsetTaskOptionRule
+
+if TYPE_CHECKING:
+    from ...project.model import Task
 
 
 class MissingSoftTimeLimit(UnsetTaskOptionRule):
@@ -32,7 +39,13 @@ class MissingSoftTimeLimit(UnsetTaskOptionRule):
     - `default-soft-time-limit`: the `soft_time_limit` an autofix inserts (seconds).
 
     ## Fix safety
-    Unsafe: the task starts receiving an exception it may not expect.
+    Unsafe: the task starts receiving an exception it may not expect. The fix adds
+    `soft_time_limit=<default-soft-time-limit>` (270 s unless configured) where the task
+    declares its options, in the same places as CEL201's fix (decorator keyword, wrapper
+    that passes `**kwargs` on, call form, class attribute). When the task's hard limit (or,
+    without one, the `default-time-limit` CEL201's fix adds) is not above that value, the
+    soft limit is set 10% below it, so that it still fires first (CEL203); no fix when the
+    hard limit is 1 s or less.
 
     ## References
     - Celery, *Tasks*: `soft_time_limit`
@@ -65,10 +78,46 @@ class MissingSoftTimeLimit(UnsetTaskOptionRule):
     ]
     INVALID = [
         Invalid(
-            "from celery import shared_task\n\n@shared_task(time_limit=60)\ndef f():\n    pass\n", line=4
+            "from celery import shared_task\n\n@shared_task(time_limit=600)\ndef f():\n    pass\n",
+            line=4,
+            fixed="from celery import shared_task\n\n@shared_task(time_limit=600, soft_time_limit=270)\ndef f():\n    pass\n",
+        ),
+        Invalid(
+            "from celery import shared_task\n\n@shared_task(time_limit=60)\ndef f():\n    pass\n",
+            line=4,
+            note="a hard limit below the default: the soft limit goes 10% below it",
+            fixed="from celery import shared_task\n\n@shared_task(time_limit=60, soft_time_limit=54)\ndef f():\n    pass\n",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.task_time_limit = 60\n\n@app.task\ndef f():\n    pass\n",
             line=6,
+            note="the hard limit from the configuration",
+            fixed="from celery import Celery\napp = Celery('proj')\napp.conf.task_time_limit = 60\n\n@app.task(soft_time_limit=54)\ndef f():\n    pass\n",
+        ),
+        Invalid(
+            "from celery import shared_task\n\n@shared_task(time_limit=1)\ndef f():\n    pass\n",
+            line=4,
+            note="no room below a one-second hard limit: no fix",
+        ),
+        Invalid(
+            "from celery import Task\n\nclass Export(Task):\n    time_limit = 300\n\n    def run(self):\n        pass\n",
+            line=3,
+            note="class-based task",
+            fixed="from celery import Task\n\nclass Export(Task):\n    time_limit = 300\n    soft_time_limit = 270\n\n    def run(self):\n        pass\n",
         ),
     ]
+
+    def fix_value(self, task: Task) -> Any:
+        limit = self.context.options.get("default-soft-time-limit", 270)
+        if not is_number(limit) or limit <= 0:
+            return None
+        effective = self.context.model.task_option(task, "time_limit")
+        hard: Any = effective.value if isinstance(effective, Known) else None
+        if not is_number(hard) or hard <= 0:
+            # No hard limit yet: CEL201's fix adds `default-time-limit`.
+            hard = self.context.options.get("default-time-limit", 300)
+        if is_number(hard) and 0 < hard <= limit:
+            # Keep the soft limit below the hard one (CEL203).
+            limit = hard - max(1, hard // 10)
+            return limit if limit > 0 else None
+        return limit

@@ -1,7 +1,14 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from ...project.values import Known
 from ..base import Invalid, RuleOption, Valid
+from ._limits import is_number
 from ._task_option import UnsetTaskOptionRule
+
+if TYPE_CHECKING:
+    from ...project.model import Task
 
 CELERY_PY = (
     "import os\nfrom celery import Celery\n"
@@ -40,7 +47,17 @@ class MissingTimeLimit(UnsetTaskOptionRule):
     - `default-time-limit`: the `time_limit` an autofix inserts (seconds).
 
     ## Fix safety
-    Adding a limit kills tasks that legitimately run longer, so the fix is unsafe.
+    Unsafe: a task that legitimately runs longer than the limit is killed. The fix adds
+    `time_limit=<default-time-limit>` (300 s unless configured) where the task declares
+    its options: a keyword of `@app.task`/`@shared_task` (an import alias too; a bare
+    `@shared_task` becomes `@shared_task(time_limit=300)`), of a project wrapper that
+    passes `**kwargs` on to `shared_task`, of the call form `app.task(func)`, or a class
+    attribute of a class-based task (after its docstring and leading attributes). When the
+    task already has a `soft_time_limit` at or above that value, the limit is set 10%
+    above it, so that the soft limit still fires first. There is no fix for a decorator
+    made by `shared_task(...)` at module level (`retry_task = shared_task(...)`, which takes
+    only the function), a wrapper used bare or one that does not pass the keyword on, or
+    a decorator called with `**options`.
 
     ## References
     - Celery, *Workers guide*: time limits
@@ -92,15 +109,18 @@ class MissingTimeLimit(UnsetTaskOptionRule):
             "from celery import shared_task\n\n@shared_task\ndef f():\n    pass\n",
             line=4,
             message_contains="none on the task",
+            fixed="from celery import shared_task\n\n@shared_task(time_limit=300)\ndef f():\n    pass\n",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\n\n@app.task(bind=True)\ndef f(self):\n    pass\n",
             line=5,
+            fixed="from celery import Celery\napp = Celery('proj')\n\n@app.task(bind=True, time_limit=300)\ndef f(self):\n    pass\n",
         ),
         Invalid(
             "from celery import shared_task as task\n\n@task(acks_late=True)\ndef f():\n    pass\n",
             line=4,
             note="import alias",
+            fixed="from celery import shared_task as task\n\n@task(acks_late=True, time_limit=300)\ndef f():\n    pass\n",
         ),
         Invalid(
             "from proj.decorators import retry_task\n\n@retry_task\ndef f():\n    pass\n",
@@ -108,12 +128,25 @@ class MissingTimeLimit(UnsetTaskOptionRule):
                 "proj/decorators.py": "from celery import shared_task\nretry_task = shared_task(max_retries=5)\n"
             },
             line=4,
-            note="module-level alias in another module",
+            note="module-level alias in another module: it takes only the function, so no fix",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\n\nclass Export(app.Task):\n    name = 'export'\n\n    def run(self):\n        pass\n",
             line=4,
             note="class-based task",
+            fixed="from celery import Celery\napp = Celery('proj')\n\nclass Export(app.Task):\n    name = 'export'\n    time_limit = 300\n\n    def run(self):\n        pass\n",
+        ),
+        Invalid(
+            'from celery import Celery\napp = Celery(\'proj\')\n\nclass Export(app.Task):\n    """Export."""\n\n    def run(self):\n        pass\n',
+            line=4,
+            note="class-based task with a docstring only",
+            fixed='from celery import Celery\napp = Celery(\'proj\')\n\nclass Export(app.Task):\n    """Export."""\n    time_limit = 300\n\n    def run(self):\n        pass\n',
+        ),
+        Invalid(
+            "from celery import Task\n\nclass Export(Task):\n    def run(self):\n        pass\n",
+            line=3,
+            note="class-based task that starts with its method",
+            fixed="from celery import Task\n\nclass Export(Task):\n    time_limit = 300\n\n    def run(self):\n        pass\n",
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task\ndef f():\n    pass\n",
@@ -123,5 +156,45 @@ class MissingTimeLimit(UnsetTaskOptionRule):
             },
             line=4,
             note="the docs' old name CELERYD_TIME_LIMIT is ignored by Celery",
+            fixed="from celery import shared_task\n\n@shared_task(time_limit=300)\ndef f():\n    pass\n",
+        ),
+        Invalid(
+            "from celery import shared_task\n\n@shared_task(\n    bind=True,\n    soft_time_limit=600,\n)\ndef f(self):\n    pass\n",
+            line=7,
+            note="a soft limit above the default: the hard limit goes 10% above it",
+            fixed="from celery import shared_task\n\n@shared_task(\n    bind=True,\n    soft_time_limit=600,\n    time_limit=660,\n)\ndef f(self):\n    pass\n",
+        ),
+        Invalid(
+            "from proj.base import make_task\n\n@make_task(queue='q')\ndef f():\n    pass\n",
+            files={
+                "proj/base.py": "from celery import shared_task\n\ndef make_task(**kwargs):\n    return shared_task(acks_late=True, **kwargs)\n"
+            },
+            line=4,
+            note="a project wrapper that passes **kwargs on",
+            fixed="from proj.base import make_task\n\n@make_task(queue='q', time_limit=300)\ndef f():\n    pass\n",
+        ),
+        Invalid(
+            "from proj.base import make_task\n\n@make_task(queue='q')\ndef f():\n    pass\n",
+            files={
+                "proj/base.py": "from celery import shared_task\n\ndef make_task(queue):\n    return shared_task(queue=queue)\n"
+            },
+            line=4,
+            note="a wrapper that takes no other option: no fix",
+        ),
+        Invalid(
+            "from celery import Celery\napp = Celery('proj')\n\ndef _add(x, y):\n    return x + y\n\nadd = app.task(_add)\n",
+            line=4,
+            note="the call form",
+            fixed="from celery import Celery\napp = Celery('proj')\n\ndef _add(x, y):\n    return x + y\n\nadd = app.task(_add, time_limit=300)\n",
         ),
     ]
+
+    def fix_value(self, task: Task) -> Any:
+        limit = self.context.options.get("default-time-limit", 300)
+        if not is_number(limit) or limit <= 0:
+            return None
+        soft = self.context.model.task_option(task, "soft_time_limit")
+        if isinstance(soft, Known) and is_number(soft.value) and soft.value >= limit:
+            # Keep the soft limit below the hard one (CEL203).
+            return soft.value + max(1, soft.value // 10)
+        return limit

@@ -5,7 +5,7 @@ import libcst as cst
 from ...project.values import Known, Unknown
 from ...project.walk import Walker
 from ..base import Invalid, Rule, Valid
-from ..support import task_label
+from ..support import task_label, task_options_fix
 
 
 class _Returns(Walker):
@@ -72,7 +72,12 @@ class ResultNotIgnored(Rule):
     ```
 
     ## Fix safety
-    Unsafe: code that waits on the result (`.get()`, chords) stops working.
+    Unsafe: code that waits on the result (`.get()`, chords, `AsyncResult.state`) stops
+    working. The fix adds `ignore_result=True` where the task declares its options: a
+    keyword of `@app.task`/`@shared_task` (a bare decorator becomes a call), of a project
+    wrapper that passes `**kwargs` on to `shared_task`, of the call form `app.task(func)`,
+    or a class attribute of a class-based task; no fix where the decorator cannot take
+    the keyword (see CEL201).
 
     ## References
     - Celery, *Tasks*: `ignore_result`; *Canvas*: chords need results
@@ -108,11 +113,33 @@ class ResultNotIgnored(Rule):
         Invalid(
             "from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\n@app.task\ndef f():\n    print('hi')\n",
             line=5,
+            fixed="from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\n@app.task(ignore_result=True)\ndef f():\n    print('hi')\n",
         ),
         Invalid(
             "import os\nfrom celery import Celery\napp = Celery('proj', backend=os.environ['RESULT_URL'])\n\n@app.task\ndef f():\n    return None\n",
             line=6,
             note="backend unknown counts as configured",
+            fixed="import os\nfrom celery import Celery\napp = Celery('proj', backend=os.environ['RESULT_URL'])\n\n@app.task(ignore_result=True)\ndef f():\n    return None\n",
+        ),
+        Invalid(
+            "from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\n@app.task(\n    bind=True,\n    acks_late=True,  # redelivered\n)\ndef f(self):\n    print('hi')\n",
+            line=8,
+            note="a decorator over several lines, with a comment",
+            fixed="from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\n@app.task(\n    bind=True,\n    acks_late=True,  # redelivered\n    ignore_result=True,\n)\ndef f(self):\n    print('hi')\n",
+        ),
+        Invalid(
+            "from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\nclass Notify(app.Task):\n    name = 'notify'\n\n    def run(self):\n        print('hi')\n",
+            line=4,
+            note="class-based task",
+            fixed="from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\nclass Notify(app.Task):\n    name = 'notify'\n    ignore_result = True\n\n    def run(self):\n        print('hi')\n",
+        ),
+        Invalid(
+            "from celery import Celery\nfrom proj.decorators import fire_and_forget\napp = Celery('proj', backend='redis://localhost')\n\n@fire_and_forget\ndef f():\n    print('hi')\n",
+            files={
+                "proj/decorators.py": "from celery import shared_task\nfire_and_forget = shared_task(acks_late=True)\n"
+            },
+            line=6,
+            note="a module-level alias takes only the function: no fix",
         ),
     ]
 
@@ -130,4 +157,10 @@ class ResultNotIgnored(Rule):
             where = f" (result backend: {backend.origin})" if isinstance(backend, Known) else ""
             if isinstance(backend, Unknown):
                 where = " (a result backend may be configured)"
-            self.report(task.node, self.MESSAGE.format(task=task_label(model, task), backend=where))
+            self.report(
+                task.node,
+                self.MESSAGE.format(task=task_label(model, task), backend=where),
+                fix=task_options_fix(
+                    model, task, [("ignore_result", cst.Name("True"))], self.FIX_TITLE or ""
+                ),
+            )

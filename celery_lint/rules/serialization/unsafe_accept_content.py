@@ -2,6 +2,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import libcst as cst
+
+from ...fixes import Fix, replace, string_like, with_elements
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
 from ..support import config_writes, is_pickle
@@ -30,6 +33,15 @@ class UnsafeAcceptContent(Rule):
     app.conf.accept_content = ["json"]
     ```
 
+    ## Fix safety
+    Safe: the fix edits the list, tuple or set literal where it is written, in the same
+    configuration form: a pickle entry is removed when the list also accepts JSON
+    (`'json'` or `'application/json'`), else it becomes JSON in the same spelling
+    (`'pickle'` -> `'json'`, `'application/x-python-serialize'` -> `'application/json'`),
+    so that a serializer CEL101 switches to JSON stays accepted. Workers then refuse
+    pickle messages, which is the point. A list given through a name or computed is
+    left alone.
+
     ## References
     - Celery, *Configuration*: `accept_content`
     """
@@ -40,6 +52,8 @@ class UnsafeAcceptContent(Rule):
         "`{key}` accepts pickle ({form}): workers will deserialize code from the broker; accept only `json`"
     )
     SKIP_TEST_CODE = True
+    FIX_SAFETY = "safe"
+    FIX_TITLE = "Accept `json` instead of pickle"
 
     VALID = [
         Valid("from celery import Celery\napp = Celery('proj')\napp.conf.accept_content = ['json']\n"),
@@ -54,11 +68,13 @@ class UnsafeAcceptContent(Rule):
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.accept_content = ['json', 'pickle']\n",
             line=3,
+            fixed="from celery import Celery\napp = Celery('proj')\napp.conf.accept_content = ['json']\n",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj', task_serializer='json', accept_content={'application/x-python-serialize'})\n",
             line=2,
             note="even when the serializers are json",
+            fixed="from celery import Celery\napp = Celery('proj', task_serializer='json', accept_content={'application/json'})\n",
         ),
         Invalid(
             "CELERY_ACCEPT_CONTENT = ['pickle', 'json']\n",
@@ -72,10 +88,39 @@ class UnsafeAcceptContent(Rule):
                 ),
             },
             line=1,
+            fixed="CELERY_ACCEPT_CONTENT = ['json']\n",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.update({'result_accept_content': ['pickle']})\n",
             line=3,
+            fixed="from celery import Celery\napp = Celery('proj')\napp.conf.update({'result_accept_content': ['json']})\n",
+        ),
+        Invalid(
+            "accept_content = (\n    'pickle',\n    'msgpack',\n)\n",
+            path="celeryconfig.py",
+            files={
+                "proj/celery.py": "from celery import Celery\napp = Celery('proj')\napp.config_from_object('celeryconfig')\n"
+            },
+            line=1,
+            note="a tuple over several lines, without json: pickle becomes json",
+            fixed="accept_content = (\n    'json',\n    'msgpack',\n)\n",
+        ),
+        Invalid(
+            "from celery import Celery\napp = Celery('proj')\napp.conf.accept_content = ('json', 'pickle', 'application/x-python-serialize')\n",
+            line=3,
+            note="both spellings",
+            fixed="from celery import Celery\napp = Celery('proj')\napp.conf.accept_content = ('json',)\n",
+        ),
+        Invalid(
+            "from celery import Celery\napp = Celery('proj')\napp.conf.accept_content = 'pickle'\n",
+            line=3,
+            note="a single string",
+            fixed="from celery import Celery\napp = Celery('proj')\napp.conf.accept_content = 'json'\n",
+        ),
+        Invalid(
+            "from celery import Celery\nACCEPT = ['json', 'pickle']\napp = Celery('proj')\napp.conf.accept_content = ACCEPT\n",
+            line=4,
+            note="a list through a name: no fix",
         ),
     ]
 
@@ -94,4 +139,42 @@ class UnsafeAcceptContent(Rule):
             else:
                 continue
             if any(is_pickle(item) for item in items):
-                self.report(write.node, self.MESSAGE.format(key=write.key, form=write.form))
+                self.report(
+                    write.node,
+                    self.MESSAGE.format(key=write.key, form=write.form),
+                    fix=self._fix(write.value),
+                )
+
+    def _fix(self, value: cst.BaseExpression) -> Fix | None:
+        title = self.FIX_TITLE or ""
+        if isinstance(value, cst.SimpleString):
+            text = value.evaluated_value
+            return replace(value, string_like(value, _json_for(text)), title) if is_pickle(text) else None
+        if not isinstance(value, (cst.List, cst.Tuple, cst.Set)):
+            return None
+        strings: list[object] = [
+            e.value.evaluated_value
+            if isinstance(e, cst.Element) and isinstance(e.value, cst.SimpleString)
+            else None
+            for e in value.elements
+        ]
+        has_json = any(
+            isinstance(s, str) and s.strip().lower() in ("json", "application/json") for s in strings
+        )
+        changes: dict[int, cst.BaseElement | None] = {}
+        for index, (element, item) in enumerate(zip(value.elements, strings, strict=True)):
+            if not is_pickle(item):
+                continue
+            if has_json:
+                changes[index] = None
+            else:
+                assert isinstance(element, cst.Element) and isinstance(element.value, cst.SimpleString)
+                changes[index] = element.with_changes(value=string_like(element.value, _json_for(item)))
+                has_json = True
+        new = with_elements(value, changes)
+        return replace(value, new, title) if new is not None and changes else None
+
+
+def _json_for(pickle_name: object) -> str:
+    """``json`` for ``pickle``, ``application/json`` for ``application/x-python-serialize``."""
+    return "application/json" if str(pickle_name).strip().lower().startswith("application/") else "json"

@@ -3,9 +3,15 @@ from __future__ import annotations
 import libcst as cst
 
 from ...fixes import replace, string_like
+from ...project.model import App, ConfigWrite, ProjectModel
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
+from ..configuration._config import index_for
 from ..support import config_writes, is_pickle
+
+JSON_NAMES = frozenset({"json", "application/json"})
+# The accept list that must admit the new serializer (event receivers always accept json).
+ACCEPT_FOR = {"task_serializer": "accept_content", "result_serializer": "result_accept_content"}
 
 SERIALIZER_SETTINGS = frozenset({"task_serializer", "result_serializer", "event_serializer"})
 
@@ -34,8 +40,14 @@ class UnsafeSerializer(Rule):
     ```
 
     ## Fix safety
-    Replacing `pickle` with `json` changes what the task may be given: arguments that
-    only pickle could carry fail at publish time.
+    Safe: the fix replaces the string `'pickle'` with `'json'` where it is written, in the
+    same configuration form and quotes. It does change what the tasks may be given:
+    arguments that only pickle could carry fail at publish time instead of running code
+    on the workers. A value given through a name (`SERIALIZER = 'pickle'`, used
+    elsewhere too) or computed is left alone, and so is a serializer whose accept list
+    (`accept_content`, `result_accept_content`) does not admit JSON or cannot be read:
+    the workers would reject every message. CEL102's fix puts `json` in place of
+    `pickle` in those lists; the serializer is fixed once they accept it.
 
     ## References
     - Celery, *Security*: serializers
@@ -68,16 +80,24 @@ class UnsafeSerializer(Rule):
     ]
     INVALID = [
         Invalid(
-            "from celery import Celery\napp = Celery('proj')\napp.conf.task_serializer = 'pickle'\n", line=3
+            "from celery import Celery\napp = Celery('proj')\napp.conf.task_serializer = 'pickle'\n",
+            line=3,
+            fixed="from celery import Celery\napp = Celery('proj')\napp.conf.task_serializer = 'json'\n",
         ),
-        Invalid("from celery import Celery\napp = Celery('proj', task_serializer='pickle')\n", line=2),
+        Invalid(
+            "from celery import Celery\napp = Celery('proj', task_serializer='pickle')\n",
+            line=2,
+            fixed="from celery import Celery\napp = Celery('proj', task_serializer='json')\n",
+        ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.update(\n    result_serializer='pickle',\n)\n",
             line=4,
+            fixed="from celery import Celery\napp = Celery('proj')\napp.conf.update(\n    result_serializer='json',\n)\n",
         ),
         Invalid(
-            "from celery import Celery\napp = Celery('proj')\napp.conf['event_serializer'] = 'pickle'\n",
+            "from celery import Celery\napp = Celery('proj')\napp.conf['event_serializer'] = \"pickle\"\n",
             line=3,
+            fixed="from celery import Celery\napp = Celery('proj')\napp.conf['event_serializer'] = \"json\"\n",
         ),
         Invalid(
             "CELERY_TASK_SERIALIZER = 'pickle'\n",
@@ -92,6 +112,7 @@ class UnsafeSerializer(Rule):
             },
             line=1,
             note="Django settings",
+            fixed="CELERY_TASK_SERIALIZER = 'json'\n",
         ),
         Invalid(
             "task_serializer = 'pickle'\n",
@@ -100,16 +121,35 @@ class UnsafeSerializer(Rule):
                 "proj/celery.py": "from celery import Celery\napp = Celery('proj')\napp.config_from_object('celeryconfig')\n"
             },
             line=1,
+            fixed="task_serializer = 'json'\n",
         ),
         Invalid(
             "from celery import Celery\n\nclass Config:\n    CELERY_RESULT_SERIALIZER = 'pickle'\n\napp = Celery('proj')\napp.config_from_object(Config)\n",
             line=4,
             note="old name in a configuration class",
+            fixed="from celery import Celery\n\nclass Config:\n    CELERY_RESULT_SERIALIZER = 'json'\n\napp = Celery('proj')\napp.config_from_object(Config)\n",
+        ),
+        Invalid(
+            "from celery import Celery\napp = Celery('proj', changes={'task_serializer': 'PICKLE'})\n",
+            line=2,
+            note="a dict of changes, any case",
+            fixed="from celery import Celery\napp = Celery('proj', changes={'task_serializer': 'json'})\n",
         ),
         Invalid(
             "from celery import Celery\nSERIALIZER = 'pickle'\napp = Celery('proj')\napp.conf.task_serializer = SERIALIZER\n",
             line=4,
-            note="value through a module constant",
+            note="value through a module constant, which other code may use: no fix",
+        ),
+        Invalid(
+            "from celery import Celery\napp = Celery('proj', accept_content=['pickle'])\napp.conf.task_serializer = 'pickle'\n",
+            line=3,
+            note="workers that accept only pickle would reject json: no fix until CEL102's",
+        ),
+        Invalid(
+            "from celery import Celery\napp = Celery('proj', accept_content=['json', 'pickle'])\napp.conf.result_serializer = 'pickle'\n",
+            line=3,
+            note="result_accept_content unset: accept_content applies",
+            fixed="from celery import Celery\napp = Celery('proj', accept_content=['json', 'pickle'])\napp.conf.result_serializer = 'json'\n",
         ),
     ]
 
@@ -120,6 +160,31 @@ class UnsafeSerializer(Rule):
             value = write.resolved(self.context.model)
             if isinstance(value, Known) and is_pickle(value.value):
                 fix = None
-                if isinstance(write.value, cst.SimpleString):
+                if isinstance(write.value, cst.SimpleString) and _json_accepted(self.context.model, write):
                     fix = replace(write.value, string_like(write.value, "json"), self.FIX_TITLE or "")
                 self.report(write.node, self.MESSAGE.format(key=write.key, form=write.form), fix=fix)
+
+
+def _json_accepted(model: ProjectModel, write: ConfigWrite) -> bool:
+    """Whether every app the write configures accepts JSON for what it serializes."""
+    accept = ACCEPT_FOR.get(write.setting or "")
+    if accept is None:
+        return True
+    apps = index_for(model).owners.get(id(write.node)) or model.default_apps()
+    return accepts_json(model, apps, accept)
+
+
+def accepts_json(model: ProjectModel, apps: list[App], accept: str = "accept_content") -> bool:
+    """Whether the accept list ``accept`` of every app surely admits JSON."""
+    for app in apps:
+        value = model.setting(app, accept)
+        if accept == "result_accept_content" and isinstance(value, Known) and value.value is None:
+            value = model.setting(app, "accept_content")
+        if not isinstance(value, Known):
+            return False
+        items = [value.value] if isinstance(value.value, str) else value.value
+        if not isinstance(items, (list, tuple, set, frozenset)):
+            return False
+        if not any(isinstance(i, str) and i.strip().lower() in JSON_NAMES for i in items):
+            return False
+    return True

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ...fixes import Fix, replace, string_like
 from ...project.evaluate import NotEvaluable, evaluate
 from ..base import Invalid, Rule, Valid
 from ..support import is_pickle, method_name
+from .unsafe_serializer import accepts_json
 
 # Calls whose keyword arguments (or ``options={...}``) are message options.
 OPTION_METHODS = frozenset({"apply_async", "send_task", "signature", "subtask", "set", "retry"})
@@ -38,6 +40,14 @@ class UnsafeSerializerOption(Rule):
     def export(report_id): ...
     ```
 
+    ## Fix safety
+    Safe: the fix replaces the string `'pickle'` with `'json'` where it is written (the
+    keyword, the `options` entry or the class attribute), in the same quotes. Arguments
+    that only pickle could carry then fail at publish time instead of running code on the
+    workers. A value given through a name or computed is left alone, and so is every
+    finding while the workers' `accept_content` does not surely admit JSON (CEL102's
+    fix comes first).
+
     ## References
     - Celery, *Calling tasks*: serializers
     """
@@ -47,6 +57,8 @@ class UnsafeSerializerOption(Rule):
     SKIP_TEST_CODE = True
     MESSAGE = "`serializer='pickle'` {where}: pickle messages run code on workers; use `json` and pass ids"
     TRIGGERS = (b"serializer=", b"serializer'", b'serializer"')
+    FIX_SAFETY = "safe"
+    FIX_TITLE = "Use `json`"
 
     VALID = [
         Valid("from celery import shared_task\n\n@shared_task(serializer='json')\ndef f(x):\n    return x\n"),
@@ -60,23 +72,49 @@ class UnsafeSerializerOption(Rule):
         Invalid(
             "from celery import shared_task\n\n@shared_task(serializer='pickle')\ndef f(x):\n    return x\n",
             line=3,
+            fixed="from celery import shared_task\n\n@shared_task(serializer='json')\ndef f(x):\n    return x\n",
         ),
-        Invalid("from proj.tasks import add\nadd.apply_async((1, 2), serializer='pickle')\n", line=2),
         Invalid(
-            "from celery import Celery\napp = Celery('proj')\napp.send_task('proj.add', args=(1,), serializer='pickle')\n",
+            "from proj.tasks import add\nadd.apply_async((1, 2), serializer='pickle')\n",
+            line=2,
+            fixed="from proj.tasks import add\nadd.apply_async((1, 2), serializer='json')\n",
+        ),
+        Invalid(
+            "from celery import Celery\napp = Celery('proj')\napp.send_task('proj.add', args=(1,), serializer=\"pickle\")\n",
             line=3,
+            fixed="from celery import Celery\napp = Celery('proj')\napp.send_task('proj.add', args=(1,), serializer=\"json\")\n",
         ),
         Invalid(
             "from celery import signature\nsig = signature('proj.add', args=(1,), options={'serializer': 'pickle'})\n",
             line=2,
+            fixed="from celery import signature\nsig = signature('proj.add', args=(1,), options={'serializer': 'json'})\n",
         ),
-        Invalid("from proj.tasks import add\nsig = add.s(1).set(serializer='pickle')\n", line=2),
+        Invalid(
+            "from proj.tasks import add\nsig = add.s(1).set(serializer='pickle')\n",
+            line=2,
+            fixed="from proj.tasks import add\nsig = add.s(1).set(serializer='json')\n",
+        ),
         Invalid(
             "from celery import Task\n\nclass PickledTask(Task):\n    serializer = 'pickle'\n",
             line=4,
             note="base class attribute",
+            fixed="from celery import Task\n\nclass PickledTask(Task):\n    serializer = 'json'\n",
         ),
-        Invalid("from proj.tasks import add\nsig = add.s(1)\nsig.options['serializer'] = 'pickle'\n", line=3),
+        Invalid(
+            "from proj.tasks import add\nsig = add.s(1)\nsig.options['serializer'] = 'pickle'\n",
+            line=3,
+            fixed="from proj.tasks import add\nsig = add.s(1)\nsig.options['serializer'] = 'json'\n",
+        ),
+        Invalid(
+            "from celery import shared_task\nPICKLE = 'pickle'\n\n@shared_task(serializer=PICKLE)\ndef f(x):\n    return x\n",
+            line=4,
+            note="through a name: no fix",
+        ),
+        Invalid(
+            "from celery import Celery\napp = Celery('proj', accept_content=['pickle'])\n\n@app.task(serializer='pickle')\ndef f(x):\n    return x\n",
+            line=4,
+            note="workers that accept only pickle would reject json: no fix",
+        ),
     ]
 
     def _pickle_value(self, expr: cst.BaseExpression) -> bool:
@@ -84,6 +122,15 @@ class UnsafeSerializerOption(Rule):
             return is_pickle(evaluate(self.context.model, self.context.summary, expr))
         except NotEvaluable:
             return False
+
+    def _fix(self, value: cst.BaseExpression) -> Fix | None:
+        """``'pickle'`` -> ``'json'`` when the workers surely accept JSON."""
+        if not isinstance(value, cst.SimpleString) or not is_pickle(value.evaluated_value):
+            return None
+        model = self.context.model
+        if not accepts_json(model, model.default_apps()):
+            return None
+        return replace(value, string_like(value, "json"), self.FIX_TITLE or "")
 
     def _celery_file(self) -> bool:
         return self.context.model.needs_analysis(self.context.file)
@@ -111,7 +158,7 @@ class UnsafeSerializerOption(Rule):
             if arg.keyword is None:
                 continue
             if arg.keyword.value == "serializer" and self._pickle_value(arg.value):
-                self.report(arg, self.MESSAGE.format(where=where))
+                self.report(arg, self.MESSAGE.format(where=where), fix=self._fix(arg.value))
             elif arg.keyword.value == "options" and isinstance(arg.value, cst.Dict):
                 for element in arg.value.elements:
                     if (
@@ -120,7 +167,11 @@ class UnsafeSerializerOption(Rule):
                         and element.key.evaluated_value == "serializer"
                         and self._pickle_value(element.value)
                     ):
-                        self.report(element, self.MESSAGE.format(where="in the signature options"))
+                        self.report(
+                            element,
+                            self.MESSAGE.format(where="in the signature options"),
+                            fix=self._fix(element.value),
+                        )
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         model = self.context.model
@@ -141,7 +192,11 @@ class UnsafeSerializerOption(Rule):
                     )
                     and self._pickle_value(small.value)
                 ):
-                    self.report(small, self.MESSAGE.format(where=f"on task class {node.name.value}"))
+                    self.report(
+                        small,
+                        self.MESSAGE.format(where=f"on task class {node.name.value}"),
+                        fix=self._fix(small.value),
+                    )
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
@@ -156,7 +211,9 @@ class UnsafeSerializerOption(Rule):
                 and sub.slice[0].slice.value.evaluated_value == "serializer"
                 and self._pickle_value(node.value)
             ):
-                self.report(node, self.MESSAGE.format(where="in the signature options"))
+                self.report(
+                    node, self.MESSAGE.format(where="in the signature options"), fix=self._fix(node.value)
+                )
 
 
 def _on_signature(call: cst.Call) -> bool:
