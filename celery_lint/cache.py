@@ -133,10 +133,10 @@ class ResultCache:
         self.patterns = sorted(p.decode("latin-1") for p in model.patterns)
         if not keep_previous:
             self.model_files = {}
-        for summary in model.parsed_summaries():
-            data = summary.file.read()
+        for file in model.parsed_files():
+            data = file.read()
             if data is not None:
-                self.model_files[summary.file.relpath] = content_hash(data)
+                self.model_files[file.relpath] = content_hash(data)
 
     def lookup(self, relpath: str, data: bytes, named: bool = False) -> list[dict[str, Any]] | None:
         """Cached findings; a file the user names is checked more (syntax errors even where

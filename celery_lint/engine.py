@@ -591,9 +591,7 @@ def _lint_files(
                 for path, violations in chunk:
                     found[Path(path)] = violations
                 for path in parsed:
-                    # Parse in the parent too: the model it keeps then covers what the
-                    # workers resolved (only files a worker needed, few and small).
-                    model.summary_for(model.add_file(Path(path)))
+                    model.note_parsed_elsewhere(model.add_file(Path(path)))
     finally:
         _WORKER_STATE = None
     return found

@@ -12,7 +12,7 @@ import contextlib
 import difflib
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,10 +33,19 @@ class Fix:
 
     edits: tuple[tuple[cst.CSTNode, cst.CSTNode | cst.RemovalSentinel], ...]
     title: str = ""
+    reapply: Callable[[Any], cst.CSTNode | None] | None = None
+    """For a fix of one edit: the same edit made on what another fix already put in place
+    of that node (a keyword added to a decorator another fix extends too), so that such
+    fixes land in one round; None: the fix waits for the next round."""
 
 
-def replace(old: cst.CSTNode, new: cst.CSTNode | cst.RemovalSentinel, title: str = "") -> Fix:
-    return Fix(((old, new),), title)
+def replace(
+    old: cst.CSTNode,
+    new: cst.CSTNode | cst.RemovalSentinel,
+    title: str = "",
+    reapply: Callable[[Any], cst.CSTNode | None] | None = None,
+) -> Fix:
+    return Fix(((old, new),), title, reapply)
 
 
 # ------------------------------------------------------------------------- edit helpers
@@ -246,7 +255,9 @@ def _descendant_ids(node: cst.CSTNode) -> set[int]:
 
 
 def apply_fixes(tree: cst.Module, fixes: Sequence[Fix]) -> tuple[cst.Module, int]:
-    """Apply every fix whose nodes do not overlap an earlier one; returns (tree, applied)."""
+    """Apply every fix whose nodes do not overlap an earlier one, and every fix that can
+    redo its edit on the replacement of the very node an earlier fix edits (``reapply``);
+    returns (tree, applied)."""
     chosen: dict[int, cst.CSTNode | cst.RemovalSentinel] = {}
     covered: set[int] = set()
     applied = 0
@@ -255,6 +266,13 @@ def apply_fixes(tree: cst.Module, fixes: Sequence[Fix]) -> tuple[cst.Module, int
         for old, _ in fix.edits:
             ids |= _descendant_ids(old)
         if ids & covered:
+            if fix.reapply is not None and len(fix.edits) == 1:
+                current = chosen.get(id(fix.edits[0][0]))
+                if isinstance(current, cst.CSTNode):
+                    again = fix.reapply(current)
+                    if again is not None:
+                        chosen[id(fix.edits[0][0])] = again
+                        applied += 1
             continue
         covered |= ids
         for old, new in fix.edits:
@@ -307,15 +325,13 @@ def fix_project(
             file = model.add_file(path)
             pairs = engine.lint_file_with_fixes(model, file, named=named)
             found[path] = [violation for violation, _ in pairs]
-            if file.text is None or file.tree is None:
-                continue
             ignored = _ignored_codes(file.relpath, settings)
             fixes = [
                 fix
                 for violation, fix in pairs
                 if fix is not None and violation.code in allowed and not violation.code.startswith(ignored)
             ]
-            if not fixes:
+            if not fixes or file.text is None or file.tree is None:
                 continue
             new_text, applied = _apply_valid(file.tree, file.text, fixes)
             if applied == 0 or new_text == file.text:
@@ -358,12 +374,10 @@ def _apply_valid(tree: cst.Module, text: str, fixes: Sequence[Fix]) -> tuple[str
 
 
 def _compiles(text: str) -> bool:
-    """Whether CPython parses ``text`` (LibCST accepts some code CPython rejects, such as a
-    keyword argument given twice)."""
-    import ast
-
+    """Whether CPython compiles ``text``: LibCST (and even ``ast.parse``) accepts code the
+    compiler rejects, such as a keyword argument given twice."""
     try:
-        ast.parse(text)
+        compile(text, "<fixed>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True

@@ -25,7 +25,18 @@ from conftest import BARE_TASK, Project
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from celery_lint.engine import Engine, fix_paths, lint_paths, select_rules
-from celery_lint.fixes import add_keywords, class_with_attributes, literal, prepend_keywords, with_elements
+from celery_lint.fixes import (
+    Fix,
+    _apply_valid,
+    add_keywords,
+    apply_fixes,
+    class_with_attributes,
+    decorator_with_keywords,
+    literal,
+    prepend_keywords,
+    replace,
+    with_elements,
+)
 from celery_lint.project.model import ProjectModel
 from celery_lint.rules import all_rules
 from celery_lint.rules.base import Invalid, Rule
@@ -310,6 +321,46 @@ def test_class_with_attributes_goes_after_the_docstring_and_attributes():
     assert module.with_changes(body=[new]).code == (
         'class A(T):\n    """Doc."""\n    name = "a"\n    time_limit = 300\n\n    def run(self):\n        pass\n'
     )
+
+
+def _decorator_fix(decorator: cst.Decorator, name: str, value: int, compose: bool) -> Fix:
+    new = decorator_with_keywords(decorator, [(name, literal(value))])
+    assert new is not None
+    again = (lambda node: decorator_with_keywords(node, [(name, literal(value))])) if compose else None
+    return replace(decorator, new, "", again)
+
+
+def test_keyword_fixes_on_one_decorator_land_in_one_round():
+    tree = cst.parse_module("@shared_task\ndef f():\n    pass\n")
+    function = tree.body[0]
+    assert isinstance(function, cst.FunctionDef)
+    decorator = function.decorators[0]
+    fixes = [_decorator_fix(decorator, name, value, True) for name, value in (("a", 1), ("b", 2), ("c", 3))]
+    new, applied = apply_fixes(tree, fixes)
+    assert applied == 3
+    assert new.code == "@shared_task(a=1, b=2, c=3)\ndef f():\n    pass\n"
+
+
+def test_an_overlapping_fix_waits_for_the_next_round():
+    tree = cst.parse_module("@shared_task\ndef f():\n    pass\n")
+    function = tree.body[0]
+    assert isinstance(function, cst.FunctionDef)
+    decorator = function.decorators[0]
+    fixes = [_decorator_fix(decorator, "a", 1, False), _decorator_fix(decorator, "b", 2, False)]
+    new, applied = apply_fixes(tree, fixes)
+    assert applied == 1
+    assert new.code == "@shared_task(a=1)\ndef f():\n    pass\n"
+
+
+def test_a_fix_that_breaks_python_is_dropped_and_the_others_kept():
+    text = "f(a=1)\ng(x)\n"
+    tree = cst.parse_module(text)
+    calls = [stmt.body[0].value for stmt in tree.body]  # type: ignore[attr-defined]
+    # LibCST parses a keyword given twice; CPython does not.
+    bad = replace(calls[0], calls[0].with_changes(args=[*calls[0].args, calls[0].args[0]]))
+    good = replace(calls[1].args[0].value, cst.Name("y"))
+    new_text, applied = _apply_valid(tree, text, [bad, good])
+    assert (new_text, applied) == ("f(a=1)\ng(y)\n", 1)
 
 
 # ----------------------------------------------------------------------------- command line

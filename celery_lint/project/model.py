@@ -274,6 +274,8 @@ class ProjectModel:
         self._external_cache: dict[str, bool] = {}
         self._source_root_list: list[Path] | None = None
         self._summaries: dict[str, ModuleSummary | None] = {}
+        # Modules that forked -j workers parsed: the result cache depends on them too.
+        self._parsed_elsewhere: dict[str, SourceFile] = {}
         self._resolving: set[tuple[str, str]] = set()
         self._factory_cache: dict[int, _Factory | None] = {}
         self._apps_by_node: dict[int, App] = {}
@@ -391,6 +393,17 @@ class ProjectModel:
         for summary in list(self._summaries.values()):
             if summary is not None:
                 yield summary
+
+    def note_parsed_elsewhere(self, file: SourceFile) -> None:
+        """Record that another process (a -j worker) parsed ``file`` for this model."""
+        self._parsed_elsewhere.setdefault(str(file.path), file)
+
+    def parsed_files(self) -> list[SourceFile]:
+        """Every module this model's findings may depend on, parsed here or in a worker."""
+        files = {str(s.file.path): s.file for s in self.parsed_summaries()}
+        for key, file in self._parsed_elsewhere.items():
+            files.setdefault(key, file)
+        return list(files.values())
 
     # ------------------------------------------------------------------ build
     def build(self) -> None:
@@ -1242,7 +1255,10 @@ class ProjectModel:
         if depth > 20:
             return False
         for arg in klass.bases:
-            symbol = self.symbol_of(summary, arg.value)
+            qualname = self.qualname_of(summary, arg.value)
+            if qualname is None or not self._may_define_task_class(qualname):
+                continue
+            symbol = self.resolve(qualname)
             if self._is_task_class_symbol(symbol):
                 return True
             if isinstance(symbol, ClassSym) and self._class_task_bases(
@@ -1250,6 +1266,17 @@ class ProjectModel:
             ):
                 return True
         return False
+
+    def _may_define_task_class(self, qualname: str) -> bool:
+        """False when ``qualname`` lives in a project module the prefilter rules out: a
+        module that mentions neither Celery nor any project task base cannot define a task
+        class, so it is not parsed just to find that out."""
+        parts = qualname.split(".")
+        for split in range(len(parts), 0, -1):
+            file = self.find_module(".".join(parts[:split]))
+            if file is not None:
+                return self.needs_analysis(file)
+        return True
 
     def _is_task_class_symbol(self, symbol: Symbol | None) -> bool:
         if isinstance(symbol, External):

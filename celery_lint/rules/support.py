@@ -94,7 +94,9 @@ def task_options_fix(
         if not isinstance(task.node, cst.ClassDef):
             return None
         klass = class_with_attributes(task.node, options)
-        return replace(task.node, klass, title) if klass is not None else None
+        if klass is None:
+            return None
+        return replace(task.node, klass, title, lambda node: class_with_attributes(node, options))
     node = task.decorator.node
     summary = task.summary
     if isinstance(node, cst.Decorator):
@@ -103,7 +105,9 @@ def task_options_fix(
         if factory is None or not _takes_options(factory, isinstance(expr, cst.Call), options):
             return None
         decorator = decorator_with_keywords(node, options)
-        return replace(node, decorator, title) if decorator is not None else None
+        if decorator is None:
+            return None
+        return replace(node, decorator, title, lambda again: decorator_with_keywords(again, options))
     if isinstance(node, cst.Call):
         # ``add = app.task(_add)`` takes the options next to the function;
         # ``add = shared_task(bind=True)(_add)`` takes them in the inner call.
@@ -111,7 +115,7 @@ def task_options_fix(
         factory = model._factory(summary, call.func)
         if factory is None or factory.kind != "base" or any(a.star == "**" for a in call.args):
             return None
-        return replace(call, add_keywords(call, options), title)
+        return replace(call, add_keywords(call, options), title, lambda again: add_keywords(again, options))
     return None
 
 

@@ -1,0 +1,343 @@
+"""``celery_lint_app``: the project's own app, switched to in-memory for one test.
+
+The switch writes the test settings into ``app.conf`` (every spelling the app could read
+them under), drops the app's cached connection pool, AMQP helper and result backend, and
+clears what bound tasks cached from the old settings: the tracer (which holds the result
+backend) and the execution options. Task attributes that came from the configuration
+(``Task.from_config``: ``acks_late``, ``time_limit``, ``serializer``, ...) are set again
+for every setting the test overrides. Teardown puts all of it back.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ._broker import STORE, TRANSPORT_PATH
+from ._errors import ConfigurationError, PublishedOutsideTestBroker
+
+if TYPE_CHECKING:
+    from ._audit import AuditReport
+    from ._intercept import Interceptor
+
+_MISSING = object()
+
+# Celery reads these environment variables before app.conf (celery/app/utils.py Settings).
+BROKER_ENVIRONMENT = (
+    "CELERY_BROKER_URL",
+    "CELERY_BROKER_READ_URL",
+    "CELERY_BROKER_WRITE_URL",
+    "CELERY_RESULT_BACKEND",
+)
+
+TEST_SETTINGS: dict[str, Any] = {
+    "broker_url": "memory://localhost//",
+    "broker_read_url": None,
+    "broker_write_url": None,
+    "broker_transport": TRANSPORT_PATH,
+    "broker_transport_options": {"polling_interval": 0.05},
+    "broker_use_ssl": False,
+    "result_backend": "cache+memory://",
+    "result_backend_transport_options": {},
+}
+
+# Instance attributes a bound task caches from the app it runs on.
+_TASK_INSTANCE_CACHES = ("__trace__", "_exec_options")
+_TASK_CLASS_EXTRA = ("acks_on_failure", "acks_on_timeout", "_exec_options", "typing")
+
+_LOAD_LOCK = threading.Lock()
+
+
+def load_app(spec: str) -> Any:
+    """The Celery app named by ``spec``, as ``celery -A`` finds it, finalized with every
+    module a worker would import (``imports``, ``include``, autodiscovery)."""
+    from celery.app.utils import find_app
+
+    with _LOAD_LOCK:
+        try:
+            app = find_app(spec)
+        except Exception as exc:  # ImportError, AttributeError, or the module's own error
+            raise ConfigurationError(
+                f"celery_lint_app = {spec!r}: cannot load the Celery app: {type(exc).__name__}: {exc}"
+            ) from exc
+        from celery import Celery
+
+        if not isinstance(app, Celery):
+            raise ConfigurationError(f"celery_lint_app = {spec!r} is {type(app).__name__}, not a Celery app")
+        if not getattr(app, "_celery_lint_loaded", False):
+            try:
+                app.loader.import_default_modules()
+                app.finalize(auto=True)
+            except Exception as exc:
+                raise ConfigurationError(
+                    f"celery_lint_app = {spec!r}: importing the app's task modules failed: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            app._celery_lint_loaded = True
+        return app
+
+
+def _connection_url(connection: Any) -> str:
+    try:
+        return str(connection.as_uri())
+    except Exception:  # a half-configured connection object: show what it is
+        return repr(connection)
+
+
+def _is_memory_transport(transport: Any, url: str) -> bool:
+    """Whether a publish with this transport setting and URL stays in process memory."""
+    from kombu.transport.memory import Transport as MemoryTransport
+
+    if transport is None or transport == "":
+        head = url.split("://", 1)[0] if "://" in url else url
+        transport = head.split("+", 1)[0]
+    if isinstance(transport, type):
+        return issubclass(transport, MemoryTransport)
+    if transport == TRANSPORT_PATH or transport == "memory":
+        return True
+    if isinstance(transport, str) and (":" in transport or "." in transport):
+        try:
+            from kombu.transport import get_transport_cls
+
+            resolved = get_transport_cls(transport)
+        except Exception:  # cannot be imported: certainly not the test broker
+            return False
+        return isinstance(resolved, type) and issubclass(resolved, MemoryTransport)
+    return False
+
+
+class AppSwitch:
+    """Switches one app to the test broker and back. See the module docstring."""
+
+    def __init__(self, app: Any, interceptor: Interceptor, overrides: Mapping[str, Any]) -> None:
+        self.app = app
+        self.interceptor = interceptor
+        self.overrides = dict(overrides)
+        self.patch = pytest.MonkeyPatch()
+        self.violations: list[str] = []
+        self._conf_snapshot: dict[str, Any] = {}
+        self._app_state: dict[str, Any] = {}
+        self._task_state: dict[str, tuple[Any, dict[str, Any], dict[str, Any]]] = {}
+        self._tasks_before: set[str] = set()
+        self.original_conf: Any = None
+        self.runner: Any = None
+        self.root: Path | None = None
+        self.mode: str | None = None
+
+    # ------------------------------------------------------------------ setup
+    def setup(self) -> None:
+        from celery import _state
+
+        app = self.app
+        conf = app.conf
+        conf.finalize()
+        self.original_conf = conf.copy()
+        self._conf_snapshot = dict(conf.changes)
+        state = self._app_state
+        state["_pool"] = app._pool
+        state["amqp"] = app.__dict__.get("amqp", _MISSING)
+        state["timezone"] = app.__dict__.get("timezone", _MISSING)
+        state["_backend_cache"] = app._backend_cache
+        state["local_backend"] = getattr(app._local, "backend", _MISSING)
+        state["default_app"] = _state.default_app
+        state["current_app"] = getattr(_state._tls, "current_app", None)
+        state["join_will_block"] = _state.task_join_will_block()
+
+        old_values = {key: conf.get(key) for key in self.overrides}
+        for key, value in {**TEST_SETTINGS, **self.overrides}.items():
+            self.set_setting(key, value)
+        for name in BROKER_ENVIRONMENT:
+            self.patch.delenv(name, raising=False)
+        self._drop_caches()
+
+        self._tasks_before = set(app.tasks)
+        for name, task in list(app.tasks.items()):
+            self._snapshot_task(name, task)
+        self._rederive_task_options(old_values)
+        for task in app.tasks.values():
+            self._clear_task_caches(task)
+
+        app.set_current()
+        app.set_default()
+        STORE.reset()
+        self.interceptor.guards.append(self.guard)
+        self.patch.setattr(app, "audit", self.audit, raising=False)
+
+    def set_setting(self, key: str, value: Any) -> None:
+        """Set ``key`` in every spelling ``app.conf`` could answer it from."""
+        conf = self.app.conf
+        changes = conf.changes
+        for spelling in conf._to_keys(key):
+            if spelling in changes:
+                changes[spelling] = value
+        conf[key] = value
+
+    def _drop_caches(self) -> None:
+        app = self.app
+        app._pool = None
+        app.__dict__.pop("amqp", None)
+        app.__dict__.pop("timezone", None)
+        app._backend_cache = None
+        if hasattr(app._local, "backend"):
+            del app._local.backend
+
+    def _snapshot_task(self, name: str, task: Any) -> None:
+        cls = type(task)
+        attrs = [attr for attr, _ in cls.from_config] + list(_TASK_CLASS_EXTRA)
+        class_values = {attr: cls.__dict__.get(attr, _MISSING) for attr in attrs}
+        instance_values = {attr: task.__dict__.get(attr, _MISSING) for attr in _TASK_INSTANCE_CACHES}
+        self._task_state[name] = (task, class_values, instance_values)
+
+    @staticmethod
+    def _clear_task_caches(task: Any) -> None:
+        for attr in _TASK_INSTANCE_CACHES:
+            task.__dict__.pop(attr, None)
+        type(task)._exec_options = None
+
+    def _rederive_task_options(self, old_values: Mapping[str, Any]) -> None:
+        """Give tasks the overridden settings where their attribute came from the old one.
+
+        Celery copies a setting into a task attribute when the task is bound, and only when
+        the attribute was ``None``; after that the two cannot be told apart, so an attribute
+        equal to the old setting is taken to come from it.
+        """
+        if not self.overrides:
+            return
+        conf = self.app.conf
+        for task, _, _ in self._task_state.values():
+            cls = type(task)
+            for attr, setting in cls.from_config:
+                if setting not in self.overrides:
+                    continue
+                inherited = any(getattr(base, attr, None) is not None for base in cls.__mro__[1:])
+                current = cls.__dict__.get(attr, _MISSING)
+                if current is _MISSING and inherited:
+                    continue
+                if current is _MISSING or current == old_values.get(setting):
+                    setattr(cls, attr, conf[setting])
+
+    def install_clock(self, now: Callable[[], Any]) -> None:
+        self.patch.setattr(self.app, "now", now, raising=False)
+
+    # ------------------------------------------------------------------ guard
+    def guard(self, app: Any, name: str, options: dict[str, Any]) -> None:
+        """Refuse a publish that would leave the test's in-memory broker."""
+        __tracebackhide__ = True
+        connection = options.get("connection")
+        producer = options.get("producer")
+        if producer is not None:
+            connection = getattr(producer, "connection", None) or connection
+        if connection is not None:
+            transport, url = getattr(connection, "transport_cls", None), _connection_url(connection)
+            reason = "through a connection or producer passed to the call"
+        else:
+            # Read the settings, not app.connection_for_write(): building a connection
+            # imports the transport, which may need a client library the tests lack.
+            conf = app.conf
+            url = str(conf.broker_write_url or "amqp://")
+            transport = conf.broker_transport
+            reason = (
+                "by the project app itself" if app is self.app else f"by another Celery app, '{app.main}'"
+            )
+        if _is_memory_transport(transport, url):
+            return
+        from kombu.utils.url import maybe_sanitize_url
+
+        message = (
+            f"task '{name}' was published to {maybe_sanitize_url(url)} {reason}, not to the test's "
+            f"in-memory broker: celery_lint_app switches only the app '{self.app.main}'. Bind the "
+            "task to that app (or use @shared_task), or drop the explicit connection."
+        )
+        self.violations.append(message)
+        raise PublishedOutsideTestBroker(message)
+
+    # ------------------------------------------------------------------ audit
+    def audit(
+        self,
+        *,
+        select: Any = None,
+        ignore: Any = (),
+        tasks: Any = None,
+        known: bool = False,
+    ) -> AuditReport:
+        """Check every registered task's real effective options with celery-lint's rules.
+
+        See ``docs/pytest.md`` (``celery_lint_app.audit()``).
+        """
+        from ._audit import audit_app
+
+        return audit_app(
+            self.app,
+            self.original_conf,
+            {name: self._original_task_values(name) for name in self._task_state},
+            root=self.root,
+            select=select,
+            ignore=ignore,
+            tasks=tasks,
+            known=known,
+        )
+
+    def _original_task_values(self, name: str) -> dict[str, Any]:
+        task, class_values, _ = self._task_state[name]
+        cls = type(task)
+        values: dict[str, Any] = {}
+        for attr, _setting in cls.from_config:
+            original = class_values.get(attr, _MISSING)
+            values[attr] = getattr(cls, attr, None) if original is _MISSING else original
+        return values
+
+    # ------------------------------------------------------------------ teardown
+    def teardown(self) -> None:
+        from celery import _state
+
+        app = self.app
+        if self.guard in self.interceptor.guards:
+            self.interceptor.guards.remove(self.guard)
+        for name in set(app.tasks) - self._tasks_before:
+            app.tasks.pop(name, None)
+        for task, class_values, instance_values in self._task_state.values():
+            cls = type(task)
+            for attr, value in class_values.items():
+                if value is _MISSING:
+                    if attr in cls.__dict__:
+                        delattr(cls, attr)
+                else:
+                    setattr(cls, attr, value)
+            for attr, value in instance_values.items():
+                if value is _MISSING:
+                    task.__dict__.pop(attr, None)
+                else:
+                    task.__dict__[attr] = value
+        changes = app.conf.changes
+        changes.clear()
+        changes.update(self._conf_snapshot)
+        state = self._app_state
+        app._pool = state["_pool"]
+        for key in ("amqp", "timezone"):
+            if state[key] is _MISSING:
+                app.__dict__.pop(key, None)
+            else:
+                app.__dict__[key] = state[key]
+        app._backend_cache = state["_backend_cache"]
+        if state["local_backend"] is _MISSING:
+            if hasattr(app._local, "backend"):
+                del app._local.backend
+        else:
+            app._local.backend = state["local_backend"]
+        _state.set_default_app(state["default_app"])
+        _state._set_current_app(state["current_app"])
+        _state._set_task_join_will_block(state["join_will_block"])
+        self.patch.undo()
+        STORE.reset()
+
+
+def resolve_app_spec(config: pytest.Config) -> str | None:
+    value = config.getoption("celery_lint_app", default=None)
+    if not value:
+        value = config.getini("celery_lint_app")
+    text = str(value).strip() if value else ""
+    return text or None
