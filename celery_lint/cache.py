@@ -104,13 +104,7 @@ class ResultCache:
         if sorted(f.relpath for f in files.values()) != self.all_files:
             return False
         by_relpath = {f.relpath: f for f in files.values()}
-        import re
-
-        regex = (
-            re.compile(b"|".join(re.escape(p.encode("latin-1")) for p in self.patterns))
-            if self.patterns
-            else None
-        )
+        patterns = [p.encode("latin-1") for p in self.patterns]
         for relpath, file in by_relpath.items():
             data = file.read()
             if data is None:
@@ -121,7 +115,7 @@ class ResultCache:
             if cached is not None:
                 if cached != content_hash(data):
                     return False
-            elif not file.is_test and regex is not None and regex.search(data):
+            elif not file.is_test and any(pattern in data for pattern in patterns):
                 return False
         return True
 

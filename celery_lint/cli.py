@@ -9,8 +9,12 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .engine import LintResult
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -126,6 +130,7 @@ def _fix(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"celery-lint: error: {exc}\n")
         return EXIT_ERROR
+    _report_skipped_files(result)
     for error in result.errors:
         sys.stderr.write(f"celery-lint: error: {error}\n")
     if args.diff:
@@ -143,6 +148,23 @@ def _fix(args: argparse.Namespace) -> int:
     if result.errors:
         return EXIT_ERROR
     return EXIT_FINDINGS if result.violations and not args.exit_zero else EXIT_CLEAN
+
+
+def _report_skipped_files(result: LintResult) -> None:
+    """A file CPython accepts but celery-lint does not analyse (its chains would take the
+    parser too long) comes back as a CEL900 finding, which the cache and ``-j`` carry like
+    any other; it is not one: the file gets an error line instead."""
+    from .engine import UNPARSABLE
+    from .project.files import ANALYSIS_SKIPPED
+
+    kept = []
+    for violation in result.violations:
+        if violation.code == UNPARSABLE and ANALYSIS_SKIPPED in violation.message:
+            reason = violation.message[violation.message.index(ANALYSIS_SKIPPED) :]
+            result.errors.append(f"{violation.path}: {reason}")
+        else:
+            kept.append(violation)
+    result.violations = kept
 
 
 def _load_local_packs(args: argparse.Namespace) -> None:
@@ -249,6 +271,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("celery-lint: interrupted\n")
         return EXIT_ERROR
+    _report_skipped_files(result)
     for error in result.errors:
         sys.stderr.write(f"celery-lint: error: {error}\n")
     if args.baseline:

@@ -50,12 +50,21 @@ def _check_list(key: str, value: Any, where: str) -> list[str]:
 
 def read_pyproject(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read configuration: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{path}: invalid TOML: not valid UTF-8 at line {line} ({exc.reason})") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+        raise ConfigError(f"{path}: invalid TOML: {_one_line(str(exc))}") from exc
+    except (RecursionError, MemoryError):
+        # tomllib recurses once per nested array or inline table.
+        raise ConfigError(f"{path}: invalid TOML: arrays or tables nested too deeply to read") from None
     tool = data.get("tool", {})
     if not isinstance(tool, dict):
         raise ConfigError(f"{path}: [tool] must be a table")
@@ -106,7 +115,9 @@ def load_settings(
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: 'per-file-ignores' must be a table of pattern = [codes]")
             for pattern, codes in value.items():
-                settings.per_file_ignores[pattern] = _check_list(f"per-file-ignores.{pattern}", codes, where)
+                checked = _check_list(f"per-file-ignores.{pattern}", codes, where)
+                _check_codes(checked, f"{where}: per-file-ignores {pattern!r}", settings.plugins)
+                settings.per_file_ignores[pattern] = checked
         elif key in rule_options:
             expected, _ = rule_options[key]
             if expected is float and isinstance(value, int) and not isinstance(value, bool):
@@ -128,6 +139,32 @@ def load_settings(
             reason = f" (did you mean '{hint}'?)" if hint else ""
             raise ConfigError(f"{where}: unknown key '{key}'{reason}")
     return settings
+
+
+def _check_codes(codes: list[str], where: str, own_plugins: list[str]) -> None:
+    """Every code or prefix names a rule of this project: a built-in rule, an installed
+    pack's or one of the project's own ``plugins``. Checked here, not only where the rules
+    are selected, so that the error names the configuration file."""
+    import re
+
+    from .plugins import load_errors, local_pack_names, registry
+    from .rules import all_rules
+
+    if load_errors():
+        # The code may belong to a pack that failed to load: that failure is the error to report.
+        return
+    foreign = local_pack_names() - set(own_plugins)
+    pack_of = registry().pack_of
+    known = [rule.CODE for rule in all_rules() if pack_of.get(rule.CODE) not in foreign]
+    for code in codes:
+        if code == "ALL":
+            continue
+        if not re.fullmatch(r"[A-Z]{1,3}[0-9]{0,3}", code) or not any(c.startswith(code) for c in known):
+            raise ConfigError(f"{where}: unknown rule code or prefix '{code}'")
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
 
 
 def _closest(word: str, candidates: list[str]) -> str | None:

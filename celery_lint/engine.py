@@ -160,8 +160,6 @@ class _BatchedVisitor:
     def __init__(self, rules: list[Rule], context: FileContext, task_bodies: dict[int, Task]) -> None:
         import libcst as cst
 
-        from .project.walk import Walker
-
         self.visit: dict[str, list[Callable[[Any], Any]]] = {}
         self.leave: dict[str, list[Callable[[Any], Any]]] = {}
         for rule in rules:
@@ -175,34 +173,10 @@ class _BatchedVisitor:
         self.leave_by_type: dict[type, list[Callable[[Any], Any]]] = {}
         self.function_type = cst.FunctionDef
 
-        outer = self
+    def walk(self, tree: cst.Module) -> None:
+        from .project.dispatch import DispatchWalker
 
-        class Visitor(Walker):
-            def on_visit(self, node: cst.CSTNode) -> bool:
-                node_type = type(node)
-                if node_type is outer.function_type:
-                    outer.context.function_stack.append(node)  # type: ignore[arg-type]
-                    outer.context.current_task = outer.task_bodies.get(id(node))
-                callbacks = outer.visit_by_type.get(node_type)
-                if callbacks is None:
-                    callbacks = outer.visit_by_type[node_type] = outer.visit.get(node_type.__name__, [])
-                for callback in callbacks:
-                    callback(node)
-                return True
-
-            def on_leave(self, original_node: cst.CSTNode) -> None:
-                node_type = type(original_node)
-                callbacks = outer.leave_by_type.get(node_type)
-                if callbacks is None:
-                    callbacks = outer.leave_by_type[node_type] = outer.leave.get(node_type.__name__, [])
-                for callback in callbacks:
-                    callback(original_node)
-                if node_type is outer.function_type:
-                    stack = outer.context.function_stack
-                    stack.pop()
-                    outer.context.current_task = outer.task_bodies.get(id(stack[-1])) if stack else None
-
-        self.visitor = Visitor()
+        DispatchWalker(self).walk(tree)
 
     @property
     def needed(self) -> bool:
@@ -253,6 +227,34 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+_CODING_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=]", re.MULTILINE)
+
+
+_NOQA = re.compile(rb"(?i)noqa")
+
+
+def _compiles(file: SourceFile) -> bool:
+    """Whether the running CPython parses the file (a file it rejects may still be newer
+    syntax that LibCST reads, so a False here is checked with LibCST)."""
+    import ast
+
+    try:
+        compile(file.text or "", str(file.path), "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return False
+    return True
+
+
+def _decodes(file: SourceFile, data: bytes) -> bool:
+    """Whether the file decodes, without keeping a decoded copy of every plain ASCII file."""
+    first_line_end = data.find(b"\n")
+    second_line_end = data.find(b"\n", first_line_end + 1) if first_line_end >= 0 else -1
+    head = data[: second_line_end + 1] if second_line_end >= 0 else data
+    if data.isascii() and _CODING_COOKIE.search(head) is None:
+        return True
+    return file.text is not None
+
+
 @dataclass
 class LintResult:
     violations: list[Violation] = field(default_factory=list)
@@ -269,10 +271,10 @@ class Engine:
         self.report_unused_noqa = any(r.CODE == UNUSED_NOQA for r in rules)
         unused_rules = [r for r in rules if r.CODE == UNUSED_NOQA]
         self.options = dict(options or {})
-        triggers = {t for rule in [*self.rules, *unused_rules] for t in rule.TRIGGERS}
-        self._trigger_regex = (
-            re.compile(b"|".join(re.escape(t) for t in sorted(triggers))) if triggers else None
-        )
+        # Per rule: its triggers and the calls one of which must be present as well.
+        self._trigger_pairs = [
+            (rule.TRIGGERS, rule.TRIGGERS_WITH) for rule in [*self.rules, *unused_rules] if rule.TRIGGERS
+        ]
 
     @property
     def codes(self) -> list[str]:
@@ -285,7 +287,12 @@ class Engine:
         if model.needs_analysis(file) or model.is_config_module(file):
             return True
         data = file.read()
-        return bool(data is not None and self._trigger_regex is not None and self._trigger_regex.search(data))
+        if data is None:
+            return False
+        return any(
+            any(t in data for t in triggers) and (not also or any(t in data for t in also))
+            for triggers, also in self._trigger_pairs
+        )
 
     def lint_file(
         self,
@@ -318,7 +325,7 @@ class Engine:
         """Findings for one file, each with the fix its rule offers (or None)."""
         data = file.read()
         shown = display_path(file.path)
-        if data is None or (file.text is None):
+        if data is None or not _decodes(file, data):
             return [(v, None) for v in self._unparsable(file, shown)] if parse_errors else []
         if file.is_test and all(rule.SKIP_TEST_CODE for rule in self.rules):
             return []
@@ -326,17 +333,28 @@ class Engine:
             if named and parse_errors and self.report_unparsable and file.tree is None:
                 return [(v, None) for v in self._unparsable(file, shown)]
             return []
+        if file.text is None:
+            return [(v, None) for v in self._unparsable(file, shown)] if parse_errors else []
+        rule_classes = [rule for rule in self.rules if not (rule.SKIP_TEST_CODE and file.is_test)]
+        if model.use_prefilter:
+            rule_classes = [r for r in rule_classes if not r.REQUIRES or any(b in data for b in r.REQUIRES)]
+        if not rule_classes and not (self.report_unused_noqa and _NOQA.search(data)):
+            # No rule can fire here; whether the file parses is all that is left to check, and
+            # CPython's own parser answers that far faster than building the LibCST tree.
+            if parse_errors and self.report_unparsable and not _compiles(file) and file.tree is None:
+                return [(v, None) for v in self._unparsable(file, shown)]
+            return []
         summary = model.summary_for(file)
         if summary is None:
             return [(v, None) for v in self._unparsable(file, shown)] if parse_errors else []
         context = FileContext(file, summary, model, self.options)
-        rules = [rule(context) for rule in self.rules if not (rule.SKIP_TEST_CODE and file.is_test)]
+        rules = [rule(context) for rule in rule_classes]
         for rule in rules:
             rule.check()
         task_bodies = {id(t.body): t for t in model.tasks_in(file) if t.body is not None}
         batched = _BatchedVisitor(rules, context, task_bodies)
         if batched.needed:
-            batched.visitor.walk(summary.tree)
+            batched.walk(summary.tree)
         findings = context.findings
         if not findings and not self.report_unused_noqa:
             return []
@@ -463,82 +481,204 @@ def lint_paths(
     ``use_cache`` reuses findings from ``.celery_lint_cache/`` for unchanged files (the
     CLI's default); ``jobs`` lints files in that many processes.
     """
+    result = LintResult()
+    all_settings, projects, walked = _projects_of(paths, config_file, settings, result.errors)
+    # Engines first, in this process: a bad selector is one error before any work starts.
+    plans = [
+        _ProjectPlan(
+            root,
+            targets,
+            *_engine_for(root, config_file, select, extend_select, ignore, all_settings[root], rules),
+            walked=root in walked,
+        )
+        for root, targets in projects.items()
+    ]
+    options = _RunOptions(use_prefilter, use_cache, jobs)
+    if jobs > 1 and len(plans) > 1 and "fork" in _start_methods():
+        # Independent projects: one per process at a time, the largest first.
+        import multiprocessing
+
+        global _PLANS
+        _PLANS = (plans, _RunOptions(use_prefilter, use_cache, 1))
+        try:
+            order = sorted(range(len(plans)), key=lambda i: -_estimated_cost(plans[i]))
+            with multiprocessing.get_context("fork").Pool(min(jobs, len(plans))) as pool:
+                outcomes = pool.map(_lint_planned_project, order, chunksize=1)
+        finally:
+            _PLANS = None
+    else:
+        outcomes = [_lint_project(plan, options) for plan in plans]
+    for violations, files_checked in outcomes:
+        result.violations.extend(violations)
+        result.files_checked += files_checked
+    _report_pack_errors(result)
+    result.violations.sort()
+    return result
+
+
+@dataclass
+class _ProjectPlan:
+    root: Path
+    targets: dict[Path, bool]
+    settings: Settings
+    engine: Engine
+    walked: bool = False
+    """The targets are every file of the project, found by a walk the model would repeat."""
+
+
+@dataclass
+class _RunOptions:
+    use_prefilter: bool
+    use_cache: bool
+    jobs: int
+
+
+# What forked per-project workers inherit; set just before the pool starts.
+_PLANS: tuple[list[_ProjectPlan], _RunOptions] | None = None
+
+
+def _start_methods() -> list[str]:
+    import multiprocessing
+
+    return multiprocessing.get_all_start_methods()
+
+
+def _estimated_cost(plan: _ProjectPlan) -> int:
+    """Roughly how long a project takes: the bytes LibCST will parse dominate, and those are
+    (nearly) the files that mention Celery; every other file costs a read and a search."""
+    cost = 0
+    for path in plan.targets:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        cost += len(data) * (20 if b"elery" in data or b"ELERY" in data else 1)
+    return cost
+
+
+def _lint_planned_project(index: int) -> tuple[list[Violation], int]:
+    assert _PLANS is not None
+    plans, options = _PLANS
+    return _lint_project(plans[index], options)
+
+
+def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> tuple[list[Violation], int]:
+    """Findings (per-file ignores applied) and the number of files checked, for one project."""
     from .project.model import ProjectModel
 
-    result = LintResult()
+    root, project_settings, engine = plan.root, plan.settings, plan.engine
+    discovered = list(plan.targets) if plan.walked else None
+    model = ProjectModel(root, project_settings.exclude, options.use_prefilter, discovered)
+    files: list[tuple[SourceFile, bool]] = []
+    for target, named in sorted(plan.targets.items()):
+        file = model.add_file(target)
+        if not named and is_excluded(file.relpath, project_settings.exclude):
+            continue
+        files.append((file, named))
+
+    cache = None
+    if options.use_cache:
+        from .cache import ResultCache, run_key
+
+        key = run_key(engine.codes, project_settings.options, project_settings.exclude, options.use_prefilter)
+        cache = ResultCache(root, key)
+    found: dict[Path, list[Violation]] = {}
+    pending = files
+    model_unchanged = cache is not None and cache.model_unchanged(model)
+    if cache is not None and model_unchanged:
+        from .cache import violations_from_cache
+
+        pending = []
+        for file, named in files:
+            data = file.read()
+            cached = cache.lookup(file.relpath, data, named) if data is not None else None
+            if cached is None:
+                pending.append((file, named))
+            else:
+                found[file.path] = violations_from_cache(cached, display_path(file.path)) if cached else []
+    if pending:
+        model.build()
+        found.update(_lint_files(engine, model, pending, options.jobs))
+        if cache is not None:
+            cache.remember_model(model, keep_previous=model_unchanged)
+            for file, named in pending:
+                data = file.read()
+                if data is not None and file.path in found:
+                    violations = found[file.path]
+                    cache.store(file.relpath, data, violations, [file.relpath] * len(violations), named)
+    if cache is not None and pending:
+        cache.save()
+
+    kept: list[Violation] = []
+    for file, _ in files:
+        ignored = [
+            codes
+            for pattern, codes in project_settings.per_file_ignores.items()
+            if is_excluded(file.relpath, [pattern])
+        ]
+        for violation in found.get(file.path, []):
+            if any(violation.code.startswith(tuple(codes)) for codes in ignored):
+                continue
+            kept.append(violation)
+    # Free the trees before the next project is built (by reference counting: the CLI runs
+    # with the cycle collector off).
+    model.release()
+    return kept, len(files)
+
+
+def _projects_of(
+    paths: Sequence[str | Path],
+    config_file: str | Path | None,
+    settings: Settings | None,
+    errors: list[str],
+) -> tuple[dict[Path, Settings], dict[Path, dict[Path, bool]], set[Path]]:
+    """Each project's settings, its files to check (file -> named by the user), and the
+    projects whose files were all found by walking a folder as the model would.
+
+    A folder is walked with the settings of the project it is in; a file found under a
+    nested project (a folder with its own marker) belongs to that project.
+    """
+    from .project.roots import ProjectRoots
+
+    config_path = Path(config_file) if config_file else None
     path_list = [Path(p) for p in paths] or [Path(".")]
     roots: dict[Path, list[Path]] = {}
     for path in path_list:
         roots.setdefault(find_project_root(path), []).append(path)
     # Every project's settings first: their local rule packs must all be known before any
     # project's selectors are checked, whatever the order of the paths.
-    all_settings = {
-        root: settings or load_settings(root, Path(config_file) if config_file else None, rule_options)
-        for root in roots
-    }
+    all_settings = {root: settings or load_settings(root, config_path, rule_options) for root in roots}
+    projects: dict[Path, dict[Path, bool]] = {}
+    walked: set[Path] = set()
     for root, root_paths in roots.items():
-        project_settings, engine = _engine_for(
-            root, config_file, select, extend_select, ignore, all_settings[root], rules
-        )
-        targets, errors = collect_targets(root_paths, root, project_settings.exclude)
-        result.errors.extend(errors)
-        model = ProjectModel(root, project_settings.exclude, use_prefilter)
+        targets, path_errors = collect_targets(root_paths, root, all_settings[root].exclude)
+        errors.extend(path_errors)
         named_paths = {Path(os.path.abspath(p)) for p in root_paths}
-        files: list[tuple[SourceFile, bool]] = []
-        for target in sorted(targets):
-            file = model.add_file(target)
+        walked_dirs = {p.resolve() for p in root_paths if p.is_dir()}
+        owners = ProjectRoots(root)
+        seen: set[Path] = set()
+        for target in targets:
             named = target in named_paths
-            if not named and is_excluded(file.relpath, project_settings.exclude):
-                continue
-            files.append((file, named))
-        result.files_checked += len(files)
-
-        cache = None
-        if use_cache:
-            from .cache import ResultCache, run_key
-
-            key = run_key(engine.codes, project_settings.options, project_settings.exclude, use_prefilter)
-            cache = ResultCache(root, key)
-        found: dict[Path, list[Violation]] = {}
-        pending = files
-        model_unchanged = cache is not None and cache.model_unchanged(model)
-        if cache is not None and model_unchanged:
-            from .cache import violations_from_cache
-
-            pending = []
-            for file, named in files:
-                data = file.read()
-                cached = cache.lookup(file.relpath, data, named) if data is not None else None
-                if cached is None:
-                    pending.append((file, named))
-                else:
-                    found[file.path] = violations_from_cache(cached, display_path(file.path))
-        if pending:
-            model.build()
-            found.update(_lint_files(engine, model, pending, jobs))
-            if cache is not None:
-                cache.remember_model(model, keep_previous=model_unchanged)
-                for file, named in pending:
-                    data = file.read()
-                    if data is not None and file.path in found:
-                        violations = found[file.path]
-                        cache.store(file.relpath, data, violations, [file.relpath] * len(violations), named)
-        if cache is not None and pending:
-            cache.save()
-
-        for file, _ in files:
-            ignored = [
-                codes
-                for pattern, codes in project_settings.per_file_ignores.items()
-                if is_excluded(file.relpath, [pattern])
-            ]
-            for violation in found.get(file.path, []):
-                if any(violation.code.startswith(tuple(codes)) for codes in ignored):
-                    continue
-                result.violations.append(violation)
-    _report_pack_errors(result)
-    result.violations.sort()
-    return result
+            owner = root if named else owners.owner(target)
+            if owner not in all_settings:
+                all_settings[owner] = settings or load_settings(owner, config_path, rule_options)
+            seen.add(owner)
+            chosen = projects.setdefault(owner, {})
+            chosen[target] = chosen.get(target, False) or named
+        for owner in seen:
+            # The walk found exactly what the model's own walk would: the project's folder
+            # with its exclusions, or an enclosing folder when neither side excludes anything.
+            if owner == root:
+                exact = root in walked_dirs
+            else:
+                exact = (
+                    not all_settings[root].exclude
+                    and not all_settings[owner].exclude
+                    and any(d == owner or d in owner.parents for d in walked_dirs)
+                )
+            if exact and len(roots) == 1:
+                walked.add(owner)
+    return all_settings, projects, walked
 
 
 def _report_pack_errors(result: LintResult) -> None:
@@ -617,18 +757,13 @@ def fix_paths(
 
     result = LintResult()
     changes: list[tuple[Path, str, str]] = []
-    path_list = [Path(p) for p in paths] or [Path(".")]
-    roots: dict[Path, list[Path]] = {}
-    for path in path_list:
-        roots.setdefault(find_project_root(path), []).append(path)
-    for root, root_paths in roots.items():
-        project_settings, engine = _engine_for(root, config_file, select, extend_select, ignore)
-        targets, errors = collect_targets(root_paths, root, project_settings.exclude)
-        result.errors.extend(errors)
-        named_paths = {Path(os.path.abspath(p)) for p in root_paths}
+    all_settings, projects, _ = _projects_of(paths, config_file, None, result.errors)
+    for root, targets in projects.items():
+        project_settings, engine = _engine_for(
+            root, config_file, select, extend_select, ignore, all_settings[root]
+        )
         chosen: list[tuple[Path, bool]] = []
-        for target in sorted(targets):
-            named = target in named_paths
+        for target, named in sorted(targets.items()):
             try:
                 relpath = str(target.relative_to(root))
             except ValueError:

@@ -17,7 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import libcst as cst
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ._lazy_libcst import cst
+
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -228,29 +232,15 @@ def class_with_attributes(
 
 
 # ------------------------------------------------------------------------- applying edits
-class _Replacer(cst.CSTTransformer):
-    def __init__(self, edits: dict[int, cst.CSTNode | cst.RemovalSentinel]) -> None:
-        super().__init__()
-        self.edits = edits
-
-    def on_leave(self, original_node: Any, updated_node: Any) -> Any:
-        replacement = self.edits.get(id(original_node))
-        if replacement is not None:
-            return replacement
-        return updated_node
-
-
 def _descendant_ids(node: cst.CSTNode) -> set[int]:
-    from .project.walk import Walker
+    from .project.walk import children
 
     found: set[int] = set()
-
-    class Collect(Walker):
-        def on_visit(self, child: cst.CSTNode) -> bool:
-            found.add(id(child))
-            return True
-
-    Collect().walk(node)
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        found.add(id(current))
+        stack.extend(children(current))
     return found
 
 
@@ -280,7 +270,9 @@ def apply_fixes(tree: cst.Module, fixes: Sequence[Fix]) -> tuple[cst.Module, int
         applied += 1
     if not chosen:
         return tree, 0
-    new_tree = tree.visit(_Replacer(chosen))
+    from .project.replace import EditApplier
+
+    new_tree = tree.visit(EditApplier(chosen))
     assert isinstance(new_tree, cst.Module)
     return new_tree, applied
 

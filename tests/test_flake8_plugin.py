@@ -404,3 +404,42 @@ def test_project_without_celery_has_no_cel_findings(project: Project) -> None:
     assert run.stdout == "", run
     everything = flake8(".", cwd=project.root)
     assert not {c for c in everything.codes() if c.startswith("CEL")}, everything
+
+
+SERVICE_TASKS = """from celery import shared_task
+
+
+@shared_task
+def sync():
+    pass
+"""
+
+
+def test_monorepo_services_are_separate_projects_in_cli_and_flake8(tmp_path: Path) -> None:
+    """Two services under one repository, each with its own pyproject.toml: the global
+    ``task_acks_late`` of one must not silence CEL205 in the other, and flake8 (which looks
+    up each file's nearest project) agrees with a CLI run on the repository root."""
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'monorepo'\n", "utf-8")
+    for service, settings in (("billing", "CELERY_TASK_ACKS_LATE = True\n"), ("mailer", "")):
+        root = tmp_path / "services" / service
+        (root / service).mkdir(parents=True)
+        (root / "pyproject.toml").write_text(f"[project]\nname = '{service}'\n", "utf-8")
+        (root / "manage.py").write_text(
+            f"import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', '{service}.settings')\n"
+        )
+        (root / service / "__init__.py").write_text("", "utf-8")
+        (root / service / "settings.py").write_text(
+            settings + "CELERY_BROKER_URL = 'redis://r:6379/0'\n", "utf-8"
+        )
+        (root / service / "celery.py").write_text(
+            f"from celery import Celery\n\napp = Celery('{service}')\n"
+            "app.config_from_object('django.conf:settings', namespace='CELERY')\n",
+            "utf-8",
+        )
+        (root / service / "tasks.py").write_text(SERVICE_TASKS, "utf-8")
+    cli = cli_findings(tmp_path, ".", "--select", "CEL205")
+    assert {(path, code) for path, _, _, code, _ in cli} == {("services/mailer/mailer/tasks.py", "CEL205")}, (
+        cli
+    )
+    run = flake8("--select", "CEL205", ".", cwd=tmp_path)
+    assert run.findings == cli, describe(cli, run.findings)

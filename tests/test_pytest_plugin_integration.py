@@ -80,7 +80,11 @@ def test_importing_the_plugin_imports_neither_libcst_nor_celery() -> None:
 def test_the_pytest11_entry_point_is_named_celery_lint() -> None:
     from importlib.metadata import entry_points
 
-    found = {ep.name: ep.value for ep in entry_points(group="pytest11") if ep.dist and ep.dist.name == "celery-lint"}
+    found = {
+        ep.name: ep.value
+        for ep in entry_points(group="pytest11")
+        if ep.dist and ep.dist.name == "celery-lint"
+    }
     assert found == {"celery_lint": "celery_lint.pytest_plugin.plugin"}
 
 
@@ -181,15 +185,27 @@ _NETWORK_ERRORS = (
 
 def _pip(*args: str) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "--disable-pip-version-check", *args, "--retries", "1", "--timeout", "30"],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--disable-pip-version-check",
+            *args,
+            "--retries",
+            "1",
+            "--timeout",
+            "30",
+        ],
         capture_output=True,
         text=True,
         check=False,
+        timeout=900,
     )
     if done.returncode != 0:
         output = done.stdout + done.stderr
-        if any(marker in output for marker in _NETWORK_ERRORS):
-            pytest.skip(f"cannot download {PYTEST_CELERY} (no network?): {output.strip().splitlines()[-1]}")
+        network = [line for line in output.splitlines() if any(m in line for m in _NETWORK_ERRORS)]
+        if network:
+            pytest.skip(f"cannot download {PYTEST_CELERY}, no network: {network[0].strip()[:300]}")
         pytest.fail(f"pip {' '.join(args)} failed:\n{output}")
     return done
 
@@ -227,7 +243,9 @@ def _run_with_pytest_celery(
     pytester: pytest.Pytester, path: str, *args: str
 ) -> subprocess.CompletedProcess[str]:
     """``pytest *args`` in a subprocess with pytest-celery on the path and plugin autoload on."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "PYTEST_ADDOPTS")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "PYTEST_ADDOPTS")
+    }
     if path:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (path, env.get("PYTHONPATH", "")) if p)
     return subprocess.run(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import libcst as cst
-
 from .values import UNKNOWN_ELEMENT, CallValue
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from .._lazy_libcst import cst
 
 if TYPE_CHECKING:
     from .model import ProjectModel

@@ -6,10 +6,12 @@ mention Celery does not pay for it.
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import io
 import os
 import re
+import stat
 import sys
 import tokenize
 from collections.abc import Callable, Iterable, Iterator
@@ -47,6 +49,31 @@ ALWAYS_SKIPPED_DIRS = frozenset(
 
 _R = TypeVar("_R")
 _DEEP_NESTING = re.compile(r"[(\[{]\s*[(\[{]" + r"(?:\s*[(\[{]){98}")
+
+# LibCST's parser copies the part of a chain it has parsed at every further link (``a[0][0]``,
+# ``a.b().c()``, ``'x' + 'x' + ...``), so its time grows with the square of the chain's length
+# and with the size of its links: 2500 chained subscripts take it some 15 s, where CPython
+# takes milliseconds. Files that may hold such chains are measured on CPython's tree first.
+#
+# The cheap signal, for every file about to be parsed: a very long line, many long lines, a
+# long run of lines that continue a chain (that start with an operator or a trailer, or end
+# with an operator), or a long run of opening brackets.
+# Each bounds what the chains it could hide cost (see the measure below) well under budget.
+_LONG_LINE = 1000
+_LONGISH_LINE = 250
+_LONGISH_LINES_CHARS = 5000
+_CHAIN_RUN_CHARS = 2000
+_LINE_STARTS_LINK = frozenset(".+-*/%|&^([)]")
+_LINE_ENDS_LINK = frozenset("+-*/%@|&^\\([")
+_TRAILER_OPENERS = frozenset("([.")
+_CLOSERS = frozenset(")]")
+# The measure, on CPython's tree: for each chain, the source length of each prefix LibCST
+# copies beyond the first few links, weighted by what each kind of link costs it. Measured on
+# LibCST 1.9 over subscript, call, attribute, operator, conditional and lambda chains: 0.2 to
+# 1.2 microseconds a unit, so the budget is a second of parsing at most. The longest chains
+# in the standard library and common packages come to 15,000 units.
+_CHAIN_FREE_LINKS = 16
+_CHAIN_BUDGET = 1_000_000
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 # LibCST needs hundreds of bytes of memory per source byte: larger files are reported, not parsed.
@@ -177,11 +204,9 @@ class SourceFile:
                 if self.path.is_dir():
                     self.read_error = "is a directory"
                     return None
-                size = self.path.stat().st_size
-                if size > MAX_FILE_BYTES:
-                    self.read_error = f"file is too large to analyse ({size // (1024 * 1024)} MiB)"
-                    return None
-                self.data = self.path.read_bytes()
+                self.data = _read_regular_file(self.path)
+            except _NotReadable as exc:
+                self.read_error = str(exc)
             except OSError as exc:
                 self.read_error = f"cannot read file: {exc.strerror or exc}"
         return self.data
@@ -221,46 +246,29 @@ class SourceFile:
                     f" the limit is {MAX_PARSE_CHARS // 1_048_576} MiB)"
                 )
                 return None
+            if _looks_pathological(text):
+                # Very long lines, long runs of continuation lines or deep nesting: ask
+                # CPython first. It refuses some of these files at once (where LibCST would
+                # accept them, or take minutes), and its tree shows which chains are long.
+                self.parse_error = _screen(text, str(self.path))
+                if self.parse_error is not None:
+                    return None
             try:
                 self._tree = parse_with_large_stack(text)
             except cst.ParserSyntaxError as exc:
-                line, column, message = exc.raw_line, exc.raw_column + 1, exc.message
-                try:
-                    # CPython names and places the offending token better where it also fails.
-                    compile(text, str(self.path), "exec", dont_inherit=True, flags=0x400)
-                except SyntaxError as py_exc:
-                    if py_exc.lineno:
-                        line, column, message = py_exc.lineno, py_exc.offset or 1, py_exc.msg
-                except (ValueError, RecursionError, MemoryError):
-                    pass
-                if "\0" in text:
-                    line, column = _position_of(text, text.index("\0"))
-                    message = "source code contains a null byte"
-                self.parse_error = f"syntax error at line {line}, column {column}: {_one_line(message)}"
+                # CPython names and places the offending token better where it also fails.
+                _, py_exc = _cpython_parse(text, str(self.path))
+                if "\0" in text or (isinstance(py_exc, SyntaxError) and py_exc.lineno):
+                    self.parse_error = _rejection(text, py_exc)
+                else:
+                    self.parse_error = (
+                        f"syntax error at line {exc.raw_line}, column {exc.raw_column + 1}: "
+                        f"{_one_line(exc.message)}"
+                    )
             except RecursionError:
                 self.parse_error = "file is nested too deeply to parse"
             except Exception as exc:
-                if "\0" in text:
-                    line, column = _position_of(text, text.index("\0"))
-                    self.parse_error = (
-                        f"syntax error at line {line}, column {column}: source code contains a null byte"
-                    )
-                else:
-                    self.parse_error = f"cannot parse file: {_one_line(str(exc))}"
-            if self._tree is not None and _DEEP_NESTING.search(text):
-                # CPython refuses more than 200 nested brackets; LibCST (on its large stack)
-                # does not. Ask CPython only when a long run of openers makes it likely.
-                try:
-                    compile(text, str(self.path), "exec", dont_inherit=True, flags=0x400)
-                except SyntaxError as py_exc:
-                    if "nested" in (py_exc.msg or ""):
-                        self._tree = None
-                        self.parse_error = (
-                            f"syntax error at line {py_exc.lineno or 1}, column {py_exc.offset or 1}: "
-                            f"{_one_line(py_exc.msg)}"
-                        )
-                except (ValueError, RecursionError, MemoryError):
-                    pass
+                self.parse_error = _null_byte_error(text) or f"cannot parse file: {_one_line(str(exc))}"
         return self._tree
 
     @property
@@ -278,6 +286,271 @@ class SourceFile:
         self._parsed = False
         self._tree = None
         self.parse_error = None
+
+    def forget_tree(self) -> None:
+        """Free the parsed tree and the decoded text; both are rebuilt on demand."""
+        if self.parse_error is None:
+            self._parsed = False
+            self._tree = None
+            self._text = None
+
+    def forget_contents(self) -> None:
+        """Also free the bytes read (a file the prefilter ruled out); re-read on demand."""
+        self.forget_tree()
+        if self.read_error is None and self.parse_error is None:
+            self.data = None
+
+
+def _looks_pathological(text: str) -> bool:
+    """The cheap signal that a file may hold chains LibCST would take too long over (or
+    brackets nested deeper than CPython allows). A single pass over the lines."""
+    if _DEEP_NESTING.search(text):
+        return True
+    run = 0
+    longish = 0
+    for line in text.split("\n"):
+        if len(line) > _LONGISH_LINE:
+            if len(line) > _LONG_LINE:
+                return True
+            longish += len(line)
+            if longish > _LONGISH_LINES_CHARS:
+                return True
+        stripped = line.strip()
+        if not stripped:
+            continue
+        first, last = stripped[0], stripped[-1]
+        if last == "," or first == "#":
+            continue  # an item of a literal, a comment: neither continues nor ends a chain
+        if first in _LINE_STARTS_LINK:
+            if first in _CLOSERS and stripped[1:2] not in _TRAILER_OPENERS:
+                continue  # a closing bracket alone
+            if stripped.startswith("..."):
+                run = 0
+                continue
+        elif last in _LINE_ENDS_LINK:
+            if last in "([" and stripped[-2:-1] not in _CLOSERS:
+                run = 0  # opens a call or a literal
+                continue
+        elif first == "}":
+            continue
+        else:
+            run = 0
+            continue
+        run += len(stripped)
+        if run > _CHAIN_RUN_CHARS:
+            return True
+    return False
+
+
+def _screen(text: str, filename: str) -> str | None:
+    """CPython's verdict on a file the cheap signal flagged, and the cost of its chains: why
+    the file must not be handed to LibCST, or None when it may."""
+    module, error = _cpython_parse(text, filename)
+    if module is None:
+        if isinstance(error, (RecursionError, MemoryError)):
+            # Too deep to build CPython's tree as Python objects: compiling decides.
+            _, error = _cpython_parse(text, filename, flags=0)
+            if error is None:
+                return f"{ANALYSIS_SKIPPED}expressions nested too deeply to analyse{_ACCEPTED}"
+        return _rejection(text, error)
+    problem = _chain_problem(module, text)
+    if problem is None:
+        return None
+    _, error = _cpython_parse(text, filename, flags=0)
+    if error is not None:
+        return _rejection(text, error)
+    return f"{ANALYSIS_SKIPPED}{problem} would take too long to parse{_ACCEPTED}"
+
+
+ANALYSIS_SKIPPED = "analysis skipped: "
+"""How the reason starts for a file CPython accepts but celery-lint does not analyse."""
+_ACCEPTED = " (CPython accepts the file)"
+
+
+def _cpython_parse(text: str, filename: str, flags: int = 0x400) -> tuple[Any, BaseException | None]:
+    """CPython's tree (``ast.PyCF_ONLY_AST``; or code with ``flags=0``) and the error it
+    refuses the source with. Run on the large-stack thread, where the Python stack is as
+    shallow as when CPython runs the file, and without printing CPython's warnings."""
+
+    def parse() -> tuple[Any, BaseException | None]:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                return compile(text, filename, "exec", flags=flags, dont_inherit=True), None
+            except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+                return None, exc
+
+    return run_with_large_stack(parse)
+
+
+def _rejection(text: str, error: BaseException | None) -> str:
+    """One line on why CPython refuses the source."""
+    null_byte = _null_byte_error(text)
+    if null_byte:
+        return null_byte
+    if isinstance(error, SyntaxError):
+        message = _one_line(error.msg or "invalid syntax")
+        return f"syntax error at line {error.lineno or 1}, column {error.offset or 1}: {message}"
+    if isinstance(error, RecursionError):
+        return f"CPython cannot compile it: {_one_line(str(error)) or 'maximum recursion depth exceeded'}"
+    if isinstance(error, MemoryError):
+        return f"CPython cannot compile it: {_one_line(str(error)) or 'the source is too complex to parse'}"
+    return f"cannot parse file: {_one_line(str(error))}"
+
+
+def _null_byte_error(text: str) -> str | None:
+    if "\0" not in text:
+        return None
+    line, column = _position_of(text, text.index("\0"))
+    return f"syntax error at line {line}, column {column}: source code contains a null byte"
+
+
+def _chain_problem(module: ast.AST, text: str) -> str | None:
+    """The file's costliest chain (``the chain of N ... at line L``) when its chains,
+    together, are over LibCST's budget; else None."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    starts = [0]
+    for physical in lines:
+        starts.append(starts[-1] + len(physical) + 1)
+    last_line = len(starts)
+
+    def span(node: Any) -> int:
+        start: int = starts[min(node.lineno, last_line) - 1] + node.col_offset
+        end: int = starts[min(node.end_lineno or node.lineno, last_line) - 1] + (node.end_col_offset or 0)
+        return end - start
+
+    total = 0.0
+    worst: tuple[float, int, int, str] = (0.0, 0, 0, "")
+    long_chains = 0
+    stack: list[ast.AST] = [module]
+    while stack:
+        node = stack.pop()
+        kind = _chain_kind(node)
+        if kind is None:
+            stack.extend(ast.iter_child_nodes(node))
+            continue
+        top = node
+        spans = []
+        while True:
+            after = _CHAIN_NEXT[type(node)](node)
+            for child in ast.iter_child_nodes(node):
+                if child is not after:
+                    stack.append(child)
+            spans.append(_chain_weight(node) * span(node))
+            if _chain_kind(after) != kind:
+                stack.append(after)
+                break
+            node = after
+        if len(spans) <= _CHAIN_FREE_LINKS:
+            continue
+        cost = sum(spans[:-_CHAIN_FREE_LINKS])
+        total += cost
+        long_chains += 1
+        if cost > worst[0]:
+            worst = (cost, len(spans), getattr(top, "lineno", 1), _CHAIN_LINKS[kind])
+    if total <= _CHAIN_BUDGET:
+        return None
+    _, links, line, what = worst
+    others = f" (and {long_chains - 1} more long chains)" if long_chains > 1 else ""
+    return f"the chain of {links} {what} at line {line}{others}"
+
+
+def _chain_weight(node: ast.AST) -> float:
+    """What a link costs LibCST, per character of the chain before it. Measured: it tries the
+    attribute, call and subscript rules in that order, and copies the chain for each try."""
+    if isinstance(node, ast.BinOp):
+        return 0.2 if isinstance(node.op, ast.Pow) else 0.1
+    return _CHAIN_WEIGHTS.get(type(node), 0.1)
+
+
+def _chain_kind(node: ast.AST) -> str | None:
+    """Which of LibCST's chain rules ``node`` is a link of (None: no chain)."""
+    kind = _CHAIN_TYPES.get(type(node))
+    if kind == "binary":
+        return _BINARY_LEVELS[type(node.op)]  # type: ignore[attr-defined]
+    return kind
+
+
+_CHAIN_TYPES: dict[type, str] = {
+    ast.Attribute: "primary",
+    ast.Subscript: "primary",
+    ast.Call: "primary",
+    ast.BinOp: "binary",
+    ast.IfExp: "if",
+    ast.Lambda: "lambda",
+    ast.UnaryOp: "unary",
+}
+_CHAIN_NEXT: dict[type, Callable[[Any], ast.AST]] = {
+    ast.Attribute: lambda node: node.value,
+    ast.Subscript: lambda node: node.value,
+    ast.Call: lambda node: node.func,
+    ast.BinOp: lambda node: node.right if isinstance(node.op, ast.Pow) else node.left,
+    ast.IfExp: lambda node: node.orelse,
+    ast.Lambda: lambda node: node.body,
+    ast.UnaryOp: lambda node: node.operand,
+}
+_BINARY_LEVELS: dict[type, str] = {
+    ast.Add: "sum",
+    ast.Sub: "sum",
+    ast.Mult: "term",
+    ast.Div: "term",
+    ast.FloorDiv: "term",
+    ast.Mod: "term",
+    ast.MatMult: "term",
+    ast.LShift: "shift",
+    ast.RShift: "shift",
+    ast.BitAnd: "&",
+    ast.BitXor: "^",
+    ast.BitOr: "|",
+    ast.Pow: "power",
+}
+_CHAIN_WEIGHTS: dict[type, float] = {ast.Subscript: 1.0, ast.Call: 0.5, ast.Attribute: 0.25}
+_CHAIN_LINKS: dict[str, str] = {
+    "primary": "subscripts, calls and attribute accesses",
+    "sum": "'+' and '-' operations",
+    "term": "'*', '/', '//', '%' and '@' operations",
+    "shift": "'<<' and '>>' operations",
+    "&": "'&' operations",
+    "^": "'^' operations",
+    "|": "'|' operations",
+    "power": "'**' operations",
+    "if": "conditional expressions",
+    "lambda": "lambdas",
+    "unary": "unary operators",
+}
+
+
+class _NotReadable(Exception):
+    """A file that is not read: the message says why."""
+
+
+_SPECIAL_FILES = (
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _read_regular_file(path: Path) -> bytes:
+    """The bytes of a regular file. Anything else is refused before it is read: reading a
+    named pipe waits for a writer forever, and a device may never end."""
+    _check_regular(os.stat(path))
+    # Opened without blocking, and checked again: the path may have changed meanwhile.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
+    with open(fd, "rb") as handle:
+        _check_regular(os.fstat(fd))
+        return handle.read()
+
+
+def _check_regular(info: os.stat_result) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _SPECIAL_FILES if test(info.st_mode)), "a special file")
+        raise _NotReadable(f"cannot read file: it is {kind}, not a regular file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise _NotReadable(f"file is too large to analyse ({info.st_size // (1024 * 1024)} MiB)")
 
 
 def _position_of(text: str, offset: int) -> tuple[int, int]:

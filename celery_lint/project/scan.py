@@ -7,14 +7,15 @@ qualified-name and scope metadata (about ten times the cost of parsing).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from .files import SourceFile
 from .walk import Walker
 
-FunctionOrClass = Union[cst.FunctionDef, cst.ClassDef]
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from .._lazy_libcst import cst
 
 CONF_METHODS = frozenset({"update", "setdefault"})
 

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import libcst as cst
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from .._lazy_libcst import cst
+
 
 # Fields that only hold formatting; they never contain code.
 _FORMATTING_FIELDS = frozenset(
@@ -94,30 +98,36 @@ class Walker:
     iterative, so deeply nested expressions cannot exhaust the Python stack.
     """
 
-    def __init__(self) -> None:
-        self._visit_cache: dict[type, Callable[[Any], Any] | None] = {}
-        self._leave_cache: dict[type, Callable[[Any], Any] | None] = {}
+    # Per subclass: node type -> its visit_/leave_ function (unbound). Instances keep no
+    # bound methods, so a walker is not a reference cycle and dies with its last reference.
+    _visit_functions: ClassVar[dict[type, Callable[[Any, Any], Any] | None]] = {}
+    _leave_functions: ClassVar[dict[type, Callable[[Any, Any], Any] | None]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._visit_functions = {}
+        cls._leave_functions = {}
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         node_type = type(node)
+        functions = type(self)._visit_functions
         try:
-            method = self._visit_cache[node_type]
+            function = functions[node_type]
         except KeyError:
-            method = getattr(self, "visit_" + node_type.__name__, None)
-            self._visit_cache[node_type] = method
-        if method is None:
+            function = functions[node_type] = getattr(type(self), "visit_" + node_type.__name__, None)
+        if function is None:
             return True
-        return method(node) is not False
+        return function(self, node) is not False
 
     def on_leave(self, node: cst.CSTNode) -> None:
         node_type = type(node)
+        functions = type(self)._leave_functions
         try:
-            method = self._leave_cache[node_type]
+            function = functions[node_type]
         except KeyError:
-            method = getattr(self, "leave_" + node_type.__name__, None)
-            self._leave_cache[node_type] = method
-        if method is not None:
-            method(node)
+            function = functions[node_type] = getattr(type(self), "leave_" + node_type.__name__, None)
+        if function is not None:
+            function(self, node)
 
     def walk(self, root: cst.CSTNode) -> None:
         # Each stack entry: (node, leaving?)

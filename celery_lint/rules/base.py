@@ -70,6 +70,12 @@ class Rule:
     SKIP_TEST_CODE: ClassVar[bool] = False
     TRIGGERS: ClassVar[tuple[bytes, ...]] = ()
     """Bytes that make a file worth visiting even when it never mentions Celery."""
+    REQUIRES: ClassVar[tuple[bytes, ...]] = ()
+    """When set, the rule can only fire in a file holding one of these bytes (``rate_limit``
+    for the rate-limit rule): other files are not visited for it (part of the prefilter)."""
+    TRIGGERS_WITH: ClassVar[tuple[bytes, ...]] = ()
+    """When set, a file that matched ``TRIGGERS`` (and never mentions Celery) is visited
+    only if it also holds one of these: the calls the rule inspects."""
     FIX_SAFETY: ClassVar[str | None] = None
     FIX_TITLE: ClassVar[str | None] = None
     OPTIONS: ClassVar[tuple[RuleOption, ...]] = ()

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import libcst as cst
-
 from ..fixes import add_keywords
 from ..project.model import FROM_CONFIG, OptionExpr, config_writes_in
 from ..project.values import CELERY_DEFAULT, Known, Resolved
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from .._lazy_libcst import cst
 
 if TYPE_CHECKING:
     from ..engine import FileContext

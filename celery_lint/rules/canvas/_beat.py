@@ -1,5 +1,4 @@
 """Beat entries, the tasks they schedule and their periods, shared by the CEL7xx beat rules.
-
 The project model's :func:`beat_entries` covers ``beat_schedule`` in every configuration
 form and ``add_periodic_task``. Settings modules also grow their schedule after the
 literal (``CELERY_BEAT_SCHEDULE["x"] = {...}`` under an ``if``, ``.update({...})``),
@@ -14,9 +13,7 @@ import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
-
-import libcst as cst
+from typing import TYPE_CHECKING, Any
 
 from ...project.evaluate import NotEvaluable, evaluate
 from ...project.model import (
@@ -35,6 +32,11 @@ from ...project.model import (
 from ...project.scan import ModuleSummary, dotted_name
 from ...project.values import UNKNOWN_ELEMENT, CallValue, Known, Resolved, Unknown
 from ._tasknames import find_tasks, per_model
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 DEFAULT_SCHEDULERS = frozenset(
     {

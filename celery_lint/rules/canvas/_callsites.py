@@ -18,11 +18,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
 from ...project.model import External
 from ...project.scan import dotted_name
 from ...project.walk import Walker
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 if TYPE_CHECKING:
     from ...engine import FileContext

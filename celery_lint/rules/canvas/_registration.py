@@ -1,5 +1,4 @@
 """Which modules a Celery worker of the project imports, so which tasks it registers.
-
 A worker registers the tasks of the modules it imports: the module that defines the app
 (``celery -A``), ``include=`` / the ``include`` and ``imports`` settings,
 ``autodiscover_tasks(packages, related_name='tasks')`` (which imports each package and
@@ -20,8 +19,7 @@ scripts, compose files, ...) are roots.
 from __future__ import annotations
 
 import re
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from ...project.evaluate import NotEvaluable, evaluate
 from ...project.files import SourceFile
@@ -30,6 +28,11 @@ from ...project.scan import ModuleSummary
 from ...project.values import Known
 from ._launchers import launcher_arguments
 from ._tasknames import per_model
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 IMPORT = re.compile(
     r"^[ \t]*(?:from[ \t]+(?P<source>\.*[\w.]*)[ \t]+import[ \t]+(?P<names>\([^)]*\)|[^\n;#]*)"

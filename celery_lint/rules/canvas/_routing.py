@@ -11,15 +11,18 @@ compiled regex key is matched with ``re.match``, a key containing ``*`` with
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-import libcst as cst
+from typing import TYPE_CHECKING, Any
 
 from ...project.evaluate import NotEvaluable, evaluate
 from ...project.model import ConfigWrite, ProjectModel, ValueSym, config_writes_in
 from ...project.scan import ModuleSummary, dotted_name
 from ...project.values import UNKNOWN_ELEMENT, CallValue, Known, Resolved, Unknown
 from ._tasknames import per_model
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 
 @dataclass

@@ -15,7 +15,6 @@ import fnmatch
 import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
-from weakref import WeakKeyDictionary
 
 from ...project.model import ProjectModel, Task, has_unnamed_tasks, tasks_by_name
 from ...project.values import Known
@@ -25,11 +24,10 @@ KNOWN_PACKAGES_OPTION = "known-task-packages"
 
 
 T = TypeVar("T")
-_CACHE: WeakKeyDictionary[ProjectModel, dict[str, Any]] = WeakKeyDictionary()
 
 
 def _cache(model: ProjectModel) -> dict[str, Any]:
-    return _CACHE.setdefault(model, {})
+    return model.memo("per-model-cache", dict)
 
 
 def per_model(model: ProjectModel, key: str, compute: Callable[[], T]) -> T:

@@ -2,13 +2,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
 from ...project.evaluate import NotEvaluable, evaluate
 from ...project.values import Known, Origin, Resolved, Unknown
 from ..base import Invalid, Rule, Valid
 from ..support import task_label
 from ._callsites import CHAIN, CHORD, GROUP, CallSites, code_of, keyword, method_of, positional
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 if TYPE_CHECKING:
     from ...engine import FileContext

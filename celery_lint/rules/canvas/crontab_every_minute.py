@@ -1,11 +1,16 @@
 from __future__ import annotations
 
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from ...fixes import prepend_keywords, replace
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
 from ._beat import call_fields, is_crontab_callee, literal
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 IMPORT = "from celery.schedules import crontab\n"
 LARGER_UNITS = ("hour", "day_of_week", "day_of_month", "month_of_year")

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import re
-from typing import Any
-
-import libcst as cst
+from typing import TYPE_CHECKING, Any
 
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
 from ._beat import CRONTAB_FIELDS, build_crontab, call_fields, celery_error, is_crontab_callee, literal
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 IMPORT = "from celery.schedules import crontab\n"
 WORD = re.compile(r"[A-Za-z]+")

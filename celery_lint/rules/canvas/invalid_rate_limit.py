@@ -1,14 +1,17 @@
 from __future__ import annotations
 
-from typing import Any
-
-import libcst as cst
+from typing import TYPE_CHECKING, Any
 
 from ...project.evaluate import NotEvaluable, evaluate
 from ...project.values import UNKNOWN_ELEMENT, Known
 from ..base import Invalid, Rule, Valid
 from ..support import config_writes
 from ._cases import DJANGO_CELERY
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 STARTUP = "the worker fails to start"
 CONTROL = "every worker replies with an error and keeps the old limit"
@@ -63,6 +66,8 @@ class InvalidRateLimit(Rule):
     """
 
     CODE = "CEL704"
+    # rate_limit=, 'rate_limit' annotations, task_default_rate_limit and CELERY_*RATE_LIMIT.
+    REQUIRES = (b"rate_limit", b"RATE_LIMIT")
     NAME = "invalid-rate-limit"
     MESSAGE = "`rate_limit={value!r}` {where} is not a rate Celery can parse ({problem}): {consequence}; use 'N/s', 'N/m' or 'N/h'"
 

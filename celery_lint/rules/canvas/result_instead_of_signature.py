@@ -4,8 +4,6 @@ import keyword as python_keyword
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
 from ...fixes import Fix, replace
 from ..base import Invalid, Rule, Valid
 from ._callsites import (
@@ -20,6 +18,11 @@ from ._callsites import (
     method_of,
     positional,
 )
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 if TYPE_CHECKING:
     from ...engine import FileContext

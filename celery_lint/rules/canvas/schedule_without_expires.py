@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from ...project.evaluate import NotEvaluable, evaluate
 from ...project.model import BeatEntry, Task
@@ -9,6 +9,11 @@ from ..base import Invalid, Rule, Valid
 from ..support import task_label
 from ._beat import entries_in, entry_label, other_scheduler_possible, periodic_args, scheduled_task
 from ._cases import CELERYCONFIG_APP, DJANGO_CELERY, PLAIN_CELERY, project
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 
 def _entry(options: str = "") -> str:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from ...project.evaluate import NotEvaluable, evaluate
 from ...project.model import BeatEntry, ProjectModel
@@ -12,6 +12,11 @@ from ._cases import CELERYCONFIG_APP, DJANGO_CELERY, project
 from ._launchers import launcher_arguments
 from ._routing import declared_queues, route_queue, routes_in
 from ._tasknames import per_model
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 QUEUES_APP = (
     "from celery import Celery\nfrom kombu import Queue\n"
@@ -69,6 +74,7 @@ class UndeclaredQueue(Rule):
     MESSAGE = "queue '{queue}' {where} is not in `task_queues` ({origin}): {consequence}; declare it or fix the name"
     SKIP_TEST_CODE = True
     TRIGGERS = (b".apply_async(",)
+    TRIGGERS_WITH = (b"queue",)
 
     VALID = [
         Valid(

@@ -13,17 +13,20 @@ import difflib
 import io
 import re
 import tokenize
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from ...project.model import App, ConfigWrite, ProjectModel, config_writes_in
 from ...project.scan import ModuleSummary
 from ...project.values import Known, Resolved, Unknown
 from ...project.walk import Walker, children
 from ...settings_catalogue import SettingsCatalogue
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 # Forms of ConfigWrite.form, grouped by where the key goes.
 PRECONF_FORMS = frozenset(
@@ -516,15 +519,8 @@ class ConfigIndex:
         return found
 
 
-_INDEXES: weakref.WeakKeyDictionary[ProjectModel, ConfigIndex] = weakref.WeakKeyDictionary()
-
-
 def index_for(model: ProjectModel) -> ConfigIndex:
-    index = _INDEXES.get(model)
-    if index is None:
-        index = ConfigIndex(model)
-        _INDEXES[model] = index
-    return index
+    return model.memo("config-index", lambda: ConfigIndex(model))
 
 
 def effective_setting(index: ConfigIndex, write: ConfigWrite) -> str | None:

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from ...project.model import ProjectModel, ValueSym
 from ...project.scan import ModuleSummary, dotted_name
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 COMPUTED = "\x00"
 _MAX_DEPTH = 6

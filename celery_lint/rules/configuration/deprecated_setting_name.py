@@ -1,12 +1,17 @@
 from __future__ import annotations
 
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from ...fixes import Fix, replace, string_like
 from ...project.model import App, ConfigWrite
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
 from ._config import SYNTHETIC_FORMS, ConfigIndex, effective_setting, index_for, prefixed
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 DJANGO_CELERY_PY = (
     "import os\nfrom celery import Celery\n"

@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from ...project.model import App, ConfigWrite, ProjectModel
 from ...project.values import Known
@@ -12,6 +10,11 @@ from ...project.walk import children
 from ...settings_catalogue import SettingsCatalogue
 from ..base import Invalid, Rule, Valid
 from ._config import SYNTHETIC_FORMS, index_for
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 # App attributes that do not read the configuration when used at import time.
 LAZY_APP_ATTRIBUTES = frozenset(
@@ -74,9 +77,6 @@ class _Finding:
 @dataclass
 class _Analysis:
     by_node: dict[int, list[_Finding]] = field(default_factory=dict)
-
-
-_ANALYSES: weakref.WeakKeyDictionary[ProjectModel, _Analysis] = weakref.WeakKeyDictionary()
 
 
 class MixedSettingStyles(Rule):
@@ -279,14 +279,14 @@ def _writes_in_file(model: ProjectModel, path: str) -> Iterator[ConfigWrite]:
 
 
 def _analysis(model: ProjectModel) -> _Analysis:
-    analysis = _ANALYSES.get(model)
-    if analysis is None:
+    def compute() -> _Analysis:
         analysis = _Analysis()
         for app in model.apps:
             if not app.is_test:
                 _analyse_app(model, app, analysis)
-        _ANALYSES[model] = analysis
-    return analysis
+        return analysis
+
+    return model.memo("mixed-setting-styles", compute)
 
 
 def _analyse_app(model: ProjectModel, app: App, analysis: _Analysis) -> None:

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from ...project.model import App, ConfigWrite
 from ...project.scan import dotted_name
 from ...project.values import CELERY_DEFAULT, Known
 from ..base import Invalid, Rule, Valid
 from ._config import ConfigIndex, effective_setting, index_for, visible_setting
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 DJANGO_CELERY_PY = (
     "import os\nfrom celery import Celery\n"

@@ -13,11 +13,14 @@ import importlib.util
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import libcst as cst
-
 from ...project.model import FROM_CONFIG
 from ...project.values import CELERY_DEFAULT, UNKNOWN_ELEMENT, Known, Resolved
 from ...project.walk import Walker
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 if TYPE_CHECKING:
     from ...engine import FileContext

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
 from ...project.evaluate import NotEvaluable, evaluate
 from ...project.model import task_for_expression
 from ...project.scan import dotted_name
@@ -20,6 +18,11 @@ from ._limits import (
     seconds,
     visibility_timeout,
 )
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 if TYPE_CHECKING:
     from ...project.model import App, Task
@@ -100,6 +103,7 @@ class BeyondVisibilityTimeout(Rule):
     MESSAGE = "{what} is longer than the {timeout}: {effect}; raise `visibility_timeout` in `broker_transport_options` above it"
     SKIP_TEST_CODE = True
     TRIGGERS = (b"countdown", b"eta=")
+    TRIGGERS_WITH = (b"apply_async", b"send_task", b"retry", b".set(")
 
     VALID = [
         Valid(REDIS_APP + "\n@app.task\ndef f():\n    pass\n\nf.apply_async(countdown=600)\n"),

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from ...project.values import Known, Resolved
 from ..base import Invalid, Rule, Valid
 from ..support import task_label
 from ._limits import from_app_config, in_file, is_number, option_node, production_apps, seconds
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 DJANGO_CELERY_PY = (
     "import os\nfrom celery import Celery\n"

@@ -3,14 +3,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
 from ..retries._retry import (
     BROAD,
     SOFT_TIME_LIMIT,
-    Handler,
     bound_self,
     catches_any,
     handler_label,
@@ -19,6 +16,13 @@ from ..retries._retry import (
 )
 from ..support import task_label
 from ._limits import is_number, seconds
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from ..retries._retry import Handler
+else:
+    from ..._lazy_libcst import cst
 
 if TYPE_CHECKING:
     from ...project.model import Task

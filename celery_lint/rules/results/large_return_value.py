@@ -1,10 +1,15 @@
 from __future__ import annotations
 
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from ...project.walk import Walker
 from ..base import Invalid, Rule, Valid
 from ..support import task_label
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 HTTP_CALLS = frozenset({"get", "post", "put", "patch", "delete", "head", "request", "urlopen", "send"})
 QUERY_METHODS = frozenset({"all", "values", "values_list", "filter", "exclude", "order_by"})
@@ -34,6 +39,22 @@ DATAFRAME_CALLS = frozenset(
         "polars.read_csv",
     }
 )
+
+
+class _LocalValues(Walker):
+    """Names a task body assigns (or binds with ``with ... as``), and to what."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, cst.BaseExpression] = {}
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            if isinstance(target.target, cst.Name):
+                self.values[target.target.value] = node.value
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None and isinstance(node.asname.name, cst.Name):
+            self.values[node.asname.name.value] = node.item
 
 
 class LargeReturnValue(Rule):
@@ -129,20 +150,9 @@ class LargeReturnValue(Rule):
         assert task is not None and task.body is not None
         key = id(task.body)
         if key not in self._locals:
-            values: dict[str, cst.BaseExpression] = {}
-
-            class Collector(Walker):
-                def visit_Assign(self, node: cst.Assign) -> None:
-                    for target in node.targets:
-                        if isinstance(target.target, cst.Name):
-                            values[target.target.value] = node.value
-
-                def visit_WithItem(self, node: cst.WithItem) -> None:
-                    if node.asname is not None and isinstance(node.asname.name, cst.Name):
-                        values[node.asname.name.value] = node.item
-
-            Collector().walk(task.body)
-            self._locals[key] = values
+            collector = _LocalValues()
+            collector.walk(task.body)
+            self._locals[key] = collector.values
         return self._locals[key]
 
     def _is_http_response(self, expr: cst.BaseExpression, depth: int = 0) -> bool:

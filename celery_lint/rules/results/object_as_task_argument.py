@@ -3,10 +3,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
 from ..base import Invalid, Rule, Valid
 from ..canvas._callsites import CallSites, code_of, is_literal, keyword, method_of, positional
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 if TYPE_CHECKING:
     from ...engine import FileContext

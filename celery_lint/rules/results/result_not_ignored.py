@@ -1,11 +1,16 @@
 from __future__ import annotations
 
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from ...project.values import Known, Unknown
 from ...project.walk import Walker
 from ..base import Invalid, Rule, Valid
 from ..support import task_label, task_options_fix
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 
 class _Returns(Walker):

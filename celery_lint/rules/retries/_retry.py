@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
 from ...project.model import External, OptionExpr
 from ...project.scan import dotted_name
 from ...project.values import Known, Origin, Resolved, Unknown
 from ...project.walk import Walker
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    Handler = cst.ExceptHandler | cst.ExceptStarHandler
+else:
+    from ..._lazy_libcst import cst
 
 if TYPE_CHECKING:
     from ...project.model import ProjectModel, Task
@@ -29,8 +34,6 @@ RETRY_CATCHERS = frozenset(
 SOFT_TIME_LIMIT = frozenset(
     {"celery.exceptions.SoftTimeLimitExceeded", "billiard.exceptions.SoftTimeLimitExceeded"}
 )
-
-Handler = cst.ExceptHandler | cst.ExceptStarHandler
 
 
 def decorator_option(model: ProjectModel, task: Task, option: str) -> Resolved | None:

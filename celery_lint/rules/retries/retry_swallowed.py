@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from ...project.walk import Walker
 from ..base import Invalid, Rule, Valid
@@ -8,7 +8,6 @@ from ..support import task_label
 from ._retry import (
     BROAD,
     RETRY_CATCHERS,
-    Handler,
     bound_self,
     catches_any,
     handler_label,
@@ -16,6 +15,13 @@ from ._retry import (
     is_self_retry,
     retry_throws,
 )
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from ._retry import Handler
+else:
+    from ..._lazy_libcst import cst
 
 CATCHES_RETRY = BROAD | RETRY_CATCHERS
 HEAD = "from celery import shared_task\n\n@shared_task(bind=True)\ndef f(self):\n"

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
 from ...project.evaluate import NotEvaluable, evaluate
 from ...project.values import Known
 from ...project.walk import Walker
@@ -19,6 +17,11 @@ from ._retry import (
     names_in,
     retry_limit,
 )
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 if TYPE_CHECKING:
     from ...project.model import Task

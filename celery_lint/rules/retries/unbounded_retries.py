@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from ...project.values import CELERY_DEFAULT, Known, Resolved
 from ..base import Invalid, Rule, Valid
@@ -8,6 +8,11 @@ from ..limits._limits import in_file, option_node
 from ..support import task_label
 from ._retry import autoretry_option, bound_self, is_self_retry, keyword
 from .autoretry_without_backoff import non_empty
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 
 def _is_none(expr: cst.BaseExpression) -> bool:

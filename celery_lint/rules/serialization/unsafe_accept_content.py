@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from ...fixes import Fix, replace, string_like, with_elements
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
 from ..support import config_writes, is_pickle
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 ACCEPT_SETTINGS = frozenset({"accept_content", "result_accept_content"})
 

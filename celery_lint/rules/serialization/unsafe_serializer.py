@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from ...fixes import replace, string_like
 from ...project.model import App, ConfigWrite, ProjectModel
@@ -8,6 +8,11 @@ from ...project.values import Known
 from ..base import Invalid, Rule, Valid
 from ..configuration._config import index_for
 from ..support import config_writes, is_pickle
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 JSON_NAMES = frozenset({"json", "application/json"})
 # The accept list that must admit the new serializer (event receivers always accept json).

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from ...fixes import Fix, replace, string_like
 from ...project.evaluate import NotEvaluable, evaluate
 from ..base import Invalid, Rule, Valid
 from ..support import is_pickle, method_name
 from .unsafe_serializer import accepts_json
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 # Calls whose keyword arguments (or ``options={...}``) are message options.
 OPTION_METHODS = frozenset({"apply_async", "send_task", "signature", "subtask", "set", "retry"})
@@ -57,6 +62,17 @@ class UnsafeSerializerOption(Rule):
     SKIP_TEST_CODE = True
     MESSAGE = "`serializer='pickle'` {where}: pickle messages run code on workers; use `json` and pass ids"
     TRIGGERS = (b"serializer=", b"serializer'", b'serializer"')
+    TRIGGERS_WITH = (
+        b"apply_async",
+        b"send_task",
+        b"retry",
+        b".set(",
+        b"signature",
+        b"subtask",
+        b".s(",
+        b".si(",
+        b"options",
+    )
     FIX_SAFETY = "safe"
     FIX_TITLE = "Use `json`"
 

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
 from ..base import Invalid, Rule, Valid
 from ..canvas._callsites import CallSites, code_of, is_literal, keyword
 from ..support import task_label
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 if TYPE_CHECKING:
     from ...engine import FileContext

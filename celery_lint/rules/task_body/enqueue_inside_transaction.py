@@ -3,12 +3,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
 from ...project.model import ClassSym, FunctionSym, OptionExpr
 from ...project.walk import Walker
 from ..base import Invalid, Rule, Valid
 from ..canvas._callsites import CallSites, code_of
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 if TYPE_CHECKING:
     from ...engine import FileContext
@@ -124,6 +127,7 @@ class EnqueueInsideTransaction(Rule):
     NAME = "enqueue-inside-transaction"
     SKIP_TEST_CODE = True
     TRIGGERS = (b"atomic",)
+    TRIGGERS_WITH = (b".delay", b".apply_async")
     MESSAGE = (
         "`{call}` inside {where} publishes the task before the transaction commits: the worker may read "
         "missing or rolled-back rows; use `delay_on_commit()`/`apply_async_on_commit()` or "

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from ...project.walk import Walker
 from ..base import Invalid, Rule, Valid
 from ..support import task_label
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
 
 # Calls that build a plain in-memory container: updates to it are local state.
 CONTAINER_FACTORIES = frozenset(
