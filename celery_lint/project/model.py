@@ -519,6 +519,8 @@ class ProjectModel:
                 if not self.use_prefilter or self._matches(data):
                     self.summary_for(file)
                 else:
+                    # Most files never concern Celery: read again if a later round needs them.
+                    file.forget_contents()
                     next_round.append(file)
             # Widen the prefilter with what the new modules export, until nothing new turns up.
             while True:
