@@ -378,6 +378,16 @@ def test_fifo_named_like_a_module_does_not_hang(project: Project) -> None:
         _assert_good_file_still_checked(run)
 
 
+def test_fifo_named_like_a_launcher_does_not_hang(project: Project) -> None:
+    """The registration rule reads Procfiles and compose files for ``-A``/``-I`` options; a
+    FIFO with such a name is skipped, not waited on."""
+    os.mkfifo(project.root / "Procfile")
+    project.write("good.py", BARE_TASK)
+    run = project.run("--select", "ALL", timeout=30)
+    assert run.returncode == 1, run
+    _assert_good_file_still_checked(run)
+
+
 # --------------------------------------------------------------------------- pyproject.toml
 @pytest.mark.parametrize(
     ("toml", "expected"),
@@ -494,3 +504,16 @@ def test_flake8_on_hostile_files(project: Project) -> None:
         assert by_file.get(name) and all(c.startswith("E9") for c in by_file[name]), (name, proc.stdout)
     # flake8 reads undecodable files as latin-1 (and so parses this one): no finding at all.
     assert by_file.get("bad.py", set()) == set(), proc.stdout
+
+
+def test_valid_python_libcst_cannot_parse_is_no_cel900(project: Project) -> None:
+    """A parenthesised annotated target is valid Python that LibCST's grammar refuses: the
+    file is not a syntax error (no CEL900), its analysis is skipped with one error line."""
+    source = _chain_project(project, "(limit): int = 5\n")
+    compile(source, "chain.py", "exec")  # valid for CPython
+    run = project.run("--select", SELECT)
+    _assert_good_file_still_checked(run)
+    assert run.returncode == 2 and run.codes_in("chain.py") == set(), run
+    assert run.stderr_lines == [
+        "celery-lint: error: chain.py: analysis skipped: LibCST cannot parse line 4 (CPython accepts the file)"
+    ], run

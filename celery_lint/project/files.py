@@ -57,8 +57,8 @@ _DEEP_NESTING = re.compile(r"[(\[{]\s*[(\[{]" + r"(?:\s*[(\[{]){98}")
 #
 # The cheap signal, for every file about to be parsed: a very long line, many long lines, a
 # long run of lines that continue a chain (that start with an operator or a trailer, or end
-# with an operator), or a long run of opening brackets.
-# Each bounds what the chains it could hide cost (see the measure below) well under budget.
+# with an operator), or a long run of opening brackets. Below these thresholds a chain costs
+# well under the budget (see the measure below), unless its links each span several lines.
 _LONG_LINE = 1000
 _LONGISH_LINE = 250
 _LONGISH_LINES_CHARS = 5000
@@ -205,7 +205,7 @@ class SourceFile:
                 if self.path.is_dir():
                     self.read_error = "is a directory"
                     return None
-                self.data = _read_regular_file(self.path)
+                self.data = read_regular_file(self.path)
             except _NotReadable as exc:
                 self.read_error = str(exc)
             except OSError as exc:
@@ -261,6 +261,9 @@ class SourceFile:
                 _, py_exc = _cpython_parse(text, str(self.path))
                 if "\0" in text or (isinstance(py_exc, SyntaxError) and py_exc.lineno):
                     self.parse_error = _rejection(text, py_exc)
+                elif py_exc is None:
+                    # Valid Python that LibCST's grammar does not cover: not a syntax error.
+                    self.parse_error = f"{ANALYSIS_SKIPPED}LibCST cannot parse line {exc.raw_line}{_ACCEPTED}"
                 else:
                     self.parse_error = (
                         f"syntax error at line {exc.raw_line}, column {exc.raw_column + 1}: "
@@ -527,7 +530,7 @@ _CHAIN_LINKS: dict[str, str] = {
 }
 
 
-class _NotReadable(Exception):
+class _NotReadable(OSError):
     """A file that is not read: the message says why."""
 
 
@@ -539,9 +542,9 @@ _SPECIAL_FILES = (
 )
 
 
-def _read_regular_file(path: Path) -> bytes:
-    """The bytes of a regular file. Anything else is refused before it is read: reading a
-    named pipe waits for a writer forever, and a device may never end."""
+def read_regular_file(path: Path) -> bytes:
+    """The bytes of a regular file. Anything else is refused (an OSError) before it is read:
+    reading a named pipe waits for a writer forever, and a device may never end."""
     _check_regular(os.stat(path))
     # Opened without blocking, and checked again: the path may have changed meanwhile.
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))

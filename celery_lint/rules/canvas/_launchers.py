@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from ...project.files import ALWAYS_SKIPPED_DIRS
+from ...project.files import ALWAYS_SKIPPED_DIRS, read_regular_file
 from ...project.model import ProjectModel
 from ._tasknames import per_model
 
@@ -68,8 +68,8 @@ def _read(root: Path) -> list[str]:
             try:
                 if os.path.getsize(path) > MAX_LAUNCHER_BYTES:
                     continue
-                with open(path, encoding="utf-8", errors="replace") as handle:
-                    text = handle.read()
+                # Not open(): a named pipe called ``Procfile`` would block the read forever.
+                text = read_regular_file(Path(path)).decode("utf-8", errors="replace")
             except OSError:
                 continue
             if "celery" in text.lower():
