@@ -56,9 +56,7 @@ class CeleryLintChecker:
         if self.filename in ("stdin", "-") or not self.filename.endswith(".py"):
             return
         path = Path(os.path.abspath(self.filename))
-        from .project.files import find_project_root
-
-        root = find_project_root(path)
+        root = _root_of(path.parent)
         analysis = _analysis_for(root)
         if isinstance(analysis, str):
             # A broken configuration must not pass as a clean run: report it once per process.
@@ -81,6 +79,26 @@ class CeleryLintChecker:
                 f"{violation.code} {violation.message}",
                 type(self),
             )
+
+
+_ROOTS: dict[Path, Path] = {}
+
+
+def _root_of(folder: Path) -> Path:
+    """The project root of files in ``folder``, as the CLI would find it when run from the
+    current directory: the nearest folder with a project marker, else the current directory
+    when the file is under it (the CLI's root for ``celery-lint .``), else the folder."""
+    root = _ROOTS.get(folder)
+    if root is None:
+        from .project.files import ROOT_MARKERS, find_project_root
+
+        root = find_project_root(folder)
+        if not any((root / marker).exists() for marker in ROOT_MARKERS):
+            cwd = Path.cwd().resolve()
+            if cwd == root or cwd in root.parents:
+                root = cwd
+        _ROOTS[folder] = root
+    return root
 
 
 _ANALYSES: dict[Path, Any] = {}

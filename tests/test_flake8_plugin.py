@@ -443,3 +443,19 @@ def test_monorepo_services_are_separate_projects_in_cli_and_flake8(tmp_path: Pat
     )
     run = flake8("--select", "CEL205", ".", cwd=tmp_path)
     assert run.findings == cli, describe(cli, run.findings)
+
+
+def test_folder_without_project_marker_is_one_project_as_in_the_cli(tmp_path: Path) -> None:
+    """No pyproject.toml, setup.cfg, setup.py or .git anywhere: the CLI run on ``.`` takes
+    the folder as the project, so ``testing/`` is test code; flake8, run from the same
+    folder, must judge each file from the same root and not from the file's own folder."""
+    if any((parent / ".git").exists() or (parent / "pyproject.toml").exists() for parent in tmp_path.parents):
+        pytest.skip("a project marker above the temporary folder")
+    (tmp_path / "testing").mkdir()
+    (tmp_path / "testing" / "tasks.py").write_text(SERVICE_TASKS, "utf-8")
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "tasks.py").write_text(SERVICE_TASKS, "utf-8")
+    cli = cli_findings(tmp_path, ".", "--select", "CEL201")
+    assert {path for path, *_ in cli} == {"jobs/tasks.py"}, cli
+    run = flake8("--select", "CEL201", ".", cwd=tmp_path)
+    assert run.findings == cli, describe(cli, run.findings)
