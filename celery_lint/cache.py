@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,10 +21,11 @@ from . import __version__
 from .engine import Violation
 
 if TYPE_CHECKING:
+    from .project.files import SourceFile
     from .project.model import ProjectModel
 
 CACHE_DIR = ".celery_lint_cache"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 def content_hash(data: bytes) -> str:
@@ -82,6 +84,15 @@ class ResultCache:
         self.all_files: list[str] = []
         self.patterns: list[str] = []
         self.results: dict[str, dict[str, Any]] = {}
+        # relpath -> [size, mtime_ns, content hash] as last seen: a file whose size and
+        # modification time are unchanged is not read again to be hashed (git's index does
+        # the same). Files modified within a few seconds of being seen are not recorded, so
+        # a change inside the file system's timestamp resolution is never missed.
+        self.stats: dict[str, list[Any]] = {}
+        self._seen: dict[str, list[Any]] = {}
+        # Files modified after this (less a margin for coarse timestamps) may have been read
+        # before their last change: their stat is not recorded.
+        self._trusted_before = time.time_ns() - 2_000_000_000
         self._load()
 
     def _load(self) -> None:
@@ -95,6 +106,38 @@ class ResultCache:
         self.all_files = list(data.get("all_files", []))
         self.patterns = list(data.get("patterns", []))
         self.results = dict(data.get("results", {}))
+        stats = data.get("stats", {})
+        self.stats = dict(stats) if isinstance(stats, dict) else {}
+
+    def _unchanged_since_seen(self, file: SourceFile) -> str | None:
+        """The content hash recorded for ``file`` if its size and mtime are unchanged."""
+        try:
+            st = os.stat(file.path)
+        except OSError:
+            return None
+        known = self.stats.get(file.relpath)
+        stat = [st.st_size, st.st_mtime_ns]
+        if isinstance(known, list) and len(known) == 3 and known[:2] == stat and isinstance(known[2], str):
+            self._seen[file.relpath] = known
+            return known[2]
+        return None
+
+    def hash_of(self, file: SourceFile) -> str | None:
+        """The file's content hash, read and computed only when its stat changed."""
+        known = self._unchanged_since_seen(file)
+        if known is not None:
+            return known
+        try:
+            st = os.stat(file.path)
+        except OSError:
+            st = None
+        data = file.read()
+        if data is None:
+            return None
+        digest = content_hash(data)
+        if st is not None:
+            self._seen[file.relpath] = [st.st_size, st.st_mtime_ns, digest]
+        return digest
 
     def model_unchanged(self, model: ProjectModel) -> bool:
         """True when the (unbuilt) model would be built from exactly the cached inputs."""
@@ -106,16 +149,16 @@ class ResultCache:
         by_relpath = {f.relpath: f for f in files.values()}
         patterns = [p.encode("latin-1") for p in self.patterns]
         for relpath, file in by_relpath.items():
-            data = file.read()
-            if data is None:
-                if relpath in self.model_files:
-                    return False
-                continue
             cached = self.model_files.get(relpath)
             if cached is not None:
-                if cached != content_hash(data):
+                if cached != self.hash_of(file):
                     return False
-            elif not file.is_test and any(pattern in data for pattern in patterns):
+                continue
+            if file.is_test or self._unchanged_since_seen(file) is not None:
+                # Unchanged since the last run, which did not build the model from it.
+                continue
+            data = file.read()
+            if data is not None and any(pattern in data for pattern in patterns):
                 return False
         return True
 
@@ -128,29 +171,31 @@ class ResultCache:
         if not keep_previous:
             self.model_files = {}
         for file in model.parsed_files():
-            data = file.read()
-            if data is not None:
-                self.model_files[file.relpath] = content_hash(data)
+            digest = self.hash_of(file)
+            if digest is not None:
+                self.model_files[file.relpath] = digest
 
-    def lookup(self, relpath: str, data: bytes, named: bool = False) -> list[dict[str, Any]] | None:
+    def lookup(self, file: SourceFile, named: bool = False) -> list[dict[str, Any]] | None:
         """Cached findings; a file the user names is checked more (syntax errors even where
         the prefilter skips it), so a result from a folder walk does not answer for it."""
-        entry = self.results.get(relpath)
-        if entry is None or entry.get("hash") != content_hash(data) or bool(entry.get("named")) != named:
+        entry = self.results.get(file.relpath)
+        if entry is None or bool(entry.get("named")) != named or entry.get("hash") != self.hash_of(file):
             return None
         violations = entry.get("violations")
         return violations if isinstance(violations, list) else None
 
     def store(
         self,
-        relpath: str,
-        data: bytes,
+        file: SourceFile,
         violations: list[Violation],
         root_relative: list[str],
         named: bool = False,
     ) -> None:
-        self.results[relpath] = {
-            "hash": content_hash(data),
+        digest = self.hash_of(file)
+        if digest is None:
+            return
+        self.results[file.relpath] = {
+            "hash": digest,
             "named": named,
             "violations": [
                 {**asdict(v), "path": rel} for v, rel in zip(violations, root_relative, strict=True)
@@ -166,12 +211,17 @@ class ResultCache:
             for stale in self.folder.glob("results-*.json"):
                 if stale != self.path:
                     stale.unlink(missing_ok=True)
+            recent = self._trusted_before
+            stats = {**self.stats, **self._seen}
             payload = {
                 "key": self.key,
                 "model_files": self.model_files,
                 "all_files": self.all_files,
                 "patterns": self.patterns,
                 "results": self.results,
+                "stats": {
+                    rel: stat for rel, stat in stats.items() if rel in self.results and stat[1] < recent
+                },
             }
             fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -433,17 +433,13 @@ def collect_targets(
         if not path.exists() and not path.is_symlink():
             errors.append(f"{path}: no such file or directory")
             continue
-        if path.is_dir() and not path.name.endswith(".py"):
-            targets.extend(iter_python_files(path, _relative_excludes(path, root, exclude)))
-        elif path.is_dir():
-            # A folder named like a module file: walk it like any folder.
-            targets.extend(iter_python_files(path, _relative_excludes(path, root, exclude)))
+        if path.is_dir():
+            # (A folder named like a module file is walked like any folder.)
+            walked = Path(os.path.abspath(path))
+            targets.extend(iter_python_files(walked, _relative_excludes(path, root, exclude)))
         else:
-            targets.append(path)
-    unique: dict[Path, None] = {}
-    for target in targets:
-        unique.setdefault(Path(os.path.abspath(target)), None)
-    return list(unique), errors
+            targets.append(Path(os.path.abspath(path)))
+    return list(dict.fromkeys(targets)), errors
 
 
 def _relative_excludes(path: Path, root: Path, exclude: Sequence[str]) -> list[str]:
@@ -590,8 +586,7 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> tuple[list[Violat
 
         pending = []
         for file, named in files:
-            data = file.read()
-            cached = cache.lookup(file.relpath, data, named) if data is not None else None
+            cached = cache.lookup(file, named)
             if cached is None:
                 pending.append((file, named))
             else:
@@ -602,10 +597,9 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> tuple[list[Violat
         if cache is not None:
             cache.remember_model(model, keep_previous=model_unchanged)
             for file, named in pending:
-                data = file.read()
-                if data is not None and file.path in found:
+                if file.path in found:
                     violations = found[file.path]
-                    cache.store(file.relpath, data, violations, [file.relpath] * len(violations), named)
+                    cache.store(file, violations, [file.relpath] * len(violations), named)
     if cache is not None and pending:
         cache.save()
 

@@ -10,6 +10,7 @@ default ignore list, so ``--extend-select CEL206`` turns one on.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Iterator
@@ -127,8 +128,18 @@ def _analysis_for(root: Path) -> Any:
         sys.stderr.write(f"celery-lint: error: {error}\n")
     model = ProjectModel(root, settings.exclude)
     model.build()
+    # The model lives as long as the process: keep the cycle collector from walking its
+    # millions of nodes again at every full collection flake8's own work triggers.
+    gc.freeze()
     # flake8 does the selecting, so every rule runs. CEL900 is left to flake8's E999, and
     # CEL901 to flake8 itself: only flake8 knows which of its noqa comments were used.
-    engine = Engine([r for r in all_rules() if r.CODE not in ("CEL900", "CEL901")], settings.options)
+    # Opt-in rules are reported only when named in full, so only those run.
+    named = CeleryLintChecker._options.get("named")
+    chosen = [
+        r
+        for r in all_rules()
+        if r.CODE not in ("CEL900", "CEL901") and (named is None or r.DEFAULT or r.CODE in named)
+    ]
+    engine = Engine(chosen, settings.options)
     _ANALYSES[root] = (model, engine)
     return _ANALYSES[root]

@@ -6,8 +6,11 @@ same files, whatever was edited in between. ``-j N``'s promise: the same bytes a
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -309,3 +312,23 @@ def test_bad_job_counts_are_usage_errors(project: Project, value: str) -> None:
     assert run.stdout == ""
     assert run.stderr_lines[-1].startswith("celery-lint: error: "), run
     assert "-j" in run.stderr_lines[-1] or "jobs" in run.stderr_lines[-1], run
+
+
+def test_same_size_edit_of_an_old_file_is_seen(project: Project) -> None:
+    """Unchanged size and modification time let the cache skip reading a file; an edit that
+    keeps the size still changes the time, and the file is read and checked again."""
+    limited = "from celery import shared_task\n\n\n@shared_task(time_limit=600)\ndef f():\n    pass\n"
+    unlimited = limited.replace("time_limit=600", "tame_limit=600")
+    assert len(unlimited) == len(limited)
+    path = project.write("tasks.py", limited)
+    hour_ago = time.time() - 3600
+    os.utime(path, (hour_ago, hour_ago))
+    first = cached(project.root, ".", "--select", "CEL201")
+    assert first.findings == [], first
+    [results] = (project.root / ".celery_lint_cache").glob("results-*.json")
+    assert "tasks.py" in json.loads(results.read_text("utf-8"))["stats"]  # trusted next time by its stat
+    path.write_text(unlimited, "utf-8")
+    os.utime(path, (hour_ago + 1, hour_ago + 1))
+    second = cached(project.root, ".", "--select", "CEL201")
+    assert [f[3] for f in second.findings] == ["CEL201"], second
+    assert_same(second, uncached(project.root, ".", "--select", "CEL201"))

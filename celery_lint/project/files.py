@@ -618,7 +618,7 @@ def iter_python_files(root: Path, exclude: Iterable[str] = ()) -> Iterator[Path]
             rel = name if rel_dir == "." else os.path.join(rel_dir, name)
             if excluded and _matches_any(rel, excluded):
                 continue
-            yield Path(dirpath) / name
+            yield Path(os.path.join(dirpath, name))
 
 
 def is_excluded(relpath: str, exclude: Iterable[str]) -> bool:

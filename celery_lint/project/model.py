@@ -357,7 +357,8 @@ class ProjectModel:
 
     def add_file(self, path: Path) -> SourceFile:
         text_path = os.path.abspath(path)
-        path = Path(text_path)
+        if not isinstance(path, Path) or text_path != str(path):
+            path = Path(text_path)
         existing = self.files.get(path)
         if existing is not None:
             return existing
