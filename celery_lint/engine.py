@@ -497,9 +497,19 @@ def lint_paths(
         global _PLANS
         _PLANS = (plans, _RunOptions(use_prefilter, use_cache, 1))
         try:
-            order = sorted(range(len(plans)), key=lambda i: -_estimated_cost(plans[i]))
-            with multiprocessing.get_context("fork").Pool(min(jobs, len(plans))) as pool:
-                outcomes = pool.map(_lint_planned_project, order, chunksize=1)
+            costs = {i: _estimated_cost(plan) for i, plan in enumerate(plans)}
+            order = sorted(costs, key=lambda i: -costs[i])
+            biggest, rest = order[0], order[1:]
+            context = multiprocessing.get_context("fork")
+            if costs[biggest] >= sum(costs[i] for i in rest):
+                # One project outweighs the others: they run in other processes while this
+                # one builds its model here and then spreads its files over ``jobs``.
+                with context.Pool(max(1, min(jobs - 1, len(rest)))) as pool:
+                    others = pool.map_async(_lint_planned_project, rest, chunksize=1)
+                    outcomes = [_lint_project(plans[biggest], options), *others.get()]
+            else:
+                with context.Pool(min(jobs, len(plans))) as pool:
+                    outcomes = pool.map(_lint_planned_project, order, chunksize=1)
         finally:
             _PLANS = None
     else:
@@ -548,7 +558,7 @@ def _estimated_cost(plan: _ProjectPlan) -> int:
             data = path.read_bytes()
         except OSError:
             continue
-        cost += len(data) * (20 if b"elery" in data or b"ELERY" in data else 1)
+        cost += len(data) * (40 if b"elery" in data or b"ELERY" in data else 1)
     return cost
 
 

@@ -126,11 +126,18 @@ def _analysis_for(root: Path) -> Any:
 
     for error in registry().errors:
         sys.stderr.write(f"celery-lint: error: {error}\n")
-    model = ProjectModel(root, settings.exclude)
-    model.build()
-    # The model lives as long as the process: keep the cycle collector from walking its
-    # millions of nodes again at every full collection flake8's own work triggers.
-    gc.freeze()
+    # Building allocates millions of nodes that all stay alive; with the cycle collector
+    # on, its full collections would walk them again and again (the CLI runs with it off).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        model = ProjectModel(root, settings.exclude)
+        model.build()
+    finally:
+        # The model lives as long as the process: keep later collections off it too.
+        gc.freeze()
+        if collecting:
+            gc.enable()
     # flake8 does the selecting, so every rule runs. CEL900 is left to flake8's E999, and
     # CEL901 to flake8 itself: only flake8 knows which of its noqa comments were used.
     # Opt-in rules are reported only when named in full, so only those run.
