@@ -233,18 +233,6 @@ _CODING_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=]", re.MULTILINE)
 _NOQA = re.compile(rb"(?i)noqa")
 
 
-def _compiles(file: SourceFile) -> bool:
-    """Whether the running CPython parses the file (a file it rejects may still be newer
-    syntax that LibCST reads, so a False here is checked with LibCST)."""
-    import ast
-
-    try:
-        compile(file.text or "", str(file.path), "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
-        return False
-    return True
-
-
 def _decodes(file: SourceFile, data: bytes) -> bool:
     """Whether the file decodes, without keeping a decoded copy of every plain ASCII file."""
     first_line_end = data.find(b"\n")
@@ -341,7 +329,7 @@ class Engine:
         if not rule_classes and not (self.report_unused_noqa and _NOQA.search(data)):
             # No rule can fire here; whether the file parses is all that is left to check, and
             # CPython's own parser answers that far faster than building the LibCST tree.
-            if parse_errors and self.report_unparsable and not _compiles(file) and file.tree is None:
+            if parse_errors and self.report_unparsable and not file.cpython_accepts() and file.tree is None:
                 return [(v, None) for v in self._unparsable(file, shown)]
             return []
         summary = model.summary_for(file)

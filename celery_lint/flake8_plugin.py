@@ -91,10 +91,13 @@ def _root_of(folder: Path) -> Path:
     when the file is under it (the CLI's root for ``celery-lint .``), else the folder."""
     root = _ROOTS.get(folder)
     if root is None:
-        from .project.files import ROOT_MARKERS, find_project_root
+        from .project.files import find_marked_root
 
-        root = find_project_root(folder)
-        if not any((root / marker).exists() for marker in ROOT_MARKERS):
+        marked = find_marked_root(folder)
+        if marked is not None:
+            root = marked
+        else:
+            root = folder.resolve()
             cwd = Path.cwd().resolve()
             if cwd == root or cwd in root.parents:
                 root = cwd

@@ -7,41 +7,11 @@ Each test writes a small project whose app points at a broker that does not exis
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
 
 import pytest
+from celery_pytester import forget_shared_tasks  # noqa: F401 (an autouse fixture)
 
 pytest_plugins = ["pytester"]
-
-# Import Celery and the plugin's modules once, in this process: pytester's in-process
-# runs drop every module first imported inside them, and a half re-imported Celery
-# (kombu's transport cache, Celery's global app state) would mix two generations.
-import celery.backends.cache  # noqa: E402
-import celery.contrib.pytest  # noqa: E402
-import celery.contrib.testing.worker  # noqa: E402
-import celery.worker.request  # noqa: E402, F401
-import kombu.transport.memory  # noqa: E402, F401
-
-import celery_lint.pytest_plugin._audit  # noqa: E402
-import celery_lint.pytest_plugin._eager  # noqa: E402
-import celery_lint.pytest_plugin._lintgate  # noqa: E402
-import celery_lint.pytest_plugin._oncommit  # noqa: E402
-import celery_lint.pytest_plugin._queue  # noqa: E402
-import celery_lint.pytest_plugin._recorder  # noqa: E402
-import celery_lint.pytest_plugin._retries  # noqa: E402, F401
-
-
-@pytest.fixture(autouse=True)
-def _forget_shared_tasks() -> Iterator[None]:
-    """Each inner run imports a fresh project module under the same name; Celery keeps the
-    old module's tasks as global finalize callbacks (``@app.task`` is shared by default)
-    and would register them first on the next app of the same name."""
-    from celery import _state
-
-    before = set(_state._on_app_finalizers)
-    yield
-    _state._on_app_finalizers.intersection_update(before)
-
 
 PROJECT = """
 from celery import Celery, shared_task

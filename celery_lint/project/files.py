@@ -140,12 +140,18 @@ def run_with_large_stack(function: Callable[..., _R], *args: Any, recursion_limi
 def find_project_root(path: Path) -> Path:
     """Nearest ancestor (or the path itself) holding a project marker; else the path's folder."""
     start = path if path.is_dir() else path.parent
+    return find_marked_root(path) or start.resolve()
+
+
+def find_marked_root(path: Path) -> Path | None:
+    """Nearest ancestor (or the path itself) holding a project marker, if any."""
+    start = path if path.is_dir() else path.parent
     start = start.resolve()
     for candidate in (start, *start.parents):
         for marker in ROOT_MARKERS:
             if (candidate / marker).exists():
                 return candidate
-    return start
+    return None
 
 
 def is_test_path(relpath: str) -> bool:
@@ -275,6 +281,13 @@ class SourceFile:
                 self.parse_error = _null_byte_error(text) or f"cannot parse file: {_one_line(str(exc))}"
         return self._tree
 
+    def cpython_accepts(self) -> bool:
+        """Whether the running CPython parses the file (quiet, on the large stack). Far
+        cheaper than the LibCST tree; a file it refuses may still be newer syntax that
+        LibCST reads, so a False is for :attr:`tree` to confirm."""
+        text = self.text
+        return text is not None and _cpython_parse(text, str(self.path))[1] is None
+
     @property
     def error(self) -> str | None:
         return self.read_error or self.parse_error
@@ -387,7 +400,7 @@ def _cpython_parse(text: str, filename: str, flags: int = 0x400) -> tuple[Any, B
             warnings.simplefilter("ignore")
             try:
                 return compile(text, filename, "exec", flags=flags, dont_inherit=True), None
-            except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
                 return None, exc
 
     return run_with_large_stack(parse)

@@ -1,0 +1,35 @@
+"""What both pytest-plugin test modules need to run Celery projects through pytester."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+# Import Celery and the plugin's modules once, in this process: pytester's in-process
+# runs drop every module first imported inside them, and a half re-imported Celery
+# (kombu's transport cache, Celery's global app state) would mix two generations.
+import celery.backends.cache
+import celery.contrib.pytest
+import celery.contrib.testing.worker
+import celery.worker.request  # noqa: F401
+import kombu.transport.memory  # noqa: F401
+import pytest
+
+import celery_lint.pytest_plugin._audit
+import celery_lint.pytest_plugin._eager
+import celery_lint.pytest_plugin._lintgate
+import celery_lint.pytest_plugin._oncommit
+import celery_lint.pytest_plugin._queue
+import celery_lint.pytest_plugin._recorder
+import celery_lint.pytest_plugin._retries  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def forget_shared_tasks() -> Iterator[None]:
+    """Each inner run imports a fresh project module under the same name; Celery keeps the
+    old module's tasks as global finalize callbacks (``@app.task`` is shared by default)
+    and would register them first on the next app of the same name."""
+    from celery import _state
+
+    before = set(_state._on_app_finalizers)
+    yield
+    _state._on_app_finalizers.intersection_update(before)
