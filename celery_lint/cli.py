@@ -8,15 +8,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from .types import Kind, LintResult
 from .version import __version__
 
 if TYPE_CHECKING:
     from .registry import RuleRegistry
-    from .types import LintResult
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -35,8 +36,6 @@ def _codes(value: str) -> list[str]:
 
 
 def _jobs(value: str) -> int:
-    import os
-
     if value in ("auto", "0"):
         return os.cpu_count() or 1
     try:
@@ -157,7 +156,6 @@ def _report_skipped_files(result: LintResult) -> None:
     parser too long) comes back as a CEL900 line of kind ``ANALYSIS_SKIPPED``, which the
     cache and ``-j`` carry like any finding; it is not one: the file gets an error line."""
     from .engine import UNPARSABLE_PREFIX
-    from .types import Kind
 
     kept = []
     for violation in result.violations:
@@ -217,8 +215,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(argv)
     except BrokenPipeError:
         # The reader went away (``celery-lint | head``): stop quietly, as Unix tools do.
-        import os
-
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_FINDINGS
@@ -231,6 +227,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
 
+    # Here, not at the top: ``--version`` and ``--help`` answer without loading the rules.
     from .registry import RuleRegistry
 
     # The rule packs of this run: local packs stay importable only while it runs.

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from celery_lint.cli import main
-from celery_lint.engine import fix_paths, lint_paths
 
 REPO = Path(__file__).resolve().parents[1]
 PACK_PACKAGE = REPO / "fixtures" / "example_pack" / "acme_celery_rules"
@@ -28,7 +27,9 @@ def _project(root: Path, *, local_pack: bool, config: str = "") -> Path:
     root.mkdir()
     if local_pack:
         config = '[tool.celery-lint]\nplugins = ["acme_celery_rules"]\n' + config
-        shutil.copytree(PACK_PACKAGE, root / "acme_celery_rules", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            PACK_PACKAGE, root / "acme_celery_rules", ignore=shutil.ignore_patterns("__pycache__")
+        )
     (root / "pyproject.toml").write_text(config, encoding="utf-8")
     (root / "payments").mkdir()
     (root / "payments" / "__init__.py").write_text("", encoding="utf-8")
@@ -41,7 +42,9 @@ def _forget_pack_modules() -> Iterator[None]:
     """The pack is imported from each test's own project: no test sees another's module."""
 
     def forget() -> None:
-        for name in [n for n in sys.modules if n == "acme_celery_rules" or n.startswith("acme_celery_rules.")]:
+        for name in [
+            n for n in sys.modules if n == "acme_celery_rules" or n.startswith("acme_celery_rules.")
+        ]:
             del sys.modules[name]
 
     forget()
@@ -126,6 +129,10 @@ def test_cli_main_restores_them_on_system_exit(
 
 
 def test_the_engine_api_leaves_sys_path_as_it_was(tmp_path: Path, gc_state: bool) -> None:
+    # Imported here, with LibCST: an earlier in-process pytester run may have dropped the
+    # LibCST the engine's lazy stand-in would otherwise have kept from collection time.
+    from celery_lint.engine import fix_paths, lint_paths
+
     root = _project(tmp_path / "proj", local_pack=True)
     path_before = list(sys.path)
     result = lint_paths([root])

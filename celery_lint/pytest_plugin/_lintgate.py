@@ -4,7 +4,9 @@ The files pytest walks (the arguments, ``testpaths`` or the root folder, minus
 ``norecursedirs``) are collected, less those celery-lint's own ``exclude`` leaves out.
 The first item to run lints every collected file at once through :func:`lint_paths`
 (one project model for the run, the project's ``[tool.celery-lint]`` selection, noqa and
-per-file ignores), and each item reports its own file.
+per-file ignores), and each item reports its own file. Errors fail an item too, decided
+by the kind of what the run returns: a file whose analysis was skipped fails with that
+error, and an error of the run (a refused rule pack) fails every file it checked.
 """
 
 from __future__ import annotations
@@ -12,14 +14,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-if TYPE_CHECKING:
-    from celery_lint.config import Settings
-    from celery_lint.registry import RuleRegistry
-    from celery_lint.types import Violation
+from celery_lint.config import ConfigError, Settings
+from celery_lint.project.files import find_project_root, is_excluded
+from celery_lint.registry import RuleRegistry
+from celery_lint.types import Violation
 
 
 @dataclass
@@ -33,7 +35,7 @@ class _Outcome:
 
 _OUTCOMES = pytest.StashKey[dict[Path, _Outcome]]()
 _SETTINGS = pytest.StashKey[dict[Path, Any]]()
-_REGISTRY = pytest.StashKey["RuleRegistry"]()
+_REGISTRY = pytest.StashKey[RuleRegistry]()
 
 
 class CeleryLintFindings(Exception):
@@ -46,17 +48,18 @@ class CeleryLintFindings(Exception):
 
 def _registry(config: pytest.Config) -> RuleRegistry:
     """The rule packs of this pytest run (its projects' local packs included)."""
-    from celery_lint.registry import RuleRegistry
-
     registry = config.stash.get(_REGISTRY, None)
     if registry is None:
         registry = config.stash[_REGISTRY] = RuleRegistry()
     return registry
 
 
+# ``celery_lint.engine`` is imported where the gate uses it, not with this module (which
+# celery-lint's own tests pre-import): the engine holds a stand-in that imports LibCST on
+# first use, and an in-process pytest run that restores ``sys.modules`` afterwards would
+# leave that stand-in pointing at a LibCST the rest of the process no longer uses.
 def _settings_for(config: pytest.Config, path: Path) -> tuple[Path, Settings]:
     from celery_lint.engine import project_settings
-    from celery_lint.project.files import find_project_root
 
     root = find_project_root(path)
     cache = config.stash.setdefault(_SETTINGS, {})
@@ -70,9 +73,6 @@ def _settings_for(config: pytest.Config, path: Path) -> tuple[Path, Settings]:
 def collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.suffix != ".py":
         return None
-    from celery_lint.config import ConfigError
-    from celery_lint.project.files import is_excluded
-
     try:
         root, settings = _settings_for(parent.config, file_path)
     except ConfigError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import importlib
 import pkgutil
 from pathlib import Path
@@ -27,9 +26,10 @@ def builtin_rule_modules() -> list[str]:
     return sorted(names)
 
 
-@functools.cache
 def builtin_rules() -> tuple[type[Rule], ...]:
-    """Every built-in rule class, sorted by code (found once: they are fixed by the install)."""
+    """Every built-in rule class, sorted by code. Looked up in the imported modules on each
+    call, not remembered: whoever re-imports them (pytest's in-process runs restore
+    ``sys.modules``) gets the classes that match the rest of the package."""
     rules: list[type[Rule]] = []
     for name in builtin_rule_modules():
         module = importlib.import_module(f"{__package__}.{name}")
