@@ -9,7 +9,8 @@ below: ``modules`` (files, import names, prefilter), ``symbols`` (name resolutio
 evaluation), ``apps``, ``settings`` (configuration sources, effective settings),
 ``tasks`` (task discovery, decorators) and ``options`` (task names and options).
 This module puts them together and drives the build; it also re-exports the names rules
-and front ends import from here.
+and front ends import from here. What the model knows beyond these (beat entries, task
+names, routes, call sites, ...) lives in modules of its own that build on this one.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .apps import CELERY_CLASS
-from .beat import BeatEntry, beat_entries
 from .entities import (
     App,
     AttrOf,
@@ -65,7 +65,6 @@ __all__ = [
     "TASK_DEFAULTS",
     "App",
     "AttrOf",
-    "BeatEntry",
     "ClassSym",
     "ConfigSource",
     "ConfigWrite",
@@ -78,7 +77,6 @@ __all__ = [
     "Task",
     "TaskDecorator",
     "ValueSym",
-    "beat_entries",
     "config_writes_in",
     "has_unnamed_tasks",
     "model_for",

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...project.callsites import CHAIN, CHORD, GROUP, CallSites, code_of, keyword, method_of, positional
 from ...project.evaluate import NotEvaluable, evaluate
 from ...project.values import Known, Origin, Resolved, Unknown
 from ..base import Invalid, Rule, Valid
 from ..support import task_label
-from ._callsites import CHAIN, CHORD, GROUP, CallSites, code_of, keyword, method_of, positional
 
 if TYPE_CHECKING:
     import libcst as cst

@@ -3,9 +3,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...fixes import prepend_keywords, replace
+from ...project.beat import call_fields, is_crontab_callee, literal
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
-from ._beat import call_fields, is_crontab_callee, literal
 
 if TYPE_CHECKING:
     import libcst as cst

@@ -3,9 +3,16 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from ...project.beat import (
+    CRONTAB_FIELDS,
+    build_crontab,
+    call_fields,
+    celery_error,
+    is_crontab_callee,
+    literal,
+)
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
-from ._beat import CRONTAB_FIELDS, build_crontab, call_fields, celery_error, is_crontab_callee, literal
 
 if TYPE_CHECKING:
     import libcst as cst

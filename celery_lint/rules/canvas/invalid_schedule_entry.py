@@ -3,10 +3,10 @@ from __future__ import annotations
 import difflib
 from functools import cache
 
-from ...project.model import BeatEntry, ProjectModel
+from ...project.beat import BeatEntry, entries_in, entry_label, literal, other_scheduler_possible
+from ...project.model import ProjectModel
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
-from ._beat import entries_in, entry_label, literal, other_scheduler_possible
 from ._cases import CELERYCONFIG_APP, DJANGO_CELERY, PLAIN_CELERY, project
 
 

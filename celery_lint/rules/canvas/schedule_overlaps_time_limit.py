@@ -2,11 +2,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...project.model import BeatEntry, Task
+from ...project.beat import (
+    BeatEntry,
+    entries_in,
+    entry_label,
+    humanize,
+    literal,
+    period_seconds,
+    schedule_expr,
+    scheduled_task,
+)
+from ...project.model import Task
 from ...project.values import Known, Origin, Resolved, Unknown
 from ..base import Invalid, Rule, Valid
 from ..support import task_label
-from ._beat import entries_in, entry_label, humanize, literal, period_seconds, schedule_expr, scheduled_task
 from ._cases import CELERYCONFIG_APP, DJANGO_CELERY
 
 TASKS = "from celery import shared_task\n\n\n@shared_task(time_limit={limit})\ndef sync():\n    pass\n"

@@ -2,12 +2,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...project.beat import (
+    BeatEntry,
+    entries_in,
+    entry_label,
+    other_scheduler_possible,
+    periodic_args,
+    scheduled_task,
+)
 from ...project.evaluate import NotEvaluable, evaluate
-from ...project.model import BeatEntry, Task
+from ...project.model import Task
 from ...project.values import UNKNOWN_ELEMENT, Known
 from ..base import Invalid, Rule, Valid
 from ..support import task_label
-from ._beat import entries_in, entry_label, other_scheduler_possible, periodic_args, scheduled_task
 from ._cases import CELERYCONFIG_APP, DJANGO_CELERY, PLAIN_CELERY, project
 
 if TYPE_CHECKING:

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
+from ...project.beat import entries_in, entry_label, is_crontab, literal, schedule_expr
 from ...project.model import App, ProjectModel
+from ...project.tasknames import per_model
 from ...project.values import CELERY_DEFAULT, Known
 from ..base import Invalid, Rule, Valid
-from ._beat import entries_in, entry_label, is_crontab, literal, schedule_expr
 from ._cases import CELERYCONFIG_APP, DJANGO_CELERY, PLAIN_CELERY, project
-from ._tasknames import per_model
 
 SCHEDULE = (
     "app.conf.beat_schedule = {{\n    'nightly': {{'task': 'proj.tasks.add', 'schedule': {schedule}}},\n}}\n"

@@ -2,16 +2,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...project.beat import BeatEntry, entries_in
 from ...project.evaluate import NotEvaluable, evaluate
-from ...project.model import BeatEntry, ProjectModel
+from ...project.launchers import launcher_arguments
+from ...project.model import ProjectModel
+from ...project.routing import declared_queues, route_queue, routes_in
+from ...project.tasknames import per_model
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
 from ..support import method_name
-from ._beat import entries_in
 from ._cases import CELERYCONFIG_APP, DJANGO_CELERY, project
-from ._launchers import launcher_arguments
-from ._routing import declared_queues, route_queue, routes_in
-from ._tasknames import per_model
 
 if TYPE_CHECKING:
     import libcst as cst

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-from ..base import Invalid, Rule, Valid
-from ._cases import CELERYCONFIG_APP, DJANGO_CELERY, PLAIN_CELERY, project
-from ._routing import routes_in
-from ._tasknames import (
+from ...project.routing import routes_in
+from ...project.tasknames import (
     KNOWN_PACKAGES_OPTION,
     find_tasks,
     from_known_package,
@@ -12,6 +10,8 @@ from ._tasknames import (
     outside_project,
     unnamed_tasks,
 )
+from ..base import Invalid, Rule, Valid
+from ._cases import CELERYCONFIG_APP, DJANGO_CELERY, PLAIN_CELERY, project
 
 
 class UnknownTaskInRoutes(Rule):

@@ -3,10 +3,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 
-from ..base import Invalid, Rule, RuleOption, Valid
-from ._beat import entries_in, entry_label, scheduled_task
-from ._cases import CELERYCONFIG_APP, DJANGO_CELERY, PLAIN_CELERY, project
-from ._tasknames import (
+from ...project.beat import entries_in, entry_label, scheduled_task
+from ...project.tasknames import (
     DEFAULT_KNOWN_PACKAGES,
     KNOWN_PACKAGES_OPTION,
     from_known_package,
@@ -15,6 +13,8 @@ from ._tasknames import (
     outside_project,
     unnamed_tasks,
 )
+from ..base import Invalid, Rule, RuleOption, Valid
+from ._cases import CELERYCONFIG_APP, DJANGO_CELERY, PLAIN_CELERY, project
 
 ON_CONFIGURE = (
     "from celery import Celery, signature\n"

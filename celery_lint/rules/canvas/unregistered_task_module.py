@@ -1,7 +1,7 @@
 from __future__ import annotations
 
+from ...project.registration import unreached_task_files
 from ..base import Invalid, Rule, Valid
-from ._registration import unreached_task_files
 
 APP = "from celery import Celery\napp = Celery('proj'{args})\n{extra}"
 JOBS = "from celery import shared_task\n\n\n@shared_task\ndef cleanup():\n    pass\n\n\n@shared_task\ndef rebuild():\n    pass\n"

@@ -3,10 +3,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...fixes import Fix, replace, string_like
+from ...project.configuration import SYNTHETIC_FORMS, ConfigIndex, effective_setting, index_for, prefixed
 from ...project.model import App, ConfigWrite
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
-from ._config import SYNTHETIC_FORMS, ConfigIndex, effective_setting, index_for, prefixed
 
 if TYPE_CHECKING:
     import libcst as cst

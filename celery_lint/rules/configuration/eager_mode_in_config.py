@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from ...project.configuration import effective_setting, index_for
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
-from ._config import effective_setting, index_for
 
 DJANGO_CELERY_PY = (
     "import os\nfrom celery import Celery\n"

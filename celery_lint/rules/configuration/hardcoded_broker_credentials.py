@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from ...project.broker_urls import literal_password, parse_urls, url_texts
+from ...project.configuration import index_for, meant_setting
 from ..base import Invalid, Rule, Valid
-from ._config import index_for, meant_setting
-from ._urls import literal_password, parse_urls, url_texts
 
 URL_SETTINGS = frozenset({"broker_url", "broker_read_url", "broker_write_url", "result_backend"})
 

@@ -4,12 +4,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ...project.configuration import SYNTHETIC_FORMS, index_for
 from ...project.model import App, ConfigWrite, ProjectModel
 from ...project.values import Known
 from ...project.walk import children
 from ...settings_catalogue import SettingsCatalogue
 from ..base import Invalid, Rule, Valid
-from ._config import SYNTHETIC_FORMS, index_for
 
 if TYPE_CHECKING:
     import libcst as cst

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from ...project.configuration import PRECONF_FORMS, effective_setting, index_for, namespace_mismatch
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
-from ._config import PRECONF_FORMS, effective_setting, index_for, namespace_mismatch
 
 DJANGO_CELERY_PY = (
     "import os\nfrom celery import Celery\n"

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import ipaddress
 
+from ...project.broker_urls import COMPUTED, ParsedUrl, parse_urls, placeholder_host, url_texts
+from ...project.configuration import ConfigIndex, index_for, meant_setting, visible_setting
 from ...project.model import ConfigWrite
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
-from ._config import ConfigIndex, index_for, meant_setting, visible_setting
-from ._urls import COMPUTED, ParsedUrl, parse_urls, placeholder_host, url_texts
 
 # Setting -> the setting that turns TLS on for it.
 TLS_SETTING = {

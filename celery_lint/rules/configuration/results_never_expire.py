@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...project.configuration import ConfigIndex, effective_setting, index_for, visible_setting
 from ...project.model import App, ConfigWrite
 from ...project.scan import dotted_name
 from ...project.values import CELERY_DEFAULT, Known
 from ..base import Invalid, Rule, Valid
-from ._config import ConfigIndex, effective_setting, index_for, visible_setting
 
 if TYPE_CHECKING:
     import libcst as cst

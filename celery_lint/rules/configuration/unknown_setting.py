@@ -1,9 +1,6 @@
 from __future__ import annotations
 
-from ...project.model import ConfigWrite
-from ...project.values import Known
-from ..base import Invalid, Rule, RuleOption, Valid
-from ._config import (
+from ...project.configuration import (
     PRECONF_FORMS,
     ConfigIndex,
     closest_setting,
@@ -13,6 +10,9 @@ from ._config import (
     namespace_mismatch,
     visible_setting,
 )
+from ...project.model import ConfigWrite
+from ...project.values import Known
+from ..base import Invalid, Rule, RuleOption, Valid
 
 DJANGO_CELERY_PY = (
     "import os\nfrom celery import Celery\n"

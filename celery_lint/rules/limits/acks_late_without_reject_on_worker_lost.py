@@ -1,9 +1,9 @@
 from __future__ import annotations
 
+from ...project.limits import from_app_config, in_file, option_node, production_apps
 from ...project.values import Known, Resolved
 from ..base import Invalid, Rule, Valid
 from ..support import task_label
-from ._limits import from_app_config, in_file, option_node, production_apps
 
 DJANGO_CELERY_PY = (
     "import os\nfrom celery import Celery\n"

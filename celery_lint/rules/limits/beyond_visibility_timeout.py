@@ -3,13 +3,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...project.evaluate import NotEvaluable, evaluate
-from ...project.model import task_for_expression
-from ...project.scan import dotted_name
-from ...project.values import CELERY_DEFAULT, Known, Resolved
-from ..base import Invalid, Rule, Valid
-from ..retries._retry import bound_self, has_splat, is_self_retry, keyword, local_names, names_in
-from ..support import method_name, task_label
-from ._limits import (
+from ...project.limits import (
     from_app_config,
     in_file,
     is_number,
@@ -18,6 +12,12 @@ from ._limits import (
     seconds,
     visibility_timeout,
 )
+from ...project.model import task_for_expression
+from ...project.retries import bound_self, has_splat, is_self_retry, keyword, local_names, names_in
+from ...project.scan import dotted_name
+from ...project.values import CELERY_DEFAULT, Known, Resolved
+from ..base import Invalid, Rule, Valid
+from ..support import method_name, task_label
 
 if TYPE_CHECKING:
     import libcst as cst

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ...project.limits import is_number
 from ...project.values import Known
 from ..base import Invalid, RuleOption, Valid
-from ._limits import is_number
 from ._task_option import UnsetTaskOptionRule
 
 if TYPE_CHECKING:

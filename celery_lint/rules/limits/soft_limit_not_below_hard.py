@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...project.limits import from_app_config, in_file, is_number, option_node, production_apps, seconds
 from ...project.values import Known, Resolved
 from ..base import Invalid, Rule, Valid
 from ..support import task_label
-from ._limits import from_app_config, in_file, is_number, option_node, production_apps, seconds
 
 if TYPE_CHECKING:
     import libcst as cst

@@ -3,9 +3,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ...project.values import Known
-from ..base import Invalid, Rule, Valid
-from ..retries._retry import (
+from ...project.limits import is_number, seconds
+from ...project.retries import (
     BROAD,
     SOFT_TIME_LIMIT,
     bound_self,
@@ -14,13 +13,14 @@ from ..retries._retry import (
     handler_raises,
     names_any,
 )
+from ...project.values import Known
+from ..base import Invalid, Rule, Valid
 from ..support import task_label
-from ._limits import is_number, seconds
 
 if TYPE_CHECKING:
     import libcst as cst
 
-    from ..retries._retry import Handler
+    from ...project.retries import Handler
 else:
     from ..._lazy_libcst import cst
 

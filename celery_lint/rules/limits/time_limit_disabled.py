@@ -1,9 +1,9 @@
 from __future__ import annotations
 
+from ...project.limits import from_app_config, is_number, option_node, seconds
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
 from ..support import task_label
-from ._limits import from_app_config, is_number, option_node, seconds
 
 DJANGO_CELERY_PY = (
     "import os\nfrom celery import Celery\n"

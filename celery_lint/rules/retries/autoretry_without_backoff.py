@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ...project.limits import is_number, option_node, seconds
+from ...project.retries import autoretry_option, retry_limit
 from ...project.values import CELERY_DEFAULT, Known
 from ..base import Invalid, Rule, Valid
-from ..limits._limits import is_number, option_node, seconds
 from ..support import task_label
-from ._retry import autoretry_option, retry_limit
 
 if TYPE_CHECKING:
     from ...project.model import Task

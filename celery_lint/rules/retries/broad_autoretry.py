@@ -3,12 +3,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from ...project.limits import option_node
 from ...project.model import ValueSym
+from ...project.retries import BROAD, autoretry_never_retries, autoretry_option, exception_name
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
-from ..limits._limits import option_node
 from ..support import task_label
-from ._retry import BROAD, autoretry_never_retries, autoretry_option, exception_name
 
 if TYPE_CHECKING:
     import libcst as cst

@@ -2,10 +2,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...project.walk import Walker
-from ..base import Invalid, Rule, Valid
-from ..support import task_label
-from ._retry import (
+from ...project.retries import (
     BROAD,
     RETRY_CATCHERS,
     bound_self,
@@ -15,11 +12,14 @@ from ._retry import (
     is_self_retry,
     retry_throws,
 )
+from ...project.walk import Walker
+from ..base import Invalid, Rule, Valid
+from ..support import task_label
 
 if TYPE_CHECKING:
     import libcst as cst
 
-    from ._retry import Handler
+    from ...project.retries import Handler
 else:
     from ..._lazy_libcst import cst
 

@@ -3,12 +3,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...project.evaluate import NotEvaluable, evaluate
-from ...project.values import Known
-from ...project.walk import Walker
-from ..base import Invalid, Rule, Valid
-from ..limits._limits import seconds
-from ..support import task_label
-from ._retry import (
+from ...project.limits import seconds
+from ...project.retries import (
     bound_self,
     has_splat,
     is_self_retry,
@@ -17,6 +13,10 @@ from ._retry import (
     names_in,
     retry_limit,
 )
+from ...project.values import Known
+from ...project.walk import Walker
+from ..base import Invalid, Rule, Valid
+from ..support import task_label
 
 if TYPE_CHECKING:
     import libcst as cst

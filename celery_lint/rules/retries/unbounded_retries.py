@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...project.limits import in_file, option_node
+from ...project.retries import autoretry_option, bound_self, is_self_retry, keyword
 from ...project.values import CELERY_DEFAULT, Known, Resolved
 from ..base import Invalid, Rule, Valid
-from ..limits._limits import in_file, option_node
 from ..support import task_label
-from ._retry import autoretry_option, bound_self, is_self_retry, keyword
 from .autoretry_without_backoff import non_empty
 
 if TYPE_CHECKING:

@@ -3,10 +3,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...fixes import replace, string_like
+from ...project.configuration import index_for
 from ...project.model import App, ConfigWrite, ProjectModel
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
-from ..configuration._config import index_for
 from ..support import config_writes, is_pickle
 
 if TYPE_CHECKING:

@@ -3,10 +3,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ...project.callsites import CallSites, code_of
 from ...project.model import ClassSym, FunctionSym, OptionExpr
 from ...project.walk import Walker
 from ..base import Invalid, Rule, Valid
-from ..canvas._callsites import CallSites, code_of
 
 if TYPE_CHECKING:
     import libcst as cst

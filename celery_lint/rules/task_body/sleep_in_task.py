@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...project.callsites import CallSites, code_of
 from ..base import Invalid, Rule, Valid
-from ..canvas._callsites import CallSites, code_of
 from ..support import task_label
 
 if TYPE_CHECKING:

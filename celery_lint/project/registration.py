@@ -21,18 +21,18 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ...project.evaluate import NotEvaluable, evaluate
-from ...project.files import SourceFile
-from ...project.model import ProjectModel
-from ...project.scan import ModuleSummary
-from ...project.values import Known
-from ._launchers import launcher_arguments
-from ._tasknames import per_model
+from .evaluate import NotEvaluable, evaluate
+from .files import SourceFile
+from .launchers import launcher_arguments
+from .model import ProjectModel
+from .scan import ModuleSummary
+from .tasknames import per_model
+from .values import Known
 
 if TYPE_CHECKING:
     import libcst as cst
 else:
-    from ..._lazy_libcst import cst
+    from .._lazy_libcst import cst
 
 IMPORT = re.compile(
     r"^[ \t]*(?:from[ \t]+(?P<source>\.*[\w.]*)[ \t]+import[ \t]+(?P<names>\([^)]*\)|[^\n;#]*)"

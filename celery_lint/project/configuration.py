@@ -17,16 +17,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ...project.model import App, ConfigWrite, ProjectModel, config_writes_in
-from ...project.scan import ModuleSummary
-from ...project.values import Known, Resolved, Unknown
-from ...project.walk import Walker, children
-from ...settings_catalogue import SettingsCatalogue
+from ..settings_catalogue import SettingsCatalogue
+from .model import App, ConfigWrite, ProjectModel, config_writes_in
+from .scan import ModuleSummary
+from .values import Known, Resolved, Unknown
+from .walk import Walker, children
 
 if TYPE_CHECKING:
     import libcst as cst
 else:
-    from ..._lazy_libcst import cst
+    from .._lazy_libcst import cst
 
 # Forms of ConfigWrite.form, grouped by where the key goes.
 PRECONF_FORMS = frozenset(

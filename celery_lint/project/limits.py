@@ -13,18 +13,18 @@ import importlib.util
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from ...project.model import FROM_CONFIG
-from ...project.values import CELERY_DEFAULT, UNKNOWN_ELEMENT, Known, Resolved
-from ...project.walk import Walker
+from .model import FROM_CONFIG
+from .values import CELERY_DEFAULT, UNKNOWN_ELEMENT, Known, Resolved
+from .walk import Walker
 
 if TYPE_CHECKING:
     import libcst as cst
 else:
-    from ..._lazy_libcst import cst
+    from .._lazy_libcst import cst
 
 if TYPE_CHECKING:
-    from ...engine import FileContext
-    from ...project.model import App, ProjectModel, Task
+    from ..engine import FileContext
+    from .model import App, ProjectModel, Task
 
 # What kombu 5.7 ships (kombu/transport/redis.py ``Channel.visibility_timeout``,
 # kombu/transport/SQS/__init__.py ``Channel.default_visibility_timeout``); used only when

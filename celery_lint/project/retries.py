@@ -5,21 +5,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...project.model import External, OptionExpr
-from ...project.scan import dotted_name
-from ...project.values import Known, Origin, Resolved, Unknown
-from ...project.walk import Walker
+from .model import External, OptionExpr
+from .scan import dotted_name
+from .values import Known, Origin, Resolved, Unknown
+from .walk import Walker
 
 if TYPE_CHECKING:
     import libcst as cst
 
     Handler = cst.ExceptHandler | cst.ExceptStarHandler
 else:
-    from ..._lazy_libcst import cst
+    from .._lazy_libcst import cst
 
 if TYPE_CHECKING:
-    from ...project.model import ProjectModel, Task
-    from ...project.scan import ModuleSummary
+    from .model import ProjectModel, Task
+    from .scan import ModuleSummary
 
 BROAD = frozenset({"builtins.Exception", "builtins.BaseException"})
 # Retry and the classes it derives from (celery/exceptions.py: Retry -> TaskPredicate -> CeleryError).

@@ -13,16 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ...project.evaluate import NotEvaluable, evaluate
-from ...project.model import ConfigWrite, ProjectModel, ValueSym, config_writes_in
-from ...project.scan import ModuleSummary, dotted_name
-from ...project.values import UNKNOWN_ELEMENT, CallValue, Known, Resolved, Unknown
-from ._tasknames import per_model
+from .evaluate import NotEvaluable, evaluate
+from .model import ConfigWrite, ProjectModel, ValueSym, config_writes_in
+from .scan import ModuleSummary, dotted_name
+from .tasknames import per_model
+from .values import UNKNOWN_ELEMENT, CallValue, Known, Resolved, Unknown
 
 if TYPE_CHECKING:
     import libcst as cst
 else:
-    from ..._lazy_libcst import cst
+    from .._lazy_libcst import cst
 
 
 @dataclass

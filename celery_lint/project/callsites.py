@@ -18,19 +18,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ...project.model import External
-from ...project.scan import dotted_name
-from ...project.walk import Walker
+from .model import External
+from .scan import dotted_name
+from .walk import Walker
 
 if TYPE_CHECKING:
     import libcst as cst
 else:
-    from ..._lazy_libcst import cst
+    from .._lazy_libcst import cst
 
 if TYPE_CHECKING:
-    from ...engine import FileContext
-    from ...project.model import ProjectModel, Task
-    from ...project.scan import ModuleSummary
+    from ..engine import FileContext
+    from .model import ProjectModel, Task
+    from .scan import ModuleSummary
 
 GROUP = frozenset({"celery.group", "celery.canvas.group"})
 CHAIN = frozenset({"celery.chain", "celery.canvas.chain", "celery.canvas._chain"})
@@ -345,7 +345,7 @@ class CallSites:
         """The project task ``expr`` names (``add``, ``tasks.add``); None for local names."""
         if self.is_local(expr):
             return None
-        from ...project.model import task_for_expression
+        from .model import task_for_expression
 
         return task_for_expression(self.model, self.summary, expr)
 

@@ -16,8 +16,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from ...project.model import ProjectModel, Task, has_unnamed_tasks, tasks_by_name
-from ...project.values import Known
+from .model import ProjectModel, Task, has_unnamed_tasks, tasks_by_name
+from .values import Known
 
 DEFAULT_KNOWN_PACKAGES = ["celery."]
 KNOWN_PACKAGES_OPTION = "known-task-packages"
