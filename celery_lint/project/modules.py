@@ -166,6 +166,19 @@ class ModuleIndex:
             self._external_cache[top] = cached
         return cached
 
+    def module_names_by_path(self) -> dict[str, set[str]]:
+        """File path to every dotted name the file is known under: its module name, the
+        names it is imported under from source roots, and its aliases."""
+        names: dict[str, set[str]] = {}
+        for name, file in self.by_module.items():
+            names.setdefault(str(file.path), set()).add(name)
+        for file in self.files.values():
+            bucket = names.setdefault(str(file.path), set())
+            for candidate in (file.module, file.import_name):
+                if candidate:
+                    bucket.add(candidate)
+        return names
+
     def find_module(self, name: str) -> SourceFile | None:
         return self.by_module.get(name)
 

@@ -13,8 +13,9 @@ from ...project.limits import (
     visibility_timeout,
 )
 from ...project.model import task_for_expression
-from ...project.retries import bound_self, has_splat, is_self_retry, keyword, local_names, names_in
+from ...project.retries import bound_self, has_splat, is_self_retry, keyword
 from ...project.scan import dotted_name
+from ...project.scopes import local_names, names_in
 from ...project.values import CELERY_DEFAULT, Known, Resolved
 from ..base import Invalid, Rule, Valid
 from ..support import method_name, task_label

@@ -9,10 +9,9 @@ from ...project.retries import (
     has_splat,
     is_self_retry,
     keyword,
-    local_names,
-    names_in,
     retry_limit,
 )
+from ...project.scopes import local_names, names_in
 from ...project.values import Known
 from ...project.walk import Walker
 from ..base import Invalid, Rule, Valid
