@@ -1,8 +1,9 @@
 """The typed view of the project model that rule packs use.
 
 A rule reads the project through ``self.project`` (a :class:`ProjectView`): the tasks of
-the file being checked and of the whole project, each task's effective options, and the
-effective configuration. Values are :class:`Known` (with the place they came from) or
+the file being checked and of the whole project (:class:`TaskView`), each task's
+effective options, the project's Celery apps (:class:`AppView`) and the effective
+configuration. Values are :class:`Known` (with the place they came from) or
 :class:`Unknown`; a rule should stay silent on Unknown, as the built-in rules do.
 """
 
@@ -17,9 +18,48 @@ if TYPE_CHECKING:
     import libcst as cst
 
     from .engine import FileContext
-    from .project.model import Task
+    from .project.entities import App, ConfigWrite, Task
+    from .project.tasks import TaskFactory
+else:
+    from ._lazy_libcst import cst
 
-__all__ = ["Known", "Origin", "ProjectView", "Resolved", "TaskView", "Unknown"]
+__all__ = ["AppView", "Known", "Origin", "ProjectView", "Resolved", "TaskView", "Unknown"]
+
+
+@dataclass(frozen=True, eq=False)
+class AppView:
+    """One Celery app (``Celery(...)``) of the project."""
+
+    _app: App
+    _context: FileContext
+
+    @property
+    def label(self) -> str:
+        """``module.variable`` of the app, e.g. ``proj.celery.app``."""
+        return self._app.label
+
+    @property
+    def path(self) -> str:
+        """The file that creates the app, relative to the project root."""
+        return self._app.summary.file.relpath
+
+    @property
+    def is_test(self) -> bool:
+        """The app is created in test code."""
+        return self._app.is_test
+
+    @property
+    def configuration_source(self) -> str:
+        """Where the app reads its settings from, for messages: the ``config_from_object``
+        target (``celeryconfig``, ``Django settings``...) or else the app's own module."""
+        source = self._app.source
+        if source is not None:
+            return str(source.description)
+        return str(self._app.summary.file.relpath)
+
+    def setting(self, name: str) -> Resolved:
+        """The effective value of a Celery setting (new lowercase name) for this app."""
+        return self._context.model.setting(self._app, name)
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,11 +103,72 @@ class TaskView:
     def is_class_based(self) -> bool:
         return self._task.is_class
 
+    @property
+    def label(self) -> str:
+        """How messages name the task: its Celery name when known, else the function name."""
+        name = self.name
+        return str(name.value) if isinstance(name, Known) else self._task.function_name
+
+    @property
+    def is_test(self) -> bool:
+        """The task is defined in test code."""
+        return self._task.is_test
+
+    @property
+    def declared_bases(self) -> list[str]:
+        """The task's base classes as written (``base=`` of the decorator, or the bases of
+        a class-based task); empty when it declares none."""
+        from .project.entities import OptionExpr
+
+        task = self._task
+        base = task.decorator.options.get("base") if task.decorator is not None else None
+        if isinstance(base, OptionExpr):
+            return [cst.Module([]).code_for_node(base.expr)]
+        if task.decorator is None and isinstance(task.node, cst.ClassDef):
+            return [cst.Module([]).code_for_node(b.value) for b in task.node.bases]
+        return []
+
+    @property
+    def model_task(self) -> Task:
+        """The project model's record of the task, for celery_lint's own helpers (their
+        fixes edit the decorator); rule packs should not need it."""
+        return self._task
+
     def option(self, name: str) -> Resolved:
         """The effective value of a task option (``acks_late``, ``queue``, ``time_limit``...),
         resolved in Celery's order: annotations, decorator, base classes, the app's task
         class, the app configuration, Celery's default."""
         return self._context.model.task_option(self._task, name)
+
+    def apps(self) -> list[AppView]:
+        """The apps the task is registered with (every production app for ``shared_task``)."""
+        return [AppView(app, self._context) for app in self._context.model.task_apps(self._task)]
+
+    def setting(self, name: str) -> Resolved:
+        """The effective value of a Celery setting for the task's apps: Known only when
+        they all agree."""
+        model = self._context.model
+        return model.project_setting(name, model.task_apps(self._task))
+
+    def option_from_configuration(self, name: str) -> bool:
+        """The task's effective ``name`` option is the app setting behind it (``time_limit``
+        from ``task_time_limit``), not a value set on the task or its base classes."""
+        from .project.options import FROM_CONFIG
+        from .project.values import CELERY_DEFAULT
+
+        setting = FROM_CONFIG.get(name)
+        value = self.option(name)
+        if setting is None or not isinstance(value, Known) or value.origin is CELERY_DEFAULT:
+            return False
+        configured = self.setting(setting)
+        return isinstance(configured, Known) and configured.origin == value.origin
+
+    def option_site(self, value: Resolved) -> cst.CSTNode:
+        """Where the task itself sets ``value`` (an option's value): the keyword of its
+        decorator, or the attribute of a class-based task; else the task's node."""
+        from .project.limits import option_node
+
+        return option_node(self._task, value)
 
 
 class ProjectView:
@@ -107,6 +208,51 @@ class ProjectView:
         """The effective value of a Celery setting (new lowercase name) for the project's
         apps: Known only when every production app agrees."""
         return self._context.model.project_setting(name)
+
+    def apps(self) -> list[AppView]:
+        """Every Celery app of the project, test apps included (see ``AppView.is_test``)."""
+        return [AppView(app, self._context) for app in self._context.model.apps]
+
+    def task_for_node(self, node: cst.CSTNode) -> TaskView | None:
+        """The task defined by a ``def`` or ``class`` node, if it is one."""
+        task = self._context.model.task_for_node(node)
+        return TaskView(task, self._context) if task is not None else None
+
+    def is_task_class(self, node: cst.ClassDef) -> bool:
+        """A class of the file being checked that derives from a Celery task class."""
+        return self._context.model.is_task_class(self._context.summary, node)
+
+    def task_decorator_kind(self, expression: cst.BaseExpression) -> str | None:
+        """What ``expression`` (the callee of a decorator or call) makes tasks with:
+        ``"base"`` (``shared_task``, ``app.task``), ``"wrapper"`` (a project function that
+        calls one), ``"applied"`` (a module-level ``shared_task(...)`` result), ``"opaque"``
+        (a task maker whose options cannot be followed); None when it makes no task."""
+        factory = self.task_factory(expression)
+        return factory.kind if factory is not None else None
+
+    def task_factory(self, expression: cst.BaseExpression) -> TaskFactory | None:
+        """The task maker ``expression`` names in the file being checked (see
+        :meth:`task_decorator_kind`), with the wrapper function and the inner call of a
+        project wrapper; None when it makes no task."""
+        return self._context.model.task_factory(self._context.summary, expression)
+
+    def node_in_file(self, value: Resolved) -> cst.CSTNode | None:
+        """The node that gave ``value`` when it lies in the file being checked: a finding
+        about a configured value is reported once, where the setting is written."""
+        if not isinstance(value, Known):
+            return None
+        origin = value.origin
+        if origin.node is None or origin.path != self._context.file.relpath:
+            return None
+        return origin.node if isinstance(origin.node, cst.CSTNode) else None
+
+    def config_writes(self) -> list[ConfigWrite]:
+        """Every place in the file being checked that gives a Celery setting a value, in
+        any configuration form (``Celery(...)``, ``conf`` writes, config modules, Django
+        settings)."""
+        from .project.settings import config_writes_in
+
+        return config_writes_in(self._context.model, self._context.file)
 
     def qualified_name(self, expression: cst.BaseExpression) -> str | None:
         """``celery.shared_task`` for ``st`` after ``from celery import shared_task as st``."""

@@ -57,7 +57,7 @@ CELERY_TASK_CLASSES = frozenset(
 
 
 @dataclass
-class _Factory:
+class TaskFactory:
     """Something that makes a task decorator: shared_task, app.task or a project wrapper."""
 
     kind: str  # "base", "applied", "wrapper", "opaque"
@@ -76,7 +76,7 @@ class _InnerFactoryFinder(Walker):
         self.model = model
         self.summary = summary
         self.depth = depth
-        self.found: tuple[cst.Call, _Factory] | None = None
+        self.found: tuple[cst.Call, TaskFactory] | None = None
 
     def visit_Call(self, node: cst.Call) -> bool:
         if self.found is not None:
@@ -104,7 +104,7 @@ class TaskRegistry(SettingsModel):
         self.tasks: list[Task] = []
         self._tasks_by_node: dict[int, Task] = {}
         self._tasks_by_module: dict[str, list[Task]] = {}
-        self._factory_cache: dict[int, _Factory | None] = {}
+        self._factory_cache: dict[int, TaskFactory | None] = {}
         self.factory_names: set[str] = set()
 
     def _collect_tasks(self, summaries: list[ModuleSummary]) -> None:
@@ -157,6 +157,10 @@ class TaskRegistry(SettingsModel):
     def task_for_node(self, node: cst.CSTNode) -> Task | None:
         return self._tasks_by_node.get(id(node))
 
+    def is_task_class(self, summary: ModuleSummary, klass: cst.ClassDef) -> bool:
+        """Whether ``klass`` derives from a Celery task class (through project classes too)."""
+        return self._class_task_bases(summary, klass)
+
     def _class_task_bases(self, summary: ModuleSummary, klass: cst.ClassDef, depth: int = 0) -> bool:
         if depth > 20:
             return False
@@ -192,7 +196,13 @@ class TaskRegistry(SettingsModel):
         return bool(isinstance(symbol, AttrOf) and isinstance(symbol.base, App) and symbol.attrs == ("Task",))
 
     # ------------------------------------------------------------------ decorators
-    def _factory(self, summary: ModuleSummary, expr: cst.BaseExpression, depth: int = 0) -> _Factory | None:
+    def task_factory(self, summary: ModuleSummary, expr: cst.BaseExpression) -> TaskFactory | None:
+        """What makes tasks when ``expr`` is called or used as a decorator; None: no task."""
+        return self._factory(summary, expr)
+
+    def _factory(
+        self, summary: ModuleSummary, expr: cst.BaseExpression, depth: int = 0
+    ) -> TaskFactory | None:
         if not self._plausible_factory(summary, expr):
             return None
         symbol = self.symbol_of(summary, expr)
@@ -221,16 +231,16 @@ class TaskRegistry(SettingsModel):
             )
         return summary.defines(head)
 
-    def _factory_of_symbol(self, symbol: Symbol | None, depth: int = 0) -> _Factory | None:
+    def _factory_of_symbol(self, symbol: Symbol | None, depth: int = 0) -> TaskFactory | None:
         if symbol is None or depth > 10:
             return None
         if isinstance(symbol, External):
             if symbol.qualname in SHARED_TASK:
-                return _Factory("base", apps=None)
+                return TaskFactory("base", apps=None)
             return None
         if isinstance(symbol, AttrOf):
             if isinstance(symbol.base, App) and symbol.attrs == ("task",):
-                return _Factory("base", apps=[symbol.base])
+                return TaskFactory("base", apps=[symbol.base])
             return None
         if isinstance(symbol, ValueSym):
             value = symbol.expr
@@ -239,7 +249,7 @@ class TaskRegistry(SettingsModel):
                 if inner is not None and inner.kind == "base":
                     decorator = self._apply_factory(inner, symbol.summary, value)
                     decorator.via = f"the decorator {symbol.name} ({symbol.summary.file.relpath})"
-                    return _Factory("applied", applied=decorator)
+                    return TaskFactory("applied", applied=decorator)
             return None
         if isinstance(symbol, FunctionSym):
             key = id(symbol.node)
@@ -262,7 +272,7 @@ class TaskRegistry(SettingsModel):
                 ):
                     self.patterns.add(symbol.node.name.value.encode())
                     self.factory_names.add(symbol.node.name.value)
-                    return _Factory(
+                    return TaskFactory(
                         "opaque",
                         reason=f"class decorator {symbol.node.name.value} passes options the analyzer cannot follow",
                     )
@@ -270,22 +280,22 @@ class TaskRegistry(SettingsModel):
 
     def _find_inner_factory_call(
         self, summary: ModuleSummary, func: cst.FunctionDef, depth: int
-    ) -> tuple[cst.Call, _Factory] | None:
+    ) -> tuple[cst.Call, TaskFactory] | None:
         finder = _InnerFactoryFinder(self, summary, depth)
         finder.walk(func.body)
         return finder.found
 
-    def _wrapper_factory(self, symbol: FunctionSym, depth: int) -> _Factory | None:
+    def _wrapper_factory(self, symbol: FunctionSym, depth: int) -> TaskFactory | None:
         inner = self._find_inner_factory_call(symbol.summary, symbol.node, depth)
         if inner is None:
             return None
         call, factory = inner
         if factory.kind != "base":
             # A wrapper around another wrapper: a task for sure, its options not followed.
-            return _Factory(
+            return TaskFactory(
                 "opaque", apps=factory.apps, reason=f"wrapper {symbol.node.name.value} nests other wrappers"
             )
-        return _Factory(
+        return TaskFactory(
             "wrapper", apps=factory.apps, wrapper=symbol, inner_call=call, inner_summary=symbol.summary
         )
 
@@ -313,7 +323,7 @@ class TaskRegistry(SettingsModel):
             return self._apply_wrapper(factory, summary, None)
         return TaskDecorator(factory.apps, {}, opaque=factory.reason)
 
-    def _apply_factory(self, factory: _Factory, summary: ModuleSummary, call: cst.Call) -> TaskDecorator:
+    def _apply_factory(self, factory: TaskFactory, summary: ModuleSummary, call: cst.Call) -> TaskDecorator:
         options: dict[str, OptionExpr | Resolved] = {}
         opaque = None
         for arg in call.args:
@@ -323,7 +333,9 @@ class TaskRegistry(SettingsModel):
                 options[arg.keyword.value] = OptionExpr(summary, arg.value)
         return TaskDecorator(factory.apps, options, opaque=opaque)
 
-    def _apply_wrapper(self, factory: _Factory, site: ModuleSummary, call: cst.Call | None) -> TaskDecorator:
+    def _apply_wrapper(
+        self, factory: TaskFactory, site: ModuleSummary, call: cst.Call | None
+    ) -> TaskDecorator:
         wrapper = factory.wrapper
         inner_call = factory.inner_call
         inner_summary = factory.inner_summary

@@ -202,8 +202,7 @@ class InvalidRateLimit(Rule):
             return
         if not any(a.keyword is not None and a.keyword.value == "rate_limit" for a in node.args):
             return
-        factory = model._factory(summary, func)
-        if factory is None or factory.kind not in ("base", "wrapper"):
+        if self.project.task_decorator_kind(func) not in ("base", "wrapper"):
             return
         for arg in node.args:
             if arg.keyword is not None and arg.keyword.value == "rate_limit":
@@ -232,7 +231,7 @@ class InvalidRateLimit(Rule):
                     value = small.value
                     if value is not None:
                         assigns.append((small, value))
-        if not assigns or not self.context.model._class_task_bases(self.context.summary, node):
+        if not assigns or not self.project.is_task_class(node):
             return
         for statement_node, value in assigns:
             self._check(statement_node, value, f"on task class {node.name.value}")

@@ -165,8 +165,7 @@ class UnsafeSerializerOption(Rule):
         elif model.qualname_of(summary, node.func) in SIGNATURE_CALLS:
             where = "in the signature options"
         else:
-            factory = model._factory(summary, node.func)
-            if factory is not None and factory.kind in ("base", "wrapper"):
+            if self.project.task_decorator_kind(node.func) in ("base", "wrapper"):
                 where = "on the task"
         if where is None:
             return
@@ -190,8 +189,7 @@ class UnsafeSerializerOption(Rule):
                         )
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        model = self.context.model
-        if not model._class_task_bases(self.context.summary, node):
+        if not self.project.is_task_class(node):
             return
         body = node.body
         if not isinstance(body, cst.IndentedBlock):
