@@ -129,6 +129,25 @@ class TaskView:
         return []
 
     @property
+    def name_is_implicit(self) -> bool:
+        """Celery names the task after its module and function: no ``name=`` on the
+        decorator (a base class ``name`` does not count, Celery overrides it), or no
+        ``name`` attribute anywhere on a class-based task's known class chain."""
+        decorator = self._task.decorator
+        if decorator is not None:
+            return "name" not in decorator.options and not decorator.opaque
+        value = self.option("name")
+        return isinstance(value, Known) and value.value is None
+
+    @property
+    def bound_parameter(self) -> str | None:
+        """The name of the task's first parameter when the task is bound (``bind=True``,
+        or a class-based task's ``run``): what ``self.retry(...)`` is called on."""
+        from .project.retries import bound_self
+
+        return bound_self(self._context.model, self._task)
+
+    @property
     def model_task(self) -> Task:
         """The project model's record of the task, for celery_lint's own helpers (their
         fixes edit the decorator); rule packs should not need it."""
@@ -213,6 +232,31 @@ class ProjectView:
         """Every Celery app of the project, test apps included (see ``AppView.is_test``)."""
         return [AppView(app, self._context) for app in self._context.model.apps]
 
+    def default_apps(self) -> list[AppView]:
+        """The apps a ``shared_task`` is registered with: the production apps, or every app
+        when the project has only test apps."""
+        return [AppView(app, self._context) for app in self._context.model.default_apps()]
+
+    def app_for_expression(self, expression: cst.BaseExpression) -> AppView | None:
+        """The app an expression of the file being checked names (``app``, ``celery.app``)."""
+        app = self._context.model.app_of_expr(self._context.summary, expression)
+        return AppView(app, self._context) if app is not None else None
+
+    def apps_configured_by(self, write: ConfigWrite) -> list[AppView]:
+        """The apps a configuration write configures (the default apps when the analyzer
+        cannot tie it to one)."""
+        from .project.configuration import index_for
+
+        model = self._context.model
+        owners = index_for(model).owners.get(id(write.node)) or model.default_apps()
+        return [AppView(app, self._context) for app in owners]
+
+    @property
+    def file_is_analysed(self) -> bool:
+        """The project model reads the file being checked: it mentions Celery, or a name
+        of the project that leads to it (an app, a task wrapper, a task base class)."""
+        return self._context.model.needs_analysis(self._context.file)
+
     def task_for_node(self, node: cst.CSTNode) -> TaskView | None:
         """The task defined by a ``def`` or ``class`` node, if it is one."""
         task = self._context.model.task_for_node(node)
@@ -235,6 +279,30 @@ class ProjectView:
         :meth:`task_decorator_kind`), with the wrapper function and the inner call of a
         project wrapper; None when it makes no task."""
         return self._context.model.task_factory(self._context.summary, expression)
+
+    def write_value(self, write: ConfigWrite) -> Resolved:
+        """The value a configuration write (see :meth:`config_writes`) gives its setting,
+        evaluated where it is written."""
+        return write.resolved(self._context.model)
+
+    def value_of(self, expression: cst.BaseExpression) -> Resolved:
+        """The static value of an expression of the file being checked (literals, names
+        bound to literals, ``timedelta``...): Known, or Unknown when it is computed."""
+        from .project.evaluate import NotEvaluable, evaluate
+
+        try:
+            value = evaluate(self._context.model, self._context.summary, expression)
+        except NotEvaluable:
+            return Unknown("the expression is computed")
+        return Known(value, Origin("the expression", self.path, expression))
+
+    def task_for_expression(self, expression: cst.BaseExpression) -> TaskView | None:
+        """The project task an expression of the file being checked names (``add``,
+        ``tasks.add``), when the analyzer can tell."""
+        from .project.options import task_for_expression
+
+        task = task_for_expression(self._context.model, self._context.summary, expression)
+        return TaskView(task, self._context) if task is not None else None
 
     def node_in_file(self, value: Resolved) -> cst.CSTNode | None:
         """The node that gave ``value`` when it lies in the file being checked: a finding
