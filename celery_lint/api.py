@@ -159,6 +159,21 @@ class TaskView:
         class, the app configuration, Celery's default."""
         return self._context.model.task_option(self._task, name)
 
+    def autoretry_option(self, name: str) -> Resolved:
+        """An option as Celery's autoretry wrapper reads it (``autoretry_for``,
+        ``retry_backoff``, ``retry_jitter``, ``retry_kwargs``...): the decorator's value
+        first (it beats ``task_annotations`` there), else the effective option."""
+        from .project.retries import autoretry_option
+
+        return autoretry_option(self._context.model, self._task, name)
+
+    def retry_limit(self, call: cst.Call | None = None) -> int | None:
+        """The ``max_retries`` in force for a ``self.retry(...)`` call, or for the autoretry
+        wrapper when ``call`` is None; None when unbounded or not known."""
+        from .project.retries import retry_limit
+
+        return retry_limit(self._context.model, self._task, call)
+
     def apps(self) -> list[AppView]:
         """The apps the task is registered with (every production app for ``shared_task``)."""
         return [AppView(app, self._context) for app in self._context.model.task_apps(self._task)]
@@ -250,6 +265,16 @@ class ProjectView:
         model = self._context.model
         owners = index_for(model).owners.get(id(write.node)) or model.default_apps()
         return [AppView(app, self._context) for app in owners]
+
+    def handler_catches(
+        self, handler: cst.ExceptHandler | cst.ExceptStarHandler, names: frozenset[str]
+    ) -> bool:
+        """Whether an ``except`` clause of the file being checked catches one of the
+        exception classes ``names`` (qualified: ``builtins.Exception``,
+        ``celery.exceptions.Retry``); a bare ``except:`` catches everything."""
+        from .project.retries import catches_any
+
+        return catches_any(self._context.model, self._context.summary, handler, names)
 
     @property
     def file_is_analysed(self) -> bool:
