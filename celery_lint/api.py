@@ -276,6 +276,15 @@ class ProjectView:
 
         return catches_any(self._context.model, self._context.summary, handler, names)
 
+    def handler_names(
+        self, handler: cst.ExceptHandler | cst.ExceptStarHandler, names: frozenset[str]
+    ) -> bool:
+        """Whether an ``except`` clause of the file being checked names one of the exception
+        classes ``names`` explicitly (a bare ``except:`` names none)."""
+        from .project.retries import names_any
+
+        return names_any(self._context.model, self._context.summary, handler, names)
+
     @property
     def file_is_analysed(self) -> bool:
         """The project model reads the file being checked: it mentions Celery, or a name
