@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import libcst as cst
 
     from .engine import FileContext
+    from .project.configuration import ConfigIndex
     from .project.entities import App, ConfigWrite, Task
     from .project.tasks import TaskFactory
 else:
@@ -49,13 +50,33 @@ class AppView:
         return self._app.is_test
 
     @property
+    def in_checked_file(self) -> bool:
+        """The app is created in the file being checked."""
+        return str(self._app.summary.file.path) == str(self._context.file.path)
+
+    @property
+    def node(self) -> cst.CSTNode:
+        """The statement that creates the app."""
+        return self._app.node
+
+    @property
+    def call(self) -> cst.Call | None:
+        """The ``Celery(...)`` call, when the app is created by one."""
+        return self._app.call
+
+    @property
+    def config_from_object(self) -> str | None:
+        """What ``config_from_object`` points the app at (``celeryconfig``, ``Django
+        settings``...), or None when it is not called."""
+        source = self._app.source
+        return str(source.description) if source is not None else None
+
+    @property
     def configuration_source(self) -> str:
         """Where the app reads its settings from, for messages: the ``config_from_object``
         target (``celeryconfig``, ``Django settings``...) or else the app's own module."""
-        source = self._app.source
-        if source is not None:
-            return str(source.description)
-        return str(self._app.summary.file.relpath)
+        source = self.config_from_object
+        return source if source is not None else str(self._app.summary.file.relpath)
 
     def setting(self, name: str) -> Resolved:
         """The effective value of a Celery setting (new lowercase name) for this app."""
@@ -313,6 +334,13 @@ class ProjectView:
         :meth:`task_decorator_kind`), with the wrapper function and the inner call of a
         project wrapper; None when it makes no task."""
         return self._context.model.task_factory(self._context.summary, expression)
+
+    def configuration(self) -> ConfigIndex:
+        """The project's configuration, indexed: every write with the apps it configures,
+        namespaces, Django settings, what is read elsewhere (built once per project)."""
+        from .project.configuration import index_for
+
+        return index_for(self._context.model)
 
     def write_value(self, write: ConfigWrite) -> Resolved:
         """The value a configuration write (see :meth:`config_writes`) gives its setting,

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...fixes import Fix, replace, string_like
-from ...project.configuration import SYNTHETIC_FORMS, ConfigIndex, effective_setting, index_for, prefixed
+from ...project.configuration import SYNTHETIC_FORMS, ConfigIndex, effective_setting, prefixed
 from ...project.model import App, ConfigWrite
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
@@ -189,7 +189,7 @@ class DeprecatedSettingName(Rule):
     ]
 
     def check(self) -> None:
-        index = index_for(self.context.model)
+        index = self.project.configuration()
         writes = index.naming_writes(self.context.summary)
         # Settings this module already gives under a name that is not an old one.
         modern: dict[str, str] = {}

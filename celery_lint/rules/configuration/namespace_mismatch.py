@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from ...project.configuration import PRECONF_FORMS, effective_setting, index_for, namespace_mismatch
+from ...project.configuration import PRECONF_FORMS, effective_setting, namespace_mismatch
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
 
@@ -205,7 +205,7 @@ class NamespaceMismatch(Rule):
     ]
 
     def check(self) -> None:
-        index = index_for(self.context.model)
+        index = self.project.configuration()
         catalogue = index.catalogue
         writes = index.naming_writes(self.context.summary)
         # Settings this module does give the app, under a name it sees.

@@ -4,7 +4,6 @@ from ...project.configuration import (
     PRECONF_FORMS,
     ConfigIndex,
     closest_setting,
-    index_for,
     is_extension_setting,
     looks_like_setting,
     namespace_mismatch,
@@ -236,7 +235,7 @@ class UnknownSetting(Rule):
     ]
 
     def check(self) -> None:
-        index = index_for(self.context.model)
+        index = self.project.configuration()
         from ...plugins import registry
 
         extra = [*(self.option(self.context, "extension-settings") or []), *registry().extension_settings]
