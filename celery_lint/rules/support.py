@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..fixes import add_keywords
-from ..project.model import FROM_CONFIG, config_writes_in
+from ..project.model import FROM_CONFIG
 from ..project.values import CELERY_DEFAULT, Known, Resolved
 
 if TYPE_CHECKING:
@@ -15,9 +15,8 @@ else:
 
 if TYPE_CHECKING:
     from ..api import ProjectView, TaskView
-    from ..engine import FileContext
     from ..fixes import Fix
-    from ..project.model import ConfigWrite, ProjectModel, Task
+    from ..project.model import ProjectModel, Task
 
 PICKLE_NAMES = frozenset({"pickle", "application/x-python-serialize"})
 
@@ -29,10 +28,6 @@ def is_pickle(value: Any) -> bool:
 def task_label(model: ProjectModel, task: Task) -> str:
     name = model.task_name(task)
     return str(name.value) if isinstance(name, Known) else task.function_name
-
-
-def config_writes(context: FileContext) -> list[ConfigWrite]:
-    return config_writes_in(context.model, context.file)
 
 
 def where_looked(task: TaskView, option: str) -> str:
