@@ -15,9 +15,10 @@ rules share, from the syntax and the project model only:
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from .model import External
+from .entities import External
+from .options import task_for_expression
 from .scopes import Binding, Scope, scope_of
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ else:
     from .._lazy_libcst import cst
 
 if TYPE_CHECKING:
-    from ..engine import FileContext
+    from .files import SourceFile
     from .model import ProjectModel, Task
     from .scan import ModuleSummary
 
@@ -106,10 +107,27 @@ def is_literal(expr: cst.BaseExpression, value: str) -> bool:
 
 
 # --------------------------------------------------------------------------- the analysis
+class FilePlace(Protocol):
+    """Where the questions are asked: a file of a modelled project, and the functions
+    enclosing the node being visited (the engine's per-file context provides it)."""
+
+    @property
+    def model(self) -> ProjectModel: ...
+
+    @property
+    def summary(self) -> ModuleSummary: ...
+
+    @property
+    def file(self) -> SourceFile: ...
+
+    @property
+    def function_stack(self) -> list[cst.FunctionDef]: ...
+
+
 class CallSites:
     """Questions about expressions at one place of one file (``stack``: enclosing functions)."""
 
-    def __init__(self, context: FileContext) -> None:
+    def __init__(self, context: FilePlace) -> None:
         self.context = context
         self.model: ProjectModel = context.model
         self.summary: ModuleSummary = context.summary
@@ -198,8 +216,6 @@ class CallSites:
         """The project task ``expr`` names (``add``, ``tasks.add``); None for local names."""
         if self.is_local(expr):
             return None
-        from .model import task_for_expression
-
         return task_for_expression(self.model, self.summary, expr)
 
     # -- what an expression is ----------------------------------------------------------
