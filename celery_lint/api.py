@@ -307,6 +307,16 @@ class ProjectView:
         return names_any(self._context.model, self._context.summary, handler, names)
 
     @property
+    def tasks_unreached(self) -> bool:
+        """The file's tasks are never registered by a worker: no ``include``,
+        ``autodiscover_tasks``, import chain or dotted name in the project reaches the
+        module. False whenever the analyzer cannot be sure."""
+        from .project.registration import unreached_task_files
+
+        unreached = unreached_task_files(self._context.model)
+        return unreached is not None and str(self._context.file.path) in unreached
+
+    @property
     def file_is_analysed(self) -> bool:
         """The project model reads the file being checked: it mentions Celery, or a name
         of the project that leads to it (an app, a task wrapper, a task base class)."""

@@ -177,7 +177,7 @@ class UnknownTaskInRoutes(Rule):
         routes = routes_in(model, self.context.summary)
         if not routes or not model.tasks or unnamed_tasks(model):
             return
-        prefixes = known_packages(self.option(self.context, KNOWN_PACKAGES_OPTION))
+        prefixes = known_packages(self.context.options.get(KNOWN_PACKAGES_OPTION))
         for route in routes:
             pattern = route.pattern
             if pattern is None or from_known_package(pattern, prefixes) or outside_project(model, pattern):

@@ -268,7 +268,7 @@ class UnknownTaskInSchedule(Rule):
         entries = entries_in(model, self.context.summary)
         if not entries or not model.tasks or unnamed_tasks(model):
             return
-        prefixes = known_packages(self.option(self.context, KNOWN_PACKAGES_OPTION))
+        prefixes = known_packages(self.context.options.get(KNOWN_PACKAGES_OPTION))
         for entry in entries:
             scheduled = scheduled_task(model, entry)
             if scheduled is None or scheduled.name is None or scheduled.tasks:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from ...project.registration import unreached_task_files
 from ..base import Invalid, Rule, Valid
 
 APP = "from celery import Celery\napp = Celery('proj'{args})\n{extra}"
@@ -163,13 +162,8 @@ class UnregisteredTaskModule(Rule):
     ]
 
     def check(self) -> None:
-        model = self.context.model
-        tasks = model.tasks_in(self.context.file)
-        if not tasks:
+        project = self.project
+        tasks = project.tasks()
+        if not tasks or not project.tasks_unreached:
             return
-        unreached = unreached_task_files(model)
-        if unreached is None or str(self.context.file.path) not in unreached:
-            return
-        first = tasks[0]
-        module = self.context.file.import_name or self.context.file.module
-        self.report(first.node, self.MESSAGE.format(module=module))
+        self.report(tasks[0].node, self.MESSAGE.format(module=project.module))

@@ -238,7 +238,7 @@ class UnknownSetting(Rule):
         index = self.project.configuration()
         from ...plugins import registry
 
-        extra = [*(self.option(self.context, "extension-settings") or []), *registry().extension_settings]
+        extra = [*(self.context.options.get("extension-settings") or []), *registry().extension_settings]
         for write in index.naming_writes(self.context.summary):
             hint = _unknown_hint(index, write)
             if hint is None or is_extension_setting(write.key, extra) or index.read_elsewhere(write.key):
