@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import libcst as cst
 
     from .engine import FileContext
+    from .project.beat import BeatEntry
     from .project.configuration import ConfigIndex
     from .project.entities import App, ConfigWrite, Task
     from .project.tasks import TaskFactory
@@ -305,6 +306,35 @@ class ProjectView:
         from .project.retries import names_any
 
         return names_any(self._context.model, self._context.summary, handler, names)
+
+    def beat_entries(self) -> list[BeatEntry]:
+        """The periodic tasks the file being checked defines: ``beat_schedule`` entries in
+        every configuration form (later additions to a schedule dict too) and
+        ``add_periodic_task`` calls."""
+        from .project.beat import entries_in
+
+        return entries_in(self._context.model, self._context.summary)
+
+    @property
+    def other_beat_scheduler_possible(self) -> bool:
+        """Beat may run another scheduler than Celery's (django-celery-beat, redbeat...),
+        whose entries accept other fields."""
+        from .project.beat import other_scheduler_possible
+
+        return other_scheduler_possible(self._context.model)
+
+    def fully_known(self, expression: cst.BaseExpression) -> Resolved:
+        """The static value of an expression of the file being checked when no part of it
+        is computed (a list with a computed element is Unknown, unlike :meth:`value_of`)."""
+        from .project.beat import literal
+
+        return literal(self._context.model, self._context.summary, expression)
+
+    def names_crontab(self, expression: cst.BaseExpression) -> bool:
+        """The expression names Celery's ``crontab`` (through aliases and re-exports)."""
+        from .project.beat import is_crontab_callee
+
+        return is_crontab_callee(self._context.model, self._context.summary, expression)
 
     @property
     def tasks_unreached(self) -> bool:
