@@ -18,9 +18,10 @@ if TYPE_CHECKING:
     import libcst as cst
 
     from .engine import FileContext
-    from .project.beat import BeatEntry
+    from .project.beat import BeatEntry, Scheduled
     from .project.configuration import ConfigIndex
     from .project.entities import App, ConfigWrite, Task
+    from .project.routing import Route
     from .project.tasks import TaskFactory
 else:
     from ._lazy_libcst import cst
@@ -335,6 +336,56 @@ class ProjectView:
         from .project.beat import is_crontab_callee
 
         return is_crontab_callee(self._context.model, self._context.summary, expression)
+
+    def scheduled_task(self, entry: BeatEntry) -> Scheduled | None:
+        """What a beat entry of the file runs: the task name as written and the project
+        tasks it may be; None when the entry names no task the analyzer can read."""
+        from .project.beat import scheduled_task
+
+        return scheduled_task(self._context.model, entry)
+
+    def routes(self) -> list[Route]:
+        """The ``task_routes`` entries written in the file being checked."""
+        from .project.routing import routes_in
+
+        return routes_in(self._context.model, self._context.summary)
+
+    @property
+    def has_tasks(self) -> bool:
+        """The project defines at least one task."""
+        return bool(self._context.model.tasks)
+
+    @property
+    def all_task_names_known(self) -> bool:
+        """Celery's name of every project task is known (else "no such task" cannot be told)."""
+        from .project.tasknames import unnamed_tasks
+
+        return not unnamed_tasks(self._context.model)
+
+    def task_names(self) -> list[str]:
+        """Celery's names of the project's tasks (tasks whose name is unknown left out)."""
+        from .project.tasknames import named_tasks
+
+        return list(named_tasks(self._context.model))
+
+    def tasks_named(self, name: str) -> list[TaskView]:
+        """Project tasks Celery may know as ``name`` (matched across the module names a
+        file is imported under)."""
+        from .project.tasknames import find_tasks
+
+        return [TaskView(t, self._context) for t in find_tasks(self._context.model, name)]
+
+    def tasks_matching(self, pattern: str) -> list[TaskView]:
+        """Project tasks a ``task_routes`` glob (``'proj.tasks.*'``) may match."""
+        from .project.tasknames import glob_matches
+
+        return [TaskView(t, self._context) for t in glob_matches(self._context.model, pattern)]
+
+    def outside_project(self, name: str) -> bool:
+        """A dotted name whose first component is no module or task namespace of the project."""
+        from .project.tasknames import outside_project
+
+        return outside_project(self._context.model, name)
 
     @property
     def tasks_unreached(self) -> bool:
