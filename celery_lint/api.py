@@ -344,6 +344,12 @@ class ProjectView:
 
         return scheduled_task(self._context.model, entry)
 
+    def scheduled_tasks(self, entry: BeatEntry) -> list[TaskView]:
+        """The project tasks a beat entry of the file may run (several when the name is
+        ambiguous; none when it names no project task or cannot be read)."""
+        scheduled = self.scheduled_task(entry)
+        return [TaskView(t, self._context) for t in scheduled.tasks] if scheduled is not None else []
+
     def routes(self) -> list[Route]:
         """The ``task_routes`` entries written in the file being checked."""
         from .project.routing import routes_in
