@@ -324,6 +324,14 @@ class ProjectView:
 
         return other_scheduler_possible(self._context.model)
 
+    @property
+    def beat_timezone_fallback(self) -> str | None:
+        """The zone beat reads crontabs in when no app sets ``timezone`` (nor Django's
+        ``TIME_ZONE``): 'UTC' or 'the host's local time'; None when a zone may be set."""
+        from .project.beat import timezone_unset
+
+        return timezone_unset(self._context.model)
+
     def fully_known(self, expression: cst.BaseExpression) -> Resolved:
         """The static value of an expression of the file being checked when no part of it
         is computed (a list with a computed element is Unknown, unlike :meth:`value_of`)."""

@@ -22,7 +22,7 @@ from .options import task_for_expression
 from .scan import ModuleSummary, dotted_name
 from .settings import config_writes_in
 from .tasknames import find_tasks, per_model
-from .values import UNKNOWN_ELEMENT, CallValue, Known, Resolved, Unknown
+from .values import CELERY_DEFAULT, UNKNOWN_ELEMENT, CallValue, Known, Resolved, Unknown
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -607,3 +607,36 @@ def other_scheduler_possible(model: ProjectModel) -> bool:
         return False
 
     return per_model(model, "other_scheduler_possible", compute)
+
+
+# --------------------------------------------------------------------------- time zone
+def timezone_unset(model: ProjectModel) -> str | None:
+    """The zone Celery falls back to ('UTC' or 'the host's local time') when no app sets
+    ``timezone`` (nor ``TIME_ZONE``, which Celery also reads); None when it may be set."""
+
+    def compute() -> str | None:
+        apps = model.default_apps()
+        if not apps:
+            return None
+        for app in apps:
+            if not _unset(model, app):
+                return None
+        utc = model.project_setting("enable_utc")
+        if not isinstance(utc, Known):
+            return None
+        return "UTC" if utc.value else "the host's local time"
+
+    return per_model(model, "timezone_unset", compute)
+
+
+def _unset(model: ProjectModel, app: App) -> bool:
+    source = app.source
+    if source is not None and source.django:
+        # Django always has TIME_ZONE (default 'America/Chicago'), and Celery reads it.
+        return False
+    if any(w.key == "TIME_ZONE" for w in app.preconf):
+        return False
+    if source is not None and "TIME_ZONE" in source.writes:
+        return False
+    value = model.setting(app, "timezone")
+    return isinstance(value, Known) and value.origin is CELERY_DEFAULT and value.value is None
