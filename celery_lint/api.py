@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from .engine import FileContext
     from .project.beat import BeatEntry, Scheduled
+    from .project.broker_urls import UrlText
     from .project.configuration import ConfigIndex
     from .project.entities import App, ConfigWrite, Task
     from .project.routing import Route
@@ -451,6 +452,15 @@ class ProjectView:
         """The value a configuration write (see :meth:`config_writes`) gives its setting,
         evaluated where it is written."""
         return write.resolved(self._context.model)
+
+    def url_texts(self, write: ConfigWrite) -> list[UrlText]:
+        """The texts a URL-valued configuration write may give (``broker_url``...): the
+        literal, or each fallback of an environment lookup, joined pieces included."""
+        from .project.broker_urls import url_texts
+
+        if write.value is None:
+            return []
+        return url_texts(self._context.model, write.summary, write.value)
 
     def value_of(self, expression: cst.BaseExpression) -> Resolved:
         """The static value of an expression of the file being checked (literals, names
