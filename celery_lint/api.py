@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .project.configuration import ConfigIndex
     from .project.entities import App, ConfigWrite, Task
     from .project.routing import Route
+    from .project.setting_styles import StyleFinding
     from .project.tasks import TaskFactory
 else:
     from ._lazy_libcst import cst
@@ -452,6 +453,13 @@ class ProjectView:
         """The value a configuration write (see :meth:`config_writes`) gives its setting,
         evaluated where it is written."""
         return write.resolved(self._context.model)
+
+    def mixed_setting_styles(self) -> list[tuple[ConfigWrite, StyleFinding]]:
+        """The configuration writes of the file that make Celery refuse the configuration
+        because old and new setting names are mixed, each with the finding's details."""
+        from .project.setting_styles import mixed_style_findings
+
+        return mixed_style_findings(self._context.model, str(self._context.file.path))
 
     def url_texts(self, write: ConfigWrite) -> list[UrlText]:
         """The texts a URL-valued configuration write may give (``broker_url``...): the

@@ -23,7 +23,7 @@ from celery_lint.project.configuration import (
     namespace_mismatch,
     visible_setting,
 )
-from celery_lint.rules.configuration.mixed_setting_styles import mixing_errors
+from celery_lint.project.setting_styles import mixing_errors
 from celery_lint.settings_catalogue import load_catalogue
 from celery_lint.testing import lint_source
 
