@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 from .project.values import Known, Origin, Resolved, Unknown
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import libcst as cst
 
     from .engine import FileContext
@@ -290,6 +292,14 @@ class ProjectView:
         model = self._context.model
         owners = index_for(model).owners.get(id(write.node)) or model.default_apps()
         return [AppView(app, self._context) for app in owners]
+
+    def exception_names(self, value: Known) -> Iterator[str | None]:
+        """The qualified names (``builtins.Exception``) of the exception classes a
+        configured value lists, such as ``autoretry_for``: tuple or list elements, ``A + B``
+        and module-level constants followed across modules, read where it was written."""
+        from .project.retries import exception_names
+
+        return exception_names(self._context.model, value)
 
     def handler_catches(
         self, handler: cst.ExceptHandler | cst.ExceptStarHandler, names: frozenset[str]

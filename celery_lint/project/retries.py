@@ -3,9 +3,10 @@ calls, exception handlers and what they catch."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from .model import External, OptionExpr
+from .entities import External, OptionExpr, ValueSym
 from .scan import dotted_name
 from .values import Known, Origin, Resolved, Unknown
 from .walk import Walker
@@ -232,6 +233,53 @@ def retry_limit(model: ProjectModel, task: Task, call: cst.Call | None = None) -
     return None
 
 
-def autoretry_never_retries(model: ProjectModel, task: Task) -> bool:
-    """The autoretry wrapper never sends a retry: its ``max_retries`` is 0."""
-    return retry_limit(model, task) == 0
+# ----------------------------------------------------------------------- exception lists
+def summary_at(model: ProjectModel, relpath: str | None) -> ModuleSummary | None:
+    """The parsed module at ``relpath`` (an :class:`Origin` path)."""
+    if relpath is None:
+        return None
+    for file in model.files.values():
+        if file.relpath == relpath:
+            return model.summary_for(file)
+    return None
+
+
+def origin_expression(node: object) -> cst.BaseExpression | None:
+    """The value expression behind an option's origin node (an expression or an assignment)."""
+    if isinstance(node, (cst.Assign, cst.AnnAssign)):
+        return node.value
+    if isinstance(node, cst.BaseExpression):
+        return node
+    return None
+
+
+def exception_elements(
+    model: ProjectModel, summary: ModuleSummary, expr: cst.BaseExpression, depth: int = 0
+) -> Iterator[tuple[ModuleSummary, cst.BaseExpression]]:
+    """The class expressions of an ``autoretry_for`` value: tuple or list elements,
+    ``A + B`` concatenations and module-level constants followed across modules."""
+    if depth > 8:
+        return
+    if isinstance(expr, (cst.Tuple, cst.List, cst.Set)):
+        for element in expr.elements:
+            if isinstance(element, cst.Element):
+                yield summary, element.value
+    elif isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+        yield from exception_elements(model, summary, expr.left, depth + 1)
+        yield from exception_elements(model, summary, expr.right, depth + 1)
+    elif isinstance(expr, (cst.Name, cst.Attribute)):
+        symbol = model.symbol_of(summary, expr)
+        if isinstance(symbol, ValueSym) and symbol.expr is not None:
+            yield from exception_elements(model, symbol.summary, symbol.expr, depth + 1)
+
+
+def exception_names(model: ProjectModel, value: Known) -> Iterator[str | None]:
+    """The qualified names of the exception classes a configured value lists
+    (``autoretry_for``), read where the value was written; nothing when that place
+    cannot be read."""
+    expr = origin_expression(value.origin.node)
+    summary = summary_at(model, value.origin.path)
+    if expr is None or summary is None:
+        return
+    for where, element in exception_elements(model, summary, expr):
+        yield exception_name(model, where, element)

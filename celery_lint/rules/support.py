@@ -16,18 +16,12 @@ else:
 if TYPE_CHECKING:
     from ..api import ProjectView, TaskView
     from ..fixes import Fix
-    from ..project.model import ProjectModel, Task
 
 PICKLE_NAMES = frozenset({"pickle", "application/x-python-serialize"})
 
 
 def is_pickle(value: Any) -> bool:
     return isinstance(value, str) and value.strip().lower() in PICKLE_NAMES
-
-
-def task_label(model: ProjectModel, task: Task) -> str:
-    name = model.task_name(task)
-    return str(name.value) if isinstance(name, Known) else task.function_name
 
 
 def where_looked(task: TaskView, option: str) -> str:
