@@ -376,6 +376,38 @@ class ProjectView:
 
         return routes_in(self._context.model, self._context.summary)
 
+    def declared_queues(self) -> Resolved:
+        """The queue names the project declares (``task_queues``): a set, None when it
+        declares none."""
+        from .project.routing import declared_queues
+
+        return declared_queues(self._context.model)
+
+    def route_queue(self, expression: cst.BaseExpression) -> tuple[str, cst.CSTNode] | None:
+        """The queue a route or options value of the file sends to (``'q'``,
+        ``{'queue': 'q'}``, ``dict(queue='q')``), with the node naming it."""
+        from .project.routing import route_queue
+
+        return route_queue(self._context.model, self._context.summary, expression)
+
+    def task_queue_sites(self) -> list[tuple[cst.CSTNode, str, str]]:
+        """Where the file sets a task's effective ``queue`` option: (node, queue, where)."""
+        from .project.routing import task_queue_sites
+
+        path = str(self._context.file.path)
+        return [
+            (node, queue, where)
+            for (site, node), queue, where in task_queue_sites(self._context.model)
+            if site == path
+        ]
+
+    def launcher_queues(self) -> set[str]:
+        """Queues workers are started for (``-Q``/``--queues``) in the project's launch files
+        (Procfile, compose files, shell scripts...)."""
+        from .project.launchers import launcher_arguments
+
+        return launcher_arguments(self._context.model, ("-Q", "--queues"))
+
     @property
     def has_tasks(self) -> bool:
         """The project defines at least one task."""
