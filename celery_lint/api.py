@@ -175,6 +175,14 @@ class TaskView:
         return bound_self(self._context.model, self._task)
 
     @property
+    def defers_to_commit(self) -> bool:
+        """The task's class (its own, ``base=`` or the app's ``task_cls``, up the class
+        chain) overrides ``delay``/``apply_async`` to send on the transaction's commit."""
+        from .project.transactions import defers_to_commit
+
+        return defers_to_commit(self._context.model, self._task)
+
+    @property
     def model_task(self) -> Task:
         """The project model's record of the task, for celery_lint's own helpers (their
         fixes edit the decorator); rule packs should not need it."""
@@ -300,6 +308,13 @@ class ProjectView:
         from .project.retries import exception_names
 
         return exception_names(self._context.model, value)
+
+    def is_atomic_wrapper(self, expression: cst.BaseExpression) -> bool:
+        """The expression names a project ``@contextmanager`` that yields inside Django's
+        ``transaction.atomic()`` (its ``with`` block runs in the transaction)."""
+        from .project.transactions import is_atomic_wrapper
+
+        return is_atomic_wrapper(self._context.model, self._context.summary, expression)
 
     def handler_catches(
         self, handler: cst.ExceptHandler | cst.ExceptStarHandler, names: frozenset[str]
