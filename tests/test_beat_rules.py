@@ -11,8 +11,8 @@ from celery.beat import ScheduleEntry
 from celery.schedules import crontab
 from celery.utils.time import rate
 
+from celery_lint.project.beat import period_seconds
 from celery_lint.project.values import CallValue
-from celery_lint.rules.canvas._beat import period_seconds
 from celery_lint.rules.canvas.invalid_rate_limit import rate_problem
 from celery_lint.rules.canvas.invalid_schedule_entry import entry_keys
 from celery_lint.testing import lint_source
@@ -191,8 +191,8 @@ def test_periods_of_simple_schedules() -> None:
     ],
 )
 def test_launcher_arguments(tmp_path, line: str, flags: tuple[str, ...], expected: set[str]) -> None:
+    from celery_lint.project.launchers import launcher_arguments
     from celery_lint.project.model import ProjectModel
-    from celery_lint.rules.canvas._launchers import launcher_arguments
 
     (tmp_path / "pyproject.toml").write_text("")
     (tmp_path / "Procfile").write_text(line + "\n")

@@ -12,7 +12,7 @@ from celery import Celery
 from celery.canvas import Signature, _chain, _chord, chain, chord, group
 from celery.result import AsyncResult, GroupResult, ResultSet, allow_join_result
 
-from celery_lint.rules.canvas import _callsites
+from celery_lint.project import callsites as _callsites
 from celery_lint.rules.task_body import blocking_result_in_task, sleep_in_task
 from celery_lint.testing import lint_source
 

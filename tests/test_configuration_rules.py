@@ -17,13 +17,13 @@ from celery.app import defaults as celery_defaults
 from celery.app.utils import detect_settings
 from celery.exceptions import ImproperlyConfigured
 
-from celery_lint.rules.configuration._config import (
+from celery_lint.project.broker_urls import literal_password, parse_urls, placeholder_host
+from celery_lint.project.configuration import (
     closest_setting,
     namespace_mismatch,
     visible_setting,
 )
-from celery_lint.rules.configuration._urls import literal_password, parse_urls, placeholder_host
-from celery_lint.rules.configuration.mixed_setting_styles import mixing_errors
+from celery_lint.project.setting_styles import mixing_errors
 from celery_lint.settings_catalogue import load_catalogue
 from celery_lint.testing import lint_source
 
@@ -402,7 +402,7 @@ def test_extension_settings_option_silences_cel601():
     ],
 )
 def test_reads_of_a_name(text, reads):
-    from celery_lint.rules.configuration._config import _reads_name
+    from celery_lint.project.configuration import _reads_name
 
     assert _reads_name(text, "CELERY_X") is reads
 

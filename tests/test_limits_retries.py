@@ -13,12 +13,12 @@ from celery import Celery
 from celery.app.task import Task as CeleryTask
 from celery.worker.request import Request
 
-from celery_lint.rules.limits._limits import (
+from celery_lint.project.limits import (
     KOMBU_FALLBACK_VISIBILITY,
     broker_kind,
     kombu_visibility_defaults,
 )
-from celery_lint.rules.retries._retry import RETRY_CATCHERS, SOFT_TIME_LIMIT
+from celery_lint.project.retries import RETRY_CATCHERS, SOFT_TIME_LIMIT
 from celery_lint.testing import lint_source
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .values import UNKNOWN_ELEMENT, CallValue
 
@@ -12,8 +12,21 @@ else:
     from .._lazy_libcst import cst
 
 if TYPE_CHECKING:
-    from .model import ProjectModel
     from .scan import ModuleSummary
+
+
+class NameResolver(Protocol):
+    """What evaluation asks of the project: where a name comes from and the value bound to it.
+
+    The project model provides it; evaluation depends on this much only, so the model can
+    use evaluation without the two depending on each other.
+    """
+
+    def qualname_of(self, summary: ModuleSummary, expr: cst.BaseExpression) -> str | None: ...
+
+    def evaluate_name(self, summary: ModuleSummary, name: str, depth: int) -> Any: ...
+
+    def evaluate_attribute(self, summary: ModuleSummary, expr: cst.Attribute, depth: int) -> Any: ...
 
 
 class NotEvaluable(Exception):
@@ -47,7 +60,7 @@ _TIMEDELTA_UNITS = {
 _MAX_DEPTH = 40
 
 
-def evaluate(model: ProjectModel, module: ModuleSummary, expr: cst.BaseExpression, depth: int = 0) -> Any:
+def evaluate(model: NameResolver, module: ModuleSummary, expr: cst.BaseExpression, depth: int = 0) -> Any:
     """The Python value of ``expr`` in ``module``; raises :class:`NotEvaluable`."""
     if depth > _MAX_DEPTH:
         raise NotEvaluable("too deep")
@@ -123,7 +136,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _binary(model: ProjectModel, module: ModuleSummary, expr: cst.BinaryOperation, depth: int) -> Any:
+def _binary(model: NameResolver, module: ModuleSummary, expr: cst.BinaryOperation, depth: int) -> Any:
     left = evaluate(model, module, expr.left, depth + 1)
     right = evaluate(model, module, expr.right, depth + 1)
     op = expr.operator
@@ -150,7 +163,7 @@ def _binary(model: ProjectModel, module: ModuleSummary, expr: cst.BinaryOperatio
     raise NotEvaluable("operator")
 
 
-def _call(model: ProjectModel, module: ModuleSummary, expr: cst.Call, depth: int) -> Any:
+def _call(model: NameResolver, module: ModuleSummary, expr: cst.Call, depth: int) -> Any:
     qualname = model.qualname_of(module, expr.func)
     if qualname is None:
         raise NotEvaluable("call")

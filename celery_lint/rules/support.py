@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..fixes import add_keywords, class_with_attributes, decorator_with_keywords, replace
-from ..project.model import FROM_CONFIG, OptionExpr, config_writes_in
+from ..project.model import FROM_CONFIG
 from ..project.values import CELERY_DEFAULT, Known, Resolved
 
 if TYPE_CHECKING:
@@ -14,9 +14,8 @@ else:
     from .._lazy_libcst import cst
 
 if TYPE_CHECKING:
-    from ..context import FileContext
+    from ..api import ProjectView, TaskView
     from ..fixes import Fix
-    from ..project.model import ConfigWrite, ProjectModel, Task
 
 PICKLE_NAMES = frozenset({"pickle", "application/x-python-serialize"})
 
@@ -25,40 +24,20 @@ def is_pickle(value: Any) -> bool:
     return isinstance(value, str) and value.strip().lower() in PICKLE_NAMES
 
 
-def task_label(model: ProjectModel, task: Task) -> str:
-    name = model.task_name(task)
-    return str(name.value) if isinstance(name, Known) else task.function_name
-
-
-def config_writes(context: FileContext) -> list[ConfigWrite]:
-    return config_writes_in(context.model, context.file)
-
-
-def where_looked(model: ProjectModel, task: Task, option: str) -> str:
+def where_looked(task: TaskView, option: str) -> str:
     """``none on the task, its base class OrdersTask, or task_time_limit in proj/celery.py``."""
     places = ["none on the task"]
-    base = task.decorator.options.get("base") if task.decorator is not None else None
-    if isinstance(base, OptionExpr):
-        places.append(f"its base class {cst.Module([]).code_for_node(base.expr)}")
-    elif task.is_class and isinstance(task.node, cst.ClassDef) and task.node.bases:
-        names = ", ".join(cst.Module([]).code_for_node(b.value) for b in task.node.bases)
-        places.append(f"its base class {names}")
+    bases = task.declared_bases
+    if bases:
+        places.append(f"its base class {', '.join(bases)}")
     setting = FROM_CONFIG.get(option)
     if setting:
-        apps = model.task_apps(task)
-        sources = sorted({_config_place(app) for app in apps})
+        sources = sorted({app.configuration_source for app in task.apps()})
         where = f" in {', '.join(sources)}" if sources else " in any Celery configuration"
         places.append(f"`{setting}`{where}")
     if len(places) > 1:
         return ", ".join(places[:-1]) + ", or " + places[-1]
     return places[0]
-
-
-def _config_place(app: Any) -> str:
-    source = app.source
-    if source is not None:
-        return str(source.description)
-    return str(app.summary.file.relpath)
 
 
 def unset_by_default(value: Resolved) -> bool:
@@ -79,7 +58,7 @@ def method_name(call: cst.Call) -> str | None:
 
 # ----------------------------------------------------------------------- fixes on a task's options
 def task_options_fix(
-    model: ProjectModel, task: Task, options: list[tuple[str, cst.BaseExpression]], title: str
+    project: ProjectView, view: TaskView, options: list[tuple[str, cst.BaseExpression]], title: str
 ) -> Fix | None:
     """Set task options where the task declares its own: as keywords of its decorator
     (``@shared_task`` -> ``@shared_task(k=v)``, ``@app.task(bind=True)`` -> ``..., k=v)``,
@@ -91,6 +70,7 @@ def task_options_fix(
     function), a wrapper used bare or one that does not pass the option on, a decorator
     called with ``**options``.
     """
+    task = view.model_task
     if task.decorator is None:
         if not isinstance(task.node, cst.ClassDef):
             return None
@@ -99,10 +79,9 @@ def task_options_fix(
             return None
         return replace(task.node, klass, title, lambda node: class_with_attributes(node, options))
     node = task.decorator.node
-    summary = task.summary
     if isinstance(node, cst.Decorator):
         expr = node.decorator
-        factory = model._factory(summary, expr.func if isinstance(expr, cst.Call) else expr)
+        factory = project.task_factory(expr.func if isinstance(expr, cst.Call) else expr)
         if factory is None or not _takes_options(factory, isinstance(expr, cst.Call), options):
             return None
         decorator = decorator_with_keywords(node, options)
@@ -113,7 +92,7 @@ def task_options_fix(
         # ``add = app.task(_add)`` takes the options next to the function;
         # ``add = shared_task(bind=True)(_add)`` takes them in the inner call.
         call = node.func if isinstance(node.func, cst.Call) else node
-        factory = model._factory(summary, call.func)
+        factory = project.task_factory(call.func)
         if factory is None or factory.kind != "base" or any(a.star == "**" for a in call.args):
             return None
         return replace(call, add_keywords(call, options), title, lambda again: add_keywords(again, options))

@@ -2,11 +2,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...project.evaluate import NotEvaluable, evaluate
+from ...project.callsites import CHAIN, CHORD, GROUP, CallSites, code_of, keyword, method_of, positional
 from ...project.values import Known, Origin, Resolved, Unknown
 from ..base import Invalid, Rule, Valid
-from ..support import task_label
-from ._callsites import CHAIN, CHORD, GROUP, CallSites, code_of, keyword, method_of, positional
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -14,6 +12,7 @@ else:
     from ..._lazy_libcst import cst
 
 if TYPE_CHECKING:
+    from ...api import TaskView
     from ...context import FileContext
 
 TASKS = (
@@ -316,23 +315,29 @@ class ChordWithIgnoredResults(Rule):
                 return Unknown("options"), None
             if option is not None:
                 inner_label = self._ignores(receiver)[1] if method == "set" else self._label(receiver)
-                try:
-                    value = evaluate(self.context.model, self.context.summary, option.value)
-                except NotEvaluable:
+                evaluated = self.project.value_of(option.value)
+                if not isinstance(evaluated, Known):
                     return Unknown("computed ignore_result"), inner_label
+                value = evaluated.value
                 return Known(bool(value), Origin(f"`.{method}(ignore_result={value!r})`")), inner_label
             if method == "set":
                 return self._ignores(receiver)
         elif method not in ("s", "si"):
             return Unknown("not a signature"), None
-        task = self.sites.task(receiver)
+        task = self._task(receiver)
         if task is None:
             return Unknown("unknown task"), None
-        return self.context.model.task_option(task, "ignore_result"), task_label(self.context.model, task)
+        return task.option("ignore_result"), task.label
 
     def _label(self, receiver: cst.BaseExpression) -> str | None:
-        task = self.sites.task(receiver)
-        return task_label(self.context.model, task) if task is not None else None
+        task = self._task(receiver)
+        return task.label if task is not None else None
+
+    def _task(self, expr: cst.BaseExpression) -> TaskView | None:
+        """The project task ``expr`` names (``add``, ``tasks.add``); None for local names."""
+        if self.sites.is_local(expr):
+            return None
+        return self.project.task_for_expression(expr)
 
     def _check(self, node: cst.CSTNode, members: list[cst.BaseExpression] | None) -> None:
         if not members:

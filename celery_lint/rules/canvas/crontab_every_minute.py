@@ -3,9 +3,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...fixes import prepend_keywords, replace
+from ...project.beat import call_fields
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
-from ._beat import call_fields, is_crontab_callee, literal
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -119,9 +119,8 @@ class CrontabEveryMinute(Rule):
     ]
 
     def visit_Call(self, node: cst.Call) -> None:
-        model = self.context.model
-        summary = self.context.summary
-        if not is_crontab_callee(model, summary, node.func):
+        project = self.project
+        if not project.names_crontab(node.func):
             return
         given = call_fields(node)
         if given is None or "minute" in given:
@@ -131,7 +130,7 @@ class CrontabEveryMinute(Rule):
             arg = given.get(unit)
             if arg is None:
                 continue
-            value = literal(model, summary, arg.value)
+            value = project.fully_known(arg.value)
             if isinstance(value, Known) and value.value != "*":
                 fixed.append(f"{unit}={value.value!r}")
         if not fixed:

@@ -1,19 +1,6 @@
 from __future__ import annotations
 
-from ...project.model import ProjectModel, Task
-from ...project.values import Known
 from ..base import Invalid, Rule, Valid
-from ..support import task_label
-
-
-def has_implicit_name(model: ProjectModel, task: Task) -> bool:
-    """No ``name=`` on the decorator (a base class ``name`` does not count: Celery overrides
-    it), or no ``name`` attribute anywhere on a class-based task's known class chain."""
-    decorator = task.decorator
-    if decorator is not None:
-        return "name" not in decorator.options and not decorator.opaque
-    value = model.task_option(task, "name")
-    return isinstance(value, Known) and value.value is None
 
 
 class ImplicitTaskName(Rule):
@@ -100,7 +87,6 @@ class ImplicitTaskName(Rule):
     ]
 
     def check(self) -> None:
-        model = self.context.model
-        for task in model.tasks_in(self.context.file):
-            if has_implicit_name(model, task):
-                self.report(task.node, self.MESSAGE.format(task=task_label(model, task)))
+        for task in self.project.tasks():
+            if task.name_is_implicit:
+                self.report(task.node, self.MESSAGE.format(task=task.label))

@@ -3,9 +3,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from ...project.beat import (
+    CRONTAB_FIELDS,
+    build_crontab,
+    call_fields,
+    celery_error,
+)
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
-from ._beat import CRONTAB_FIELDS, build_crontab, call_fields, celery_error, is_crontab_callee, literal
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -134,24 +139,23 @@ class InvalidCrontab(Rule):
     ]
 
     def visit_Call(self, node: cst.Call) -> None:
-        model = self.context.model
-        summary = self.context.summary
+        project = self.project
         func = node.func
         if (
             isinstance(func, cst.Attribute)
             and func.attr.value == "from_string"
-            and is_crontab_callee(model, summary, func.value)
+            and project.names_crontab(func.value)
         ):
             self._from_string(node)
             return
-        if not is_crontab_callee(model, summary, func):
+        if not project.names_crontab(func):
             return
         given = call_fields(node)
         if given is None:
             return
         known: dict[str, Any] = {}
         for name, arg in given.items():
-            value = literal(model, summary, arg.value)
+            value = project.fully_known(arg.value)
             if isinstance(value, Known):
                 known[name] = value.value
         if not known:
@@ -182,7 +186,7 @@ class InvalidCrontab(Rule):
     def _from_string(self, node: cst.Call) -> None:
         if len(node.args) != 1 or node.args[0].keyword is not None or node.args[0].star:
             return
-        value = literal(self.context.model, self.context.summary, node.args[0].value)
+        value = self.project.fully_known(node.args[0].value)
         if not isinstance(value, Known) or not isinstance(value.value, str):
             return
         from celery.schedules import crontab

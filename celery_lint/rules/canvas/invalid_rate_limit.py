@@ -2,10 +2,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ...project.evaluate import NotEvaluable, evaluate
 from ...project.values import UNKNOWN_ELEMENT, Known
 from ..base import Invalid, Rule, Valid
-from ..support import config_writes
 from ._cases import DJANGO_CELERY
 
 if TYPE_CHECKING:
@@ -137,11 +135,9 @@ class InvalidRateLimit(Rule):
     def _check(
         self, node: cst.CSTNode, expr: cst.BaseExpression, where: str, consequence: str = STARTUP
     ) -> None:
-        try:
-            value = evaluate(self.context.model, self.context.summary, expr)
-        except NotEvaluable:
-            return
-        self._report(node, value, where, consequence)
+        value = self.project.value_of(expr)
+        if isinstance(value, Known):
+            self._report(node, value.value, where, consequence)
 
     def _report(self, node: cst.CSTNode, value: Any, where: str, consequence: str = STARTUP) -> None:
         problem = rate_problem(value)
@@ -153,11 +149,12 @@ class InvalidRateLimit(Rule):
     def check(self) -> None:
         if self.context.is_test:
             return
-        for write in config_writes(self.context):
+        project = self.project
+        for write in project.config_writes():
             if write.value is None:
                 continue
             if write.setting == "task_default_rate_limit":
-                value = write.resolved(self.context.model)
+                value = project.write_value(write)
                 if isinstance(value, Known):
                     self._report(write.node, value.value, f"in `{write.key}`")
             elif write.setting == "task_annotations":
@@ -183,15 +180,14 @@ class InvalidRateLimit(Rule):
                     self._check(inner, inner.value, f"in `{key}`")
 
     def visit_Call(self, node: cst.Call) -> None:
-        model = self.context.model
-        summary = self.context.summary
+        project = self.project
         func = node.func
         if isinstance(func, cst.Attribute) and func.attr.value == "rate_limit":
             owner = func.value
             if (
                 isinstance(owner, cst.Attribute)
                 and owner.attr.value == "control"
-                and model.app_of_expr(summary, owner.value)
+                and project.app_for_expression(owner.value)
             ):
                 positional = [a for a in node.args if a.keyword is None and not a.star]
                 for arg in node.args:
@@ -202,8 +198,7 @@ class InvalidRateLimit(Rule):
             return
         if not any(a.keyword is not None and a.keyword.value == "rate_limit" for a in node.args):
             return
-        factory = model._factory(summary, func)
-        if factory is None or factory.kind not in ("base", "wrapper"):
+        if project.task_decorator_kind(func) not in ("base", "wrapper"):
             return
         for arg in node.args:
             if arg.keyword is not None and arg.keyword.value == "rate_limit":
@@ -232,7 +227,7 @@ class InvalidRateLimit(Rule):
                     value = small.value
                     if value is not None:
                         assigns.append((small, value))
-        if not assigns or not self.context.model._class_task_bases(self.context.summary, node):
+        if not assigns or not self.project.is_task_class(node):
             return
         for statement_node, value in assigns:
             self._check(statement_node, value, f"on task class {node.name.value}")

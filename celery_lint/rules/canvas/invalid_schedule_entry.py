@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import difflib
 from functools import cache
+from typing import TYPE_CHECKING
 
-from ...project.model import BeatEntry, ProjectModel
+from ...project.beat import BeatEntry, entry_label
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
-from ._beat import entries_in, entry_label, literal, other_scheduler_possible
 from ._cases import CELERYCONFIG_APP, DJANGO_CELERY, PLAIN_CELERY, project
+
+if TYPE_CHECKING:
+    from ...api import ProjectView
 
 
 @cache
@@ -162,17 +165,17 @@ class InvalidScheduleEntry(Rule):
     ]
 
     def check(self) -> None:
-        model = self.context.model
-        entries = [e for e in entries_in(model, self.context.summary) if e.form == "beat_schedule"]
+        view = self.project
+        entries = [e for e in view.beat_entries() if e.form == "beat_schedule"]
         if not entries:
             return
         for entry in entries:
-            self._check_entry(model, entry)
+            self._check_entry(view, entry)
 
-    def _check_entry(self, model: ProjectModel, entry: BeatEntry) -> None:
+    def _check_entry(self, view: ProjectView, entry: BeatEntry) -> None:
         label = entry_label(entry)
         keys = entry_keys()
-        lenient = other_scheduler_possible(model)
+        lenient = view.other_beat_scheduler_possible
         for key, (_, node) in entry.fields.items():
             if key in keys:
                 continue
@@ -197,7 +200,7 @@ class InvalidScheduleEntry(Rule):
             )
         schedule = entry.fields.get("schedule")
         if schedule is not None:
-            value = literal(model, entry.summary, schedule[0])
+            value = view.fully_known(schedule[0])
             if isinstance(value, Known) and isinstance(value.value, str):
                 self.report(
                     schedule[1],

@@ -5,8 +5,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ...fixes import Fix, replace
-from ..base import Invalid, Rule, Valid
-from ._callsites import (
+from ...project.callsites import (
     CANVAS,
     CHORD,
     GROUP,
@@ -18,6 +17,7 @@ from ._callsites import (
     method_of,
     positional,
 )
+from ..base import Invalid, Rule, Valid
 
 if TYPE_CHECKING:
     import libcst as cst

@@ -1,13 +1,20 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ...project.model import BeatEntry, Task
+from ...project.beat import (
+    BeatEntry,
+    entry_label,
+    humanize,
+    period_seconds,
+    schedule_expr,
+)
 from ...project.values import Known, Origin, Resolved, Unknown
 from ..base import Invalid, Rule, Valid
-from ..support import task_label
-from ._beat import entries_in, entry_label, humanize, literal, period_seconds, schedule_expr, scheduled_task
 from ._cases import CELERYCONFIG_APP, DJANGO_CELERY
+
+if TYPE_CHECKING:
+    from ...api import TaskView
 
 TASKS = "from celery import shared_task\n\n\n@shared_task(time_limit={limit})\ndef sync():\n    pass\n"
 
@@ -186,22 +193,22 @@ class ScheduleOverlapsTimeLimit(Rule):
     ]
 
     def check(self) -> None:
-        model = self.context.model
-        for entry in entries_in(model, self.context.summary):
+        view = self.project
+        for entry in view.beat_entries():
             found = schedule_expr(entry)
             if found is None:
                 continue
             expr, node = found
-            value = literal(model, entry.summary, expr)
+            value = view.fully_known(expr)
             if not isinstance(value, Known):
                 continue
             period = period_seconds(value.value)
             if period is None or period <= 0:
                 continue
-            scheduled = scheduled_task(model, entry)
-            if scheduled is None or len(scheduled.tasks) != 1:
+            tasks = view.scheduled_tasks(entry)
+            if len(tasks) != 1:
                 continue
-            task = scheduled.tasks[0]
+            task = tasks[0]
             limit = self._limit(entry, task)
             if not isinstance(limit, Known) or not _positive(limit.value) or period >= limit.value:
                 continue
@@ -209,20 +216,19 @@ class ScheduleOverlapsTimeLimit(Rule):
                 node,
                 self.MESSAGE.format(
                     entry=entry_label(entry),
-                    task=task_label(model, task),
+                    task=task.label,
                     period=humanize(period),
                     limit=humanize(float(limit.value)),
                     origin=limit.origin,
                 ),
             )
 
-    def _limit(self, entry: BeatEntry, task: Task) -> Resolved:
+    def _limit(self, entry: BeatEntry, task: TaskView) -> Resolved:
         """The per-call limit in the entry's options, else the task's effective limit."""
-        model = self.context.model
         options: Any = None
         if entry.form == "beat_schedule" and "options" in entry.fields:
             options_expr = entry.fields["options"][0]
-            resolved = literal(model, entry.summary, options_expr)
+            resolved = self.project.fully_known(options_expr)
             if not isinstance(resolved, Known) or not isinstance(resolved.value, dict):
                 return Unknown("entry options are computed")
             options = resolved.value
@@ -237,8 +243,8 @@ class ScheduleOverlapsTimeLimit(Rule):
                     return Unknown("options splat")
                 if arg.keyword is not None and arg.keyword.value in ("time_limit", "options"):
                     return Unknown("per-call options")
-        limit = model.task_option(task, "time_limit")
-        app_wide = model.project_setting("task_time_limit", model.task_apps(task))
+        limit = task.option("time_limit")
+        app_wide = task.setting("task_time_limit")
         if isinstance(limit, Known) and isinstance(app_wide, Known) and limit == app_wide:
             return Unknown("only the app-wide task_time_limit")
         return limit

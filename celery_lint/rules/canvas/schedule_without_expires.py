@@ -2,16 +2,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...project.evaluate import NotEvaluable, evaluate
-from ...project.model import BeatEntry, Task
+from ...project.beat import (
+    BeatEntry,
+    entry_label,
+    periodic_args,
+)
 from ...project.values import UNKNOWN_ELEMENT, Known
 from ..base import Invalid, Rule, Valid
-from ..support import task_label
-from ._beat import entries_in, entry_label, other_scheduler_possible, periodic_args, scheduled_task
 from ._cases import CELERYCONFIG_APP, DJANGO_CELERY, PLAIN_CELERY, project
 
 if TYPE_CHECKING:
     import libcst as cst
+
+    from ...api import TaskView
 else:
     from ..._lazy_libcst import cst
 
@@ -168,40 +171,33 @@ class ScheduleWithoutExpires(Rule):
     ]
 
     def check(self) -> None:
-        model = self.context.model
-        for entry in entries_in(model, self.context.summary):
+        view = self.project
+        for entry in view.beat_entries():
             if entry.opaque or not self._lacks_expires(entry):
                 continue
-            scheduled = scheduled_task(model, entry)
-            if (
-                scheduled is None
-                or len(scheduled.tasks) != 1
-                or not self._task_lacks_expires(scheduled.tasks[0])
-            ):
+            tasks = view.scheduled_tasks(entry)
+            if len(tasks) != 1 or not self._task_lacks_expires(tasks[0]):
                 continue
             if entry.form == "add_periodic_task":
                 fix = "add `expires=` (seconds, below the period)"
-            elif other_scheduler_possible(model):
+            elif view.other_beat_scheduler_possible:
                 fix = "add `'options': {'expires': <seconds, below the period>}` (`'expire_seconds'` for django-celery-beat's scheduler)"
             else:
                 fix = "add `'options': {'expires': <seconds, below the period>}`"
             self.report(
                 entry.node,
-                self.MESSAGE.format(
-                    entry=entry_label(entry), task=task_label(model, scheduled.tasks[0]), fix=fix
-                ),
+                self.MESSAGE.format(entry=entry_label(entry), task=tasks[0].label, fix=fix),
             )
 
     def _lacks_expires(self, entry: BeatEntry) -> bool:
-        model = self.context.model
         if entry.form == "beat_schedule":
             options = entry.fields.get("options")
             if options is None:
                 return True
-            try:
-                value = evaluate(model, entry.summary, options[0])
-            except NotEvaluable:
+            evaluated = self.project.value_of(options[0])
+            if not isinstance(evaluated, Known):
                 return False
+            value = evaluated.value
             return isinstance(value, dict) and not ({UNKNOWN_ELEMENT, *EXPIRY_KEYS} & set(value))
         call = entry.call
         if call is None:
@@ -212,8 +208,8 @@ class ScheduleWithoutExpires(Rule):
         _, sig = periodic_args(call)
         return sig is not None and not _signature_options(sig)
 
-    def _task_lacks_expires(self, task: Task) -> bool:
-        value = self.context.model.task_option(task, "expires")
+    def _task_lacks_expires(self, task: TaskView) -> bool:
+        value = task.option("expires")
         return isinstance(value, Known) and value.value is None
 
 

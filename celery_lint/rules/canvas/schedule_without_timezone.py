@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from ...project.model import App, ProjectModel
-from ...project.values import CELERY_DEFAULT, Known
+from ...project.beat import entry_label, is_crontab, schedule_expr
+from ...project.values import Known
 from ..base import Invalid, Rule, Valid
-from ._beat import entries_in, entry_label, is_crontab, literal, schedule_expr
 from ._cases import CELERYCONFIG_APP, DJANGO_CELERY, PLAIN_CELERY, project
-from ._tasknames import per_model
 
 SCHEDULE = (
     "app.conf.beat_schedule = {{\n    'nightly': {{'task': 'proj.tasks.add', 'schedule': {schedule}}},\n}}\n"
@@ -18,38 +16,6 @@ def _celery(extra: str = "", schedule: str = CRONTAB) -> str:
         "from celery import Celery\nfrom celery.schedules import crontab\n"
         "app = Celery('proj')\n" + extra + SCHEDULE.format(schedule=schedule)
     )
-
-
-def timezone_unset(model: ProjectModel) -> str | None:
-    """The zone Celery falls back to ('UTC' or 'the host's local time') when no app sets
-    ``timezone`` (nor ``TIME_ZONE``, which Celery also reads); None when it may be set."""
-
-    def compute() -> str | None:
-        apps = model.default_apps()
-        if not apps:
-            return None
-        for app in apps:
-            if not _unset(model, app):
-                return None
-        utc = model.project_setting("enable_utc")
-        if not isinstance(utc, Known):
-            return None
-        return "UTC" if utc.value else "the host's local time"
-
-    return per_model(model, "timezone_unset", compute)
-
-
-def _unset(model: ProjectModel, app: App) -> bool:
-    source = app.source
-    if source is not None and source.django:
-        # Django always has TIME_ZONE (default 'America/Chicago'), and Celery reads it.
-        return False
-    if any(w.key == "TIME_ZONE" for w in app.preconf):
-        return False
-    if source is not None and "TIME_ZONE" in source.writes:
-        return False
-    value = model.setting(app, "timezone")
-    return isinstance(value, Known) and value.origin is CELERY_DEFAULT and value.value is None
 
 
 class ScheduleWithoutTimezone(Rule):
@@ -168,18 +134,18 @@ class ScheduleWithoutTimezone(Rule):
     ]
 
     def check(self) -> None:
-        model = self.context.model
-        entries = entries_in(model, self.context.summary)
+        view = self.project
+        entries = view.beat_entries()
         if not entries:
             return
-        zone = timezone_unset(model)
+        zone = view.beat_timezone_fallback
         if zone is None:
             return
         for entry in entries:
             found = schedule_expr(entry)
             if found is None:
                 continue
-            value = literal(model, entry.summary, found[0])
+            value = view.fully_known(found[0])
             if isinstance(value, Known) and is_crontab(value.value):
                 self.report(found[1], self.MESSAGE.format(entry=entry_label(entry), zone=zone))
                 return

@@ -2,16 +2,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...project.evaluate import NotEvaluable, evaluate
-from ...project.model import BeatEntry, ProjectModel
+from ...project.beat import BeatEntry
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
 from ..support import method_name
-from ._beat import entries_in
 from ._cases import CELERYCONFIG_APP, DJANGO_CELERY, project
-from ._launchers import launcher_arguments
-from ._routing import declared_queues, route_queue, routes_in
-from ._tasknames import per_model
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -201,28 +196,26 @@ class UndeclaredQueue(Rule):
     ]
 
     def check(self) -> None:
-        model = self.context.model
-        declared = declared_queues(model)
+        view = self.project
+        declared = view.declared_queues()
         if not isinstance(declared, Known) or declared.value is None:
             return
-        path = str(self.context.file.path)
-        for node, queue, where in _task_queue_sites(model):
-            if node[0] == path:
-                self._flag(node[1], queue, where)
-        for route in routes_in(model, self.context.summary):
-            found = route_queue(model, route.summary, route.value)
+        for node, queue, where in view.task_queue_sites():
+            self._flag(node, queue, where)
+        for route in view.routes():
+            found = view.route_queue(route.value)
             if found is not None:
                 self._flag(found[1], found[0], f"in the route for '{route.pattern or '...'}'")
-        for entry in entries_in(model, self.context.summary):
+        for entry in view.beat_entries():
             self._entry_queue(entry)
 
     def _entry_queue(self, entry: BeatEntry) -> None:
-        model = self.context.model
+        view = self.project
         where = f"in beat entry '{entry.name or '...'}'"
         if entry.form == "beat_schedule":
             options = entry.fields.get("options")
             if options is not None:
-                found = route_queue(model, entry.summary, options[0])
+                found = view.route_queue(options[0])
                 if found is not None:
                     self._flag(found[1], found[0], where)
         elif entry.call is not None:
@@ -230,26 +223,23 @@ class UndeclaredQueue(Rule):
                 if arg.keyword is not None and arg.keyword.value == "queue":
                     self._flag_expr(arg, arg.value, where)
                 elif arg.keyword is not None and arg.keyword.value == "options":
-                    found = route_queue(model, entry.summary, arg.value)
+                    found = view.route_queue(arg.value)
                     if found is not None:
                         self._flag(found[1], found[0], where)
 
     def _flag_expr(self, node: cst.CSTNode, expr: cst.BaseExpression, where: str) -> None:
-        try:
-            value = evaluate(self.context.model, self.context.summary, expr)
-        except NotEvaluable:
-            return
-        if isinstance(value, str):
-            self._flag(node, value, where)
+        value = self.project.value_of(expr)
+        if isinstance(value, Known) and isinstance(value.value, str):
+            self._flag(node, value.value, where)
 
     def _flag(self, node: cst.CSTNode, queue: str, where: str) -> None:
-        model = self.context.model
-        declared = declared_queues(model)
+        view = self.project
+        declared = view.declared_queues()
         if not isinstance(declared, Known) or not isinstance(declared.value, set) or queue in declared.value:
             return
-        if queue in launcher_arguments(model, ("-Q", "--queues")):
+        if queue in view.launcher_queues():
             return  # a worker is started with -Q for it
-        create = model.project_setting("task_create_missing_queues")
+        create = view.setting("task_create_missing_queues")
         if isinstance(create, Known) and create.value is False:
             consequence = f"publishing raises QueueNotFound ({create.origin})"
         else:
@@ -262,17 +252,16 @@ class UndeclaredQueue(Rule):
         )
 
     def visit_Call(self, node: cst.Call) -> None:
-        model = self.context.model
-        declared = declared_queues(model)
+        view = self.project
+        declared = view.declared_queues()
         if not isinstance(declared, Known) or declared.value is None:
             return
         method = method_name(node)
-        summary = self.context.summary
         if method in SEND_METHODS:
-            if method in ("set", "signature", "subtask") and not model.needs_analysis(self.context.file):
+            if method in ("set", "signature", "subtask") and not view.file_is_analysed:
                 return
             where = f"in `{method}()`"
-        elif model.qualname_of(summary, node.func) in SIGNATURE_CALLS:
+        elif view.qualified_name(node.func) in SIGNATURE_CALLS:
             where = "in the signature"
         else:
             return
@@ -282,34 +271,6 @@ class UndeclaredQueue(Rule):
             if arg.keyword.value == "queue":
                 self._flag_expr(arg, arg.value, where)
             elif arg.keyword.value == "options":
-                found = route_queue(model, summary, arg.value)
+                found = view.route_queue(arg.value)
                 if found is not None:
                     self._flag(found[1], found[0], where)
-
-
-def _task_queue_sites(model: ProjectModel) -> list[tuple[tuple[str, cst.CSTNode], str, str]]:
-    """Where each task's effective ``queue`` option is written: ((file path, node), queue, where)."""
-
-    def compute() -> list[tuple[tuple[str, cst.CSTNode], str, str]]:
-        sites: list[tuple[tuple[str, cst.CSTNode], str, str]] = []
-        seen: set[int] = set()
-        by_relpath = {f.relpath: str(f.path) for f in model.files.values()}
-        for task in model.tasks:
-            if task.is_test:
-                continue
-            value = model.task_option(task, "queue")
-            if not isinstance(value, Known) or not isinstance(value.value, str):
-                continue
-            origin = value.origin
-            if origin.node is None or origin.path is None or id(origin.node) in seen:
-                continue
-            path = by_relpath.get(origin.path)
-            if path is None:
-                continue
-            seen.add(id(origin.node))
-            text = origin.description
-            where = "on the task" if "decorator" in text or "wrapper" in text else f"({text})"
-            sites.append(((path, origin.node), value.value, where))
-        return sites
-
-    return per_model(model, "task_queue_sites", compute)

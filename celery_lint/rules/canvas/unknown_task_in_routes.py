@@ -1,17 +1,12 @@
 from __future__ import annotations
 
+from ...project.tasknames import (
+    KNOWN_PACKAGES_OPTION,
+    from_known_package,
+    known_packages,
+)
 from ..base import Invalid, Rule, Valid
 from ._cases import CELERYCONFIG_APP, DJANGO_CELERY, PLAIN_CELERY, project
-from ._routing import routes_in
-from ._tasknames import (
-    KNOWN_PACKAGES_OPTION,
-    find_tasks,
-    from_known_package,
-    glob_matches,
-    known_packages,
-    outside_project,
-    unnamed_tasks,
-)
 
 
 class UnknownTaskInRoutes(Rule):
@@ -173,21 +168,21 @@ class UnknownTaskInRoutes(Rule):
     ]
 
     def check(self) -> None:
-        model = self.context.model
-        routes = routes_in(model, self.context.summary)
-        if not routes or not model.tasks or unnamed_tasks(model):
+        view = self.project
+        routes = view.routes()
+        if not routes or not view.has_tasks or not view.all_task_names_known:
             return
-        prefixes = known_packages(self.option(self.context, KNOWN_PACKAGES_OPTION))
+        prefixes = known_packages(self.context.options.get(KNOWN_PACKAGES_OPTION))
         for route in routes:
             pattern = route.pattern
-            if pattern is None or from_known_package(pattern, prefixes) or outside_project(model, pattern):
+            if pattern is None or from_known_package(pattern, prefixes) or view.outside_project(pattern):
                 continue
             if "*" in pattern:
-                if glob_matches(model, pattern):
+                if view.tasks_matching(pattern):
                     continue
                 kind = "pattern"
             else:
-                if find_tasks(model, pattern):
+                if view.tasks_named(pattern):
                     continue
                 kind = "key"
             self.report(route.key_node, self.MESSAGE.format(kind=kind, pattern=pattern))

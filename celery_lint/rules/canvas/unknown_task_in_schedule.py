@@ -1,20 +1,16 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
 
-from ..base import Invalid, Rule, RuleOption, Valid
-from ._beat import entries_in, entry_label, scheduled_task
-from ._cases import CELERYCONFIG_APP, DJANGO_CELERY, PLAIN_CELERY, project
-from ._tasknames import (
+from ...project.beat import entry_label
+from ...project.tasknames import (
     DEFAULT_KNOWN_PACKAGES,
     KNOWN_PACKAGES_OPTION,
     from_known_package,
     known_packages,
-    named_tasks,
-    outside_project,
-    unnamed_tasks,
 )
+from ..base import Invalid, Rule, RuleOption, Valid
+from ._cases import CELERYCONFIG_APP, DJANGO_CELERY, PLAIN_CELERY, project
 
 ON_CONFIGURE = (
     "from celery import Celery, signature\n"
@@ -264,27 +260,27 @@ class UnknownTaskInSchedule(Rule):
     ]
 
     def check(self) -> None:
-        model = self.context.model
-        entries = entries_in(model, self.context.summary)
-        if not entries or not model.tasks or unnamed_tasks(model):
+        view = self.project
+        entries = view.beat_entries()
+        if not entries or not view.has_tasks or not view.all_task_names_known:
             return
-        prefixes = known_packages(self.option(self.context, KNOWN_PACKAGES_OPTION))
+        prefixes = known_packages(self.context.options.get(KNOWN_PACKAGES_OPTION))
         for entry in entries:
-            scheduled = scheduled_task(model, entry)
+            scheduled = view.scheduled_task(entry)
             if scheduled is None or scheduled.name is None or scheduled.tasks:
                 continue
             name = scheduled.name
-            if from_known_package(name, prefixes) or outside_project(model, name):
+            if from_known_package(name, prefixes) or view.outside_project(name):
                 continue
             self.report(
                 scheduled.node,
-                self.MESSAGE.format(entry=entry_label(entry), task=name, fix=_fix(name, named_tasks(model))),
+                self.MESSAGE.format(entry=entry_label(entry), task=name, fix=_fix(name, view.task_names())),
             )
 
 
-def _fix(name: str, names: Mapping[str, object]) -> str:
+def _fix(name: str, names: list[str]) -> str:
     last = name.rpartition(".")[2]
-    for candidate in difflib.get_close_matches(name, list(names), n=5, cutoff=0.75):
+    for candidate in difflib.get_close_matches(name, names, n=5, cutoff=0.75):
         other = candidate.rpartition(".")[2]
         if other == last or difflib.SequenceMatcher(None, last, other).ratio() >= 0.75:
             return f"did you mean '{candidate}'?"

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from ..base import Invalid, Rule, Valid
-from ._registration import unreached_task_files
 
 APP = "from celery import Celery\napp = Celery('proj'{args})\n{extra}"
 JOBS = "from celery import shared_task\n\n\n@shared_task\ndef cleanup():\n    pass\n\n\n@shared_task\ndef rebuild():\n    pass\n"
@@ -163,13 +162,8 @@ class UnregisteredTaskModule(Rule):
     ]
 
     def check(self) -> None:
-        model = self.context.model
-        tasks = model.tasks_in(self.context.file)
-        if not tasks:
+        project = self.project
+        tasks = project.tasks()
+        if not tasks or not project.tasks_unreached:
             return
-        unreached = unreached_task_files(model)
-        if unreached is None or str(self.context.file.path) not in unreached:
-            return
-        first = tasks[0]
-        module = self.context.file.import_name or self.context.file.module
-        self.report(first.node, self.MESSAGE.format(module=module))
+        self.report(tasks[0].node, self.MESSAGE.format(module=project.module))

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ...fixes import Fix, add_keywords, literal, replace
-from ...project.model import App, ProjectModel
 from ...project.values import CELERY_DEFAULT, Known
 from ..base import Invalid, Rule, Valid
+
+if TYPE_CHECKING:
+    from ...api import AppView
 
 SETTING = "broker_connection_retry_on_startup"
 
@@ -158,32 +162,31 @@ class ConnectionRetryOnStartupUnset(Rule):
     ]
 
     def check(self) -> None:
-        model = self.context.model
-        path = str(self.context.file.path)
-        for app in model.apps:
-            if app.is_test or str(app.summary.file.path) != path:
+        project = self.project
+        for app in project.apps():
+            if app.is_test or not app.in_checked_file:
                 continue
-            value = model.setting(app, SETTING)
+            value = app.setting(SETTING)
             if isinstance(value, Known) and value.origin is CELERY_DEFAULT:
                 self.report(
                     app.call if app.call is not None else app.node,
                     self.MESSAGE.format(app=app.label, where=_where(app)),
-                    fix=self._fix(model, app),
+                    fix=self._fix(app),
                 )
 
-    def _fix(self, model: ProjectModel, app: App) -> Fix | None:
+    def _fix(self, app: AppView) -> Fix | None:
         call = app.call
         if call is None or any(a.star for a in call.args):
             return None
-        retry = model.setting(app, "broker_connection_retry")
+        retry = app.setting("broker_connection_retry")
         if not isinstance(retry, Known) or not isinstance(retry.value, bool):
             return None
         fixed = add_keywords(call, [(SETTING, literal(retry.value))])
         return replace(call, fixed, self.FIX_TITLE or "")
 
 
-def _where(app: App) -> str:
+def _where(app: AppView) -> str:
     places = ["not in `Celery(...)`", "`app.conf`"]
-    if app.source is not None:
-        places.append(str(app.source.description))
+    if app.config_from_object is not None:
+        places.append(app.config_from_object)
     return ", ".join(places[:-1]) + " or " + places[-1]

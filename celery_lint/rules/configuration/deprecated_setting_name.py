@@ -3,10 +3,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...fixes import Fix, replace, string_like
+from ...project.configuration import SYNTHETIC_FORMS, ConfigIndex, effective_setting, prefixed
 from ...project.model import App, ConfigWrite
+from ...project.setting_styles import other_config_source
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
-from ._config import SYNTHETIC_FORMS, ConfigIndex, effective_setting, index_for, prefixed
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -189,7 +190,7 @@ class DeprecatedSettingName(Rule):
     ]
 
     def check(self) -> None:
-        index = index_for(self.context.model)
+        index = self.project.configuration()
         writes = index.naming_writes(self.context.summary)
         # Settings this module already gives under a name that is not an old one.
         modern: dict[str, str] = {}
@@ -306,8 +307,6 @@ def _configuration(index: ConfigIndex, app: App) -> tuple[bool, list[ConfigWrite
     ``config_from_object`` source, else the ``app.conf`` writes (not the ``Celery(...)``
     keywords); none under a namespace (never checked). False when the analyzer cannot
     see them all."""
-    from .mixed_setting_styles import _other_config_source
-
     namespace = index.app_namespace(app)
     if not isinstance(namespace, Known):
         return False, []
@@ -322,7 +321,7 @@ def _configuration(index: ConfigIndex, app: App) -> tuple[bool, list[ConfigWrite
             for w in found
             if w.value is not None and w.form not in SYNTHETIC_FORMS
         ]
-    if app.preconf_opaque or _other_config_source(app):
+    if app.preconf_opaque or other_config_source(app):
         return False, []
     return True, [w for w in app.preconf if w.form != "Celery()" and w.value is not None]
 

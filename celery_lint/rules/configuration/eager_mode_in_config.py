@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from ...project.configuration import effective_setting
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
-from ._config import effective_setting, index_for
 
 DJANGO_CELERY_PY = (
     "import os\nfrom celery import Celery\n"
@@ -142,11 +142,11 @@ class EagerModeInConfig(Rule):
     ]
 
     def check(self) -> None:
-        model = self.context.model
-        index = index_for(model)
+        project = self.project
+        index = project.configuration()
         for write in index.writes_in(self.context.summary):
             if effective_setting(index, write) != "task_always_eager" or index.in_test_config(write):
                 continue
-            value = write.resolved(model)
+            value = project.write_value(write)
             if isinstance(value, Known) and isinstance(value.value, (bool, int)) and value.value:
                 self.report(write.node, self.MESSAGE.format(key=write.key, where=write.form))

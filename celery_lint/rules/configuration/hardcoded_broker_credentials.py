@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from ...project.broker_urls import literal_password, parse_urls
+from ...project.configuration import meant_setting
 from ..base import Invalid, Rule, Valid
-from ._config import index_for, meant_setting
-from ._urls import literal_password, parse_urls, url_texts
 
 URL_SETTINGS = frozenset({"broker_url", "broker_read_url", "broker_write_url", "result_backend"})
 
@@ -206,11 +206,12 @@ class HardcodedBrokerCredentials(Rule):
     ]
 
     def check(self) -> None:
-        index = index_for(self.context.model)
+        view = self.project
+        index = view.configuration()
         for write in index.writes_in(self.context.summary):
             if write.value is None or meant_setting(index, write) not in URL_SETTINGS:
                 continue
-            for text in url_texts(self.context.model, write.summary, write.value):
+            for text in view.url_texts(write):
                 leaked = [url for url in parse_urls(text.text) if literal_password(url)]
                 if leaked:
                     via = ""

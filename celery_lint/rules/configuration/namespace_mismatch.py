@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from ...project.configuration import PRECONF_FORMS, effective_setting, namespace_mismatch
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
-from ._config import PRECONF_FORMS, effective_setting, index_for, namespace_mismatch
 
 DJANGO_CELERY_PY = (
     "import os\nfrom celery import Celery\n"
@@ -205,7 +205,7 @@ class NamespaceMismatch(Rule):
     ]
 
     def check(self) -> None:
-        index = index_for(self.context.model)
+        index = self.project.configuration()
         catalogue = index.catalogue
         writes = index.naming_writes(self.context.summary)
         # Settings this module does give the app, under a name it sees.

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import ipaddress
 
+from ...project.broker_urls import COMPUTED, ParsedUrl, parse_urls, placeholder_host
+from ...project.configuration import ConfigIndex, meant_setting, visible_setting
 from ...project.model import ConfigWrite
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
-from ._config import ConfigIndex, index_for, meant_setting, visible_setting
-from ._urls import COMPUTED, ParsedUrl, parse_urls, placeholder_host, url_texts
 
 # Setting -> the setting that turns TLS on for it.
 TLS_SETTING = {
@@ -198,14 +198,14 @@ class PlaintextRemoteBroker(Rule):
     ]
 
     def check(self) -> None:
-        model = self.context.model
-        index = index_for(model)
+        view = self.project
+        index = view.configuration()
         for write in index.writes_in(self.context.summary):
             setting = meant_setting(index, write)
             if write.value is None or setting not in TLS_SETTING:
                 continue
             schemes = PLAINTEXT_SCHEMES.get(setting, PLAINTEXT_SCHEMES["broker_url"])
-            for text in url_texts(model, write.summary, write.value):
+            for text in view.url_texts(write):
                 plain = [
                     url
                     for url in parse_urls(text.text)
@@ -227,21 +227,20 @@ class PlaintextRemoteBroker(Rule):
 
 def _tls_known_off(index: ConfigIndex, write: ConfigWrite, tls: str) -> bool:
     """True only when TLS is known to be off for every app reading the write."""
-    model = index.model
     apps = index.owners.get(id(write.node))
     if apps:
         for app in apps:
-            value = model.setting(app, tls)
+            value = index.app_setting(app, tls)
             if not isinstance(value, Known) or value.value:
                 return False
         return True
     # Not tied to an app: look in the module itself (star imports followed).
     for other in index.writes_in(write.summary):
         if meant_setting(index, other) == tls:
-            value = other.resolved(model)
+            value = index.write_value(other)
             if not isinstance(value, Known) or value.value:
                 return False
-    flat, opaque = model.flatten_module(write.summary)
+    flat, opaque = index.module_settings(write.summary)
     if opaque:
         return False
     for key, writes in flat.items():
@@ -249,7 +248,7 @@ def _tls_known_off(index: ConfigIndex, write: ConfigWrite, tls: str) -> bool:
         if meant != tls:
             continue
         for other in writes:
-            value = other.resolved(model)
+            value = index.write_value(other)
             if not isinstance(value, Known) or value.value:
                 return False
     return True

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...project.configuration import ConfigIndex, effective_setting, visible_setting
 from ...project.model import App, ConfigWrite
 from ...project.scan import dotted_name
 from ...project.values import CELERY_DEFAULT, Known
 from ..base import Invalid, Rule, Valid
-from ._config import ConfigIndex, effective_setting, index_for, visible_setting
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -158,12 +158,11 @@ class ResultsNeverExpire(Rule):
     ]
 
     def check(self) -> None:
-        model = self.context.model
-        index = index_for(model)
+        index = self.project.configuration()
         for write in index.writes_in(self.context.summary):
             if effective_setting(index, write) != "result_expires":
                 continue
-            value = write.resolved(model)
+            value = index.write_value(write)
             if not isinstance(value, Known) or not _never(value.value):
                 continue
             backend = _backend(index, write)
@@ -184,7 +183,7 @@ def _backend(index: ConfigIndex, write: ConfigWrite) -> str | None:
     # Not tied to an app: the backend must be set in the same module (star imports followed).
     namespace = index.namespace_of(write)
     ns = namespace.value if isinstance(namespace, Known) else "CELERY"
-    flat, _ = index.model.flatten_module(write.summary)
+    flat, _ = index.module_settings(write.summary)
     for key, writes in flat.items():
         if visible_setting(index.catalogue, key, ns) != "result_backend":
             continue
@@ -195,8 +194,7 @@ def _backend(index: ConfigIndex, write: ConfigWrite) -> str | None:
 
 
 def _app_backend(index: ConfigIndex, app: App) -> str | None:
-    model = index.model
-    value = model.setting(app, "result_backend")
+    value = index.app_setting(app, "result_backend")
     if isinstance(value, Known):
         if not value.value or _custom_backend(value.value):
             return None
@@ -224,7 +222,7 @@ def _custom_backend(value: object) -> bool:
 
 def _surely_set(index: ConfigIndex, write: ConfigWrite) -> bool:
     """The value is some non-empty setting: a literal string, or a lookup that cannot be None."""
-    value = write.resolved(index.model)
+    value = index.write_value(write)
     if isinstance(value, Known):
         return bool(value.value) and not _custom_backend(value.value)
     expr = write.value
@@ -239,6 +237,6 @@ def _surely_set(index: ConfigIndex, write: ConfigWrite) -> bool:
                 default = arg.value
         if default is None:
             return False
-        fallback = index.model.value_of(write.summary, default, CELERY_DEFAULT)
+        fallback = index.value_at(write.summary, default, CELERY_DEFAULT)
         return isinstance(fallback, Known) and bool(fallback.value)
     return True

@@ -1,18 +1,17 @@
 from __future__ import annotations
 
-from ...project.model import ConfigWrite
-from ...project.values import Known
-from ..base import Invalid, Rule, RuleOption, Valid
-from ._config import (
+from ...project.configuration import (
     PRECONF_FORMS,
     ConfigIndex,
     closest_setting,
-    index_for,
     is_extension_setting,
     looks_like_setting,
     namespace_mismatch,
     visible_setting,
 )
+from ...project.model import ConfigWrite
+from ...project.values import Known
+from ..base import Invalid, Rule, RuleOption, Valid
 
 DJANGO_CELERY_PY = (
     "import os\nfrom celery import Celery\n"
@@ -236,8 +235,8 @@ class UnknownSetting(Rule):
     ]
 
     def check(self) -> None:
-        index = index_for(self.context.model)
-        extra = [*(self.option(self.context, "extension-settings") or []), *self.context.extension_settings]
+        index = self.project.configuration()
+        extra = [*(self.context.options.get("extension-settings") or []), *self.context.extension_settings]
         for write in index.naming_writes(self.context.summary):
             hint = _unknown_hint(index, write)
             if hint is None or is_extension_setting(write.key, extra) or index.read_elsewhere(write.key):

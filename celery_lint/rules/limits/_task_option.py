@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...fixes import literal
 from ..base import Rule
-from ..support import task_label, task_options_fix, unset_by_default, where_looked
+from ..support import task_options_fix, unset_by_default, where_looked
 
 if TYPE_CHECKING:
+    from ...api import TaskView
     from ...fixes import Fix
-    from ...project.model import Task
 
 
 class UnsetTaskOptionRule(Rule):
@@ -20,26 +20,22 @@ class UnsetTaskOptionRule(Rule):
     SKIP_TEST_CODE = True
 
     def check(self) -> None:
-        model = self.context.model
-        for task in model.tasks_in(self.context.file):
-            value = model.task_option(task, self.OPTION)
+        project = self.project
+        for task in project.tasks():
+            value = task.option(self.OPTION)
             if unset_by_default(value):
                 self.report(
                     task.node,
-                    self.MESSAGE.format(
-                        task=task_label(model, task), where=where_looked(model, task, self.OPTION)
-                    ),
+                    self.MESSAGE.format(task=task.label, where=where_looked(task, self.OPTION)),
                     fix=self.fix_for(task),
                 )
 
-    def fix_value(self, task: Task) -> Any:
+    def fix_value(self, task: TaskView) -> Any:
         """The value the fix gives ``OPTION`` on this task; None: no fix."""
         return None
 
-    def fix_for(self, task: Task) -> Fix | None:
+    def fix_for(self, task: TaskView) -> Fix | None:
         value = self.fix_value(task)
         if value is None:
             return None
-        return task_options_fix(
-            self.context.model, task, [(self.OPTION, literal(value))], self.FIX_TITLE or ""
-        )
+        return task_options_fix(self.project, task, [(self.OPTION, literal(value))], self.FIX_TITLE or "")

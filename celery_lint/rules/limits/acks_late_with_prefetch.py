@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...project.limits import is_number
 from ...project.values import CELERY_DEFAULT, Known
 from ..base import Invalid, Rule, Valid
-from ..support import task_label
-from ._limits import from_app_config, in_file, is_number, option_node, production_apps
 
 if TYPE_CHECKING:
-    from ...project.model import App, ProjectModel
+    from collections.abc import Callable
+
+    from ...project.values import Resolved
 
 DJANGO_CELERY_PY = (
     "import os\nfrom celery import Celery\n"
@@ -18,12 +19,13 @@ DJANGO_CELERY_PY = (
 )
 
 
-def prefetch_problem(model: ProjectModel, apps: list[App] | None) -> str | None:
-    """How the workers prefetch more than one message per process, or None."""
-    disabled = model.project_setting("worker_disable_prefetch", apps)
+def prefetch_problem(setting_of: Callable[[str], Resolved]) -> str | None:
+    """How the workers prefetch more than one message per process, or None (``setting_of``
+    gives the effective settings of the apps concerned)."""
+    disabled = setting_of("worker_disable_prefetch")
     if not isinstance(disabled, Known) or disabled.value:
         return None
-    setting = model.project_setting("worker_prefetch_multiplier", apps)
+    setting = setting_of("worker_prefetch_multiplier")
     if not isinstance(setting, Known) or not is_number(setting.value):
         return None
     value = setting.value
@@ -146,30 +148,28 @@ class AcksLateWithPrefetch(Rule):
     ]
 
     def check(self) -> None:
-        model = self.context.model
+        project = self.project
         reported: set[int] = set()
-        for app in production_apps(model):
-            acks = model.setting(app, "task_acks_late")
-            node = in_file(acks, self.context)
+        for app in project.apps():
+            if app.is_test:
+                continue
+            acks = app.setting("task_acks_late")
+            node = project.node_in_file(acks)
             if node is None or id(node) in reported or not (isinstance(acks, Known) and acks.value):
                 continue
-            problem = prefetch_problem(model, [app])
+            problem = prefetch_problem(app.setting)
             if problem is not None:
                 reported.add(id(node))
                 self.report(
                     node, self.MESSAGE.format(subject="every task", origin=acks.origin, prefetch=problem)
                 )
-        for task in model.tasks_in(self.context.file):
-            acks = model.task_option(task, "acks_late")
-            if not (isinstance(acks, Known) and acks.value) or from_app_config(
-                model, task, "acks_late", acks
-            ):
+        for task in project.tasks():
+            acks = task.option("acks_late")
+            if not (isinstance(acks, Known) and acks.value) or task.option_from_configuration("acks_late"):
                 continue
-            problem = prefetch_problem(model, model.task_apps(task))
+            problem = prefetch_problem(task.setting)
             if problem is not None:
                 self.report(
-                    option_node(task, acks),
-                    self.MESSAGE.format(
-                        subject=f"task '{task_label(model, task)}'", origin=acks.origin, prefetch=problem
-                    ),
+                    task.option_site(acks),
+                    self.MESSAGE.format(subject=f"task '{task.label}'", origin=acks.origin, prefetch=problem),
                 )

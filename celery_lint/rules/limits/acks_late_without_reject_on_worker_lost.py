@@ -2,8 +2,6 @@ from __future__ import annotations
 
 from ...project.values import Known, Resolved
 from ..base import Invalid, Rule, Valid
-from ..support import task_label
-from ._limits import from_app_config, in_file, option_node, production_apps
 
 DJANGO_CELERY_PY = (
     "import os\nfrom celery import Celery\n"
@@ -137,15 +135,17 @@ class AcksLateWithoutRejectOnWorkerLost(Rule):
     ]
 
     def check(self) -> None:
-        model = self.context.model
+        project = self.project
         reported: set[int] = set()
-        for app in production_apps(model):
-            acks = model.setting(app, "task_acks_late")
-            node = in_file(acks, self.context)
+        for app in project.apps():
+            if app.is_test:
+                continue
+            acks = app.setting("task_acks_late")
+            node = project.node_in_file(acks)
             if node is None or id(node) in reported or not (isinstance(acks, Known) and acks.value):
                 continue
-            reject = model.setting(app, "task_reject_on_worker_lost")
-            retry = model.setting(app, "task_retry_on_worker_lost")
+            reject = app.setting("task_reject_on_worker_lost")
+            retry = app.setting("task_retry_on_worker_lost")
             if _unhandled(reject, retry):
                 reported.add(id(node))
                 self.report(
@@ -154,19 +154,17 @@ class AcksLateWithoutRejectOnWorkerLost(Rule):
                         subject="every task", origin=acks.origin, fix="task_reject_on_worker_lost"
                     ),
                 )
-        for task in model.tasks_in(self.context.file):
-            acks = model.task_option(task, "acks_late")
-            if not (isinstance(acks, Known) and acks.value) or from_app_config(
-                model, task, "acks_late", acks
-            ):
+        for task in project.tasks():
+            acks = task.option("acks_late")
+            if not (isinstance(acks, Known) and acks.value) or task.option_from_configuration("acks_late"):
                 continue
-            reject = model.task_option(task, "reject_on_worker_lost")
-            retry = model.task_option(task, "retry_on_worker_lost")
+            reject = task.option("reject_on_worker_lost")
+            retry = task.option("retry_on_worker_lost")
             if _unhandled(reject, retry):
                 self.report(
-                    option_node(task, acks),
+                    task.option_site(acks),
                     self.MESSAGE.format(
-                        subject=f"task '{task_label(model, task)}'",
+                        subject=f"task '{task.label}'",
                         origin=acks.origin,
                         fix="reject_on_worker_lost",
                     ),

@@ -2,22 +2,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...project.evaluate import NotEvaluable, evaluate
-from ...project.model import task_for_expression
-from ...project.scan import dotted_name
-from ...project.values import CELERY_DEFAULT, Known, Resolved
-from ..base import Invalid, Rule, Valid
-from ..retries._retry import bound_self, has_splat, is_self_retry, keyword, local_names, names_in
-from ..support import method_name, task_label
-from ._limits import (
-    from_app_config,
-    in_file,
+from ...project.limits import (
     is_number,
-    option_node,
-    production_apps,
     seconds,
     visibility_timeout,
 )
+from ...project.retries import has_splat, is_self_retry, keyword
+from ...project.scan import dotted_name
+from ...project.scopes import local_names, names_in
+from ...project.values import CELERY_DEFAULT, Known, Resolved
+from ..base import Invalid, Rule, Valid
+from ..support import method_name
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -25,7 +20,9 @@ else:
     from ..._lazy_libcst import cst
 
 if TYPE_CHECKING:
-    from ...project.model import App, Task
+    from collections.abc import Callable
+
+    from ...api import TaskView
 
 REDIS_APP = "from celery import Celery\napp = Celery('proj', broker='redis://localhost:6379/0')\n"
 SQS_APP = "from celery import Celery\napp = Celery('proj', broker='sqs://')\n"
@@ -236,39 +233,39 @@ class BeyondVisibilityTimeout(Rule):
 
     # ------------------------------------------------------------------ late-ack time limits
     def check(self) -> None:
-        model = self.context.model
+        project = self.project
         reported: set[int] = set()
-        for app in production_apps(model):
-            hard = model.setting(app, "task_time_limit")
-            node = in_file(hard, self.context)
-            acks = model.setting(app, "task_acks_late")
+        for app in project.apps():
+            if app.is_test:
+                continue
+            hard = app.setting("task_time_limit")
+            node = project.node_in_file(hard)
+            acks = app.setting("task_acks_late")
             if node is None or id(node) in reported or not (isinstance(acks, Known) and acks.value):
                 continue
             assert isinstance(hard, Known)
-            if self._late_ack_limit(node, [app], hard, acks, "every task"):
+            if self._late_ack_limit(node, app.setting, hard, acks, "every task"):
                 reported.add(id(node))
-        for task in model.tasks_in(self.context.file):
-            acks = model.task_option(task, "acks_late")
+        for task in project.tasks():
+            acks = task.option("acks_late")
             if not (isinstance(acks, Known) and acks.value):
                 continue
-            hard = model.task_option(task, "time_limit")
+            hard = task.option("time_limit")
             if not isinstance(hard, Known):
                 continue
-            if from_app_config(model, task, "time_limit", hard) and from_app_config(
-                model, task, "acks_late", acks
-            ):
+            if task.option_from_configuration("time_limit") and task.option_from_configuration("acks_late"):
                 continue  # reported at the configuration
-            node = option_node(task, hard)
+            node = task.option_site(hard)
             if node is task.node:
-                node = option_node(task, acks)
-            self._late_ack_limit(node, model.task_apps(task), hard, acks, f"task '{task_label(model, task)}'")
+                node = task.option_site(acks)
+            self._late_ack_limit(node, task.setting, hard, acks, f"task '{task.label}'")
 
     def _late_ack_limit(
-        self, node: cst.CSTNode, apps: list[App], hard: Known, acks: Known, subject: str
+        self, node: cst.CSTNode, setting_of: Callable[[str], Resolved], hard: Known, acks: Known, subject: str
     ) -> bool:
         if not is_number(hard.value) or hard.value <= 0:
             return False
-        timeout = visibility_timeout(self.context.model, apps)
+        timeout = visibility_timeout(setting_of)
         if timeout is None or hard.value <= timeout[0]:
             return False
         what = f"the time limit {seconds(hard.value)} ({hard.origin}) of {subject}, which acknowledges late ({acks.origin}),"
@@ -280,36 +277,37 @@ class BeyondVisibilityTimeout(Rule):
         method = method_name(node)
         if method is None:
             return
-        task = self.current_task
+        project = self.project
+        task = project.current_task()
+        setting_of: Callable[[str], Resolved]
         if method in SEND_METHODS or (method == "set" and _on_signature(node)):
-            apps = self._receiver_apps(node)
-        elif (
-            method == "retry"
-            and task is not None
-            and is_self_retry(node, bound_self(self.context.model, task))
-        ):
-            apps = self.context.model.task_apps(task)
+            receiver = self._receiver(node)
+            setting_of = receiver.setting if receiver is not None else project.setting
+        elif method == "retry" and task is not None and is_self_retry(node, task.bound_parameter):
+            setting_of = task.setting
         else:
             return
         found = self._delay(node, method, task)
         if found is None:
             return
         target, delay, what = found
-        timeout = visibility_timeout(self.context.model, apps)
+        timeout = visibility_timeout(setting_of)
         if timeout is None or delay <= timeout[0]:
             return
         self.report(target, self.MESSAGE.format(what=what, timeout=timeout[1], effect=WAITING))
 
-    def _receiver_apps(self, call: cst.Call) -> list[App] | None:
+    def _receiver(self, call: cst.Call) -> TaskView | None:
+        """The project task a send call is made on (``add.apply_async``, ``add.s().set``)."""
         receiver = call.func.value if isinstance(call.func, cst.Attribute) else None
         while isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Attribute):
             receiver = receiver.func.value  # ``t.s(...).set(...)``
         if receiver is None:
             return None
-        task = task_for_expression(self.context.model, self.context.summary, receiver)
-        return self.context.model.task_apps(task) if task is not None else None
+        return self.project.task_for_expression(receiver)
 
-    def _delay(self, call: cst.Call, method: str, task: Task | None) -> tuple[cst.CSTNode, float, str] | None:
+    def _delay(
+        self, call: cst.Call, method: str, task: TaskView | None
+    ) -> tuple[cst.CSTNode, float, str] | None:
         """The statically known delay of a send or retry call: (node, seconds, description)."""
         countdown = keyword(call, "countdown")
         eta = keyword(call, "eta")
@@ -330,7 +328,7 @@ class BeyondVisibilityTimeout(Rule):
                 return None
             return eta, offset, f"`eta` {seconds(offset)} ahead"
         if method == "retry" and task is not None and not has_splat(call):
-            delay = self.context.model.task_option(task, "default_retry_delay")
+            delay = task.option("default_retry_delay")
             if self._configured_number(delay):
                 assert isinstance(delay, Known)
                 return (
@@ -357,11 +355,10 @@ class BeyondVisibilityTimeout(Rule):
                 self._locals[key] = local_names(function)
             if names_in(expr) & self._locals[key]:
                 return None
-        try:
-            value = evaluate(self.context.model, self.context.summary, expr)
-        except NotEvaluable:
+        value = self.project.value_of(expr)
+        if not isinstance(value, Known):
             return None
-        return float(value) if is_number(value) else None
+        return float(value.value) if is_number(value.value) else None
 
     def _eta_offset(self, expr: cst.BaseExpression) -> float | None:
         """``now() + timedelta(...)`` (either order): the offset in seconds."""

@@ -6,7 +6,7 @@ from ..base import Invalid, Valid
 from ._task_option import UnsetTaskOptionRule
 
 if TYPE_CHECKING:
-    from ...project.model import Task
+    from ...api import TaskView
 
 CELERY_PY = (
     "import os\nfrom celery import Celery\n"
@@ -143,5 +143,5 @@ class MissingAcksLate(UnsetTaskOptionRule):
         ),
     ]
 
-    def fix_value(self, task: Task) -> Any:
+    def fix_value(self, task: TaskView) -> Any:
         return True

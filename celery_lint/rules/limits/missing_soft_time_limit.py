@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ...project.limits import is_number
 from ...project.values import Known
 from ..base import Invalid, RuleOption, Valid
-from ._limits import is_number
 from ._task_option import UnsetTaskOptionRule
 
 if TYPE_CHECKING:
-    from ...project.model import Task
+    from ...api import TaskView
 
 
 class MissingSoftTimeLimit(UnsetTaskOptionRule):
@@ -107,11 +107,11 @@ class MissingSoftTimeLimit(UnsetTaskOptionRule):
         ),
     ]
 
-    def fix_value(self, task: Task) -> Any:
+    def fix_value(self, task: TaskView) -> Any:
         limit = self.context.options.get("default-soft-time-limit", 270)
         if not is_number(limit) or limit <= 0:
             return None
-        effective = self.context.model.task_option(task, "time_limit")
+        effective = task.option("time_limit")
         hard: Any = effective.value if isinstance(effective, Known) else None
         if not is_number(hard) or hard <= 0:
             # No hard limit yet: CEL201's fix adds `default-time-limit`.

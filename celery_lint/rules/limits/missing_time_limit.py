@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ...project.limits import is_number
 from ...project.values import Known
 from ..base import Invalid, RuleOption, Valid
-from ._limits import is_number
 from ._task_option import UnsetTaskOptionRule
 
 if TYPE_CHECKING:
-    from ...project.model import Task
+    from ...api import TaskView
 
 CELERY_PY = (
     "import os\nfrom celery import Celery\n"
@@ -189,11 +189,11 @@ class MissingTimeLimit(UnsetTaskOptionRule):
         ),
     ]
 
-    def fix_value(self, task: Task) -> Any:
+    def fix_value(self, task: TaskView) -> Any:
         limit = self.context.options.get("default-time-limit", 300)
         if not is_number(limit) or limit <= 0:
             return None
-        soft = self.context.model.task_option(task, "soft_time_limit")
+        soft = task.option("soft_time_limit")
         if isinstance(soft, Known) and is_number(soft.value) and soft.value >= limit:
             # Keep the soft limit below the hard one (CEL203).
             return soft.value + max(1, soft.value // 10)

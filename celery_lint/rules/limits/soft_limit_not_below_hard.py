@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...project.limits import is_number, seconds
 from ...project.values import Known, Resolved
 from ..base import Invalid, Rule, Valid
-from ..support import task_label
-from ._limits import from_app_config, in_file, is_number, option_node, production_apps, seconds
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -174,29 +173,31 @@ class SoftLimitNotBelowHard(Rule):
     ]
 
     def check(self) -> None:
-        model = self.context.model
+        project = self.project
         reported: set[int] = set()
-        for app in production_apps(model):
-            soft = model.setting(app, "task_soft_time_limit")
-            hard = model.setting(app, "task_time_limit")
-            node = in_file(soft, self.context)
+        for app in project.apps():
+            if app.is_test:
+                continue
+            soft = app.setting("task_soft_time_limit")
+            hard = app.setting("task_time_limit")
+            node = project.node_in_file(soft)
             if (
                 node is not None
                 and id(node) not in reported
                 and self._compare(node, "configured ", soft, hard)
             ):
                 reported.add(id(node))
-        for task in model.tasks_in(self.context.file):
-            soft = model.task_option(task, "soft_time_limit")
-            hard = model.task_option(task, "time_limit")
-            if from_app_config(model, task, "soft_time_limit", soft) and from_app_config(
-                model, task, "time_limit", hard
+        for task in project.tasks():
+            soft = task.option("soft_time_limit")
+            hard = task.option("time_limit")
+            if task.option_from_configuration("soft_time_limit") and task.option_from_configuration(
+                "time_limit"
             ):
                 continue  # reported at the configuration
-            node = option_node(task, soft)
+            node = task.option_site(soft)
             if node is task.node:
-                node = option_node(task, hard)
-            self._compare(node, f"task '{task_label(model, task)}': ", soft, hard)
+                node = task.option_site(hard)
+            self._compare(node, f"task '{task.label}': ", soft, hard)
 
     def _compare(self, node: cst.CSTNode, subject: str, soft: Resolved, hard: Resolved) -> bool:
         soft_value, hard_value = _limit(soft), _limit(hard)

@@ -3,29 +3,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ...project.values import Known
-from ..base import Invalid, Rule, Valid
-from ..retries._retry import (
+from ...project.limits import is_number, seconds
+from ...project.retries import (
     BROAD,
     SOFT_TIME_LIMIT,
-    bound_self,
-    catches_any,
     handler_label,
     handler_raises,
-    names_any,
 )
-from ..support import task_label
-from ._limits import is_number, seconds
+from ...project.values import Known
+from ..base import Invalid, Rule, Valid
 
 if TYPE_CHECKING:
     import libcst as cst
 
-    from ..retries._retry import Handler
+    from ...project.retries import Handler
 else:
     from ..._lazy_libcst import cst
 
 if TYPE_CHECKING:
-    from ...project.model import Task
+    from ...api import TaskView
 
 TASK_HEAD = "from celery import shared_task\n\n@shared_task(soft_time_limit=60)\ndef f():\n"
 
@@ -209,13 +205,12 @@ class SwallowedSoftTimeLimit(Rule):
         super().__init__(context)  # type: ignore[arg-type]
         self._limits: dict[int, tuple[Known | None, str | None]] = {}
 
-    def _task_facts(self, task: Task) -> tuple[Known | None, str | None]:
+    def _task_facts(self, task: TaskView) -> tuple[Known | None, str | None]:
         key = id(task.node)
         if key not in self._limits:
-            model = self.context.model
-            limit = model.task_option(task, "soft_time_limit")
+            limit = task.option("soft_time_limit")
             known = limit if isinstance(limit, Known) and is_number(limit.value) and limit.value > 0 else None
-            self._limits[key] = (known, bound_self(model, task) if known is not None else None)
+            self._limits[key] = (known, task.bound_parameter if known is not None else None)
         return self._limits[key]
 
     def visit_Try(self, node: cst.Try) -> None:
@@ -225,7 +220,8 @@ class SwallowedSoftTimeLimit(Rule):
         self._check(node, node.handlers)
 
     def _check(self, statement: cst.Try | cst.TryStar, handlers: Sequence[Handler]) -> None:
-        task = self.current_task
+        project = self.project
+        task = project.current_task()
         if task is None or task.body is None:
             return
         body = task.body.body
@@ -234,17 +230,16 @@ class SwallowedSoftTimeLimit(Rule):
         limit, self_name = self._task_facts(task)
         if limit is None:
             return
-        model, summary = self.context.model, self.context.summary
         for handler in handlers:
-            if names_any(model, summary, handler, SOFT_TIME_LIMIT):
+            if project.handler_names(handler, SOFT_TIME_LIMIT):
                 return
-            if catches_any(model, summary, handler, BROAD):
+            if project.handler_catches(handler, BROAD):
                 if not handler_raises(handler, self_name) and not _ends_task(handler):
                     self.report(
                         handler,
                         self.MESSAGE.format(
                             handler=handler_label(handler),
-                            task=task_label(model, task),
+                            task=task.label,
                             limit=seconds(limit.value),
                             origin=limit.origin,
                         ),

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
+from ...project.limits import is_number, seconds
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
-from ..support import task_label
-from ._limits import from_app_config, is_number, option_node, seconds
 
 DJANGO_CELERY_PY = (
     "import os\nfrom celery import Celery\n"
@@ -124,21 +123,20 @@ class TimeLimitDisabled(Rule):
     ]
 
     def check(self) -> None:
-        model = self.context.model
-        for task in model.tasks_in(self.context.file):
+        for task in self.project.tasks():
             for option, setting in LIMITS:
-                value = model.task_option(task, option)
+                value = task.option(option)
                 if not isinstance(value, Known) or not is_number(value.value) or value.value != 0:
                     continue
-                if from_app_config(model, task, option, value):
+                if task.option_from_configuration(option):
                     continue
-                limit = model.project_setting(setting, model.task_apps(task))
+                limit = task.setting(setting)
                 if not isinstance(limit, Known) or not is_number(limit.value) or limit.value <= 0:
                     continue
                 self.report(
-                    option_node(task, value),
+                    task.option_site(value),
                     self.MESSAGE.format(
-                        task=task_label(model, task),
+                        task=task.label,
                         option=option,
                         origin=value.origin,
                         setting=setting,

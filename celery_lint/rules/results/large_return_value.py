@@ -4,7 +4,6 @@ from typing import TYPE_CHECKING
 
 from ...project.walk import Walker
 from ..base import Invalid, Rule, Valid
-from ..support import task_label
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -193,8 +192,6 @@ class LargeReturnValue(Rule):
     def _describe(self, expr: cst.BaseExpression, depth: int = 0) -> str | None:
         if depth > 3:
             return None
-        model = self.context.model
-        summary = self.context.summary
         if isinstance(expr, cst.Name):
             bound = self._local_values().get(expr.value)
             return self._describe(bound, depth + 1) if bound is not None else None
@@ -219,7 +216,7 @@ class LargeReturnValue(Rule):
                 return f"a whole query result (`.{name}()`)"
             if name in BLOB_CALLS:
                 return f"an encoded blob (`.{name}()`)"
-        qualname = model.qualname_of(summary, func)
+        qualname = self.project.qualified_name(func)
         if qualname in DATAFRAME_CALLS:
             return "a dataframe"
         if (
@@ -238,9 +235,9 @@ class LargeReturnValue(Rule):
         return None
 
     def visit_Return(self, node: cst.Return) -> None:
-        task = self.current_task
+        task = self.project.current_task()
         if task is None or node.value is None:
             return
         what = self._describe(node.value)
         if what is not None:
-            self.report(node, self.MESSAGE.format(task=task_label(self.context.model, task), what=what))
+            self.report(node, self.MESSAGE.format(task=task.label, what=what))

@@ -3,8 +3,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from ...project.callsites import CallSites, code_of, is_literal, keyword, method_of, positional
 from ..base import Invalid, Rule, Valid
-from ..canvas._callsites import CallSites, code_of, is_literal, keyword, method_of, positional
 
 if TYPE_CHECKING:
     import libcst as cst

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 from ...project.values import Known, Unknown
 from ...project.walk import Walker
 from ..base import Invalid, Rule, Valid
-from ..support import task_label, task_options_fix
+from ..support import task_options_fix
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -149,14 +149,14 @@ class ResultNotIgnored(Rule):
     ]
 
     def check(self) -> None:
-        model = self.context.model
-        for task in model.tasks_in(self.context.file):
+        project = self.project
+        for task in project.tasks():
             if task.body is None or not returns_nothing(task.body):
                 continue
-            ignore = model.task_option(task, "ignore_result")
+            ignore = task.option("ignore_result")
             if not isinstance(ignore, Known) or ignore.value:
                 continue
-            backend = model.project_setting("result_backend", model.task_apps(task))
+            backend = task.setting("result_backend")
             if isinstance(backend, Known) and not backend.value:
                 continue
             where = f" (result backend: {backend.origin})" if isinstance(backend, Known) else ""
@@ -164,8 +164,8 @@ class ResultNotIgnored(Rule):
                 where = " (a result backend may be configured)"
             self.report(
                 task.node,
-                self.MESSAGE.format(task=task_label(model, task), backend=where),
+                self.MESSAGE.format(task=task.label, backend=where),
                 fix=task_options_fix(
-                    model, task, [("ignore_result", cst.Name("True"))], self.FIX_TITLE or ""
+                    project, task, [("ignore_result", cst.Name("True"))], self.FIX_TITLE or ""
                 ),
             )

@@ -2,14 +2,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ...project.limits import is_number, seconds
 from ...project.values import CELERY_DEFAULT, Known
 from ..base import Invalid, Rule, Valid
-from ..limits._limits import is_number, option_node, seconds
-from ..support import task_label
-from ._retry import autoretry_option, retry_limit
 
 if TYPE_CHECKING:
-    from ...project.model import Task
+    from ...api import TaskView
 
 
 def non_empty(value: Any) -> bool:
@@ -132,22 +130,21 @@ class AutoretryWithoutBackoff(Rule):
     ]
 
     def check(self) -> None:
-        model = self.context.model
-        for task in model.tasks_in(self.context.file):
-            autoretry = autoretry_option(model, task, "autoretry_for")
+        for task in self.project.tasks():
+            autoretry = task.autoretry_option("autoretry_for")
             if not isinstance(autoretry, Known) or not non_empty(autoretry.value):
                 continue
-            limit = retry_limit(model, task)
+            limit = task.retry_limit()
             if limit is not None and limit <= 1:
                 continue  # no retry, or a single one: there is no series of delays to grow
-            backoff = autoretry_option(model, task, "retry_backoff")
+            backoff = task.autoretry_option("retry_backoff")
             if not isinstance(backoff, Known):
                 continue
             if not backoff.value:
                 problem = f"without `retry_backoff`: every attempt waits {self._fixed_delay(task)}"
                 fix = "set `retry_backoff=True`"
             else:
-                jitter = autoretry_option(model, task, "retry_jitter")
+                jitter = task.autoretry_option("retry_jitter")
                 if not (
                     isinstance(jitter, Known)
                     and jitter.value is False
@@ -159,20 +156,17 @@ class AutoretryWithoutBackoff(Rule):
                 )
                 fix = "drop `retry_jitter=False`"
             self.report(
-                option_node(task, autoretry),
-                self.MESSAGE.format(
-                    task=task_label(model, task), origin=autoretry.origin, problem=problem, fix=fix
-                ),
+                task.option_site(autoretry),
+                self.MESSAGE.format(task=task.label, origin=autoretry.origin, problem=problem, fix=fix),
             )
 
-    def _fixed_delay(self, task: Task) -> str:
-        model = self.context.model
-        kwargs = autoretry_option(model, task, "retry_kwargs")
+    def _fixed_delay(self, task: TaskView) -> str:
+        kwargs = task.autoretry_option("retry_kwargs")
         if isinstance(kwargs, Known) and isinstance(kwargs.value, dict):
             countdown = kwargs.value.get("countdown")
             if isinstance(countdown, (int, float)) and is_number(countdown):
                 return f"`countdown` {seconds(countdown)} ({kwargs.origin})"
-        delay = model.task_option(task, "default_retry_delay")
+        delay = task.option("default_retry_delay")
         if isinstance(delay, Known) and is_number(delay.value):
             return f"`default_retry_delay` {seconds(delay.value)} ({delay.origin})"
         return "the same `default_retry_delay`"

@@ -1,62 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
-
-from ...project.model import ValueSym
+from ...project.retries import BROAD
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
-from ..limits._limits import option_node
-from ..support import task_label
-from ._retry import BROAD, autoretry_never_retries, autoretry_option, exception_name
-
-if TYPE_CHECKING:
-    import libcst as cst
-else:
-    from ..._lazy_libcst import cst
-
-if TYPE_CHECKING:
-    from ...project.model import ProjectModel
-    from ...project.scan import ModuleSummary
-
-
-def summary_at(model: ProjectModel, relpath: str | None) -> ModuleSummary | None:
-    """The parsed module at ``relpath`` (an :class:`Origin` path)."""
-    if relpath is None:
-        return None
-    for file in model.files.values():
-        if file.relpath == relpath:
-            return model.summary_for(file)
-    return None
-
-
-def origin_expression(node: object) -> cst.BaseExpression | None:
-    """The value expression behind an option's origin node (an expression or an assignment)."""
-    if isinstance(node, (cst.Assign, cst.AnnAssign)):
-        return node.value
-    if isinstance(node, cst.BaseExpression):
-        return node
-    return None
-
-
-def exception_elements(
-    model: ProjectModel, summary: ModuleSummary, expr: cst.BaseExpression, depth: int = 0
-) -> Iterator[tuple[ModuleSummary, cst.BaseExpression]]:
-    """The class expressions of an ``autoretry_for`` value: tuple or list elements,
-    ``A + B`` concatenations and module-level constants followed across modules."""
-    if depth > 8:
-        return
-    if isinstance(expr, (cst.Tuple, cst.List, cst.Set)):
-        for element in expr.elements:
-            if isinstance(element, cst.Element):
-                yield summary, element.value
-    elif isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
-        yield from exception_elements(model, summary, expr.left, depth + 1)
-        yield from exception_elements(model, summary, expr.right, depth + 1)
-    elif isinstance(expr, (cst.Name, cst.Attribute)):
-        symbol = model.symbol_of(summary, expr)
-        if isinstance(symbol, ValueSym) and symbol.expr is not None:
-            yield from exception_elements(model, symbol.summary, symbol.expr, depth + 1)
 
 
 class BroadAutoretry(Rule):
@@ -165,24 +111,19 @@ class BroadAutoretry(Rule):
     ]
 
     def check(self) -> None:
-        model = self.context.model
-        for task in model.tasks_in(self.context.file):
-            value = autoretry_option(model, task, "autoretry_for")
+        view = self.project
+        for task in view.tasks():
+            value = task.autoretry_option("autoretry_for")
             if not isinstance(value, Known) or value.origin.node is None:
                 continue
-            if autoretry_never_retries(model, task):
-                continue
-            expr = origin_expression(value.origin.node)
-            summary = summary_at(model, value.origin.path)
-            if expr is None or summary is None:
-                continue
-            for where, element in exception_elements(model, summary, expr):
-                name = exception_name(model, where, element)
+            if task.retry_limit() == 0:
+                continue  # the autoretry wrapper never retries
+            for name in view.exception_names(value):
                 if name in BROAD:
                     self.report(
-                        option_node(task, value),
+                        task.option_site(value),
                         self.MESSAGE.format(
-                            task=task_label(model, task),
+                            task=task.label,
                             name=name.rpartition(".")[2],
                             origin=value.origin,
                         ),

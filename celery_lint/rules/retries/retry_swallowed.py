@@ -2,24 +2,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...project.walk import Walker
-from ..base import Invalid, Rule, Valid
-from ..support import task_label
-from ._retry import (
+from ...project.retries import (
     BROAD,
     RETRY_CATCHERS,
-    bound_self,
-    catches_any,
     handler_label,
     handler_raises,
     is_self_retry,
     retry_throws,
 )
+from ...project.walk import Walker
+from ..base import Invalid, Rule, Valid
 
 if TYPE_CHECKING:
     import libcst as cst
 
-    from ._retry import Handler
+    from ...project.retries import Handler
 else:
     from ..._lazy_libcst import cst
 
@@ -195,11 +192,10 @@ class RetrySwallowed(Rule):
     ]
 
     def check(self) -> None:
-        model = self.context.model
-        for task in model.tasks_in(self.context.file):
+        for task in self.project.tasks():
             if task.body is None:
                 continue
-            self_name = bound_self(model, task)
+            self_name = task.bound_parameter
             if self_name is None:
                 continue
             finder = _RetriesInTry(self_name)
@@ -211,17 +207,17 @@ class RetrySwallowed(Rule):
                         call,
                         self.MESSAGE.format(
                             self_name=self_name,
-                            task=task_label(model, task),
+                            task=task.label,
                             handler=handler_label(handler),
                         ),
                     )
 
     def _swallower(self, tries: list[cst.Try | cst.TryStar], self_name: str) -> Handler | None:
         """The handler that catches the ``Retry`` and keeps it, innermost ``try`` first."""
-        model, summary = self.context.model, self.context.summary
+        project = self.project
         for statement in reversed(tries):
             for handler in statement.handlers:
-                if catches_any(model, summary, handler, CATCHES_RETRY):
+                if project.handler_catches(handler, CATCHES_RETRY):
                     if not handler_raises(handler, self_name):
                         return handler
                     break  # re-raised: the outer try statements see it next

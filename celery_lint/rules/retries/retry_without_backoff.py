@@ -2,21 +2,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...project.evaluate import NotEvaluable, evaluate
-from ...project.values import Known
-from ...project.walk import Walker
-from ..base import Invalid, Rule, Valid
-from ..limits._limits import seconds
-from ..support import task_label
-from ._retry import (
-    bound_self,
+from ...project.limits import seconds
+from ...project.retries import (
     has_splat,
     is_self_retry,
     keyword,
-    local_names,
-    names_in,
-    retry_limit,
 )
+from ...project.scopes import local_names, names_in
+from ...project.values import Known
+from ...project.walk import Walker
+from ..base import Invalid, Rule, Valid
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -24,7 +19,7 @@ else:
     from ..._lazy_libcst import cst
 
 if TYPE_CHECKING:
-    from ...project.model import Task
+    from ...api import TaskView
 
 HEAD = "from celery import shared_task\n\n@shared_task(bind=True)\ndef f(self):\n    try:\n        work()\n    except IOError as exc:\n"
 
@@ -238,11 +233,11 @@ class RetryWithoutBackoff(Rule):
         super().__init__(context)  # type: ignore[arg-type]
         self._facts: dict[int, tuple[str | None, set[str], set[str]]] = {}
 
-    def _task_facts(self, task: Task) -> tuple[str | None, set[str], set[str]]:
+    def _task_facts(self, task: TaskView) -> tuple[str | None, set[str], set[str]]:
         """The bound name of the task instance, retry-dependent locals, all locals."""
         key = id(task.node)
         if key not in self._facts:
-            self_name = bound_self(self.context.model, task)
+            self_name = task.bound_parameter
             body = task.body
             if self_name is None or body is None:
                 self._facts[key] = (None, set(), set())
@@ -254,7 +249,7 @@ class RetryWithoutBackoff(Rule):
         func = node.func
         if not (isinstance(func, cst.Attribute) and func.attr.value == "retry"):
             return
-        task = self.current_task
+        task = self.project.current_task()
         if task is None:
             return
         self_name, dependents, locals_ = self._task_facts(task)
@@ -262,8 +257,7 @@ class RetryWithoutBackoff(Rule):
             return
         if sum(1 for arg in node.args if arg.keyword is None) >= 5:
             return  # eta/countdown given positionally: too unusual to guess
-        model = self.context.model
-        limit = retry_limit(model, task, node)
+        limit = task.retry_limit(node)
         if limit is not None and limit <= 1:
             return  # no retry, or a single one: there is no series of delays to grow
         # ``retry_backoff`` is read only by the autoretry wrapper (celery/app/autoretry.py);
@@ -276,16 +270,16 @@ class RetryWithoutBackoff(Rule):
         if countdown is not None and not _is_none(countdown.value):
             if uses_retries(countdown.value, dependents) or names_in(countdown.value) & locals_:
                 return
-            try:
-                value = evaluate(model, self.context.summary, countdown.value)
-            except NotEvaluable:
+            evaluated = self.project.value_of(countdown.value)
+            if not isinstance(evaluated, Known):
                 return
+            value = evaluated.value
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 return
             delay = f"a constant {seconds(value)}"
             target = countdown
         else:
-            default = model.task_option(task, "default_retry_delay")
+            default = task.option("default_retry_delay")
             if not isinstance(default, Known) or not isinstance(default.value, (int, float)):
                 return
             delay = f"`default_retry_delay` {seconds(default.value)} ({default.origin})"
@@ -294,7 +288,7 @@ class RetryWithoutBackoff(Rule):
             target,
             self.MESSAGE.format(
                 call=f"{self_name}.retry()",
-                task=task_label(model, task),
+                task=task.label,
                 delay=delay,
                 self_name=self_name,
             ),

@@ -2,11 +2,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...project.retries import is_self_retry, keyword
 from ...project.values import CELERY_DEFAULT, Known, Resolved
 from ..base import Invalid, Rule, Valid
-from ..limits._limits import in_file, option_node
-from ..support import task_label
-from ._retry import autoretry_option, bound_self, is_self_retry, keyword
 from .autoretry_without_backoff import non_empty
 
 if TYPE_CHECKING:
@@ -138,20 +136,20 @@ class UnboundedRetries(Rule):
     ]
 
     def check(self) -> None:
-        model = self.context.model
-        for task in model.tasks_in(self.context.file):
-            limit = model.task_option(task, "max_retries")
+        project = self.project
+        for task in project.tasks():
+            limit = task.option("max_retries")
             if isinstance(limit, Known) and limit.value is None and limit.origin is not CELERY_DEFAULT:
                 self.report(
-                    option_node(task, limit),
+                    task.option_site(limit),
                     self.MESSAGE.format(
-                        what=f"task '{task_label(model, task)}' sets `max_retries=None` ({limit.origin})",
+                        what=f"task '{task.label}' sets `max_retries=None` ({limit.origin})",
                         effect="its retries never stop and a permanent failure never surfaces",
                         fix="set an integer `max_retries`",
                     ),
                 )
                 continue
-            kwargs = autoretry_option(model, task, "retry_kwargs")
+            kwargs = task.autoretry_option("retry_kwargs")
             if not (
                 isinstance(kwargs, Known)
                 and isinstance(kwargs.value, dict)
@@ -159,20 +157,20 @@ class UnboundedRetries(Rule):
                 and kwargs.value["max_retries"] is None
             ):
                 continue
-            autoretry = autoretry_option(model, task, "autoretry_for")
+            autoretry = task.autoretry_option("autoretry_for")
             if not isinstance(autoretry, Known) or not non_empty(autoretry.value):
                 continue
             effect = self._ignored(limit)
             if effect is None:
                 continue
-            origin_node = in_file(kwargs, self.context)
-            node = (_element(origin_node, "max_retries") if origin_node is not None else None) or option_node(
-                task, kwargs
-            )
+            origin_node = project.node_in_file(kwargs)
+            node = (
+                _element(origin_node, "max_retries") if origin_node is not None else None
+            ) or task.option_site(kwargs)
             self.report(
                 node,
                 self.MESSAGE.format(
-                    what=f"`max_retries: None` in `retry_kwargs` of task '{task_label(model, task)}' ({kwargs.origin})",
+                    what=f"`max_retries: None` in `retry_kwargs` of task '{task.label}' ({kwargs.origin})",
                     effect=effect,
                     fix="give an integer",
                 ),
@@ -182,22 +180,21 @@ class UnboundedRetries(Rule):
         func = node.func
         if not (isinstance(func, cst.Attribute) and func.attr.value == "retry"):
             return
-        task = self.current_task
+        task = self.project.current_task()
         if task is None:
             return
         arg = keyword(node, "max_retries")
         if arg is None or not _is_none(arg.value):
             return
-        model = self.context.model
-        if not is_self_retry(node, bound_self(model, task)):
+        if not is_self_retry(node, task.bound_parameter):
             return
-        effect = self._ignored(model.task_option(task, "max_retries"))
+        effect = self._ignored(task.option("max_retries"))
         if effect is None:
             return
         self.report(
             arg,
             self.MESSAGE.format(
-                what=f"`max_retries=None` in `retry()` of task '{task_label(model, task)}'",
+                what=f"`max_retries=None` in `retry()` of task '{task.label}'",
                 effect=effect,
                 fix="pass an integer",
             ),

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 from ...fixes import Fix, replace, string_like, with_elements
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
-from ..support import config_writes, is_pickle
+from ..support import is_pickle
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -129,10 +129,11 @@ class UnsafeAcceptContent(Rule):
     ]
 
     def check(self) -> None:
-        for write in config_writes(self.context):
+        project = self.project
+        for write in project.config_writes():
             if write.setting not in ACCEPT_SETTINGS or write.value is None:
                 continue
-            value = write.resolved(self.context.model)
+            value = project.write_value(write)
             if not isinstance(value, Known):
                 continue
             items: Iterable[object]

@@ -3,14 +3,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...fixes import replace, string_like
-from ...project.model import App, ConfigWrite, ProjectModel
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
-from ..configuration._config import index_for
-from ..support import config_writes, is_pickle
+from ..support import is_pickle
 
 if TYPE_CHECKING:
     import libcst as cst
+
+    from ...api import AppView, ProjectView
+    from ...project.entities import ConfigWrite
 else:
     from ..._lazy_libcst import cst
 
@@ -159,32 +160,32 @@ class UnsafeSerializer(Rule):
     ]
 
     def check(self) -> None:
-        for write in config_writes(self.context):
+        project = self.project
+        for write in project.config_writes():
             if write.setting not in SERIALIZER_SETTINGS or write.value is None:
                 continue
-            value = write.resolved(self.context.model)
+            value = project.write_value(write)
             if isinstance(value, Known) and is_pickle(value.value):
                 fix = None
-                if isinstance(write.value, cst.SimpleString) and _json_accepted(self.context.model, write):
+                if isinstance(write.value, cst.SimpleString) and _json_accepted(project, write):
                     fix = replace(write.value, string_like(write.value, "json"), self.FIX_TITLE or "")
                 self.report(write.node, self.MESSAGE.format(key=write.key, form=write.form), fix=fix)
 
 
-def _json_accepted(model: ProjectModel, write: ConfigWrite) -> bool:
+def _json_accepted(project: ProjectView, write: ConfigWrite) -> bool:
     """Whether every app the write configures accepts JSON for what it serializes."""
     accept = ACCEPT_FOR.get(write.setting or "")
     if accept is None:
         return True
-    apps = index_for(model).owners.get(id(write.node)) or model.default_apps()
-    return accepts_json(model, apps, accept)
+    return accepts_json(project.apps_configured_by(write), accept)
 
 
-def accepts_json(model: ProjectModel, apps: list[App], accept: str = "accept_content") -> bool:
+def accepts_json(apps: list[AppView], accept: str = "accept_content") -> bool:
     """Whether the accept list ``accept`` of every app surely admits JSON."""
     for app in apps:
-        value = model.setting(app, accept)
+        value = app.setting(accept)
         if accept == "result_accept_content" and isinstance(value, Known) and value.value is None:
-            value = model.setting(app, "accept_content")
+            value = app.setting("accept_content")
         if not isinstance(value, Known):
             return False
         items = [value.value] if isinstance(value.value, str) else value.value

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...fixes import Fix, replace, string_like
-from ...project.evaluate import NotEvaluable, evaluate
+from ...project.values import Known
 from ..base import Invalid, Rule, Valid
 from ..support import is_pickle, method_name
 from .unsafe_serializer import accepts_json
@@ -134,26 +134,22 @@ class UnsafeSerializerOption(Rule):
     ]
 
     def _pickle_value(self, expr: cst.BaseExpression) -> bool:
-        try:
-            return is_pickle(evaluate(self.context.model, self.context.summary, expr))
-        except NotEvaluable:
-            return False
+        value = self.project.value_of(expr)
+        return isinstance(value, Known) and is_pickle(value.value)
 
     def _fix(self, value: cst.BaseExpression) -> Fix | None:
         """``'pickle'`` -> ``'json'`` when the workers surely accept JSON."""
         if not isinstance(value, cst.SimpleString) or not is_pickle(value.evaluated_value):
             return None
-        model = self.context.model
-        if not accepts_json(model, model.default_apps()):
+        if not accepts_json(self.project.default_apps()):
             return None
         return replace(value, string_like(value, "json"), self.FIX_TITLE or "")
 
     def _celery_file(self) -> bool:
-        return self.context.model.needs_analysis(self.context.file)
+        return self.project.file_is_analysed
 
     def visit_Call(self, node: cst.Call) -> None:
-        model = self.context.model
-        summary = self.context.summary
+        project = self.project
         method = method_name(node)
         where: str | None = None
         if method in OPTION_METHODS and (method != "set" or self._celery_file() or _on_signature(node)):
@@ -162,11 +158,10 @@ class UnsafeSerializerOption(Rule):
                 if method in ("apply_async", "send_task", "retry")
                 else "in the signature options"
             )
-        elif model.qualname_of(summary, node.func) in SIGNATURE_CALLS:
+        elif project.qualified_name(node.func) in SIGNATURE_CALLS:
             where = "in the signature options"
         else:
-            factory = model._factory(summary, node.func)
-            if factory is not None and factory.kind in ("base", "wrapper"):
+            if project.task_decorator_kind(node.func) in ("base", "wrapper"):
                 where = "on the task"
         if where is None:
             return
@@ -190,8 +185,7 @@ class UnsafeSerializerOption(Rule):
                         )
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        model = self.context.model
-        if not model._class_task_bases(self.context.summary, node):
+        if not self.project.is_task_class(node):
             return
         body = node.body
         if not isinstance(body, cst.IndentedBlock):

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...project.callsites import CallSites, code_of, is_literal, keyword
 from ..base import Invalid, Rule, Valid
-from ..canvas._callsites import CallSites, code_of, is_literal, keyword
-from ..support import task_label
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -258,7 +257,7 @@ class BlockingResultInTask(Rule):
         return self.sites.is_result(receiver)
 
     def visit_Call(self, node: cst.Call) -> None:
-        task = self.current_task
+        task = self.project.current_task()
         if task is None or self._allowed:
             return
         func = node.func
@@ -271,5 +270,5 @@ class BlockingResultInTask(Rule):
             return
         self.report(
             node,
-            self.MESSAGE.format(call=code_of(node), task=task_label(self.context.model, task)),
+            self.MESSAGE.format(call=code_of(node), task=task.label),
         )

@@ -3,10 +3,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ...project.model import ClassSym, FunctionSym, OptionExpr
-from ...project.walk import Walker
+from ...project.callsites import CallSites, code_of
+from ...project.transactions import ATOMIC
 from ..base import Invalid, Rule, Valid
-from ..canvas._callsites import CallSites, code_of
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -15,60 +14,11 @@ else:
 
 if TYPE_CHECKING:
     from ...context import FileContext
-    from ...project.model import ProjectModel, Task
-    from ...project.scan import ModuleSummary
 
-ATOMIC = frozenset({"django.db.transaction.atomic"})
-CONTEXT_MANAGER = frozenset({"contextlib.contextmanager"})
 
 VIEWS_HEAD = "from django.db import transaction\nfrom orders.tasks import charge\n\n"
 ORDERS_TASKS = "from celery import shared_task\n\n@shared_task\ndef charge(order_id):\n    return order_id\n"
 ORDERS = {"orders/__init__.py": "", "orders/tasks.py": ORDERS_TASKS}
-
-
-class _YieldInAtomic(Walker):
-    """Whether a generator function yields inside ``with transaction.atomic()`` (its own body only)."""
-
-    def __init__(self, model: ProjectModel, summary: ModuleSummary) -> None:
-        super().__init__()
-        self.model = model
-        self.summary = summary
-        self.atomic = 0
-        self.found = False
-        self.depth = 0
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        self.depth += 1
-        return self.depth == 1
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.depth -= 1
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def _opens(self, node: cst.With) -> bool:
-        for item in node.items:
-            expr = item.item
-            func = expr.func if isinstance(expr, cst.Call) else expr
-            if self.model.qualname_of(self.summary, func) in ATOMIC:
-                return True
-        return False
-
-    def visit_With(self, node: cst.With) -> None:
-        if self._opens(node):
-            self.atomic += 1
-
-    def leave_With(self, original_node: cst.With) -> None:
-        if self._opens(original_node):
-            self.atomic -= 1
-
-    def visit_Yield(self, node: cst.Yield) -> None:
-        if self.atomic:
-            self.found = True
 
 
 @dataclass
@@ -301,21 +251,7 @@ class EnqueueInsideTransaction(Rule):
         """A project ``@contextmanager`` that yields inside ``transaction.atomic()``."""
         if not isinstance(expr, cst.Call) or self.sites.is_local(expr.func):
             return False
-        symbol = self.context.model.symbol_of(self.context.summary, expr.func)
-        if not isinstance(symbol, FunctionSym):
-            return False
-        key = id(symbol.node)
-        if key not in self._wrappers:
-            model = self.context.model
-            decorated = any(
-                model.qualname_of(symbol.summary, d.decorator) in CONTEXT_MANAGER
-                for d in symbol.node.decorators
-            )
-            finder = _YieldInAtomic(model, symbol.summary)
-            if decorated:
-                finder.walk(symbol.node)
-            self._wrappers[key] = finder.found
-        return self._wrappers[key]
+        return self.project.is_atomic_wrapper(expr.func)
 
     def visit_With(self, node: cst.With) -> None:
         for item in node.items:
@@ -354,43 +290,8 @@ class EnqueueInsideTransaction(Rule):
         if not self.sites.is_enqueue_call(node):
             return
         assert isinstance(node.func, cst.Attribute)
-        task = self.sites.task(node.func.value)
-        if task is not None and self._defers_to_commit(task):
+        receiver = node.func.value
+        task = None if self.sites.is_local(receiver) else self.project.task_for_expression(receiver)
+        if task is not None and task.defers_to_commit:
             return
         self.report(node, self.MESSAGE.format(call=code_of(node), where=self._blocks[-1].where))
-
-    def _defers_to_commit(self, task: Task) -> bool:
-        """A task class of the project whose ``delay``/``apply_async`` waits for the commit itself."""
-        model = self.context.model
-        pending: list[ClassSym] = []
-
-        def add(summary: ModuleSummary, expr: cst.BaseExpression) -> None:
-            symbol = model.symbol_of(summary, expr)
-            if isinstance(symbol, ClassSym):
-                pending.append(symbol)
-
-        if isinstance(task.node, cst.ClassDef):
-            pending.append(ClassSym(task.summary, task.node))
-        elif task.decorator is not None:
-            base = task.decorator.options.get("base")
-            if isinstance(base, OptionExpr):
-                add(base.summary, base.expr)
-        for app in model.task_apps(task):
-            if app.task_cls is not None and not isinstance(app.task_cls[1], cst.SimpleString):
-                add(*app.task_cls)
-        seen: set[int] = set()
-        while pending and len(seen) < 30:
-            klass = pending.pop()
-            if id(klass.node) in seen:
-                continue
-            seen.add(id(klass.node))
-            for item in klass.node.body.body:
-                if (
-                    isinstance(item, cst.FunctionDef)
-                    and item.name.value in ("delay", "apply_async")
-                    and "on_commit" in cst.Module([]).code_for_node(item)
-                ):
-                    return True
-            for arg in klass.node.bases:
-                add(klass.summary, arg.value)
-        return False

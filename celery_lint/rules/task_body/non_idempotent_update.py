@@ -4,7 +4,6 @@ from typing import TYPE_CHECKING
 
 from ...project.walk import Walker
 from ..base import Invalid, Rule, Valid
-from ..support import task_label
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -176,16 +175,14 @@ class NonIdempotentUpdate(Rule):
         return self._containers[key]
 
     def _flag(self, node: cst.CSTNode, target: cst.BaseExpression) -> None:
-        task = self.current_task
+        task = self.project.current_task()
         if task is None:
             return
         root = _root_name(target)
         if root is None or root in self._skipped_roots():
             return
-        from ..support import task_label
-
         text = cst.Module([]).code_for_node(target)
-        self.report(node, self.MESSAGE.format(target=text, task=task_label(self.context.model, task)))
+        self.report(node, self.MESSAGE.format(target=text, task=task.label))
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if isinstance(node.target, (cst.Attribute, cst.Subscript)):
@@ -208,7 +205,8 @@ class NonIdempotentUpdate(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         """``qs.update(left=F("left") - 1)``: the field is written from its own old value."""
-        if self.current_task is None:
+        task = self.project.current_task()
+        if task is None:
             return
         if not (isinstance(node.func, cst.Attribute) and node.func.attr.value == "update"):
             return
@@ -217,7 +215,7 @@ class NonIdempotentUpdate(Rule):
                 text = f"{arg.keyword.value}={cst.Module([]).code_for_node(arg.value)}"
                 self.report(
                     arg,
-                    self.MESSAGE.format(target=text, task=task_label(self.context.model, self.current_task)),
+                    self.MESSAGE.format(target=text, task=task.label),
                 )
 
     def _self_relative_f(self, value: cst.BaseExpression, field: str) -> bool:
@@ -235,7 +233,7 @@ class NonIdempotentUpdate(Rule):
     def _f_field(self, expr: cst.BaseExpression) -> str | None:
         if not isinstance(expr, cst.Call) or not expr.args:
             return None
-        qualname = self.context.model.qualname_of(self.context.summary, expr.func)
+        qualname = self.project.qualified_name(expr.func)
         first = expr.args[0].value
         if qualname in F_EXPRESSIONS and isinstance(first, cst.SimpleString):
             value = first.evaluated_value

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...project.callsites import CallSites, code_of
 from ..base import Invalid, Rule, Valid
-from ..canvas._callsites import CallSites, code_of
-from ..support import task_label
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -102,7 +101,7 @@ class SleepInTask(Rule):
         self.sites = CallSites(context)
 
     def visit_Call(self, node: cst.Call) -> None:
-        task = self.current_task
+        task = self.project.current_task()
         if task is None:
             return
         func = node.func
@@ -111,4 +110,4 @@ class SleepInTask(Rule):
             name = func.value
         if name != "sleep" or not self.sites.names_in(func, SLEEP):
             return
-        self.report(node, self.MESSAGE.format(call=code_of(node), task=task_label(self.context.model, task)))
+        self.report(node, self.MESSAGE.format(call=code_of(node), task=task.label))

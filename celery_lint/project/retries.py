@@ -3,23 +3,24 @@ calls, exception handlers and what they catch."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ...project.model import External, OptionExpr
-from ...project.scan import dotted_name
-from ...project.values import Known, Origin, Resolved, Unknown
-from ...project.walk import Walker
+from .entities import External, OptionExpr, ValueSym
+from .scan import dotted_name
+from .values import Known, Origin, Resolved, Unknown
+from .walk import Walker
 
 if TYPE_CHECKING:
     import libcst as cst
 
     Handler = cst.ExceptHandler | cst.ExceptStarHandler
 else:
-    from ..._lazy_libcst import cst
+    from .._lazy_libcst import cst
 
 if TYPE_CHECKING:
-    from ...project.model import ProjectModel, Task
-    from ...project.scan import ModuleSummary
+    from .model import ProjectModel, Task
+    from .scan import ModuleSummary
 
 BROAD = frozenset({"builtins.Exception", "builtins.BaseException"})
 # Retry and the classes it derives from (celery/exceptions.py: Retry -> TaskPredicate -> CeleryError).
@@ -200,104 +201,6 @@ def retry_throws(call: cst.Call) -> bool:
     return not _throw_false(call)
 
 
-class _LocalNames(Walker):
-    """Names a function binds itself (parameters, assignments, loops, imports, ``as``)."""
-
-    def __init__(self, root: cst.FunctionDef) -> None:
-        super().__init__()
-        self.root = root
-        self.names: set[str] = set()
-
-    def _target(self, target: cst.BaseExpression) -> None:
-        if isinstance(target, cst.Name):
-            self.names.add(target.value)
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._target(element.value)
-        elif isinstance(target, cst.StarredElement):
-            self._target(target.value)
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        if node is self.root:
-            for param in (
-                *node.params.posonly_params,
-                *node.params.params,
-                *node.params.kwonly_params,
-            ):
-                self.names.add(param.name.value)
-            for star in (node.params.star_arg, node.params.star_kwarg):
-                if isinstance(star, cst.Param):
-                    self.names.add(star.name.value)
-            return True
-        self.names.add(node.name.value)
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        self.names.add(node.name.value)
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self._target(node.target)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._target(node.target)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._target(node.target)
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        self._target(node.target)
-
-    def visit_For(self, node: cst.For) -> None:
-        self._target(node.target)
-
-    def visit_CompFor(self, node: cst.CompFor) -> None:
-        self._target(node.target)
-
-    def visit_AsName(self, node: cst.AsName) -> None:
-        self._target(node.name)
-
-    def visit_ImportAlias(self, node: cst.ImportAlias) -> None:
-        if node.asname is None:
-            dotted = dotted_name(node.name)
-            if dotted is not None:
-                self.names.add(dotted.split(".")[0])
-
-
-def local_names(function: cst.FunctionDef) -> set[str]:
-    finder = _LocalNames(function)
-    finder.walk(function)
-    return finder.names
-
-
-class _Names(Walker):
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: set[str] = set()
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names.add(node.value)
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        # Only the head of ``a.b.c`` is a name that is looked up.
-        self.walk(node.value)
-        return False
-
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        # ``f(countdown=x)``: the keyword is not a name that is looked up.
-        self.walk(node.value)
-        return False
-
-
-def names_in(expr: cst.CSTNode) -> set[str]:
-    finder = _Names()
-    finder.walk(expr)
-    return finder.names
-
-
 def _int(value: Resolved | None) -> int | None:
     if isinstance(value, Known) and isinstance(value.value, int) and not isinstance(value.value, bool):
         return value.value
@@ -330,6 +233,53 @@ def retry_limit(model: ProjectModel, task: Task, call: cst.Call | None = None) -
     return None
 
 
-def autoretry_never_retries(model: ProjectModel, task: Task) -> bool:
-    """The autoretry wrapper never sends a retry: its ``max_retries`` is 0."""
-    return retry_limit(model, task) == 0
+# ----------------------------------------------------------------------- exception lists
+def summary_at(model: ProjectModel, relpath: str | None) -> ModuleSummary | None:
+    """The parsed module at ``relpath`` (an :class:`Origin` path)."""
+    if relpath is None:
+        return None
+    for file in model.files.values():
+        if file.relpath == relpath:
+            return model.summary_for(file)
+    return None
+
+
+def origin_expression(node: object) -> cst.BaseExpression | None:
+    """The value expression behind an option's origin node (an expression or an assignment)."""
+    if isinstance(node, (cst.Assign, cst.AnnAssign)):
+        return node.value
+    if isinstance(node, cst.BaseExpression):
+        return node
+    return None
+
+
+def exception_elements(
+    model: ProjectModel, summary: ModuleSummary, expr: cst.BaseExpression, depth: int = 0
+) -> Iterator[tuple[ModuleSummary, cst.BaseExpression]]:
+    """The class expressions of an ``autoretry_for`` value: tuple or list elements,
+    ``A + B`` concatenations and module-level constants followed across modules."""
+    if depth > 8:
+        return
+    if isinstance(expr, (cst.Tuple, cst.List, cst.Set)):
+        for element in expr.elements:
+            if isinstance(element, cst.Element):
+                yield summary, element.value
+    elif isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+        yield from exception_elements(model, summary, expr.left, depth + 1)
+        yield from exception_elements(model, summary, expr.right, depth + 1)
+    elif isinstance(expr, (cst.Name, cst.Attribute)):
+        symbol = model.symbol_of(summary, expr)
+        if isinstance(symbol, ValueSym) and symbol.expr is not None:
+            yield from exception_elements(model, symbol.summary, symbol.expr, depth + 1)
+
+
+def exception_names(model: ProjectModel, value: Known) -> Iterator[str | None]:
+    """The qualified names of the exception classes a configured value lists
+    (``autoretry_for``), read where the value was written; nothing when that place
+    cannot be read."""
+    expr = origin_expression(value.origin.node)
+    summary = summary_at(model, value.origin.path)
+    if expr is None or summary is None:
+        return
+    for where, element in exception_elements(model, summary, expr):
+        yield exception_name(model, where, element)

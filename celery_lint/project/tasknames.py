@@ -16,8 +16,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from ...project.model import ProjectModel, Task, has_unnamed_tasks, tasks_by_name
-from ...project.values import Known
+from .model import ProjectModel, Task, has_unnamed_tasks, tasks_by_name
+from .values import Known
 
 DEFAULT_KNOWN_PACKAGES = ["celery."]
 KNOWN_PACKAGES_OPTION = "known-task-packages"
@@ -58,15 +58,7 @@ def _module_names(model: ProjectModel) -> dict[str, set[str]]:
     """File path to every dotted name the file is known under."""
     store = _cache(model)
     if "module_names" not in store:
-        names: dict[str, set[str]] = {}
-        for name, file in model.by_module.items():
-            names.setdefault(str(file.path), set()).add(name)
-        for file in model.files.values():
-            bucket = names.setdefault(str(file.path), set())
-            for candidate in (file.module, file.import_name):
-                if candidate:
-                    bucket.add(candidate)
-        store["module_names"] = names
+        store["module_names"] = model.module_names_by_path()
     result: dict[str, set[str]] = store["module_names"]
     return result
 

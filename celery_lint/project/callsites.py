@@ -15,22 +15,21 @@ rules share, from the syntax and the project model only:
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from ...project.model import External
-from ...project.scan import dotted_name
-from ...project.walk import Walker
+from .entities import External
+from .options import task_for_expression
+from .scopes import Binding, Scope, scope_of
 
 if TYPE_CHECKING:
     import libcst as cst
 else:
-    from ..._lazy_libcst import cst
+    from .._lazy_libcst import cst
 
 if TYPE_CHECKING:
-    from ...context import FileContext
-    from ...project.model import ProjectModel, Task
-    from ...project.scan import ModuleSummary
+    from .files import SourceFile
+    from .model import ProjectModel, Task
+    from .scan import ModuleSummary
 
 GROUP = frozenset({"celery.group", "celery.canvas.group"})
 CHAIN = frozenset({"celery.chain", "celery.canvas.chain", "celery.canvas._chain"})
@@ -107,156 +106,28 @@ def is_literal(expr: cst.BaseExpression, value: str) -> bool:
     return isinstance(expr, cst.Name) and expr.value == value
 
 
-# --------------------------------------------------------------------------- local scopes
-@dataclass
-class Binding:
-    kind: str  # "assign", "unpack", "for", "with", "other"
-    value: cst.BaseExpression | None
-    index: int = 0  # position in a tuple target ("unpack")
-
-
-@dataclass(eq=False)
-class Scope:
-    """The names one function binds (its parameters and assignments; nested scopes excluded)."""
-
-    node: cst.FunctionDef
-    params: dict[str, cst.Param] = field(default_factory=dict)
-    first_param: str | None = None
-    bindings: dict[str, list[Binding]] = field(default_factory=dict)
-    globals: set[str] = field(default_factory=set)
-    nonlocals: set[str] = field(default_factory=set)
-
-    def binds(self, name: str) -> bool:
-        return name in self.params or name in self.bindings
-
-    def assigned(self, name: str) -> list[Binding] | None:
-        """Every binding of a local name that is not a parameter; None otherwise."""
-        if name in self.params:
-            return None
-        return self.bindings.get(name)
-
-
-class _ScopeCollector(Walker):
-    def __init__(self, scope: Scope) -> None:
-        super().__init__()
-        self.scope = scope
-
-    def _add(self, name: str, binding: Binding) -> None:
-        self.scope.bindings.setdefault(name, []).append(binding)
-
-    def _target(self, target: cst.BaseExpression, value: cst.BaseExpression | None, kind: str) -> None:
-        if isinstance(target, cst.Name):
-            self._add(target.value, Binding(kind, value))
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for index, element in enumerate(target.elements):
-                inner = element.value
-                if isinstance(inner, cst.Name) and isinstance(element, cst.Element):
-                    unpack = "unpack" if kind == "assign" else kind
-                    self._add(inner.value, Binding(unpack, value, index))
-                else:
-                    self._target(inner, None, "other")
-        elif isinstance(target, cst.StarredElement):
-            self._target(target.value, None, "other")
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        self._add(node.name.value, Binding("other", None))
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        self._add(node.name.value, Binding("other", None))
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        for target in node.targets:
-            self._target(target.target, node.value, "assign")
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        if node.value is not None:
-            self._target(node.target, node.value, "assign")
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._target(node.target, None, "other")
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        self._target(node.target, node.value, "assign")
-
-    def visit_For(self, node: cst.For) -> None:
-        self._target(node.target, node.iter, "for")
-
-    def visit_WithItem(self, node: cst.WithItem) -> None:
-        if node.asname is not None:
-            self._target(node.asname.name, node.item, "with")
-
-    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
-        if node.name is not None:
-            self._target(node.name.name, None, "other")
-
-    def visit_Import(self, node: cst.Import) -> None:
-        for alias in node.names:
-            if alias.asname is not None:
-                self._target(alias.asname.name, None, "other")
-            else:
-                head = (dotted_name(alias.name) or "").split(".")[0]
-                if head:
-                    self._add(head, Binding("other", None))
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if isinstance(node.names, cst.ImportStar):
-            return
-        for alias in node.names:
-            if alias.asname is not None:
-                self._target(alias.asname.name, None, "other")
-            elif isinstance(alias.name, cst.Name):
-                self._add(alias.name.value, Binding("other", None))
-
-    def visit_Global(self, node: cst.Global) -> None:
-        self.scope.globals.update(item.name.value for item in node.names)
-
-    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
-        self.scope.nonlocals.update(item.name.value for item in node.names)
-
-    def visit_MatchAs(self, node: cst.MatchAs) -> None:
-        if node.name is not None:
-            self._add(node.name.value, Binding("other", None))
-
-    def visit_MatchStar(self, node: cst.MatchStar) -> None:
-        if node.name is not None:
-            self._add(node.name.value, Binding("other", None))
-
-    def visit_Del(self, node: cst.Del) -> None:
-        self._target(node.target, None, "other")
-
-
-def _scope_of(func: cst.FunctionDef) -> Scope:
-    scope = Scope(func)
-    params = func.params
-    ordered = [*params.posonly_params, *params.params]
-    for param in [*ordered, *params.kwonly_params]:
-        scope.params[param.name.value] = param
-    for star in (params.star_arg, params.star_kwarg):
-        if isinstance(star, cst.Param):
-            scope.params[star.name.value] = star
-    if ordered:
-        scope.first_param = ordered[0].name.value
-    collector = _ScopeCollector(scope)
-    body = func.body
-    if isinstance(body, cst.IndentedBlock):
-        for stmt in body.body:
-            collector.walk(stmt)
-    else:
-        for small in body.body:
-            collector.walk(small)
-    return scope
-
-
 # --------------------------------------------------------------------------- the analysis
+class FilePlace(Protocol):
+    """Where the questions are asked: a file of a modelled project, and the functions
+    enclosing the node being visited (the engine's per-file context provides it)."""
+
+    @property
+    def model(self) -> ProjectModel: ...
+
+    @property
+    def summary(self) -> ModuleSummary: ...
+
+    @property
+    def file(self) -> SourceFile: ...
+
+    @property
+    def function_stack(self) -> list[cst.FunctionDef]: ...
+
+
 class CallSites:
     """Questions about expressions at one place of one file (``stack``: enclosing functions)."""
 
-    def __init__(self, context: FileContext) -> None:
+    def __init__(self, context: FilePlace) -> None:
         self.context = context
         self.model: ProjectModel = context.model
         self.summary: ModuleSummary = context.summary
@@ -271,7 +142,7 @@ class CallSites:
     def scope(self, func: cst.FunctionDef) -> Scope:
         found = self._scopes.get(id(func))
         if found is None:
-            found = _scope_of(func)
+            found = scope_of(func)
             self._scopes[id(func)] = found
         return found
 
@@ -345,8 +216,6 @@ class CallSites:
         """The project task ``expr`` names (``add``, ``tasks.add``); None for local names."""
         if self.is_local(expr):
             return None
-        from ...project.model import task_for_expression
-
         return task_for_expression(self.model, self.summary, expr)
 
     # -- what an expression is ----------------------------------------------------------

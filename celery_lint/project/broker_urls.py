@@ -11,13 +11,13 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ...project.model import ProjectModel, ValueSym
-from ...project.scan import ModuleSummary, dotted_name
+from .model import ProjectModel, ValueSym
+from .scan import ModuleSummary, dotted_name
 
 if TYPE_CHECKING:
     import libcst as cst
 else:
-    from ..._lazy_libcst import cst
+    from .._lazy_libcst import cst
 
 COMPUTED = "\x00"
 _MAX_DEPTH = 6

@@ -17,16 +17,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ...project.model import App, ConfigWrite, ProjectModel, config_writes_in
-from ...project.scan import ModuleSummary
-from ...project.values import Known, Resolved, Unknown
-from ...project.walk import Walker, children
-from ...settings_catalogue import SettingsCatalogue
+from ..settings_catalogue import SettingsCatalogue
+from .model import App, ConfigWrite, ProjectModel, config_writes_in
+from .scan import ModuleSummary
+from .values import Known, Origin, Resolved, Unknown
+from .walk import Walker, children
 
 if TYPE_CHECKING:
     import libcst as cst
 else:
-    from ..._lazy_libcst import cst
+    from .._lazy_libcst import cst
 
 # Forms of ConfigWrite.form, grouped by where the key goes.
 PRECONF_FORMS = frozenset(
@@ -517,6 +517,24 @@ class ConfigIndex:
                 return []
             found.append(module)
         return found
+
+    # -- values, for the rules that read the configuration through the index -------------
+    def app_setting(self, app: App, name: str) -> Resolved:
+        """The effective value of setting ``name`` (new spelling) for ``app``."""
+        return self.model.setting(app, name)
+
+    def write_value(self, write: ConfigWrite) -> Resolved:
+        """The value ``write`` gives, evaluated where it is written."""
+        return write.resolved(self.model)
+
+    def value_at(self, summary: ModuleSummary, expr: cst.BaseExpression, origin: Origin) -> Resolved:
+        """The static value of ``expr`` in ``summary``'s module, Known with ``origin``."""
+        return self.model.value_of(summary, expr, origin)
+
+    def module_settings(self, summary: ModuleSummary) -> tuple[dict[str, list[ConfigWrite]], str | None]:
+        """Module-level settings in effect at the end of the module (star imports followed),
+        and why they cannot all be known, if so."""
+        return self.model.flatten_module(summary)
 
 
 def index_for(model: ProjectModel) -> ConfigIndex:

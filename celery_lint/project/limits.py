@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from ...project.model import FROM_CONFIG
-from ...project.values import CELERY_DEFAULT, UNKNOWN_ELEMENT, Known, Resolved
-from ...project.walk import Walker
+from .values import UNKNOWN_ELEMENT, Known, Resolved
+from .walk import Walker
 
 if TYPE_CHECKING:
     import libcst as cst
 else:
-    from ..._lazy_libcst import cst
+    from .._lazy_libcst import cst
 
 if TYPE_CHECKING:
-    from ...context import FileContext
-    from ...project.model import App, ProjectModel, Task
+    from .model import Task
 
 # What kombu 5.7 ships (kombu/transport/redis.py ``Channel.visibility_timeout``,
 # kombu/transport/SQS/__init__.py ``Channel.default_visibility_timeout``); used only when
@@ -44,29 +43,6 @@ def is_number(value: Any) -> bool:
 def seconds(value: float) -> str:
     """``3600 s`` / ``0.5 s``."""
     return f"{int(value)} s" if float(value).is_integer() else f"{value} s"
-
-
-def production_apps(model: ProjectModel) -> list[App]:
-    return [app for app in model.apps if not app.is_test]
-
-
-def from_app_config(model: ProjectModel, task: Task, option: str, value: Resolved) -> bool:
-    """True when the task's effective ``option`` is the app setting (not set on the task chain)."""
-    setting = FROM_CONFIG.get(option)
-    if setting is None or not isinstance(value, Known) or value.origin is CELERY_DEFAULT:
-        return False
-    configured = model.project_setting(setting, model.task_apps(task))
-    return isinstance(configured, Known) and configured.origin == value.origin
-
-
-def in_file(value: Resolved, context: FileContext) -> cst.CSTNode | None:
-    """The node that set ``value`` when it lies in the file being linted."""
-    if not isinstance(value, Known):
-        return None
-    origin = value.origin
-    if origin.node is None or origin.path != context.file.relpath:
-        return None
-    return origin.node if isinstance(origin.node, cst.CSTNode) else None
 
 
 class _ArgFinder(Walker):
@@ -177,16 +153,17 @@ def kombu_visibility_defaults() -> dict[str, float]:
     return defaults
 
 
-def visibility_timeout(model: ProjectModel, apps: list[App] | None) -> tuple[float, str] | None:
+def visibility_timeout(setting_of: Callable[[str], Resolved]) -> tuple[float, str] | None:
     """The broker's visibility timeout in seconds and where it comes from, for a Redis or
-    SQS broker; None for other brokers and whenever the analyzer cannot tell."""
-    url = model.project_setting("broker_url", apps)
+    SQS broker; None for other brokers and whenever the analyzer cannot tell.
+    ``setting_of`` gives the effective settings of the apps concerned."""
+    url = setting_of("broker_url")
     if not isinstance(url, Known) or not url.value:
         return None
     kind = broker_kind(url.value)
     if kind is None:
         return None
-    options = model.project_setting("broker_transport_options", apps)
+    options = setting_of("broker_transport_options")
     if not isinstance(options, Known):
         return None
     value = options.value

@@ -21,18 +21,18 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ...project.evaluate import NotEvaluable, evaluate
-from ...project.files import SourceFile
-from ...project.model import ProjectModel
-from ...project.scan import ModuleSummary
-from ...project.values import Known
-from ._launchers import launcher_arguments
-from ._tasknames import per_model
+from .evaluate import NotEvaluable, evaluate
+from .files import SourceFile
+from .launchers import launcher_arguments
+from .model import ProjectModel
+from .scan import ModuleSummary
+from .tasknames import per_model
+from .values import Known
 
 if TYPE_CHECKING:
     import libcst as cst
 else:
-    from ..._lazy_libcst import cst
+    from .._lazy_libcst import cst
 
 IMPORT = re.compile(
     r"^[ \t]*(?:from[ \t]+(?P<source>\.*[\w.]*)[ \t]+import[ \t]+(?P<names>\([^)]*\)|[^\n;#]*)"
@@ -56,7 +56,7 @@ def _compute(model: ProjectModel) -> set[str] | None:
     task_files = {str(t.summary.file.path): t.summary.file for t in model.tasks if not t.is_test}
     if not task_files:
         return set()
-    names = _names_by_path(model)
+    names = model.module_names_by_path()
     roots: set[str] = set()
     django = bool(model.django_settings_modules())
     every_app: set[str] = set()  # related names imported from every installed app / package
@@ -132,18 +132,6 @@ def _settings_paths(model: ProjectModel) -> set[str]:
             continue
         found.update(DOTTED_STRING.findall(file.text or ""))
     return found
-
-
-def _names_by_path(model: ProjectModel) -> dict[str, set[str]]:
-    names: dict[str, set[str]] = {}
-    for name, file in model.by_module.items():
-        names.setdefault(str(file.path), set()).add(name)
-    for file in model.files.values():
-        bucket = names.setdefault(str(file.path), set())
-        for candidate in (file.module, file.import_name):
-            if candidate:
-                bucket.add(candidate)
-    return names
 
 
 def _strings(value: object) -> list[str]:

@@ -14,9 +14,9 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from ...project.files import ALWAYS_SKIPPED_DIRS, read_regular_file
-from ...project.model import ProjectModel
-from ._tasknames import per_model
+from .files import ALWAYS_SKIPPED_DIRS, read_regular_file
+from .model import ProjectModel
+from .tasknames import per_model
 
 LAUNCHER_SUFFIXES = (
     ".sh",

@@ -1,10 +1,11 @@
-"""Beat entries, the tasks they schedule and their periods, shared by the CEL7xx beat rules.
-The project model's :func:`beat_entries` covers ``beat_schedule`` in every configuration
-form and ``add_periodic_task``. Settings modules also grow their schedule after the
-literal (``CELERY_BEAT_SCHEDULE["x"] = {...}`` under an ``if``, ``.update({...})``),
-and some apps copy the schedule from Django settings
-(``app.conf.beat_schedule = app.conf.CELERY_BEAT_SCHEDULE``); :func:`all_beat_entries`
-adds those. Results are computed once per project model.
+"""Beat entries, the tasks they schedule and their periods (the CEL7xx beat rules ask).
+
+:func:`all_beat_entries` covers ``beat_schedule`` in every configuration form and
+``add_periodic_task``. Settings modules also grow their schedule after the literal
+(``CELERY_BEAT_SCHEDULE["x"] = {...}`` under an ``if``, ``.update({...})``), and some
+apps copy the schedule from Django settings
+(``app.conf.beat_schedule = app.conf.CELERY_BEAT_SCHEDULE``); those count too. Results
+are computed once per project model.
 """
 
 from __future__ import annotations
@@ -15,28 +16,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ...project.evaluate import NotEvaluable, evaluate
-from ...project.model import (
-    App,
-    AttrOf,
-    BeatEntry,
-    ConfigWrite,
-    External,
-    ProjectModel,
-    Task,
-    ValueSym,
-    beat_entries,
-    config_writes_in,
-    task_for_expression,
-)
-from ...project.scan import ModuleSummary, dotted_name
-from ...project.values import UNKNOWN_ELEMENT, CallValue, Known, Resolved, Unknown
-from ._tasknames import find_tasks, per_model
+from .entities import App, AttrOf, ConfigWrite, External, Task, ValueSym
+from .evaluate import NotEvaluable, evaluate
+from .options import task_for_expression
+from .scan import ModuleSummary, dotted_name
+from .settings import config_writes_in
+from .tasknames import find_tasks, per_model
+from .values import CELERY_DEFAULT, UNKNOWN_ELEMENT, CallValue, Known, Resolved, Unknown
 
 if TYPE_CHECKING:
     import libcst as cst
+
+    from .model import ProjectModel
 else:
-    from ..._lazy_libcst import cst
+    from .._lazy_libcst import cst
 
 DEFAULT_SCHEDULERS = frozenset(
     {
@@ -66,6 +59,21 @@ SIGNATURE_CALLS = frozenset(
 )
 SIGNATURE_METHODS = frozenset({"s", "si", "signature", "subtask"})
 CRONTAB_FIELDS = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
+
+
+@dataclass(eq=False)
+class BeatEntry:
+    """One periodic task: a ``beat_schedule`` entry or an ``add_periodic_task`` call."""
+
+    name: str | None
+    summary: ModuleSummary
+    node: cst.CSTNode
+    fields: dict[str, tuple[cst.BaseExpression, cst.CSTNode]]
+    """For schedule dicts: the entry's keys to (value, dict element)."""
+    opaque: bool
+    """The entry dict has computed keys or is not a literal dict."""
+    form: str  # "beat_schedule" or "add_periodic_task"
+    call: cst.Call | None = None
 
 
 # --------------------------------------------------------------------------- beat_schedule writes
@@ -101,7 +109,7 @@ def all_beat_entries(model: ProjectModel) -> list[BeatEntry]:
     """The model's beat entries plus later additions to a schedule dict, without duplicates."""
 
     def compute() -> list[BeatEntry]:
-        entries = list(beat_entries(model))
+        entries = _written_entries(model) + _periodic_task_entries(model)
         seen = {id(e.node) for e in entries}
         for summary, name in _schedule_names(model):
             for entry in _later_additions(model, summary, name):
@@ -117,6 +125,42 @@ def all_beat_entries(model: ProjectModel) -> list[BeatEntry]:
         return unique
 
     return per_model(model, "beat_entries", compute)
+
+
+def _written_entries(model: ProjectModel) -> list[BeatEntry]:
+    """The entries of every schedule dict given to ``beat_schedule``, directly or by name."""
+    entries: list[BeatEntry] = []
+    for write in beat_schedule_writes(model):
+        value = write.value
+        if isinstance(value, cst.Name):
+            symbol = model.symbol_of(write.summary, value)
+            if isinstance(symbol, ValueSym) and isinstance(symbol.expr, cst.Dict):
+                entries.extend(schedule_dict_entries(model, symbol.summary, symbol.expr))
+        elif isinstance(value, cst.Dict):
+            entries.extend(schedule_dict_entries(model, write.summary, value))
+    return entries
+
+
+def _periodic_task_entries(model: ProjectModel) -> list[BeatEntry]:
+    """``add_periodic_task`` calls outside test code."""
+    entries: list[BeatEntry] = []
+    for summary in model.parsed_summaries():
+        if summary.is_test:
+            continue
+        for op in summary.conf_ops:
+            if op.kind == "periodic" and op.call is not None:
+                name = None
+                for arg in op.call.args:
+                    if arg.keyword is not None and arg.keyword.value == "name":
+                        try:
+                            evaluated = evaluate(model, summary, arg.value)
+                            name = evaluated if isinstance(evaluated, str) else None
+                        except NotEvaluable:
+                            name = None
+                entries.append(
+                    BeatEntry(name, summary, op.call, {}, False, "add_periodic_task", call=op.call)
+                )
+    return entries
 
 
 def entries_in(model: ProjectModel, summary: ModuleSummary) -> list[BeatEntry]:
@@ -563,3 +607,36 @@ def other_scheduler_possible(model: ProjectModel) -> bool:
         return False
 
     return per_model(model, "other_scheduler_possible", compute)
+
+
+# --------------------------------------------------------------------------- time zone
+def timezone_unset(model: ProjectModel) -> str | None:
+    """The zone Celery falls back to ('UTC' or 'the host's local time') when no app sets
+    ``timezone`` (nor ``TIME_ZONE``, which Celery also reads); None when it may be set."""
+
+    def compute() -> str | None:
+        apps = model.default_apps()
+        if not apps:
+            return None
+        for app in apps:
+            if not _unset(model, app):
+                return None
+        utc = model.project_setting("enable_utc")
+        if not isinstance(utc, Known):
+            return None
+        return "UTC" if utc.value else "the host's local time"
+
+    return per_model(model, "timezone_unset", compute)
+
+
+def _unset(model: ProjectModel, app: App) -> bool:
+    source = app.source
+    if source is not None and source.django:
+        # Django always has TIME_ZONE (default 'America/Chicago'), and Celery reads it.
+        return False
+    if any(w.key == "TIME_ZONE" for w in app.preconf):
+        return False
+    if source is not None and "TIME_ZONE" in source.writes:
+        return False
+    value = model.setting(app, "timezone")
+    return isinstance(value, Known) and value.origin is CELERY_DEFAULT and value.value is None

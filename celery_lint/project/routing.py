@@ -13,16 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ...project.evaluate import NotEvaluable, evaluate
-from ...project.model import ConfigWrite, ProjectModel, ValueSym, config_writes_in
-from ...project.scan import ModuleSummary, dotted_name
-from ...project.values import UNKNOWN_ELEMENT, CallValue, Known, Resolved, Unknown
-from ._tasknames import per_model
+from .evaluate import NotEvaluable, evaluate
+from .model import ConfigWrite, ProjectModel, ValueSym, config_writes_in
+from .scan import ModuleSummary, dotted_name
+from .tasknames import per_model
+from .values import UNKNOWN_ELEMENT, CallValue, Known, Resolved, Unknown
 
 if TYPE_CHECKING:
     import libcst as cst
 else:
-    from ..._lazy_libcst import cst
+    from .._lazy_libcst import cst
 
 
 @dataclass
@@ -217,3 +217,32 @@ def queue_names(value: Any) -> set[str] | None:
         if isinstance(alias, str):
             names.add(alias)
     return names
+
+
+# --------------------------------------------------------------------------- where tasks name a queue
+def task_queue_sites(model: ProjectModel) -> list[tuple[tuple[str, cst.CSTNode], str, str]]:
+    """Where each task's effective ``queue`` option is written: ((file path, node), queue, where)."""
+
+    def compute() -> list[tuple[tuple[str, cst.CSTNode], str, str]]:
+        sites: list[tuple[tuple[str, cst.CSTNode], str, str]] = []
+        seen: set[int] = set()
+        by_relpath = {f.relpath: str(f.path) for f in model.files.values()}
+        for task in model.tasks:
+            if task.is_test:
+                continue
+            value = model.task_option(task, "queue")
+            if not isinstance(value, Known) or not isinstance(value.value, str):
+                continue
+            origin = value.origin
+            if origin.node is None or origin.path is None or id(origin.node) in seen:
+                continue
+            path = by_relpath.get(origin.path)
+            if path is None:
+                continue
+            seen.add(id(origin.node))
+            text = origin.description
+            where = "on the task" if "decorator" in text or "wrapper" in text else f"({text})"
+            sites.append(((path, origin.node), value.value, where))
+        return sites
+
+    return per_model(model, "task_queue_sites", compute)

@@ -1,0 +1,463 @@
+"""The fourth layer of the project model: configuration sources (config modules, Django
+settings, namespaces, star-import chains) and every app's effective settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .apps import AppRegistry
+from .entities import (
+    App,
+    ClassSym,
+    ConfigSource,
+    ConfigWrite,
+    External,
+    ModuleSym,
+    Symbol,
+    ValueSym,
+    assigned_names,
+    class_statements,
+)
+from .evaluate import NotEvaluable, evaluate
+from .files import SourceFile
+from .scan import ConfOp, ModuleSummary, dotted_name
+from .values import CELERY_DEFAULT, Known, Resolved, Unknown, agree
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from .._lazy_libcst import cst
+
+
+class SettingsModel(AppRegistry):
+    """Where each app's settings come from, and their effective values."""
+
+    def __init__(
+        self,
+        root: Path,
+        exclude: Iterable[str] = (),
+        use_prefilter: bool = True,
+        discovered: Iterable[Path] | None = None,
+    ) -> None:
+        super().__init__(root, exclude, use_prefilter, discovered)
+        self.config_modules: dict[str, list[tuple[App | None, ConfigSource]]] = {}
+
+    def is_config_module(self, file: SourceFile) -> bool:
+        """A module some app reads settings from, or a settings module naming Celery settings."""
+        if str(file.path) in self.config_modules:
+            return True
+        return _looks_like_settings(file) and b"CELERY" in (file.read() or b"")
+
+    def _finish_app(self, app: App) -> None:
+        if not app.source_ops:
+            return
+        # Only the last config_from_object counts (it replaces earlier ones).
+        ops = [(s, op) for s, op in app.source_ops if not s.is_test] or app.source_ops
+        summary, op = ops[-1]
+        if len({id(s) for s, _ in ops}) > 1:
+            app.source = ConfigSource(
+                "config_from_object in several modules",
+                {},
+                opaque="config_from_object is called in several modules",
+            )
+            return
+        app.source = self._config_source(app, summary, op)
+
+    def _config_source(self, app: App, summary: ModuleSummary, op: ConfOp) -> ConfigSource:
+        call = op.call
+        assert call is not None
+        # ``Celery(namespace=...)`` is the default prefix for config_from_object too.
+        namespace: str | None = app.namespace
+        obj: cst.BaseExpression | None = None
+        for index, arg in enumerate(call.args):
+            if arg.star:
+                return ConfigSource(
+                    "config_from_object(**...)", {}, opaque="config_from_object arguments are computed"
+                )
+            if (arg.keyword is None and index == 0) or (
+                arg.keyword is not None and arg.keyword.value == "obj"
+            ):
+                obj = arg.value
+            elif arg.keyword is not None and arg.keyword.value == "namespace":
+                try:
+                    ns = evaluate(self, summary, arg.value)
+                except NotEvaluable:
+                    return ConfigSource("config_from_object", {}, opaque="namespace is computed")
+                namespace = ns if isinstance(ns, str) and ns else None
+        if obj is None:
+            return ConfigSource("config_from_object", {}, opaque="no object given")
+        if isinstance(obj, (cst.SimpleString, cst.ConcatenatedString)):
+            target = obj.evaluated_value
+            if not isinstance(target, str):
+                return ConfigSource("config_from_object", {}, opaque="object name is computed")
+            if target in ("django.conf:settings", "django.conf.settings"):
+                return self._django_source(app, summary, namespace)
+            module_name, _, attr = target.partition(":")
+            if attr:
+                symbol = self.resolve(f"{module_name}.{attr}")
+                return self._source_from_symbol(symbol, namespace, target)
+            module = self.module_summary(module_name)
+            if module is None:
+                return ConfigSource(
+                    target,
+                    {},
+                    opaque=f"module {module_name!r} is not part of the analysed project",
+                    namespace=namespace,
+                )
+            return self._module_source([module], namespace, target, django=False)
+        symbol = self.symbol_of(summary, obj)
+        if isinstance(symbol, External) and symbol.qualname in ("django.conf.settings",):
+            return self._django_source(app, summary, namespace)
+        return self._source_from_symbol(symbol, namespace, dotted_name(obj) or "object")
+
+    def _source_from_symbol(
+        self, symbol: Symbol | None, namespace: str | None, description: str
+    ) -> ConfigSource:
+        if isinstance(symbol, ModuleSym):
+            return self._module_source([symbol.summary], namespace, description, django=False)
+        if isinstance(symbol, ClassSym):
+            writes: dict[str, list[ConfigWrite]] = {}
+            opaque = None
+            if any(not self._plain_base(symbol.summary, b.value) for b in symbol.node.bases):
+                opaque = f"class {symbol.node.name.value} inherits settings"
+            for stmt in class_statements(symbol.node):
+                for name, value in assigned_names(stmt):
+                    writes[name] = [
+                        ConfigWrite(
+                            name,
+                            self._setting_name(name, namespace),
+                            value,
+                            symbol.summary,
+                            stmt,
+                            f"class {symbol.node.name.value}",
+                            namespace,
+                        )
+                    ]
+            return ConfigSource(description, writes, opaque=opaque, namespace=namespace)
+        if isinstance(symbol, ValueSym) and isinstance(symbol.expr, cst.Dict):
+            writes = {}
+            for element in symbol.expr.elements:
+                if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
+                    key = element.key.evaluated_value
+                    if isinstance(key, str):
+                        writes[key] = [
+                            ConfigWrite(
+                                key,
+                                self._setting_name(key, namespace),
+                                element.value,
+                                symbol.summary,
+                                element,
+                                f"dict {symbol.name}",
+                                namespace,
+                            )
+                        ]
+                        continue
+                return ConfigSource(description, writes, opaque="dict has computed keys", namespace=namespace)
+            return ConfigSource(description, writes, namespace=namespace)
+        return ConfigSource(description, {}, opaque=f"{description} cannot be analysed", namespace=namespace)
+
+    def django_settings_modules(self, app_summary: ModuleSummary | None = None) -> list[str] | None:
+        """DJANGO_SETTINGS_MODULE values set in the project (the app's own module first).
+
+        None when the app's module computes the value: the settings cannot be known.
+        """
+        if app_summary is not None and app_summary.settings_module_env:
+            values = {m for m, _ in app_summary.settings_module_env}
+            if None in values:
+                return None
+            return sorted(m for m in values if m is not None)
+        found: set[str] = set()
+        for summary in self.parsed_summaries():
+            if summary.is_test:
+                continue
+            found.update(m for m, _ in summary.settings_module_env if m is not None)
+        if not found:
+            for file in self.files.values():
+                if file.path.name in ("manage.py", "wsgi.py", "asgi.py", "celery.py") and not file.is_test:
+                    data = file.read() or b""
+                    if b"DJANGO_SETTINGS_MODULE" in data:
+                        env_summary = self.summary_for(file)
+                        if env_summary is not None:
+                            found.update(m for m, _ in env_summary.settings_module_env if m is not None)
+        return sorted(found)
+
+    def _django_source(self, app: App, summary: ModuleSummary, namespace: str | None) -> ConfigSource:
+        names = self.django_settings_modules(summary)
+        if names is None:
+            return ConfigSource(
+                "Django settings",
+                {},
+                opaque="DJANGO_SETTINGS_MODULE is computed",
+                namespace=namespace,
+                django=True,
+            )
+        if not names:
+            return ConfigSource(
+                "Django settings",
+                {},
+                opaque="DJANGO_SETTINGS_MODULE is not set in the project",
+                namespace=namespace,
+                django=True,
+            )
+        modules = []
+        for name in names:
+            module = self.module_summary(name)
+            if module is None:
+                return ConfigSource(
+                    name,
+                    {},
+                    opaque=f"settings module {name!r} is not part of the analysed project",
+                    namespace=namespace,
+                    django=True,
+                )
+            modules.append(module)
+        return self._module_source(modules, namespace, " / ".join(names), django=True)
+
+    def _module_source(
+        self, modules: list[ModuleSummary], namespace: str | None, description: str, django: bool
+    ) -> ConfigSource:
+        writes: dict[str, list[ConfigWrite]] = {}
+        opaque: str | None = None
+        for module in modules:
+            flat, module_opaque = self.flatten_module(module)
+            opaque = opaque or module_opaque
+            for key, write_list in flat.items():
+                if django and not key.isupper():
+                    continue
+                for write in write_list:
+                    write.setting = self._setting_name(key, namespace)
+                    write.namespace = namespace
+                    write.form = "Django settings" if django else "config module"
+                writes.setdefault(key, []).extend(write_list)
+            # A key missing from one alternative module makes it unknown there.
+        if len(modules) > 1:
+            for key, write_list in writes.items():
+                if len(write_list) < len(modules):
+                    write_list.append(ConfigWrite(key, None, None, modules[0], modules[0].tree, "missing"))
+        return ConfigSource(
+            description, writes, alternatives=len(modules), opaque=opaque, namespace=namespace, django=django
+        )
+
+    def flatten_module(
+        self, module: ModuleSummary, seen: set[str] | None = None
+    ) -> tuple[dict[str, list[ConfigWrite]], str | None]:
+        """Module-level settings in effect at the end of ``module``, star imports followed.
+
+        Each key maps to one write, or to several when conditional assignments disagree.
+        """
+        seen = set() if seen is None else seen
+        if module.name in seen:
+            return {}, None
+        seen.add(module.name)
+        result: dict[str, list[ConfigWrite]] = {}
+        opaque: str | None = None
+        for node, conditional in module.ordered:
+            if isinstance(node, cst.ImportFrom):
+                star = _star_module(module, node)
+                target = self.module_summary(star) if star else None
+                if target is None:
+                    if (
+                        star
+                        and not star.startswith(("django", "os", "typing"))
+                        and star.split(".")[0] in {f.module.split(".")[0] for f in self.by_module.values()}
+                    ):
+                        opaque = opaque or f"star import of {star} cannot be followed"
+                    continue
+                inner, inner_opaque = self.flatten_module(target, seen)
+                opaque = opaque or inner_opaque
+                for key, writes in inner.items():
+                    if conditional and key in result:
+                        result[key] = result[key] + writes
+                    else:
+                        result[key] = list(writes)
+                continue
+            for name, value in assigned_names(node):
+                write = ConfigWrite(name, None, value, module, node, "config module")
+                if conditional and name in result:
+                    result[name] = result[name] + [write]
+                elif conditional:
+                    result[name] = [write, ConfigWrite(name, None, None, module, node, "conditional")]
+                else:
+                    result[name] = [write]
+        return result, opaque
+
+    def _collect_config_modules(self) -> None:
+        """Which modules hold configuration, for the rules that check each write."""
+        self.config_modules = {}
+        for app in self.apps:
+            source = app.source
+            if source is None:
+                continue
+            for write_list in source.writes.values():
+                for write in write_list:
+                    if write.value is not None:
+                        self.config_modules.setdefault(str(write.summary.file.path), []).append((app, source))
+
+    # ------------------------------------------------------------------ effective settings
+    def setting(self, app: App, name: str) -> Resolved:
+        """The effective value of setting ``name`` (new spelling) for ``app``."""
+        return self.memo(("setting", id(app), name), lambda: self._setting(app, name))
+
+    def _setting(self, app: App, name: str) -> Resolved:
+        matching = [w for w in app.preconf if w.setting == name]
+        if app.preconf_opaque:
+            return Unknown(app.preconf_opaque[0])
+        if any(w.conditional for w in matching):
+            # A write in a branch may not happen: known only when every write agrees.
+            if len(matching) < 2:
+                return Unknown(f"{name} is set conditionally in {matching[0].summary.file.relpath}")
+            return agree([w.resolved(self) for w in matching], f"{name} is set conditionally")
+        if matching:
+            by_module: dict[str, ConfigWrite] = {}
+            for write in matching:
+                by_module[str(write.summary.file.path)] = write  # the last in each module wins
+            return agree(
+                [w.resolved(self) for w in by_module.values()],
+                f"{name} is set differently in several modules",
+            )
+        source = app.source
+        if source is not None:
+            if source.opaque:
+                return Unknown(source.opaque)
+            found = self._source_lookup(source, name)
+            if found is not None:
+                return found
+        if name in self.catalogue.defaults:
+            return Known(self.catalogue.defaults[name], CELERY_DEFAULT)
+        return Known(None, CELERY_DEFAULT)
+
+    def _source_lookup(self, source: ConfigSource, name: str) -> Resolved | None:
+        candidates: list[str] = []
+        if source.namespace:
+            candidates.append(f"{source.namespace}_{name.upper()}")
+        if not source.django:
+            candidates.append(name)
+        elif source.namespace is None:
+            pass
+        else:
+            candidates.append(name)
+        old = self.catalogue.new_to_old.get(name)
+        if old:
+            candidates.append(old)
+        for key in candidates:
+            writes = source.writes.get(key)
+            if writes:
+                return agree(
+                    [w.resolved(self) for w in writes], f"{key} differs between settings modules or branches"
+                )
+        return None
+
+    def default_apps(self) -> list[App]:
+        production = [a for a in self.apps if not a.is_test]
+        return production or self.apps
+
+    def project_setting(self, name: str, apps: list[App] | None = None) -> Resolved:
+        """A setting across apps (for shared tasks): Known only when every app agrees."""
+        apps = self.default_apps() if apps is None else apps
+        if not apps:
+            if name in self.catalogue.defaults:
+                return Known(self.catalogue.defaults[name], CELERY_DEFAULT)
+            return Known(None, CELERY_DEFAULT)
+        return agree([self.setting(app, name) for app in apps], f"apps disagree on {name}")
+
+
+def _star_module(module: ModuleSummary, node: cst.ImportFrom) -> str | None:
+    from .scan import _module_of_import
+
+    file = module.file
+    package = file.module if file.is_package else file.module.rpartition(".")[0]
+    return _module_of_import(node, package)
+
+
+# ----------------------------------------------------------------------- config writes by file
+def _looks_like_settings(file: SourceFile) -> bool:
+    stem = file.path.stem
+    parts = file.relpath.replace("\\", "/").split("/")
+    return (
+        "settings" in stem
+        or any("settings" in p for p in parts[:-1])
+        or stem in ("celeryconfig", "celery_config", "celeryconf")
+    )
+
+
+def config_writes_in(model: SettingsModel, file: SourceFile) -> list[ConfigWrite]:
+    """Every place in ``file`` that gives a Celery setting a value, in any configuration form."""
+    return model.memo(("config_writes_in", str(file.path)), lambda: _config_writes_in(model, file))
+
+
+def _config_writes_in(model: SettingsModel, file: SourceFile) -> list[ConfigWrite]:
+    found: dict[int, ConfigWrite] = {}
+    path = str(file.path)
+    for app in model.apps:
+        for write in app.preconf:
+            if str(write.summary.file.path) == path:
+                found.setdefault(id(write.node), write)
+        if app.source is not None:
+            for writes in app.source.writes.values():
+                for write in writes:
+                    if write.value is not None and str(write.summary.file.path) == path:
+                        found.setdefault(id(write.node), write)
+    summary = model.summary_for(file)
+    if summary is None:
+        return list(found.values())
+    for op in summary.conf_ops:
+        if model.app_of_expr(summary, op.receiver) is not None:
+            continue
+        # A receiver the analyzer cannot tie to an app (``sender.conf``): still Celery configuration.
+        if op.kind in ("attr", "item") and op.key is not None:
+            form = "conf attribute" if op.kind == "attr" else "conf item"
+            write = ConfigWrite(op.key, model.catalogue.canonical(op.key), op.value, summary, op.node, form)
+            found.setdefault(id(write.node), write)
+        elif op.kind == "update" and op.call is not None:
+            for arg in op.call.args:
+                if arg.keyword is not None and not arg.star:
+                    key = arg.keyword.value
+                    write = ConfigWrite(
+                        key, model.catalogue.canonical(key), arg.value, summary, arg, "conf.update"
+                    )
+                    found.setdefault(id(write.node), write)
+                elif arg.keyword is None and isinstance(arg.value, cst.Dict):
+                    for element in arg.value.elements:
+                        if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
+                            dict_key = element.key.evaluated_value
+                            if isinstance(dict_key, str):
+                                write = ConfigWrite(
+                                    dict_key,
+                                    model.catalogue.canonical(dict_key),
+                                    element.value,
+                                    summary,
+                                    element,
+                                    "conf.update",
+                                )
+                                found.setdefault(id(write.node), write)
+    linked = any(
+        str(w.summary.file.path) == path and w.form in ("Django settings", "config module")
+        for w in found.values()
+    )
+    if not linked and _looks_like_settings(file):
+        flat, _ = model.flatten_module(summary)
+        for key, writes in flat.items():
+            for write in writes:
+                if write.value is None or str(write.summary.file.path) != path:
+                    continue
+                setting = model.catalogue.namespaced(key, "CELERY") if key.startswith("CELERY_") else None
+                write.setting = setting or model.catalogue.canonical(key)
+                write.form = "settings module"
+                if write.setting is not None:
+                    found.setdefault(id(write.node), write)
+        # Flask-style settings classes: ``class Defaults: CELERY_TASK_SERIALIZER = "pickle"``.
+        for klass in summary.classes.values():
+            for stmt in class_statements(klass):
+                for key, value in assigned_names(stmt):
+                    if value is None or not key.isupper():
+                        continue
+                    setting = model.catalogue.namespaced(key, "CELERY") if key.startswith("CELERY_") else None
+                    setting = setting or model.catalogue.canonical(key)
+                    if setting is not None:
+                        write = ConfigWrite(
+                            key, setting, value, summary, stmt, f"settings class {klass.name.value}"
+                        )
+                        found.setdefault(id(write.node), write)
+    return list(found.values())

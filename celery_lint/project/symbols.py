@@ -1,0 +1,198 @@
+"""The second layer of the project model: from a name in a module to what it names
+(following imports, aliases and star imports), and static evaluation of names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .entities import App, AttrOf, ClassSym, External, FunctionSym, ModuleSym, Symbol, ValueSym
+from .evaluate import NotEvaluable, evaluate
+from .modules import ModuleIndex
+from .scan import ModuleSummary, dotted_name
+from .values import Known, Origin, Resolved, Unknown
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from .._lazy_libcst import cst
+
+
+class SymbolResolver(ModuleIndex):
+    """Name resolution and evaluation over the project's modules."""
+
+    def __init__(
+        self,
+        root: Path,
+        exclude: Iterable[str] = (),
+        use_prefilter: bool = True,
+        discovered: Iterable[Path] | None = None,
+    ) -> None:
+        super().__init__(root, exclude, use_prefilter, discovered)
+        self._resolving: set[tuple[str, str]] = set()
+        self._resolve_cache: dict[str, Symbol | None] = {}
+        # Filled by the app layer: a name bound by ``Celery(...)`` resolves to its app.
+        self._apps_by_node: dict[int, App] = {}
+
+    # ------------------------------------------------------------------ resolution
+    def qualname_of(self, summary: ModuleSummary, expr: cst.BaseExpression) -> str | None:
+        dotted = dotted_name(expr)
+        if dotted is None:
+            return None
+        head, _, rest = dotted.partition(".")
+        if head in summary.imports:
+            base = summary.imports[head]
+        elif summary.defines(head):
+            base = f"{summary.name}.{head}" if summary.name else head
+        elif head in ("dict", "list", "set", "tuple", "timedelta") and not rest:
+            base = head
+        else:
+            # A star import may bring the name in.
+            for star in summary.star_imports:
+                target = self.module_summary(star)
+                if target is not None and (target.defines(head) or head in target.imports):
+                    base = f"{star}.{head}"
+                    break
+            else:
+                return None
+        return f"{base}.{rest}" if rest else base
+
+    def resolve(self, qualname: str, depth: int = 0) -> Symbol | None:
+        """Follow imports and aliases from a dotted name to what it names."""
+        if depth == 0:
+            if qualname in self._resolve_cache:
+                return self._resolve_cache[qualname]
+            result = self._resolve(qualname, 0)
+            self._resolve_cache[qualname] = result
+            return result
+        return self._resolve(qualname, depth)
+
+    def _resolve(self, qualname: str, depth: int) -> Symbol | None:
+        if depth > 25:
+            return None
+        parts = qualname.split(".")
+        for split in range(len(parts), 0, -1):
+            module_name = ".".join(parts[:split])
+            file = self.find_module(module_name)
+            if file is None:
+                continue
+            summary = self.summary_for(file)
+            if summary is None:
+                return None
+            rest = parts[split:]
+            if not rest:
+                return ModuleSym(summary)
+            symbol = self._lookup(summary, rest[0], depth)
+            if symbol is None:
+                return None
+            if len(rest) > 1:
+                return self._attribute(symbol, tuple(rest[1:]), depth)
+            return symbol
+        return External(qualname)
+
+    def _attribute(self, symbol: Symbol, attrs: tuple[str, ...], depth: int) -> Symbol | None:
+        if isinstance(symbol, External):
+            return External(symbol.qualname + "." + ".".join(attrs))
+        if isinstance(symbol, ModuleSym):
+            return self.resolve(symbol.summary.name + "." + ".".join(attrs), depth + 1)
+        if isinstance(symbol, AttrOf):
+            return AttrOf(symbol.base, symbol.attrs + attrs)
+        return AttrOf(symbol, attrs)
+
+    def _lookup(self, summary: ModuleSummary, name: str, depth: int) -> Symbol | None:
+        key = (summary.name, name)
+        if key in self._resolving:
+            return None
+        self._resolving.add(key)
+        try:
+            if name in summary.bindings:
+                bindings = summary.bindings[name]
+                binding = bindings[-1]
+                app = self._apps_by_node.get(id(binding.node))
+                if app is not None:
+                    return app
+                value = binding.value
+                if len(bindings) == 1 and value is not None and isinstance(value, (cst.Name, cst.Attribute)):
+                    target = self.qualname_of(summary, value)
+                    if target is not None:
+                        return self.resolve(target, depth + 1)
+                return ValueSym(summary, value if len(bindings) == 1 else None, name)
+            if name in summary.classes:
+                return ClassSym(summary, summary.classes[name])
+            if name in summary.functions:
+                return FunctionSym(summary, summary.functions[name])
+            if name in summary.imports:
+                return self.resolve(summary.imports[name], depth + 1)
+            submodule_file = self.find_module(f"{summary.name}.{name}") if summary.name else None
+            if submodule_file is not None:
+                sub = self.summary_for(submodule_file)
+                return ModuleSym(sub) if sub is not None else None
+            for star in summary.star_imports:
+                star_summary = self.module_summary(star)
+                if star_summary is not None:
+                    found = self._lookup(star_summary, name, depth + 1)
+                    if found is not None:
+                        return found
+            return None
+        finally:
+            self._resolving.discard(key)
+
+    def symbol_of(self, summary: ModuleSummary, expr: cst.BaseExpression) -> Symbol | None:
+        qualname = self.qualname_of(summary, expr)
+        return self.resolve(qualname) if qualname is not None else None
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate_name(self, summary: ModuleSummary, name: str, depth: int) -> Any:
+        if name in summary.bindings:
+            bindings = summary.bindings[name]
+            if any(b.value is None for b in bindings):
+                raise NotEvaluable(name)
+            values = [evaluate(self, summary, b.value, depth) for b in bindings if b.value is not None]
+            unconditional = [b for b in bindings if not b.conditional]
+            if len(set(map(repr, values))) == 1:
+                return values[0]
+            if len(unconditional) == len(bindings):
+                return values[-1]
+            raise NotEvaluable(name)
+        qualname = self.qualname_of(summary, cst.Name(name))
+        if qualname is None:
+            raise NotEvaluable(name)
+        symbol = self.resolve(qualname)
+        if isinstance(symbol, ValueSym) and symbol.expr is not None:
+            return evaluate(self, symbol.summary, symbol.expr, depth)
+        raise NotEvaluable(name)
+
+    def evaluate_attribute(self, summary: ModuleSummary, expr: cst.Attribute, depth: int) -> Any:
+        qualname = self.qualname_of(summary, expr)
+        if qualname is None:
+            raise NotEvaluable("attribute")
+        symbol = self.resolve(qualname)
+        if isinstance(symbol, ValueSym) and symbol.expr is not None:
+            return evaluate(self, symbol.summary, symbol.expr, depth)
+        raise NotEvaluable("attribute")
+
+    def value_of(self, summary: ModuleSummary, expr: cst.BaseExpression, origin: Origin) -> Resolved:
+        try:
+            return Known(evaluate(self, summary, expr), origin)
+        except NotEvaluable:
+            return Unknown(f"{origin} is computed")
+
+    def _class_derives(self, symbol: ClassSym, targets: frozenset[str], depth: int = 0) -> bool:
+        if depth > 20:
+            return False
+        for arg in symbol.node.bases:
+            base = self.symbol_of(symbol.summary, arg.value)
+            if isinstance(base, External) and base.qualname in targets:
+                return True
+            if isinstance(base, ClassSym) and self._class_derives(base, targets, depth + 1):
+                return True
+        return False
+
+    def _plain_base(self, summary: ModuleSummary, expr: cst.BaseExpression) -> bool:
+        """``object``, ``abc.ABC``, ``typing.Generic[...]``: bases that contribute no settings."""
+        if isinstance(expr, cst.Name) and expr.value == "object" and not summary.defines("object"):
+            return "object" not in summary.imports
+        target = expr.value if isinstance(expr, cst.Subscript) else expr
+        qualname = self.qualname_of(summary, target)
+        return qualname in ("abc.ABC", "typing.Generic", "typing.Protocol")

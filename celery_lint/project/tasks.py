@@ -1,0 +1,429 @@
+"""The fifth layer of the project model: which functions and classes are Celery tasks,
+through ``shared_task``, ``app.task``, project wrappers, aliases and task base classes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .entities import (
+    App,
+    AttrOf,
+    ClassSym,
+    External,
+    FunctionSym,
+    OptionExpr,
+    Symbol,
+    Task,
+    TaskDecorator,
+    ValueSym,
+)
+from .files import SourceFile
+from .scan import Binding, ModuleSummary, dotted_name
+from .settings import SettingsModel
+from .values import Resolved, Unknown
+from .walk import Walker
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from .._lazy_libcst import cst
+
+SHARED_TASK = frozenset(
+    {
+        "celery.shared_task",
+        "celery.app.shared_task",
+        "celery.app.base.shared_task",
+        "celery.task",
+        "celery.decorators.task",
+        "celery.task.task",
+        "celery.current_app.task",
+        "celery.app.current_app.task",
+    }
+)
+CELERY_TASK_CLASSES = frozenset(
+    {
+        "celery.Task",
+        "celery.app.Task",
+        "celery.app.task.Task",
+        "celery.task.Task",
+        "celery.task.base.Task",
+        "celery.contrib.django.task.DjangoTask",
+        "celery.contrib.abortable.AbortableTask",
+    }
+)
+
+
+@dataclass
+class TaskFactory:
+    """Something that makes a task decorator: shared_task, app.task or a project wrapper."""
+
+    kind: str  # "base", "applied", "wrapper", "opaque"
+    apps: list[App] | None = None
+    applied: TaskDecorator | None = None
+    wrapper: FunctionSym | None = None
+    inner_call: cst.Call | None = None
+    inner_summary: ModuleSummary | None = None
+    reason: str = ""
+
+
+class _InnerFactoryFinder(Walker):
+    """The first call in a function body that makes a task (a wrapper's inner decorator)."""
+
+    def __init__(self, model: TaskRegistry, summary: ModuleSummary, depth: int) -> None:
+        self.model = model
+        self.summary = summary
+        self.depth = depth
+        self.found: tuple[cst.Call, TaskFactory] | None = None
+
+    def visit_Call(self, node: cst.Call) -> bool:
+        if self.found is not None:
+            return False
+        if not _may_make_tasks(self.summary, node.func, self.model.factory_names):
+            return True
+        factory = self.model._factory(self.summary, node.func, self.depth + 1)
+        if factory is not None and factory.kind in ("base", "applied", "wrapper", "opaque"):
+            self.found = (node, factory)
+            return False
+        return True
+
+
+class TaskRegistry(SettingsModel):
+    """Every task of the project, and what each decorator expression means."""
+
+    def __init__(
+        self,
+        root: Path,
+        exclude: Iterable[str] = (),
+        use_prefilter: bool = True,
+        discovered: Iterable[Path] | None = None,
+    ) -> None:
+        super().__init__(root, exclude, use_prefilter, discovered)
+        self.tasks: list[Task] = []
+        self._tasks_by_node: dict[int, Task] = {}
+        self._tasks_by_module: dict[str, list[Task]] = {}
+        self._factory_cache: dict[int, TaskFactory | None] = {}
+        self.factory_names: set[str] = set()
+
+    def _collect_tasks(self, summaries: list[ModuleSummary]) -> None:
+        self.tasks = []
+        self._tasks_by_node = {}
+        self._tasks_by_module = {}
+        for summary in summaries:
+            for func in summary.decorated:
+                for decorator in func.decorators:
+                    spec = self.task_decorator(summary, decorator.decorator)
+                    if spec is not None:
+                        spec.node = decorator
+                        self._add_task(Task(summary, func, func, spec))
+                        break
+            for _name, bindings in summary.bindings.items():
+                for binding in bindings:
+                    task = self._call_form_task(summary, binding)
+                    if task is not None:
+                        self._add_task(task)
+            for klass in summary.all_classes:
+                if _defines_method(klass, "run") and self._class_task_bases(summary, klass):
+                    run = _method(klass, "run")
+                    self._add_task(Task(summary, klass, run, None))
+
+    def _add_task(self, task: Task) -> None:
+        if id(task.node) in self._tasks_by_node:
+            return
+        self.tasks.append(task)
+        self._tasks_by_node[id(task.node)] = task
+        self._tasks_by_module.setdefault(str(task.summary.file.path), []).append(task)
+
+    def _call_form_task(self, summary: ModuleSummary, binding: Binding) -> Task | None:
+        """``add = app.task(_add)`` or ``add = shared_task(bind=True)(_add)``."""
+        value = binding.value
+        if not isinstance(value, cst.Call) or len(value.args) != 1 or value.args[0].keyword is not None:
+            return None
+        target = value.args[0].value
+        if not isinstance(target, cst.Name) or target.value not in summary.functions:
+            return None
+        spec = self.task_decorator(summary, value.func)
+        if spec is None:
+            return None
+        spec.node = value
+        func = summary.functions[target.value]
+        return Task(summary, func, func, spec)
+
+    def tasks_in(self, file: SourceFile) -> list[Task]:
+        return self._tasks_by_module.get(str(file.path), [])
+
+    def task_for_node(self, node: cst.CSTNode) -> Task | None:
+        return self._tasks_by_node.get(id(node))
+
+    def is_task_class(self, summary: ModuleSummary, klass: cst.ClassDef) -> bool:
+        """Whether ``klass`` derives from a Celery task class (through project classes too)."""
+        return self._class_task_bases(summary, klass)
+
+    def _class_task_bases(self, summary: ModuleSummary, klass: cst.ClassDef, depth: int = 0) -> bool:
+        if depth > 20:
+            return False
+        for arg in klass.bases:
+            qualname = self.qualname_of(summary, arg.value)
+            if qualname is None or not self._may_define_task_class(qualname):
+                continue
+            symbol = self.resolve(qualname)
+            if self._is_task_class_symbol(symbol):
+                return True
+            if isinstance(symbol, ClassSym) and self._class_task_bases(
+                symbol.summary, symbol.node, depth + 1
+            ):
+                return True
+        return False
+
+    def _may_define_task_class(self, qualname: str) -> bool:
+        """False when ``qualname`` lives in a project module the prefilter rules out: a
+        module that mentions neither Celery nor any project task base cannot define a task
+        class, so it is not parsed just to find that out."""
+        parts = qualname.split(".")
+        for split in range(len(parts), 0, -1):
+            file = self.find_module(".".join(parts[:split]))
+            if file is not None:
+                return self.needs_analysis(file)
+        return True
+
+    def _is_task_class_symbol(self, symbol: Symbol | None) -> bool:
+        if isinstance(symbol, External):
+            return symbol.qualname in CELERY_TASK_CLASSES or (
+                symbol.qualname.endswith(".Task") and symbol.qualname.split(".")[0] == "celery"
+            )
+        return bool(isinstance(symbol, AttrOf) and isinstance(symbol.base, App) and symbol.attrs == ("Task",))
+
+    # ------------------------------------------------------------------ decorators
+    def task_factory(self, summary: ModuleSummary, expr: cst.BaseExpression) -> TaskFactory | None:
+        """What makes tasks when ``expr`` is called or used as a decorator; None: no task."""
+        return self._factory(summary, expr)
+
+    def _factory(
+        self, summary: ModuleSummary, expr: cst.BaseExpression, depth: int = 0
+    ) -> TaskFactory | None:
+        if not self._plausible_factory(summary, expr):
+            return None
+        symbol = self.symbol_of(summary, expr)
+        return self._factory_of_symbol(symbol, depth)
+
+    def _plausible_factory(self, summary: ModuleSummary, expr: cst.BaseExpression) -> bool:
+        """Whether ``expr`` can name a task decorator, judged before resolving anything.
+
+        Resolving every call of every module would parse modules that have nothing to
+        do with Celery; only Celery's own names, ``<app>.task``, local definitions and
+        names already known to be project wrappers or aliases are worth following.
+        """
+        dotted = dotted_name(expr)
+        if dotted is None:
+            return False
+        head, _, _ = dotted.partition(".")
+        last = dotted.rpartition(".")[2]
+        if last == "task":
+            return True
+        imported = summary.imports.get(head)
+        if imported is not None:
+            return (
+                imported.split(".")[0] == "celery"
+                or imported.rpartition(".")[2] in self.factory_names
+                or last in self.factory_names
+            )
+        return summary.defines(head)
+
+    def _factory_of_symbol(self, symbol: Symbol | None, depth: int = 0) -> TaskFactory | None:
+        if symbol is None or depth > 10:
+            return None
+        if isinstance(symbol, External):
+            if symbol.qualname in SHARED_TASK:
+                return TaskFactory("base", apps=None)
+            return None
+        if isinstance(symbol, AttrOf):
+            if isinstance(symbol.base, App) and symbol.attrs == ("task",):
+                return TaskFactory("base", apps=[symbol.base])
+            return None
+        if isinstance(symbol, ValueSym):
+            value = symbol.expr
+            if isinstance(value, cst.Call):
+                inner = self._factory(symbol.summary, value.func, depth + 1)
+                if inner is not None and inner.kind == "base":
+                    decorator = self._apply_factory(inner, symbol.summary, value)
+                    decorator.via = f"the decorator {symbol.name} ({symbol.summary.file.relpath})"
+                    return TaskFactory("applied", applied=decorator)
+            return None
+        if isinstance(symbol, FunctionSym):
+            key = id(symbol.node)
+            if key in self._factory_cache:
+                return self._factory_cache[key]
+            self._factory_cache[key] = None  # recursion guard
+            factory = self._wrapper_factory(symbol, depth)
+            self._factory_cache[key] = factory
+            if factory is not None:
+                self.factory_names.add(symbol.node.name.value)
+                self.patterns.add(b"@" + symbol.node.name.value.encode())
+                self.patterns.add(symbol.node.name.value.encode() + b"(")
+            return factory
+        if isinstance(symbol, ClassSym):
+            for method in symbol.node.body.body:
+                if (
+                    isinstance(method, cst.FunctionDef)
+                    and method.name.value in ("__call__", "__init__", "__new__")
+                    and self._find_inner_factory_call(symbol.summary, method, depth) is not None
+                ):
+                    self.patterns.add(symbol.node.name.value.encode())
+                    self.factory_names.add(symbol.node.name.value)
+                    return TaskFactory(
+                        "opaque",
+                        reason=f"class decorator {symbol.node.name.value} passes options the analyzer cannot follow",
+                    )
+        return None
+
+    def _find_inner_factory_call(
+        self, summary: ModuleSummary, func: cst.FunctionDef, depth: int
+    ) -> tuple[cst.Call, TaskFactory] | None:
+        finder = _InnerFactoryFinder(self, summary, depth)
+        finder.walk(func.body)
+        return finder.found
+
+    def _wrapper_factory(self, symbol: FunctionSym, depth: int) -> TaskFactory | None:
+        inner = self._find_inner_factory_call(symbol.summary, symbol.node, depth)
+        if inner is None:
+            return None
+        call, factory = inner
+        if factory.kind != "base":
+            # A wrapper around another wrapper: a task for sure, its options not followed.
+            return TaskFactory(
+                "opaque", apps=factory.apps, reason=f"wrapper {symbol.node.name.value} nests other wrappers"
+            )
+        return TaskFactory(
+            "wrapper", apps=factory.apps, wrapper=symbol, inner_call=call, inner_summary=symbol.summary
+        )
+
+    def task_decorator(self, summary: ModuleSummary, expr: cst.BaseExpression) -> TaskDecorator | None:
+        """What a decorator expression means, or None when it does not make a task."""
+        if isinstance(expr, cst.Call):
+            factory = self._factory(summary, expr.func)
+            if factory is None:
+                return None
+            if factory.kind == "base":
+                return self._apply_factory(factory, summary, expr)
+            if factory.kind == "wrapper":
+                return self._apply_wrapper(factory, summary, expr)
+            if factory.kind == "opaque":
+                return TaskDecorator(factory.apps, {}, opaque=factory.reason)
+            return TaskDecorator(None, {}, opaque="an applied decorator is called again")
+        factory = self._factory(summary, expr)
+        if factory is None:
+            return None
+        if factory.kind == "base":
+            return TaskDecorator(factory.apps, {})
+        if factory.kind == "applied" and factory.applied is not None:
+            return factory.applied
+        if factory.kind == "wrapper":
+            return self._apply_wrapper(factory, summary, None)
+        return TaskDecorator(factory.apps, {}, opaque=factory.reason)
+
+    def _apply_factory(self, factory: TaskFactory, summary: ModuleSummary, call: cst.Call) -> TaskDecorator:
+        options: dict[str, OptionExpr | Resolved] = {}
+        opaque = None
+        for arg in call.args:
+            if arg.star:
+                opaque = f"options are passed with {arg.star}... in {summary.file.relpath}"
+            elif arg.keyword is not None:
+                options[arg.keyword.value] = OptionExpr(summary, arg.value)
+        return TaskDecorator(factory.apps, options, opaque=opaque)
+
+    def _apply_wrapper(
+        self, factory: TaskFactory, site: ModuleSummary, call: cst.Call | None
+    ) -> TaskDecorator:
+        wrapper = factory.wrapper
+        inner_call = factory.inner_call
+        inner_summary = factory.inner_summary
+        assert wrapper is not None and inner_call is not None and inner_summary is not None
+        name = wrapper.node.name.value
+        via = f"the wrapper {name} ({wrapper.summary.file.relpath})"
+        params = wrapper.node.params
+        named = [p for p in (*params.posonly_params, *params.params)]
+        defaults = {p.name.value: p.default for p in (*named, *params.kwonly_params)}
+        star_kwargs = params.star_kwarg.name.value if params.star_kwarg is not None else None
+        bound: dict[str, OptionExpr] = {}
+        extra: dict[str, OptionExpr] = {}
+        if call is not None:
+            for index, arg in enumerate(call.args):
+                if arg.star:
+                    return TaskDecorator(
+                        factory.apps, {}, opaque=f"options are passed to {name} with {arg.star}...", via=via
+                    )
+                if arg.keyword is None:
+                    if index < len(named):
+                        bound[named[index].name.value] = OptionExpr(site, arg.value)
+                    continue
+                key = arg.keyword.value
+                if key in defaults:
+                    bound[key] = OptionExpr(site, arg.value)
+                else:
+                    extra[key] = OptionExpr(site, arg.value)
+        options: dict[str, OptionExpr | Resolved] = {}
+        opaque: str | None = None
+        for arg in inner_call.args:
+            if arg.star == "**":
+                if isinstance(arg.value, cst.Name) and arg.value.value == star_kwargs:
+                    options.update(extra)
+                else:
+                    opaque = f"{name} passes computed options"
+                continue
+            if arg.star or arg.keyword is None:
+                continue
+            key = arg.keyword.value
+            value = arg.value
+            if isinstance(value, cst.Name) and value.value in defaults:
+                if value.value in bound:
+                    options[key] = bound[value.value]
+                else:
+                    default = defaults[value.value]
+                    options[key] = (
+                        OptionExpr(wrapper.summary, default)
+                        if default is not None
+                        else Unknown(f"{name} requires {value.value}")
+                    )
+            elif (
+                isinstance(value, cst.Name)
+                and not inner_summary.defines(value.value)
+                and value.value not in inner_summary.imports
+                and value.value not in ("True", "False", "None")
+            ):
+                options[key] = Unknown(f"{key} is computed inside {name}")
+            else:
+                options[key] = OptionExpr(inner_summary, value)
+        return TaskDecorator(factory.apps, options, opaque=opaque, via=via)
+
+
+def _may_make_tasks(summary: ModuleSummary, func: cst.BaseExpression, known_factories: set[str]) -> bool:
+    """Cheap test before resolving a call inside a possible wrapper function.
+
+    Only ``<app>.task``, names imported from Celery and module-level aliases can be the
+    task decorator a wrapper calls; resolving every other call would parse half the
+    project for nothing.
+    """
+    dotted = dotted_name(func)
+    if dotted is None:
+        return False
+    head, _, _ = dotted.partition(".")
+    if dotted.endswith(".task"):
+        return True
+    imported = summary.imports.get(head)
+    if imported is not None:
+        return imported.split(".")[0] == "celery" or imported.rpartition(".")[2] in known_factories
+    # A module-level alias or another wrapper of the same module (``job`` calling ``task``).
+    return head in summary.bindings or head in summary.functions
+
+
+def _method(klass: cst.ClassDef, name: str) -> cst.FunctionDef | None:
+    for stmt in klass.body.body:
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
+            return stmt
+    return None
+
+
+def _defines_method(klass: cst.ClassDef, name: str) -> bool:
+    return _method(klass, name) is not None
