@@ -123,6 +123,7 @@ class UnknownTaskInRoutes(Rule):
             path="proj/celery.py",
             files=project(),
             line=4,
+            column=5,
             message_contains="'proj.tasks.ad'",
         ),
         Invalid(
@@ -130,6 +131,7 @@ class UnknownTaskInRoutes(Rule):
             path="proj/celery.py",
             files=project(),
             line=3,
+            column=25,
             message_contains="pattern",
             note="glob",
         ),
@@ -138,6 +140,7 @@ class UnknownTaskInRoutes(Rule):
             path="proj/celery.py",
             files=project(),
             line=2,
+            column=35,
             note="Celery() keyword",
         ),
         Invalid(
@@ -146,6 +149,7 @@ class UnknownTaskInRoutes(Rule):
             path="proj/celery.py",
             files=project(),
             line=3,
+            column=59,
             note="list of dicts in conf.update",
         ),
         Invalid(
@@ -154,6 +158,7 @@ class UnknownTaskInRoutes(Rule):
             path="proj/celery.py",
             files=project(),
             line=5,
+            column=6,
             note="list of pairs",
         ),
         Invalid(
@@ -161,6 +166,7 @@ class UnknownTaskInRoutes(Rule):
             path="proj/settings.py",
             files=project(**{"proj/celery.py": DJANGO_CELERY}),
             line=2,
+            column=5,
             note="Django settings",
         ),
         Invalid(
@@ -168,6 +174,7 @@ class UnknownTaskInRoutes(Rule):
             path="celeryconfig.py",
             files=project(**{"proj/celery.py": CELERYCONFIG_APP}),
             line=1,
+            column=16,
             note="celeryconfig module",
         ),
     ]

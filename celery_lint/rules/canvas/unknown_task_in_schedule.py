@@ -179,6 +179,7 @@ class UnknownTaskInSchedule(Rule):
             path="proj/celery.py",
             files=project(),
             line=4,
+            column=23,
             message_contains="'proj.tasks.add'",
             note="conf attribute; hint names the closest task",
         ),
@@ -188,6 +189,7 @@ class UnknownTaskInSchedule(Rule):
             path="proj/celery.py",
             files=project(),
             line=5,
+            column=17,
             note="conf.update",
         ),
         Invalid(
@@ -195,6 +197,7 @@ class UnknownTaskInSchedule(Rule):
             path="proj/settings.py",
             files=project(**{"proj/celery.py": DJANGO_CELERY}),
             line=4,
+            column=17,
             note="Django settings with the CELERY namespace",
         ),
         Invalid(
@@ -202,6 +205,7 @@ class UnknownTaskInSchedule(Rule):
             path="celeryconfig.py",
             files=project(**{"proj/celery.py": CELERYCONFIG_APP}),
             line=2,
+            column=13,
             note="celeryconfig module",
         ),
         Invalid(
@@ -210,6 +214,7 @@ class UnknownTaskInSchedule(Rule):
             path="proj/celery.py",
             files=project(),
             line=6,
+            column=17,
             note="configuration class",
         ),
         Invalid(
@@ -217,6 +222,7 @@ class UnknownTaskInSchedule(Rule):
             path="proj/celery.py",
             files=project(),
             line=7,
+            column=53,
             note="the signal's sender builds the signature",
         ),
         Invalid(
@@ -224,6 +230,7 @@ class UnknownTaskInSchedule(Rule):
             path="proj/celery.py",
             files=project(),
             line=7,
+            column=46,
             note="add_periodic_task in on_after_configure.connect",
         ),
         Invalid(
@@ -231,6 +238,7 @@ class UnknownTaskInSchedule(Rule):
             path="proj/settings.py",
             files=project(**{"proj/celery.py": DJANGO_CELERY}),
             line=4,
+            column=40,
             note="an entry added under an if",
         ),
         Invalid(
@@ -242,6 +250,7 @@ class UnknownTaskInSchedule(Rule):
                 }
             ),
             line=3,
+            column=35,
             message_contains="'orders.charge'",
             note="explicit task names",
         ),
@@ -259,6 +268,7 @@ class UnknownTaskInSchedule(Rule):
                 }
             ),
             line=2,
+            column=18,
             note="schedule copied from Django settings without the namespace",
         ),
     ]
