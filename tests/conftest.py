@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,3 +141,93 @@ def project(tmp_path: Path) -> Project:
     root = tmp_path / "proj_root"
     root.mkdir()
     return Project(root)
+
+
+# ------------------------------------------------------------------ the repository stays as it was
+REPO = Path(__file__).resolve().parent.parent
+# What a copy of fixtures/ leaves out: what Python, pip (``pip install -e`` of the example
+# pack) and celery-lint's cache may have left in a working copy.
+LEFTOVERS = shutil.ignore_patterns("__pycache__", "build", "*.egg-info", ".celery_lint_cache")
+
+
+def copy_clean(source: Path, target: Path) -> Path:
+    """``source`` copied to ``target`` without the leftovers of earlier runs and installs."""
+    shutil.copytree(source, target, ignore=LEFTOVERS)
+    return target
+
+
+@pytest.fixture(scope="session")
+def fixtures_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of fixtures/ (as ``<tmp>/fixtures``, beside the repository's pyproject.toml)
+    for tests that run the tools on it: they must not write into the repository."""
+    root = tmp_path_factory.mktemp("repo")
+    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
+    return copy_clean(REPO / "fixtures", root / "fixtures")
+
+
+def _repository_state() -> set[str] | None:
+    """``git status`` of the repository, ignored files included; None outside a git checkout.
+    Python's bytecode and pytest's own cache are the interpreter's and the runner's."""
+    try:
+        proc = subprocess.run(
+            ["git", "status", "--porcelain", "--ignored", "--untracked-files=all"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0:
+        return None
+    return {
+        line
+        for line in proc.stdout.splitlines()
+        if "__pycache__/" not in line and ".pytest_cache/" not in line
+    }
+
+
+_STATE_BEFORE = pytest.StashKey[set[str] | None]()
+
+
+_HYPOTHESIS_HOME = pytest.StashKey[Path]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the main process, with or without xdist
+        config.stash[_STATE_BEFORE] = _repository_state()
+    # Hypothesis keeps data (its Unicode tables) in ./.hypothesis from the moment the fuzz
+    # module builds its strategies: somewhere else, the repository is not a scratch folder.
+    try:
+        from hypothesis.configuration import set_hypothesis_home_dir
+    except ImportError:
+        return
+    home = Path(tempfile.mkdtemp(prefix="celery-lint-tests-hypothesis-"))
+    config.stash[_HYPOTHESIS_HOME] = home
+    set_hypothesis_home_dir(home)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home = config.stash.get(_HYPOTHESIS_HOME, None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when the tests changed what ``git status`` shows of the repository."""
+    config = session.config
+    before = config.stash.get(_STATE_BEFORE, None)
+    if hasattr(config, "workerinput") or before is None:
+        return
+    after = _repository_state()
+    if after is None:
+        return
+    written = sorted(after - before)
+    if written:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write("\n")
+            reporter.write_sep("=", "the tests wrote into the repository (git status --ignored)", red=True)
+            for line in written:
+                reporter.write_line(f"    {line}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
