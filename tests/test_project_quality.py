@@ -63,3 +63,14 @@ def test_celery_lint_is_clean_on_its_own_code() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_license_pyproject_names_is_there() -> None:
+    from importlib.metadata import metadata
+
+    text = (ROOT / "LICENSE").read_text("utf-8")
+    assert text.startswith("MIT License\n")
+    assert "Copyright (c) 2026 celery-lint developers" in text
+    installed = metadata("celery-lint")
+    assert installed["License-Expression"] == "MIT"
+    assert installed.get_all("License-File") == ["LICENSE"]
