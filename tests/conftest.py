@@ -231,3 +231,87 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             for line in written:
                 reporter.write_line(f"    {line}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# ------------------------------------------------------------------ pre-commit, with one environment
+PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
+PRE_COMMIT_TIMEOUT = 240
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+}
+
+
+def git(*args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
+    proc = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **GIT_IDENTITY, **(env or {})},
+    )
+    assert proc.returncode == 0, f"git {' '.join(args)}\n{proc.stdout}{proc.stderr}"
+    return proc.stdout
+
+
+@dataclass(repr=False)
+class PreCommitRun:
+    returncode: int
+    output: str
+    args: list[str]
+
+    def __repr__(self) -> str:
+        return f"$ pre-commit {' '.join(self.args)}\n[exit {self.returncode}]\n{self.output}"
+
+
+@pytest.fixture(scope="session")
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pre-commit's store for the session: the hook environment is installed once."""
+    return tmp_path_factory.mktemp("pre-commit-home")
+
+
+def pre_commit(*args: str, cwd: Path, home: Path) -> PreCommitRun:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PRE_COMMIT", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "VIRTUAL_ENV"))
+    }
+    env.update(GIT_IDENTITY)
+    env["PRE_COMMIT_HOME"] = str(home)
+    env["PRE_COMMIT_COLOR"] = "never"
+    proc = subprocess.run(
+        [str(PRE_COMMIT), *args, "--color", "never"],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=PRE_COMMIT_TIMEOUT,
+        env=env,
+    )
+    return PreCommitRun(proc.returncode, proc.stdout, list(args))
+
+
+@pytest.fixture(scope="session")
+def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One commit holding the repository's working tree (tracked, modified and untracked
+    files; what .gitignore ignores stays out)."""
+    snapshot = tmp_path_factory.mktemp("hook-repo")
+    git("init", "-q", cwd=snapshot)
+    work_tree = {"GIT_DIR": str(snapshot / ".git"), "GIT_WORK_TREE": str(REPO)}
+    git("add", "-A", cwd=REPO, env=work_tree)
+    git("commit", "-q", "--no-verify", "-m", "snapshot of the working tree", cwd=REPO, env=work_tree)
+    git("reset", "-q", "--hard", cwd=snapshot)
+    assert (snapshot / ".pre-commit-hooks.yaml").is_file()
+    assert (snapshot / "celery_lint" / "cli.py").is_file()
+    return snapshot
+
+
+def hooks_config(hook_repo: Path, *hook_ids: str) -> str:
+    """A .pre-commit-config.yaml using ``hook_ids`` of the snapshot at its one revision."""
+    rev = git("rev-parse", "HEAD", cwd=hook_repo).strip()
+    hooks = "".join(f"      - id: {hook_id}\n" for hook_id in hook_ids)
+    return f"repos:\n  - repo: {hook_repo}\n    rev: {rev}\n    hooks:\n{hooks}"
