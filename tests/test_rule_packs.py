@@ -114,6 +114,10 @@ def messages(run: Run, code: str) -> list[str]:
     return [m["message"] for m in map(FINDING.match, run.stdout.splitlines()) if m and m["code"] == code]
 
 
+# The tests share the example pack pip-installed once (``pack_site``): one xdist worker.
+pytestmark = pytest.mark.xdist_group("pack-site")
+
+
 def of(run: Run, code: str) -> set[tuple[str, int]]:
     return {(path, line) for path, line, c in findings(run) if c == code}
 
