@@ -4,9 +4,10 @@ pre-commit builds a virtualenv and pip-installs this repository into it, which t
 of seconds: every test here shares one installed environment (``pre_commit_home``, for the
 session), through a ``.pre-commit-config.yaml`` naming a snapshot of the repository at a
 fixed revision (``hook_repo``: one commit of the working tree as it is on disk, every file
-git does not ignore, so that modules git does not track yet are in). The tests also run on
-one xdist worker (group ``pre-commit``), so the environment is installed once. Every
-pre-commit call has a timeout so the file cannot hang.
+git does not ignore, so that modules git does not track yet are in). Under xdist a test
+file runs in one process (``--dist loadfile``), so the environment is installed once: the
+example rule pack's pre-commit test is here for that reason. Every pre-commit call has a
+timeout so the file cannot hang.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import BARE_TASK, CLEAN_TASK, PRE_COMMIT, git, hooks_config, pre_commit
+from conftest import BARE_TASK, CLEAN_TASK, PRE_COMMIT, Run, git, hooks_config, pre_commit
+from test_rule_packs import LOCAL_CONFIG, PAYMENTS, make_project, of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,7 +28,6 @@ pytestmark = [
         reason="needs pre-commit next to python, and git",
     ),
     pytest.mark.slow,
-    pytest.mark.xdist_group("pre-commit"),
 ]
 
 
@@ -159,3 +160,41 @@ def test_changed_file_sees_project_settings(tmp_path: Path, hook_repo: Path, pre
     assert again.returncode == 1, again
     assert "orders/tasks.py:5:1: CEL205 " in again.output, again
     assert "Installing environment" not in again.output, "the environment is reused"
+
+
+# --------------------------------------------------------------------------- a rule pack
+@pytest.fixture(scope="module")
+def pack_pre_commit_run(
+    tmp_path_factory: pytest.TempPathFactory, hook_repo: Path, pre_commit_home: Path
+) -> Run:
+    """One ``pre-commit run --all-files`` of the celery-lint hook on a git repository that
+    holds the example rule pack as a local pack (the hook's environment installs only
+    celery-lint; test_rule_packs.py has the pack's other tests).
+
+    The hook runs plain ``celery-lint``, so the project turns the pack on with
+    ``extend-select`` (see test_default_pack_rule_runs_without_select for why)."""
+    base = tmp_path_factory.mktemp("pre-commit")
+    repo = make_project(base / "repo", LOCAL_CONFIG + 'extend-select = ["ACM"]\n', local_pack=True)
+    (repo / ".pre-commit-config.yaml").write_text(hooks_config(hook_repo, "celery-lint"), "utf-8")
+    git("init", "-q", cwd=repo)
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", "init", cwd=repo)
+    run = pre_commit("run", "--all-files", cwd=repo, home=pre_commit_home)
+    result = Run(run.returncode, run.output, "", ["pre-commit", *run.args])
+    assert "Traceback" not in result.stdout, result
+    return result
+
+
+def test_pack_rule_fires_in_pre_commit(pack_pre_commit_run: Run) -> None:
+    run = pack_pre_commit_run
+    assert run.returncode == 1, run
+    assert re.search(r"^celery-lint\.+Failed$", run.stdout, re.MULTILINE), run
+    assert "celery-lint: error" not in run.stdout + run.stderr, run
+    assert of(run, "ACM101") == {(PAYMENTS, 4)}, run
+
+
+def test_noqa_works_in_pre_commit(pack_pre_commit_run: Run) -> None:
+    run = pack_pre_commit_run
+    # Line 12 was linted (its CEL201 is there) but its noqa comment for ACM101 held.
+    assert (PAYMENTS, 12) in of(run, "CEL201"), run
+    assert (PAYMENTS, 12) not in of(run, "ACM101"), run

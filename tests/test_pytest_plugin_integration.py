@@ -231,7 +231,6 @@ def _run_with_pytest_celery(
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("pytest-celery")
 def test_no_fixture_clash_with_pytest_celery(pytester: pytest.Pytester, pytest_celery_path: str) -> None:
     def fixtures(*args: str) -> dict[str, str]:
         done = _run_with_pytest_celery(pytester, pytest_celery_path, "--fixtures", *args)
@@ -248,7 +247,6 @@ def test_no_fixture_clash_with_pytest_celery(pytester: pytest.Pytester, pytest_c
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("pytest-celery")
 def test_fixtures_and_lint_gate_work_with_pytest_celery_loaded(
     pytester: pytest.Pytester, pytest_celery_path: str
 ) -> None:

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Run, copy_clean, hooks_config, pre_commit
+from conftest import Run, copy_clean
 
 REPO = Path(__file__).resolve().parents[1]
 PACK_SOURCE = REPO / "fixtures" / "example_pack"
@@ -112,10 +112,6 @@ def findings(run: Run) -> set[tuple[str, int, str]]:
 
 def messages(run: Run, code: str) -> list[str]:
     return [m["message"] for m in map(FINDING.match, run.stdout.splitlines()) if m and m["code"] == code]
-
-
-# The tests share the example pack pip-installed once (``pack_site``): one xdist worker.
-pytestmark = pytest.mark.xdist_group("pack-site")
 
 
 def of(run: Run, code: str) -> set[tuple[str, int]]:
@@ -292,43 +288,7 @@ def _git(*args: str, cwd: Path) -> None:
     )
 
 
-@pytest.fixture(scope="module")
-def pre_commit_run(tmp_path_factory: pytest.TempPathFactory, hook_repo: Path, pre_commit_home: Path) -> Run:
-    """One ``pre-commit run --all-files`` of the celery-lint hook (the session's snapshot of
-    this repository, see test_precommit.py) on a git repository that holds its pack (the
-    hook's environment installs only celery-lint).
-
-    The hook runs plain ``celery-lint``, so the project turns the pack on with
-    ``extend-select`` (see test_default_pack_rule_runs_without_select for why)."""
-    base = tmp_path_factory.mktemp("pre-commit")
-    repo = make_project(base / "repo", LOCAL_CONFIG + 'extend-select = ["ACM"]\n', local_pack=True)
-    (repo / ".pre-commit-config.yaml").write_text(hooks_config(hook_repo, "celery-lint"), "utf-8")
-    _git("init", "-q", cwd=repo)
-    _git("add", "-A", cwd=repo)
-    _git("commit", "-q", "-m", "init", cwd=repo)
-    run = pre_commit("run", "--all-files", cwd=repo, home=pre_commit_home)
-    result = Run(run.returncode, run.output, "", ["pre-commit", *run.args])
-    assert "Traceback" not in result.stdout, result
-    return result
-
-
-@pytest.mark.slow
-@pytest.mark.xdist_group("pre-commit")
-def test_pack_rule_fires_in_pre_commit(pre_commit_run: Run) -> None:
-    run = pre_commit_run
-    assert run.returncode == 1, run
-    assert re.search(r"^celery-lint\.+Failed$", run.stdout, re.MULTILINE), run
-    assert "celery-lint: error" not in run.stdout + run.stderr, run
-    assert of(run, "ACM101") == {(PAYMENTS, 4)}, run
-
-
-@pytest.mark.slow
-@pytest.mark.xdist_group("pre-commit")
-def test_noqa_works_in_pre_commit(pre_commit_run: Run) -> None:
-    run = pre_commit_run
-    # Line 12 was linted (its CEL201 is there) but its noqa comment for ACM101 held.
-    assert (PAYMENTS, 12) in of(run, "CEL201"), run
-    assert (PAYMENTS, 12) not in of(run, "ACM101"), run
+# The pack in pre-commit: test_precommit.py (one worker shares one hook environment).
 
 
 # =========================================================================== 2. options
