@@ -20,14 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from celery_lint.fixes import PAUSE_BEFORE_RENAME
-
 pytestmark = [
     pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL"),
     pytest.mark.slow,
 ]
 
 FILES = 12
+# The fixer's test hook: "N:PATH" pauses the N-th write before its rename, announced in PATH.
+PAUSE_BEFORE_RENAME = "CELERY_LINT_TEST_PAUSE_BEFORE_RENAME"
 TEMP_FILE = re.compile(r"^\.(?P<name>.+\.py)\..+\.celery-lint$")
 
 
