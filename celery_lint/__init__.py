@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "Invalid",
@@ -23,17 +23,24 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .engine import Violation, lint_paths
+    from .engine import lint_paths
     from .hookspecs import hookimpl
     from .rules.base import Invalid, Rule, RuleOption, Valid
     from .testing import lint_source
+    from .types import Violation
 
 
+# The names load on first use, so that ``import celery_lint`` (the CLI's --version, the
+# pytest plugin) does not import the engine, the rules or LibCST.
 def __getattr__(name: str) -> Any:
-    if name in ("lint_paths", "Violation"):
-        from . import engine
+    if name == "lint_paths":
+        from .engine import lint_paths
 
-        return getattr(engine, name)
+        return lint_paths
+    if name == "Violation":
+        from .types import Violation
+
+        return Violation
     if name in ("Rule", "Valid", "Invalid", "RuleOption"):
         from .rules import base
 

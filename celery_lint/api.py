@@ -16,7 +16,7 @@ from .project.values import Known, Origin, Resolved, Unknown
 if TYPE_CHECKING:
     import libcst as cst
 
-    from .engine import FileContext
+    from .context import FileContext
     from .project.model import Task
 
 __all__ = ["Known", "Origin", "ProjectView", "Resolved", "TaskView", "Unknown"]

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .config import ConfigError
-from .engine import Violation
+from .types import Violation
 
 BASELINE_VERSION = 1
 

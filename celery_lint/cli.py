@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from . import __version__
+from .types import Kind, LintResult
+from .version import __version__
 
 if TYPE_CHECKING:
-    from .engine import LintResult
+    from .registry import RuleRegistry
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -33,8 +36,6 @@ def _codes(value: str) -> list[str]:
 
 
 def _jobs(value: str) -> int:
-    import os
-
     if value in ("auto", "0"):
         return os.cpu_count() or 1
     try:
@@ -110,11 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fix(args: argparse.Namespace) -> int:
+def _fix(args: argparse.Namespace, registry: RuleRegistry) -> int:
     from .config import ConfigError
     from .engine import display_path, fix_paths
-    from .fixes import unified_diff
-    from .output import format_text, summary_line
+    from .output import format_text, summary_line, unified_diff
 
     try:
         result, changes = fix_paths(
@@ -126,6 +126,7 @@ def _fix(args: argparse.Namespace) -> int:
             ignore=args.ignore,
             config_file=args.config,
             use_prefilter=not args.no_prefilter,
+            registry=registry,
         )
     except ConfigError as exc:
         sys.stderr.write(f"celery-lint: error: {exc}\n")
@@ -152,50 +153,45 @@ def _fix(args: argparse.Namespace) -> int:
 
 def _report_skipped_files(result: LintResult) -> None:
     """A file CPython accepts but celery-lint does not analyse (its chains would take the
-    parser too long) comes back as a CEL900 finding, which the cache and ``-j`` carry like
-    any other; it is not one: the file gets an error line instead."""
-    from .engine import UNPARSABLE
-    from .project.files import ANALYSIS_SKIPPED
+    parser too long) comes back as a CEL900 line of kind ``ANALYSIS_SKIPPED``, which the
+    cache and ``-j`` carry like any finding; it is not one: the file gets an error line."""
+    from .engine import UNPARSABLE_PREFIX
 
     kept = []
     for violation in result.violations:
-        if violation.code == UNPARSABLE and ANALYSIS_SKIPPED in violation.message:
-            reason = violation.message[violation.message.index(ANALYSIS_SKIPPED) :]
+        if violation.kind is Kind.ANALYSIS_SKIPPED:
+            reason = violation.message.removeprefix(UNPARSABLE_PREFIX)
             result.errors.append(f"{violation.path}: {reason}")
         else:
             kept.append(violation)
     result.violations = kept
 
 
-def _load_local_packs(args: argparse.Namespace) -> None:
+def _load_local_packs(args: argparse.Namespace, registry: RuleRegistry) -> None:
     """``plugins = [...]`` of the project at hand, so its packs' rules are listed too."""
     from pathlib import Path
 
-    from .config import ConfigError, load_settings
-    from .engine import rule_options
+    from .config import ConfigError
+    from .engine import project_settings
     from .project.files import find_project_root
 
     root = find_project_root(Path(args.paths[0] if args.paths else "."))
     # The listing does not depend on the rest of the configuration: errors wait for a run.
     with contextlib.suppress(ConfigError):
-        load_settings(root, Path(args.config) if args.config else None, rule_options)
+        project_settings(registry, root, Path(args.config) if args.config else None)
 
 
-def _list_rules() -> str:
-    from .rules import all_rules
-
+def _list_rules(registry: RuleRegistry) -> str:
     rows = []
-    for rule in all_rules():
+    for rule in registry.rules:
         flag = "default" if rule.DEFAULT else "opt-in"
         fix = f"fix: {rule.FIX_SAFETY}" if rule.FIX_SAFETY else ""
         rows.append(f"{rule.CODE}  {rule.NAME:<40} {flag:<8} {fix}".rstrip())
     return "\n".join(rows)
 
 
-def _explain(code: str) -> str | None:
-    from .rules import all_rules
-
-    for rule in all_rules():
+def _explain(code: str, registry: RuleRegistry) -> str | None:
+    for rule in registry.rules:
         if code.upper() == rule.CODE or code.lower() == rule.NAME:
             flag = "default" if rule.DEFAULT else "opt-in (enable with --extend-select " + rule.CODE + ")"
             header = f"# {rule.CODE} {rule.NAME}\n\nEnabled: {flag}\n"
@@ -212,37 +208,51 @@ def _dedent(text: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; nothing of the process is left changed (the cycle collector's
+    state, ``sys.path``), also when it ends with SystemExit."""
+    collecting = gc.isenabled()
     try:
         return _main(argv)
     except BrokenPipeError:
         # The reader went away (``celery-lint | head``): stop quietly, as Unix tools do.
-        import os
-
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_FINDINGS
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+
+    # Here, not at the top: ``--version`` and ``--help`` answer without loading the rules.
+    from .registry import RuleRegistry
+
+    # The rule packs of this run: local packs stay importable only while it runs.
+    registry = RuleRegistry()
+    with registry.importable():
+        return _run(parser, args, registry)
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, registry: RuleRegistry) -> int:
     if args.list_rules or args.explain:
-        _load_local_packs(args)
+        _load_local_packs(args, registry)
     if args.list_rules:
-        print(_list_rules())
+        print(_list_rules(registry))
         return EXIT_CLEAN
     if args.explain:
-        text = _explain(args.explain)
+        text = _explain(args.explain, registry)
         if text is None:
             sys.stderr.write(f"celery-lint: error: unknown rule code '{args.explain}'\n")
             return EXIT_ERROR
         sys.stdout.write(text)
         return EXIT_CLEAN
 
-    import gc
-
     # Parsing allocates millions of small objects that form no cycles: the cycle collector
     # only costs time here (about 40% of a run), and memory stays the same without it.
+    # ``main`` turns it back on when the run ends.
     gc.disable()
 
     from .config import ConfigError
@@ -253,7 +263,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
         parser.error("--write-baseline needs --baseline FILE")
 
     if args.fix or args.diff:
-        return _fix(args)
+        return _fix(args, registry)
     try:
         result = lint_paths(
             args.paths or ["."],
@@ -264,6 +274,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
             use_prefilter=not args.no_prefilter,
             use_cache=not args.no_cache,
             jobs=args.jobs,
+            registry=registry,
         )
     except ConfigError as exc:
         sys.stderr.write(f"celery-lint: error: {exc}\n")
@@ -297,7 +308,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
     if args.format == "json":
         print(format_json(result))
     elif args.format == "sarif":
-        print(format_sarif(result))
+        print(format_sarif(result, registry.rules))
     elif args.format == "github":
         if result.violations:
             print(format_github(result.violations))

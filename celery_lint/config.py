@@ -1,9 +1,15 @@
-"""``[tool.celery-lint]`` in ``pyproject.toml``, merged with command-line options."""
+"""``[tool.celery-lint]`` in ``pyproject.toml``: read and validated.
+
+This module knows nothing about rules or packs: what the rules declare (their options and
+codes) is handed in as a :class:`RuleVocabulary` by the layer that has them.
+"""
 
 from __future__ import annotations
 
+import difflib
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,29 +80,49 @@ def read_pyproject(path: Path) -> dict[str, Any]:
     return section
 
 
-def load_settings(
-    root: Path,
-    config_file: Path | None,
-    rule_options: dict[str, tuple[type, Any]] | Callable[[], dict[str, tuple[type, Any]]],
-) -> Settings:
-    """Read and validate the configuration of the project at ``root``.
+@dataclass(frozen=True)
+class ConfigSource:
+    """``[tool.celery-lint]`` of one project as read, before it is checked against the rules."""
 
-    ``plugins`` (local rule packs) are loaded first, so the options their rules declare
-    are known when the other keys are validated; ``rule_options`` may be a callable for that.
-    """
+    path: Path
+    section: dict[str, Any]
+    plugins: list[str]
+    """The project's own rule packs (``plugins = [...]``): loaded before the rest is checked."""
+
+    @property
+    def where(self) -> str:
+        return f"{self.path} [tool.celery-lint]"
+
+
+@dataclass(frozen=True)
+class RuleVocabulary:
+    """What the rest of the configuration is checked against, from the layer that has the
+    rules: the options they declare and the codes the project may name."""
+
+    options: dict[str, tuple[type, Any]]
+    codes: Sequence[str]
+    lenient: bool = False
+    """A rule pack failed to load: an unknown key or code may be its, so neither is an error
+    (the failure is the error the front ends report, and the other rules still run)."""
+
+
+def read_config(root: Path, config_file: Path | None) -> ConfigSource:
+    """Read the configuration of the project at ``root`` (or ``config_file``)."""
     path = config_file if config_file is not None else root / "pyproject.toml"
     if config_file is not None and not config_file.is_file():
         raise ConfigError(f"{config_file}: configuration file not found")
     section: dict[str, Any] = read_pyproject(path) if path.is_file() else {}
-    where = f"{path} [tool.celery-lint]"
-    settings = Settings(source=str(path) if section else None)
+    plugins: list[str] = []
     if "plugins" in section:
-        settings.plugins = _check_list("plugins", section["plugins"], where)
-        from .plugins import load_local_plugins
+        plugins = _check_list("plugins", section["plugins"], f"{path} [tool.celery-lint]")
+    return ConfigSource(path, section, plugins)
 
-        load_local_plugins(settings.plugins, root)
-    if callable(rule_options):
-        rule_options = rule_options()
+
+def settings_from(source: ConfigSource, vocabulary: RuleVocabulary) -> Settings:
+    """Validate ``source`` against the rules' options and codes."""
+    section, where = source.section, source.where
+    rule_options = vocabulary.options
+    settings = Settings(source=str(source.path) if section else None, plugins=list(source.plugins))
     settings.options = {name: default for name, (_, default) in rule_options.items()}
     for key, value in section.items():
         if key in ("select", "extend-select", "ignore", "extend-ignore", "exclude", "extend-exclude"):
@@ -116,7 +142,10 @@ def load_settings(
                 raise ConfigError(f"{where}: 'per-file-ignores' must be a table of pattern = [codes]")
             for pattern, codes in value.items():
                 checked = _check_list(f"per-file-ignores.{pattern}", codes, where)
-                _check_codes(checked, f"{where}: per-file-ignores {pattern!r}", settings.plugins)
+                # Checked here, not only where the rules are selected, so that the error
+                # names the configuration file.
+                if not vocabulary.lenient:
+                    check_selectors(checked, vocabulary.codes, f"{where}: per-file-ignores {pattern!r}")
                 settings.per_file_ignores[pattern] = checked
         elif key in rule_options:
             expected, _ = rule_options[key]
@@ -127,40 +156,23 @@ def load_settings(
             if isinstance(value, list) and not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{where}: '{key}' must be a list of strings")
             settings.options[key] = value
-        else:
-            known = sorted([*CORE_KEYS, *rule_options])
-            hint = _closest(key, known)
-            from .plugins import load_errors
-
-            if load_errors():
-                # The key may belong to a pack that failed to load: that failure is the error
-                # the front ends report, and the built-in rules still run.
-                continue
+        elif not vocabulary.lenient:
+            hint = _closest(key, sorted([*CORE_KEYS, *rule_options]))
             reason = f" (did you mean '{hint}'?)" if hint else ""
             raise ConfigError(f"{where}: unknown key '{key}'{reason}")
     return settings
 
 
-def _check_codes(codes: list[str], where: str, own_plugins: list[str]) -> None:
-    """Every code or prefix names a rule of this project: a built-in rule, an installed
-    pack's or one of the project's own ``plugins``. Checked here, not only where the rules
-    are selected, so that the error names the configuration file."""
-    import re
+_SELECTOR = re.compile(r"[A-Z]{1,3}[0-9]{0,3}")
 
-    from .plugins import load_errors, local_pack_names, registry
-    from .rules import all_rules
 
-    if load_errors():
-        # The code may belong to a pack that failed to load: that failure is the error to report.
-        return
-    foreign = local_pack_names() - set(own_plugins)
-    pack_of = registry().pack_of
-    known = [rule.CODE for rule in all_rules() if pack_of.get(rule.CODE) not in foreign]
-    for code in codes:
-        if code == "ALL":
+def check_selectors(selectors: Iterable[str], codes: Sequence[str], what: str) -> None:
+    """Every selector is ``ALL`` or a code or prefix of one of ``codes``; else a ConfigError."""
+    for selector in selectors:
+        if selector == "ALL":
             continue
-        if not re.fullmatch(r"[A-Z]{1,3}[0-9]{0,3}", code) or not any(c.startswith(code) for c in known):
-            raise ConfigError(f"{where}: unknown rule code or prefix '{code}'")
+        if not _SELECTOR.fullmatch(selector) or not any(code.startswith(selector) for code in codes):
+            raise ConfigError(f"{what}: unknown rule code or prefix '{selector}'")
 
 
 def _one_line(message: str) -> str:
@@ -168,7 +180,5 @@ def _one_line(message: str) -> str:
 
 
 def _closest(word: str, candidates: list[str]) -> str | None:
-    import difflib
-
     matches = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     return matches[0] if matches else None

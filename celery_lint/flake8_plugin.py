@@ -2,9 +2,11 @@
 
 flake8 calls the plugin once per file, in several processes with ``-j``. The project
 model is built lazily, once per process and project root, and shared by every file the
-process checks. Files that cannot concern Celery cost a byte search and nothing more.
-flake8 applies ``# noqa`` and ``--select``/``--ignore`` itself; opt-in rules join its
-default ignore list, so ``--extend-select CEL206`` turns one on.
+process checks. flake8 applies ``# noqa`` and ``--select``/``--ignore`` itself; opt-in
+rules join its default ignore list, so ``--extend-select CEL206`` turns one on.
+
+What the plugin keeps between files belongs to one :class:`Flake8Session`, made when
+flake8 hands the plugin its options (once per run and process).
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import __version__
+from .registry import RuleRegistry
+from .types import Kind, Violation
+from .version import __version__
 
-# The bytes any Celery-related file contains; anything else needs no model at all.
-_CHEAP_MARKERS = (b"celery", b"Celery", b"CELERY")
+if TYPE_CHECKING:
+    from .engine import Engine
+    from .project.model import ProjectModel
 
 
 class CeleryLintChecker:
@@ -28,7 +33,7 @@ class CeleryLintChecker:
 
     name = "celery-lint"
     version = __version__
-    _options: ClassVar[dict[str, Any]] = {}
+    _session: ClassVar[Flake8Session | None] = None
 
     def __init__(self, tree: Any, filename: str, lines: list[str]) -> None:
         self.filename = filename
@@ -36,10 +41,7 @@ class CeleryLintChecker:
 
     @classmethod
     def add_options(cls, option_manager: Any) -> None:
-        from .rules import all_rules
-
-        rules = all_rules()
-        _OPT_IN.update(r.CODE for r in rules if not r.DEFAULT)
+        rules = RuleRegistry().rules
         option_manager.extend_default_ignore([r.CODE for r in rules if not r.DEFAULT])
         # Installed rule packs' default rules run like the built-in ones, without a --select.
         prefixes = sorted({r.CODE[:-3] for r in rules if r.DEFAULT and not r.CODE.startswith("CEL")})
@@ -51,105 +53,125 @@ class CeleryLintChecker:
         # flake8 lets an explicit --select beat its default ignore list, so ``--select CEL``
         # alone would turn every opt-in rule on; an opt-in rule runs only when named in full.
         named = [*(getattr(options, "select", None) or []), *(getattr(options, "extend_select", None) or [])]
-        cls._options = {"named": {code.strip().upper() for code in named}}
+        cls._session = Flake8Session({code.strip().upper() for code in named})
 
     def run(self) -> Iterator[tuple[int, int, str, type[CeleryLintChecker]]]:
         if self.filename in ("stdin", "-") or not self.filename.endswith(".py"):
             return
-        path = Path(os.path.abspath(self.filename))
-        root = _root_of(path.parent)
-        analysis = _analysis_for(root)
+        session = type(self)._session
+        if session is None:  # flake8 always passes options first; a bare caller may not
+            session = type(self)._session = Flake8Session(None)
+        for violation in session.check(Path(os.path.abspath(self.filename)), "".join(self.lines)):
+            yield (violation.line, violation.column - 1, f"{violation.code} {violation.message}", type(self))
+
+
+class Flake8Session:
+    """The plugin's state for one flake8 run in one process: the rule packs, each
+    project's root, model and engine, and the projects whose configuration error was shown."""
+
+    def __init__(self, named: set[str] | None) -> None:
+        self.named = named
+        """Codes named by --select/--extend-select (None: every rule runs)."""
+        self.registry = RuleRegistry()
+        self._roots: dict[Path, Path] = {}
+        self._analyses: dict[Path, tuple[ProjectModel, Engine] | str] = {}
+        self._reported: set[Path] = set()
+
+    def check(self, path: Path, text: str) -> Iterator[Violation]:
+        """The findings for the file at ``path`` with the content flake8 read, ``# noqa`` not applied."""
+        root = self.root_of(path.parent)
+        analysis = self.analysis_for(root)
         if isinstance(analysis, str):
             # A broken configuration must not pass as a clean run: report it once per process.
-            if root not in _REPORTED:
-                _REPORTED.add(root)
-                yield (1, 0, f"CEL900 celery-lint could not check this project: {analysis}", type(self))
+            if root not in self._reported:
+                self._reported.add(root)
+                yield Violation(
+                    str(path),
+                    1,
+                    1,
+                    "CEL900",
+                    f"celery-lint could not check this project: {analysis}",
+                    kind=Kind.CONFIG_ERROR,
+                )
             return
         model, engine = analysis
         file = model.add_file(path)
-        text = "".join(self.lines)
         if file.data is None or file.text != text:
             file.set_text(text)
-        named = self._options.get("named")
-        for violation in engine.lint_file(model, file, parse_errors=False, apply_noqa=False):
-            if named is not None and violation.code in _OPT_IN and violation.code not in named:
-                continue
-            yield (
-                violation.line,
-                violation.column - 1,
-                f"{violation.code} {violation.message}",
-                type(self),
-            )
+        # A local pack's rules may import the pack's modules while they check.
+        with self.registry.importable():
+            yield from engine.lint_file(model, file, parse_errors=False, apply_noqa=False)
+
+    def root_of(self, folder: Path) -> Path:
+        """The project root of files in ``folder``, as the CLI would find it when run from the
+        current directory: the nearest folder with a project marker, else the current directory
+        when the file is under it (the CLI's root for ``celery-lint .``), else the folder."""
+        root = self._roots.get(folder)
+        if root is None:
+            from .project.files import find_marked_root
+
+            marked = find_marked_root(folder)
+            if marked is not None:
+                root = marked
+            else:
+                root = folder.resolve()
+                cwd = Path.cwd().resolve()
+                if cwd == root or cwd in root.parents:
+                    root = cwd
+            self._roots[folder] = root
+        return root
+
+    def analysis_for(self, root: Path) -> tuple[ProjectModel, Engine] | str:
+        """(model, engine) for a project root, built once; the error text when its
+        configuration cannot be used."""
+        known = self._analyses.get(root)
+        if known is not None:
+            return known
+        # Imported on the first Python file: flake8 loads this module for every run, with
+        # or without CEL selected.
+        from .config import ConfigError
+        from .engine import Engine, project_settings
+        from .project.model import ProjectModel
+
+        with self.registry.importable():
+            try:
+                settings = project_settings(self.registry, root, None)
+            except ConfigError as exc:
+                sys.stderr.write(f"celery-lint: error: {exc}\n")
+                self._analyses[root] = str(exc)
+                return str(exc)
+            for error in self.registry.errors:
+                sys.stderr.write(f"celery-lint: error: {error}\n")
+            model = _built_model(ProjectModel(root, settings.exclude))
+        # flake8 does the selecting, so every rule runs. CEL900 is left to flake8's E999, and
+        # CEL901 to flake8 itself: only flake8 knows which of its noqa comments were used.
+        # Opt-in rules are reported only when named in full, so only those run.
+        named = self.named
+        chosen = [
+            r
+            for r in self.registry.rules
+            if r.CODE not in ("CEL900", "CEL901") and (named is None or r.DEFAULT or r.CODE in named)
+        ]
+        engine = Engine(
+            chosen,
+            settings.options,
+            known_rules=self.registry.rules,
+            extension_settings=self.registry.extension_settings,
+        )
+        self._analyses[root] = (model, engine)
+        return model, engine
 
 
-_ROOTS: dict[Path, Path] = {}
-
-
-def _root_of(folder: Path) -> Path:
-    """The project root of files in ``folder``, as the CLI would find it when run from the
-    current directory: the nearest folder with a project marker, else the current directory
-    when the file is under it (the CLI's root for ``celery-lint .``), else the folder."""
-    root = _ROOTS.get(folder)
-    if root is None:
-        from .project.files import find_marked_root
-
-        marked = find_marked_root(folder)
-        if marked is not None:
-            root = marked
-        else:
-            root = folder.resolve()
-            cwd = Path.cwd().resolve()
-            if cwd == root or cwd in root.parents:
-                root = cwd
-        _ROOTS[folder] = root
-    return root
-
-
-_ANALYSES: dict[Path, Any] = {}
-_OPT_IN: set[str] = set()
-_REPORTED: set[Path] = set()
-
-
-def _analysis_for(root: Path) -> Any:
-    """(model, engine) for a project root, built once per process."""
-    if root in _ANALYSES:
-        return _ANALYSES[root]
-    from .config import ConfigError, load_settings
-    from .engine import Engine, rule_options
-    from .project.model import ProjectModel
-    from .rules import all_rules
-
-    try:
-        settings = load_settings(root, None, rule_options)
-    except ConfigError as exc:
-        sys.stderr.write(f"celery-lint: error: {exc}\n")
-        _ANALYSES[root] = str(exc)
-        return _ANALYSES[root]
-    from .plugins import registry
-
-    for error in registry().errors:
-        sys.stderr.write(f"celery-lint: error: {error}\n")
+def _built_model(model: ProjectModel) -> ProjectModel:
     # Building allocates millions of nodes that all stay alive; with the cycle collector
     # on, its full collections would walk them again and again (the CLI runs with it off).
     collecting = gc.isenabled()
     gc.disable()
     try:
-        model = ProjectModel(root, settings.exclude)
         model.build()
     finally:
-        # The model lives as long as the process: keep later collections off it too.
+        # The model lives as long as the flake8 process: keep later collections off it too.
         gc.freeze()
         if collecting:
             gc.enable()
-    # flake8 does the selecting, so every rule runs. CEL900 is left to flake8's E999, and
-    # CEL901 to flake8 itself: only flake8 knows which of its noqa comments were used.
-    # Opt-in rules are reported only when named in full, so only those run.
-    named = CeleryLintChecker._options.get("named")
-    chosen = [
-        r
-        for r in all_rules()
-        if r.CODE not in ("CEL900", "CEL901") and (named is None or r.DEFAULT or r.CODE in named)
-    ]
-    engine = Engine(chosen, settings.options)
-    _ANALYSES[root] = (model, engine)
-    return _ANALYSES[root]
+    return model

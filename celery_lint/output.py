@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
+import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from .types import LintResult, Violation
+from .version import __version__
 
 if TYPE_CHECKING:
-    from .engine import LintResult, Violation
+    from .rules.base import Rule
 
 FORMATS = ("text", "json", "sarif", "github")
 
@@ -56,14 +63,10 @@ def sarif_level(code: str) -> str:
     return "error" if code.startswith("CEL1") else "warning"
 
 
-def format_sarif(result: LintResult) -> str:
-    """SARIF 2.1.0 as GitHub code scanning reads it: rule metadata, results, locations."""
-    import textwrap
-
-    from . import __version__
-    from .rules import all_rules
-
-    rules = list(all_rules())
+def format_sarif(result: LintResult, rules: Sequence[type[Rule]]) -> str:
+    """SARIF 2.1.0 as GitHub code scanning reads it: rule metadata, results, locations.
+    ``rules``: every rule of the run (built-in and from packs), described in the log."""
+    rules = list(rules)
     index = {rule.CODE: i for i, rule in enumerate(rules)}
     descriptors = []
     for rule in rules:
@@ -129,14 +132,10 @@ def format_sarif(result: LintResult) -> str:
 
 
 def _uri(path: str) -> str:
-    from urllib.parse import quote
-
     return quote(path.replace("\\", "/"))
 
 
 def _summary(docs: str) -> str:
-    import re
-
     match = re.search(r"## What it does\s*\n(.*?)(\n\s*\n|\n\s*##|$)", docs, re.S)
     text = " ".join((match.group(1) if match else "").split())
     return text.split(". ")[0].rstrip(".")
@@ -168,3 +167,12 @@ def format_github(violations: Sequence[Violation]) -> str:
         )
         lines.append(f"::{level} {properties}::{_escape_data(f'{v.code} {v.message}')}")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- diff
+def unified_diff(path: str, before: str, after: str) -> str:
+    return "".join(
+        difflib.unified_diff(
+            before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{path}", f"b/{path}"
+        )
+    )

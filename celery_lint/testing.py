@@ -5,11 +5,26 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
-from .engine import Violation, lint_paths
+from .engine import fix_paths, lint_paths
 from .hookspecs import hookimpl
+from .registry import RuleRegistry, validate_rule
 from .rules.base import Invalid, Rule, Valid
+from .types import Violation
+
+# Packs registered by ``registered_rules`` while its ``with`` block runs: (name, pack).
+_REGISTERED: ContextVar[tuple[tuple[str, Any], ...]] = ContextVar("celery_lint_registered_rules", default=())
+
+
+def _registry() -> RuleRegistry:
+    """The rules of a helper's run: the installed ones and those ``registered_rules`` adds."""
+    registry = RuleRegistry()
+    for name, pack in _REGISTERED.get():
+        registry.register(pack, name=name)
+    return registry
 
 
 def lint_source(
@@ -31,7 +46,7 @@ def lint_source(
         main = root / path
         main.parent.mkdir(parents=True, exist_ok=True)
         main.write_bytes(code.encode(encoding))
-        result = lint_paths([main], select=select, rules=rules)
+        result = lint_paths([main], select=select, rules=rules, registry=_registry())
         return [v for v in result.violations if Path(v.path).resolve() == main.resolve()]
 
 
@@ -97,11 +112,9 @@ def _positions(findings: list[tuple[int, int, str]]) -> str:
 
 def _rules_for(rule: type[Rule]) -> list[type[Rule]]:
     """The rule under test, plus the default rules its cases need (``CASE_SELECT``)."""
-    from .plugins import registry
-
     extra = [
         other
-        for other in registry().rules
+        for other in _registry().rules
         if other.CODE != rule.CODE
         and other.DEFAULT
         and other.CODE.startswith(tuple(rule.CASE_SELECT) or ("\0",))
@@ -122,10 +135,9 @@ def check_rule_cases(rule: type[Rule]) -> list[str]:
 
 @contextmanager
 def registered_rules(rules: Sequence[type[Rule]], name: str = "rules-under-test") -> Iterator[None]:
-    """Register ``rules`` as a temporary rule pack (unless already registered)."""
-    from . import plugins
-
-    known = {r.CODE for r in plugins.registry().rules}
+    """Register ``rules`` as a temporary rule pack (unless already registered): the helpers
+    of this module run them like installed rules inside the ``with`` block."""
+    known = {r.CODE for r in _registry().rules}
     missing = [r for r in rules if r.CODE not in known]
     if not missing:
         yield
@@ -137,24 +149,18 @@ def registered_rules(rules: Sequence[type[Rule]], name: str = "rules-under-test"
         def celery_lint_rules() -> list[type[Rule]]:
             return list(missing)
 
-    manager = plugins.plugin_manager()
-    pack = _Pack()
-    manager.register(pack, name=name)
-    plugins.forget_registry()
+    token = _REGISTERED.set((*_REGISTERED.get(), (name, _Pack())))
     try:
-        problems = [p for r in missing for p in plugins.validate_rule(r)]
+        problems = [p for r in missing for p in validate_rule(r)]
         if problems:
             raise AssertionError("; ".join(problems))
         yield
     finally:
-        manager.unregister(pack)
-        plugins.forget_registry()
+        _REGISTERED.reset(token)
 
 
 def assert_rule_cases(rule: type[Rule]) -> None:
     """Assert that ``rule`` keeps the rule contract and every VALID and INVALID case holds."""
-    from .plugins import validate_rule
-
     # Raised explicitly: pytest rewrites ``assert`` in plugin packages and would change the message.
     problems = validate_rule(rule)
     if problems:
@@ -177,8 +183,6 @@ def fix_source(
     file ``path`` of a throwaway project that also holds ``files`` (which are not fixed).
     ``unsafe`` includes the unsafe fixes; ``config`` is added to ``pyproject.toml``
     (``[tool.celery-lint]`` options). Nothing outside the temporary folder is written."""
-    from .engine import fix_paths
-
     with tempfile.TemporaryDirectory(prefix="celery-lint-fix-") as tmp:
         root = Path(tmp)
         (root / "pyproject.toml").write_text("[project]\nname = 'case'\n" + config, "utf-8")
@@ -189,7 +193,7 @@ def fix_source(
         main = root / path
         main.parent.mkdir(parents=True, exist_ok=True)
         main.write_bytes(code.encode(encoding))
-        _, changes = fix_paths([main], unsafe=unsafe, write=False, select=select)
+        _, changes = fix_paths([main], unsafe=unsafe, write=False, select=select, registry=_registry())
         for changed, _, after in changes:
             if changed.resolve() == main.resolve():
                 return after

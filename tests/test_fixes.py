@@ -25,9 +25,9 @@ from conftest import BARE_TASK, LEFTOVERS, Project
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from celery_lint.engine import Engine, fix_paths, lint_paths, select_rules
+from celery_lint.engine.fixing.loop import _apply_valid
 from celery_lint.fixes import (
     Fix,
-    _apply_valid,
     add_keywords,
     apply_fixes,
     class_with_attributes,

@@ -10,8 +10,8 @@ The two ways a pack is loaded:
 - local: the pack package copied into the project root and named in
   ``[tool.celery-lint] plugins = [...]``.
 
-Only the in-process tests of ``celery_lint.testing`` touch celery-lint's process-global
-plugin state, and they reset it before and after.
+celery-lint keeps no plugin state in the process (each run has its own registry); the
+in-process tests of ``celery_lint.testing`` only forget the pack's imported modules.
 """
 
 from __future__ import annotations
@@ -547,20 +547,16 @@ def test_pack_that_fails_to_load_with_its_option_set(tmp_path: Path) -> None:
 def example_rule(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[type]:
     """The example pack's rule, imported from a clean copy of the fixture (not installed:
     the egg-info that ``pip install -e`` leaves in the fixture would make it look installed);
-    celery-lint's plugin state is reset around the test."""
-    from celery_lint import plugins
-
+    the pack's modules are forgotten around the test."""
     source = copy_clean(PACK_SOURCE, tmp_path / "example_pack")
     monkeypatch.syspath_prepend(str(source))
     for name in [n for n in sys.modules if n == "acme_celery_rules" or n.startswith("acme_celery_rules.")]:
         monkeypatch.delitem(sys.modules, name)
-    plugins.reset()
     try:
         module = importlib.import_module("acme_celery_rules.payments_queue")
         assert Path(module.__file__ or "").is_relative_to(source)
         yield module.PaymentsTaskOffQueue
     finally:
-        plugins.reset()
         for name in [
             n for n in sys.modules if n == "acme_celery_rules" or n.startswith("acme_celery_rules.")
         ]:
@@ -568,13 +564,13 @@ def example_rule(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ty
 
 
 def test_assert_rule_cases_passes_for_the_example_rule(example_rule: type) -> None:
-    from celery_lint import plugins
+    from celery_lint.registry import RuleRegistry
     from celery_lint.testing import assert_rule_cases, check_rule_cases
 
     assert check_rule_cases(example_rule) == []
     assert_rule_cases(example_rule)
     # The rule was registered for the duration only.
-    assert "ACM101" not in {r.CODE for r in plugins.registry().rules}
+    assert "ACM101" not in {r.CODE for r in RuleRegistry().rules}
 
 
 def test_assert_rule_cases_names_a_wrong_valid_case(example_rule: type) -> None:
@@ -660,7 +656,7 @@ def test_lint_source_runs_a_registered_pack_rule(example_rule: type) -> None:
 
 
 def test_a_broken_rule_is_refused_by_registered_rules(example_rule: type) -> None:
-    from celery_lint import plugins
+    from celery_lint.registry import RuleRegistry
     from celery_lint.testing import registered_rules
 
     nameless = type("Nameless", (example_rule,), {"__doc__": example_rule.__doc__, "NAME": "Use_Payments"})
@@ -669,7 +665,7 @@ def test_a_broken_rule_is_refused_by_registered_rules(example_rule: type) -> Non
         registered_rules([nameless]),
     ):
         pass
-    assert "ACM101" not in {r.CODE for r in plugins.registry().rules}
+    assert "ACM101" not in {r.CODE for r in RuleRegistry().rules}
 
 
 # =========================================================================== 5. list and explain

@@ -71,20 +71,23 @@ class _Static:
     settings: Any = None
     root: Path | None = None
     error: str = ""
+    registry: Any = None
 
 
 def _static(root: Path | None) -> _Static:
     if root is None:
         return _Static(error="no project root")
     try:
-        from celery_lint.config import load_settings
-        from celery_lint.engine import rule_options
+        from celery_lint.engine import project_settings
         from celery_lint.project.files import find_project_root
         from celery_lint.project.model import model_for
+        from celery_lint.registry import RuleRegistry
 
         project = find_project_root(root)
-        settings = load_settings(project, None, rule_options())
-        return _Static(model_for(project, settings.exclude), settings, project)
+        registry = RuleRegistry()
+        with registry.importable():
+            settings = project_settings(registry, project, None)
+        return _Static(model_for(project, settings.exclude), settings, project, registry=registry)
     except Exception as exc:  # a broken project must not break the audit: report everything
         return _Static(error=f"{type(exc).__name__}: {exc}")
 
@@ -98,6 +101,7 @@ def _rules(static: _Static, select: Iterable[str] | None, ignore: Iterable[str])
         list(select) if select is not None else (settings.select if settings else None),
         list(settings.extend_select) if settings else [],
         [*(settings.ignore if settings else []), *ignore],
+        static.registry.rules if static.registry is not None else None,
     )
     return {rule.CODE: rule.NAME for rule in chosen}
 

@@ -4,46 +4,75 @@ The files pytest walks (the arguments, ``testpaths`` or the root folder, minus
 ``norecursedirs``) are collected, less those celery-lint's own ``exclude`` leaves out.
 The first item to run lints every collected file at once through :func:`lint_paths`
 (one project model for the run, the project's ``[tool.celery-lint]`` selection, noqa and
-per-file ignores), and each item reports its own file.
+per-file ignores), and each item reports its own file. Errors fail an item too, decided
+by the kind of what the run returns: a file whose analysis was skipped fails with that
+error, and an error of the run (a refused rule pack) fails every file it checked.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-_FINDINGS = pytest.StashKey[dict[Path, list[Any]]]()
+from celery_lint.config import ConfigError, Settings
+from celery_lint.project.files import find_project_root, is_excluded
+from celery_lint.registry import RuleRegistry
+from celery_lint.types import Violation
+
+
+@dataclass
+class _Outcome:
+    """What the lint run says about one file: its findings, and the errors that mean it was
+    not (fully) checked: its own (analysis skipped) and the run's (a refused rule pack)."""
+
+    violations: list[Violation] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+_OUTCOMES = pytest.StashKey[dict[Path, _Outcome]]()
 _SETTINGS = pytest.StashKey[dict[Path, Any]]()
+_REGISTRY = pytest.StashKey[RuleRegistry]()
 
 
 class CeleryLintFindings(Exception):
-    def __init__(self, path: Path, violations: list[Any]) -> None:
+    def __init__(self, path: Path, violations: list[Any], errors: list[str] | None = None) -> None:
         super().__init__(path, violations)
         self.path = path
         self.violations = violations
+        self.errors = errors or []
 
 
-def _settings_for(config: pytest.Config, path: Path) -> tuple[Path, Any]:
-    from celery_lint.config import load_settings
-    from celery_lint.engine import rule_options
-    from celery_lint.project.files import find_project_root
+def _registry(config: pytest.Config) -> RuleRegistry:
+    """The rule packs of this pytest run (its projects' local packs included)."""
+    registry = config.stash.get(_REGISTRY, None)
+    if registry is None:
+        registry = config.stash[_REGISTRY] = RuleRegistry()
+    return registry
+
+
+# ``celery_lint.engine`` is imported where the gate uses it, not with this module (which
+# celery-lint's own tests pre-import): the engine holds a stand-in that imports LibCST on
+# first use, and an in-process pytest run that restores ``sys.modules`` afterwards would
+# leave that stand-in pointing at a LibCST the rest of the process no longer uses.
+def _settings_for(config: pytest.Config, path: Path) -> tuple[Path, Settings]:
+    from celery_lint.engine import project_settings
 
     root = find_project_root(path)
     cache = config.stash.setdefault(_SETTINGS, {})
     if root not in cache:
-        cache[root] = load_settings(root, None, rule_options())
+        registry = _registry(config)
+        with registry.importable():
+            cache[root] = project_settings(registry, root, None)
     return root, cache[root]
 
 
 def collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.suffix != ".py":
         return None
-    from celery_lint.config import ConfigError
-    from celery_lint.project.files import is_excluded
-
     try:
         root, settings = _settings_for(parent.config, file_path)
     except ConfigError as exc:
@@ -72,38 +101,49 @@ class CeleryLintItem(pytest.Item):
         self.funcargs: dict[str, Any] = {}
 
     def runtest(self) -> None:
-        findings = self.config.stash.get(_FINDINGS, None)
-        if findings is None or self.path.resolve() not in findings:
-            findings = _lint_session(self.session)
-            self.config.stash[_FINDINGS] = findings
-        violations = findings.get(self.path.resolve(), [])
-        if violations:
-            raise CeleryLintFindings(self.path, violations)
+        outcomes = self.config.stash.get(_OUTCOMES, None)
+        if outcomes is None or self.path.resolve() not in outcomes:
+            outcomes = _lint_session(self.session)
+            self.config.stash[_OUTCOMES] = outcomes
+        outcome = outcomes.get(self.path.resolve(), _Outcome())
+        if outcome.violations or outcome.errors:
+            raise CeleryLintFindings(self.path, outcome.violations, outcome.errors)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, CeleryLintFindings):
-            lines = [f"{v.path}:{v.line}:{v.column}: {v.code} {v.message}" for v in excinfo.value.violations]
-            count = len(lines)
-            return "\n".join([*lines, f"{count} celery-lint finding{'s' if count != 1 else ''}"])
+            found = excinfo.value.violations
+            lines = [f"{v.path}:{v.line}:{v.column}: {v.code} {v.message}" for v in found]
+            lines += [f"celery-lint: error: {error}" for error in excinfo.value.errors]
+            count = len(found)
+            if found or not excinfo.value.errors:
+                lines.append(f"{count} celery-lint finding{'s' if count != 1 else ''}")
+            return "\n".join(lines)
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"celery-lint {self.path.name}"
 
 
-def _lint_session(session: pytest.Session) -> dict[Path, list[Any]]:
-    from celery_lint.engine import lint_paths
+def _lint_session(session: pytest.Session) -> dict[Path, _Outcome]:
+    from celery_lint.engine import UNPARSABLE_PREFIX, lint_paths
 
     paths = sorted({item.path.resolve() for item in session.items if isinstance(item, CeleryLintItem)})
     by_root: dict[Path, list[Path]] = {}
     for path in paths:
         root, _ = _settings_for(session.config, path)
         by_root.setdefault(root, []).append(path)
-    findings: dict[Path, list[Any]] = {path: [] for path in paths}
+    outcomes: dict[Path, _Outcome] = {path: _Outcome() for path in paths}
     for root, files in by_root.items():
         _, settings = _settings_for(session.config, root / "pyproject.toml")
-        result = lint_paths(files, settings=settings)
+        result = lint_paths(files, settings=settings, registry=_registry(session.config))
         for violation in result.violations:
-            found = Path(violation.path).resolve()
-            findings.setdefault(found, []).append(violation)
-    return findings
+            outcome = outcomes.setdefault(Path(violation.path).resolve(), _Outcome())
+            if violation.kind.is_error:
+                reason = violation.message.removeprefix(UNPARSABLE_PREFIX)
+                outcome.errors.append(f"{violation.path}: {reason}")
+            else:
+                outcome.violations.append(violation)
+        # An error of the run (a refused rule pack) means none of its files was fully checked.
+        for path in files:
+            outcomes[path].errors.extend(result.errors)
+    return outcomes

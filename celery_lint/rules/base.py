@@ -7,13 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..api import ProjectView
+
 if TYPE_CHECKING:
     import libcst as cst
 
-    from ..api import ProjectView
-    from ..engine import FileContext
-    from ..fixes import Fix
+    from ..context import FileContext
     from ..project.model import Task
+    from ..types import Fix
 
 CODE_FORMAT = re.compile(r"^[A-Z]{1,3}[0-9]{3}$")
 NAME_FORMAT = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -112,8 +113,6 @@ class Rule:
     @property
     def project(self) -> ProjectView:
         """The typed, documented view of the project model (the API for rule packs)."""
-        from ..api import ProjectView
-
         return ProjectView(self.context)
 
     @classmethod

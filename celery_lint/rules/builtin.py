@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+import pkgutil
+from pathlib import Path
 
 from ..hookspecs import hookimpl
-
-if TYPE_CHECKING:
-    from .base import Rule
+from .base import Rule
 
 FAMILIES = ("serialization", "limits", "retries", "task_body", "results", "configuration", "canvas", "meta")
 
 
 def builtin_rule_modules() -> list[str]:
     """Every rule module of the built-in families: one public module per rule."""
-    import pkgutil
-    from pathlib import Path
-
     names = []
     here = Path(__file__).parent
     for family in FAMILIES:
@@ -30,10 +26,10 @@ def builtin_rule_modules() -> list[str]:
     return sorted(names)
 
 
-@hookimpl
-def celery_lint_rules() -> list[type[Rule]]:
-    from .base import Rule
-
+def builtin_rules() -> tuple[type[Rule], ...]:
+    """Every built-in rule class, sorted by code. Looked up in the imported modules on each
+    call, not remembered: whoever re-imports them (pytest's in-process runs restore
+    ``sys.modules``) gets the classes that match the rest of the package."""
     rules: list[type[Rule]] = []
     for name in builtin_rule_modules():
         module = importlib.import_module(f"{__package__}.{name}")
@@ -45,4 +41,9 @@ def celery_lint_rules() -> list[type[Rule]]:
                 and not value.__name__.startswith("_")
             ):
                 rules.append(value)
-    return rules
+    return tuple(sorted(rules, key=lambda rule: rule.CODE))
+
+
+@hookimpl
+def celery_lint_rules() -> list[type[Rule]]:
+    return list(builtin_rules())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..fixes import add_keywords
+from ..fixes import add_keywords, class_with_attributes, decorator_with_keywords, replace
 from ..project.model import FROM_CONFIG, OptionExpr, config_writes_in
 from ..project.values import CELERY_DEFAULT, Known, Resolved
 
@@ -14,7 +14,7 @@ else:
     from .._lazy_libcst import cst
 
 if TYPE_CHECKING:
-    from ..engine import FileContext
+    from ..context import FileContext
     from ..fixes import Fix
     from ..project.model import ConfigWrite, ProjectModel, Task
 
@@ -91,8 +91,6 @@ def task_options_fix(
     function), a wrapper used bare or one that does not pass the option on, a decorator
     called with ``**options``.
     """
-    from ..fixes import class_with_attributes, decorator_with_keywords, replace
-
     if task.decorator is None:
         if not isinstance(task.node, cst.ClassDef):
             return None

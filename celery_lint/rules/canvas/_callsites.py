@@ -28,7 +28,7 @@ else:
     from ..._lazy_libcst import cst
 
 if TYPE_CHECKING:
-    from ...engine import FileContext
+    from ...context import FileContext
     from ...project.model import ProjectModel, Task
     from ...project.scan import ModuleSummary
 

@@ -14,7 +14,7 @@ else:
     from ..._lazy_libcst import cst
 
 if TYPE_CHECKING:
-    from ...engine import FileContext
+    from ...context import FileContext
 
 TASKS = (
     "from celery import shared_task\n\n"

@@ -25,7 +25,7 @@ else:
     from ..._lazy_libcst import cst
 
 if TYPE_CHECKING:
-    from ...engine import FileContext
+    from ...context import FileContext
 
 LINK_KEYWORDS = ("link", "link_error")
 LINK_METHODS = frozenset({"link", "link_error", "on_error"})

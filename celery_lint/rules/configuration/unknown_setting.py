@@ -248,9 +248,7 @@ class UnknownSetting(Rule):
 
     def check(self) -> None:
         index = index_for(self.context.model)
-        from ...plugins import registry
-
-        extra = [*(self.option(self.context, "extension-settings") or []), *registry().extension_settings]
+        extra = [*(self.option(self.context, "extension-settings") or []), *self.context.extension_settings]
         for write in index.naming_writes(self.context.summary):
             hint = _unknown_hint(index, write)
             if hint is None or is_extension_setting(write.key, extra) or index.read_elsewhere(write.key):

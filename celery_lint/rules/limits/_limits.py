@@ -23,7 +23,7 @@ else:
     from ..._lazy_libcst import cst
 
 if TYPE_CHECKING:
-    from ...engine import FileContext
+    from ...context import FileContext
     from ...project.model import App, ProjectModel, Task
 
 # What kombu 5.7 ships (kombu/transport/redis.py ``Channel.visibility_timeout``,

@@ -12,7 +12,7 @@ else:
     from ..._lazy_libcst import cst
 
 if TYPE_CHECKING:
-    from ...engine import FileContext
+    from ...context import FileContext
 
 ORDERS_TASKS = "from celery import shared_task\n\n@shared_task\ndef charge(order_id):\n    return order_id\n"
 ORDERS = {"orders/__init__.py": "", "orders/tasks.py": ORDERS_TASKS}

@@ -12,7 +12,7 @@ else:
     from ..._lazy_libcst import cst
 
 if TYPE_CHECKING:
-    from ...engine import FileContext
+    from ...context import FileContext
 
 WAIT_METHODS = frozenset({"get", "wait", "join", "join_native", "collect"})
 ALLOW_JOIN = frozenset({"celery.result.allow_join_result"})

@@ -12,7 +12,7 @@ else:
     from ..._lazy_libcst import cst
 
 if TYPE_CHECKING:
-    from ...engine import FileContext
+    from ...context import FileContext
 
 SLEEP = frozenset({"time.sleep"})
 

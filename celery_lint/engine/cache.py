@@ -11,38 +11,39 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
-from .engine import Violation
+from ..settings_catalogue import load_catalogue
+from ..types import Kind, Violation
+from ..version import __version__
 
 if TYPE_CHECKING:
-    from .project.files import SourceFile
-    from .project.model import ProjectModel
+    from ..project.files import SourceFile
+    from ..project.model import ProjectModel
+    from ..rules.base import Rule
 
 CACHE_DIR = ".celery_lint_cache"
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
+"""3: a finding records its kind."""
 
 
 def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def _code_fingerprint() -> str:
+def _code_fingerprint(rules: Sequence[type[Rule]]) -> str:
     """Changes whenever celery-lint's own source changes (a development install too)."""
-    import sys
-
-    from .plugins import registry
-
     digest = hashlib.blake2b(digest_size=16)
-    package = Path(__file__).parent
+    package = Path(__file__).parent.parent
     paths = set(package.rglob("*.py"))
     # Rule packs' code counts too: an upgraded pack must not be served old results.
-    for rule in registry().rules:
+    for rule in rules:
         module = sys.modules.get(rule.__module__)
         source = getattr(module, "__file__", None)
         if source:
@@ -56,13 +57,18 @@ def _code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def run_key(codes: list[str], options: dict[str, Any], exclude: list[str], use_prefilter: bool) -> str:
-    from .settings_catalogue import load_catalogue
-
+def run_key(
+    codes: list[str],
+    options: dict[str, Any],
+    exclude: list[str],
+    use_prefilter: bool,
+    rules: Sequence[type[Rule]],
+) -> str:
+    """What every cached finding depends on besides the files; ``rules``: every rule of the run."""
     payload = {
         "format": CACHE_FORMAT,
         "version": __version__,
-        "code": _code_fingerprint(),
+        "code": _code_fingerprint(rules),
         "celery": load_catalogue().celery_version,
         "codes": sorted(codes),
         "options": options,
@@ -232,4 +238,7 @@ class ResultCache:
 
 
 def violations_from_cache(entries: list[dict[str, Any]], display: str) -> list[Violation]:
-    return [Violation(**{**entry, "path": display}) for entry in entries]
+    return [
+        Violation(**{**entry, "path": display, "kind": Kind(entry.get("kind", Kind.FINDING))})
+        for entry in entries
+    ]

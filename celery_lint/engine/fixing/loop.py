@@ -1,0 +1,179 @@
+"""The fix loop: apply every non-overlapping fix of a file, re-lint, repeat.
+
+LibCST keeps every comment and blank line, so only the edited nodes change. After each
+round the whole project is re-linted with the new texts (a fix in one file can change a
+finding in another), until nothing is left to fix (bounded). Nothing is written here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ...config import Settings
+from ...fixes import apply_fixes
+from ...project.files import SourceFile, parse_with_large_stack
+from ...project.model import ProjectModel
+from ...rules.base import Rule
+from ...types import Fix, Violation
+from ..linter import Engine
+from ..selection import ignored_codes
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from ..._lazy_libcst import cst
+
+MAX_ROUNDS = 8
+
+
+@dataclass
+class FixOutcome:
+    original: dict[Path, str] = field(default_factory=dict)
+    fixed: dict[Path, str] = field(default_factory=dict)
+    applied: int = 0
+    remaining: list[Violation] = field(default_factory=list)
+    files_checked: int = 0
+    encoded: dict[Path, bytes] = field(default_factory=dict)
+    """The fixed text of each changed file in its own encoding."""
+
+    @property
+    def changed(self) -> list[Path]:
+        return sorted(p for p, text in self.fixed.items() if text != self.original.get(p))
+
+
+def fix_project(
+    root: Path,
+    targets: Sequence[tuple[Path, bool]],
+    engine: Engine,
+    settings: Settings,
+    *,
+    unsafe: bool,
+    use_prefilter: bool = True,
+) -> FixOutcome:
+    """Fix ``targets`` (paths of one project) to a fixed point; nothing is written here."""
+    outcome = FixOutcome()
+    overlay: dict[Path, str] = {}
+    allowed = _fixable_codes(engine.known_rules, unsafe)
+    model: ProjectModel | None = None
+    final: ProjectModel | None = None
+    found: dict[Path, list[Violation]] = {}
+    for _ in range(MAX_ROUNDS):
+        model = _model_with(root, settings, overlay, use_prefilter, model)
+        changed_any = False
+        found = {}
+        for path, named in targets:
+            file = model.add_file(path)
+            pairs = engine.lint_file_with_fixes(model, file, named=named)
+            found[path] = [violation for violation, _ in pairs]
+            ignored = ignored_codes(settings, file.relpath)
+            fixes = [
+                fix
+                for violation, fix in pairs
+                if fix is not None and violation.code in allowed and not violation.code.startswith(ignored)
+            ]
+            if not fixes or file.text is None or file.tree is None:
+                continue
+            new_text, applied = _apply_valid(file.tree, file.text, fixes)
+            if applied == 0 or new_text == file.text:
+                continue
+            outcome.original.setdefault(path, file.text)
+            overlay[path] = new_text
+            outcome.applied += applied
+            changed_any = True
+        if not changed_any:
+            final = model  # the fixed point: its findings are what remains
+            break
+    if final is None:
+        final = _model_with(root, settings, overlay, use_prefilter, model)
+        found = {path: engine.lint_file(final, final.add_file(path), named=named) for path, named in targets}
+    for path, _ in targets:
+        outcome.files_checked += 1
+        outcome.remaining.extend(found.get(path, []))
+    outcome.fixed = {p: overlay[p] for p in overlay}
+    outcome.encoded = {p: final.add_file(p).encoded(text) for p, text in overlay.items()}
+    return outcome
+
+
+def _apply_valid(tree: cst.Module, text: str, fixes: Sequence[Fix]) -> tuple[str, int]:
+    """The text with every fix applied, when the result is valid Python; else with as many
+    fixes as keep it valid, one at a time (a fix that breaks the file is never kept)."""
+    compiles = _compiles(text)
+    new_tree, applied = apply_fixes(tree, fixes)
+    new_text = new_tree.code
+    if applied == 0 or _valid(new_text, compiles):
+        return new_text, applied
+    kept: list[Fix] = []
+    for fix in fixes:
+        trial_tree, trial_applied = apply_fixes(tree, [*kept, fix])
+        if trial_applied > len(kept) and _valid(trial_tree.code, compiles):
+            kept.append(fix)
+    if not kept:
+        return text, 0
+    final_tree, applied = apply_fixes(tree, kept)
+    return final_tree.code, applied
+
+
+def _compiles(text: str) -> bool:
+    """Whether CPython compiles ``text``: LibCST (and even ``ast.parse``) accepts code the
+    compiler rejects, such as a keyword argument given twice."""
+    try:
+        compile(text, "<fixed>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def _valid(text: str, original_compiles: bool) -> bool:
+    try:
+        parse_with_large_stack(text)
+    except (cst.ParserSyntaxError, RecursionError, MemoryError):
+        return False
+    return _compiles(text) or not original_compiles
+
+
+def _fixable_codes(rules: Sequence[type[Rule]], unsafe: bool) -> frozenset[str]:
+    """Codes whose fixes are applied: the safe ones, and the unsafe ones when asked."""
+    wanted = ("safe", "unsafe") if unsafe else ("safe",)
+    return frozenset(r.CODE for r in rules if r.FIX_SAFETY in wanted)
+
+
+def _model_with(
+    root: Path,
+    settings: Settings,
+    overlay: dict[Path, str],
+    use_prefilter: bool,
+    previous: ProjectModel | None = None,
+) -> ProjectModel:
+    """A fresh project model of ``root`` with the fixed texts of ``overlay``. Files whose
+    text has not changed since the ``previous`` model keep their parsed tree (a round
+    re-parses only what the last round changed)."""
+    model = ProjectModel(root, settings.exclude, use_prefilter)
+    if previous is not None:
+        _reuse_files(model, previous, overlay)
+    for path, text in overlay.items():
+        file: SourceFile = model.add_file(path)
+        if file.text == text:
+            continue
+        file.set_text(text)  # ``file.text`` above learnt the file's encoding
+    model.build()
+    return model
+
+
+def _reuse_files(model: ProjectModel, previous: ProjectModel, overlay: dict[Path, str]) -> None:
+    """Put the ``previous`` model's SourceFile objects (read, decoded, parsed) in ``model``
+    wherever their content is still current: unchanged on disk and in the overlay."""
+    swapped: dict[int, SourceFile] = {}
+    for path, file in model.files.items():
+        old = previous.files.get(path)
+        if old is None or old.data is None or old.relpath != file.relpath:
+            continue
+        if path in overlay and old.text != overlay[path]:
+            continue
+        swapped[id(file)] = old
+    if not swapped:
+        return
+    model.files = {path: swapped.get(id(file), file) for path, file in model.files.items()}
+    model.by_module = {name: swapped.get(id(file), file) for name, file in model.by_module.items()}

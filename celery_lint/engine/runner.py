@@ -1,0 +1,377 @@
+"""Linting paths: finding their projects, planning the work, ``-j`` processes, the cache.
+
+:func:`lint_paths` is the engine's front door: the CLI, the pytest lint gate and
+``celery_lint.testing`` call it; flake8 drives :class:`~celery_lint.engine.linter.Engine`
+per file instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import Settings
+from ..project.files import SourceFile, find_project_root, is_excluded, iter_python_files
+from ..project.model import ProjectModel
+from ..project.roots import ProjectRoots
+from ..registry import RuleRegistry
+from ..rules.base import Rule
+from ..types import LintResult, Violation
+from .cache import ResultCache, run_key, violations_from_cache
+from .linter import Engine, display_path
+from .selection import engine_for, ignored_codes, project_settings
+
+
+def collect_targets(
+    paths: Sequence[Path], root: Path, exclude: Sequence[str]
+) -> tuple[list[Path], list[str]]:
+    """Python files named by ``paths`` (folders walked), and one error line per bad path."""
+    targets: list[Path] = []
+    errors: list[str] = []
+    for path in paths:
+        if not path.exists() and not path.is_symlink():
+            errors.append(f"{path}: no such file or directory")
+            continue
+        if path.is_dir():
+            # (A folder named like a module file is walked like any folder.)
+            walked = Path(os.path.abspath(path))
+            targets.extend(iter_python_files(walked, _relative_excludes(path, root, exclude)))
+        else:
+            targets.append(Path(os.path.abspath(path)))
+    return list(dict.fromkeys(targets)), errors
+
+
+def _relative_excludes(path: Path, root: Path, exclude: Sequence[str]) -> list[str]:
+    """Exclude patterns written relative to the project root, re-anchored at ``path``."""
+    try:
+        prefix = str(path.resolve().relative_to(root))
+    except ValueError:
+        return list(exclude)
+    if prefix in ("", "."):
+        return list(exclude)
+    out = []
+    for pattern in exclude:
+        if pattern.startswith(prefix + "/"):
+            out.append(pattern[len(prefix) + 1 :])
+        elif "/" not in pattern:
+            out.append(pattern)
+    return out
+
+
+def lint_paths(
+    paths: Sequence[str | Path],
+    *,
+    select: Sequence[str] | None = None,
+    extend_select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    config_file: str | Path | None = None,
+    use_prefilter: bool = True,
+    settings: Settings | None = None,
+    use_cache: bool = False,
+    jobs: int = 1,
+    rules: Sequence[type[Rule]] | None = None,
+    registry: RuleRegistry | None = None,
+) -> LintResult:
+    """Lint files and folders; the project model covers each path's whole project.
+
+    ``use_cache`` reuses findings from ``.celery_lint_cache/`` for unchanged files (the
+    CLI's default); ``jobs`` lints files in that many processes. ``registry``: the rule
+    packs of the run (a fresh one, with the installed packs, when None).
+    """
+    registry = registry if registry is not None else RuleRegistry()
+    # Local rule packs are importable for the run only: sys.path is restored on return.
+    with registry.importable():
+        return _lint_paths(
+            registry,
+            paths,
+            select,
+            extend_select,
+            ignore,
+            config_file,
+            use_prefilter,
+            settings,
+            use_cache,
+            jobs,
+            rules,
+        )
+
+
+def _lint_paths(
+    registry: RuleRegistry,
+    paths: Sequence[str | Path],
+    select: Sequence[str] | None,
+    extend_select: Sequence[str],
+    ignore: Sequence[str],
+    config_file: str | Path | None,
+    use_prefilter: bool,
+    settings: Settings | None,
+    use_cache: bool,
+    jobs: int,
+    rules: Sequence[type[Rule]] | None,
+) -> LintResult:
+    result = LintResult()
+    all_settings, projects, walked = projects_of(registry, paths, config_file, settings, result.errors)
+    # Engines first, in this process: a bad selector is one error before any work starts.
+    plans = [
+        _ProjectPlan(
+            root,
+            targets,
+            all_settings[root],
+            engine_for(registry, all_settings[root], select, extend_select, ignore, rules),
+            walked=root in walked,
+        )
+        for root, targets in projects.items()
+    ]
+    options = _RunOptions(use_prefilter, use_cache, jobs)
+    if jobs > 1 and len(plans) > 1 and "fork" in _start_methods():
+        # Independent projects: one per process at a time, the largest first.
+        import multiprocessing  # only with -j: it costs a warm run about 10 ms
+
+        global _PLANS
+        _PLANS = (plans, _RunOptions(use_prefilter, use_cache, 1))
+        try:
+            costs = {i: _estimated_cost(plan) for i, plan in enumerate(plans)}
+            order = sorted(costs, key=lambda i: -costs[i])
+            biggest, rest = order[0], order[1:]
+            context = multiprocessing.get_context("fork")
+            if costs[biggest] >= sum(costs[i] for i in rest):
+                # One project outweighs the others: they run in other processes while this
+                # one builds its model here and then spreads its files over ``jobs``.
+                with context.Pool(max(1, min(jobs - 1, len(rest)))) as pool:
+                    others = pool.map_async(_lint_planned_project, rest, chunksize=1)
+                    outcomes = [_lint_project(plans[biggest], options), *others.get()]
+            else:
+                with context.Pool(min(jobs, len(plans))) as pool:
+                    outcomes = pool.map(_lint_planned_project, order, chunksize=1)
+        finally:
+            _PLANS = None
+    else:
+        outcomes = [_lint_project(plan, options) for plan in plans]
+    for violations, files_checked in outcomes:
+        result.violations.extend(violations)
+        result.files_checked += files_checked
+    report_pack_errors(registry, result)
+    result.violations.sort()
+    return result
+
+
+@dataclass
+class _ProjectPlan:
+    root: Path
+    targets: dict[Path, bool]
+    settings: Settings
+    engine: Engine
+    walked: bool = False
+    """The targets are every file of the project, found by a walk the model would repeat."""
+
+
+@dataclass
+class _RunOptions:
+    use_prefilter: bool
+    use_cache: bool
+    jobs: int
+
+
+# What forked per-project workers inherit; set just before the pool starts.
+_PLANS: tuple[list[_ProjectPlan], _RunOptions] | None = None
+
+
+def _start_methods() -> list[str]:
+    import multiprocessing  # only with -j: it costs a warm run about 10 ms
+
+    return multiprocessing.get_all_start_methods()
+
+
+def _estimated_cost(plan: _ProjectPlan) -> int:
+    """Roughly how long a project takes: the bytes LibCST will parse dominate, and those are
+    (nearly) the files that mention Celery; every other file costs a read and a search."""
+    cost = 0
+    for path in plan.targets:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        cost += len(data) * (40 if b"elery" in data or b"ELERY" in data else 1)
+    return cost
+
+
+def _lint_planned_project(index: int) -> tuple[list[Violation], int]:
+    assert _PLANS is not None
+    plans, options = _PLANS
+    return _lint_project(plans[index], options)
+
+
+def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> tuple[list[Violation], int]:
+    """Findings (per-file ignores applied) and the number of files checked, for one project."""
+    root, settings, engine = plan.root, plan.settings, plan.engine
+    discovered = list(plan.targets) if plan.walked else None
+    model = ProjectModel(root, settings.exclude, options.use_prefilter, discovered)
+    files: list[tuple[SourceFile, bool]] = []
+    for target, named in sorted(plan.targets.items()):
+        file = model.add_file(target)
+        if not named and is_excluded(file.relpath, settings.exclude):
+            continue
+        files.append((file, named))
+
+    cache = None
+    if options.use_cache:
+        key = run_key(
+            engine.codes, settings.options, settings.exclude, options.use_prefilter, engine.known_rules
+        )
+        cache = ResultCache(root, key)
+    found: dict[Path, list[Violation]] = {}
+    pending = files
+    model_unchanged = cache is not None and cache.model_unchanged(model)
+    if cache is not None and model_unchanged:
+        pending = []
+        for file, named in files:
+            cached = cache.lookup(file, named)
+            if cached is None:
+                pending.append((file, named))
+            else:
+                found[file.path] = violations_from_cache(cached, display_path(file.path)) if cached else []
+    if pending:
+        model.build()
+        found.update(_lint_files(engine, model, pending, options.jobs))
+        if cache is not None:
+            cache.remember_model(model, keep_previous=model_unchanged)
+            for file, named in pending:
+                if file.path in found:
+                    violations = found[file.path]
+                    cache.store(file, violations, [file.relpath] * len(violations), named)
+    if cache is not None and pending:
+        cache.save()
+
+    kept: list[Violation] = []
+    for file, _ in files:
+        ignored = ignored_codes(settings, file.relpath)
+        kept.extend(
+            violation for violation in found.get(file.path, []) if not violation.code.startswith(ignored)
+        )
+    # Free the trees before the next project is built (by reference counting: the CLI runs
+    # with the cycle collector off), and hand the freed memory back to the system.
+    model.release()
+    _return_free_memory()
+    return kept, len(files)
+
+
+def _return_free_memory() -> None:
+    """glibc keeps freed heap memory for reuse; give it back between projects so the peak
+    is the largest project's, not the sum of what each left behind."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).malloc_trim(0)
+
+
+def projects_of(
+    registry: RuleRegistry,
+    paths: Sequence[str | Path],
+    config_file: str | Path | None,
+    settings: Settings | None,
+    errors: list[str],
+) -> tuple[dict[Path, Settings], dict[Path, dict[Path, bool]], set[Path]]:
+    """Each project's settings, its files to check (file -> named by the user), and the
+    projects whose files were all found by walking a folder as the model would.
+
+    A folder is walked with the settings of the project it is in; a file found under a
+    nested project (a folder with its own marker) belongs to that project.
+    """
+    config_path = Path(config_file) if config_file else None
+    path_list = [Path(p) for p in paths] or [Path(".")]
+    roots: dict[Path, list[Path]] = {}
+    for path in path_list:
+        roots.setdefault(find_project_root(path), []).append(path)
+    # Every project's settings first: their local rule packs must all be known before any
+    # project's selectors are checked, whatever the order of the paths.
+    all_settings = {root: settings or project_settings(registry, root, config_path) for root in roots}
+    projects: dict[Path, dict[Path, bool]] = {}
+    walked: set[Path] = set()
+    for root, root_paths in roots.items():
+        targets, path_errors = collect_targets(root_paths, root, all_settings[root].exclude)
+        errors.extend(path_errors)
+        named_paths = {Path(os.path.abspath(p)) for p in root_paths}
+        walked_dirs = {p.resolve() for p in root_paths if p.is_dir()}
+        owners = ProjectRoots(root)
+        seen: set[Path] = set()
+        for target in targets:
+            named = target in named_paths
+            owner = root if named else owners.owner(target)
+            if owner not in all_settings:
+                all_settings[owner] = settings or project_settings(registry, owner, config_path)
+            seen.add(owner)
+            chosen = projects.setdefault(owner, {})
+            chosen[target] = chosen.get(target, False) or named
+        for owner in seen:
+            # The walk found exactly what the model's own walk would: the project's folder
+            # with its exclusions, or an enclosing folder when neither side excludes anything.
+            if owner == root:
+                exact = root in walked_dirs
+            else:
+                exact = (
+                    not all_settings[root].exclude
+                    and not all_settings[owner].exclude
+                    and any(d == owner or d in owner.parents for d in walked_dirs)
+                )
+            if exact and len(roots) == 1:
+                walked.add(owner)
+    return all_settings, projects, walked
+
+
+def report_pack_errors(registry: RuleRegistry, result: LintResult) -> None:
+    """Refused or broken rule packs: one error line each; the other rules still ran."""
+    for error in registry.errors:
+        if error not in result.errors:
+            result.errors.append(error)
+
+
+# State the forked workers inherit; set just before the pool starts.
+_WORKER_STATE: tuple[Engine, ProjectModel] | None = None
+
+
+def _lint_in_worker(batch: list[tuple[str, bool]]) -> tuple[list[tuple[str, list[Violation]]], list[str]]:
+    """Lint a batch in a forked worker; also name every module the worker parsed, so the
+    parent's cache knows what the findings depend on."""
+    assert _WORKER_STATE is not None
+    engine, model = _WORKER_STATE
+    out = []
+    for path, named in batch:
+        file = model.add_file(Path(path))
+        out.append((path, engine.lint_file(model, file, named=named)))
+    return out, [str(summary.file.path) for summary in model.parsed_summaries()]
+
+
+def _lint_files(
+    engine: Engine, model: ProjectModel, files: list[tuple[SourceFile, bool]], jobs: int
+) -> dict[Path, list[Violation]]:
+    """Lint ``files``, in ``jobs`` forked processes when that can pay off."""
+    import multiprocessing  # only with -j: it costs a warm run about 10 ms
+
+    found: dict[Path, list[Violation]] = {}
+    can_fork = "fork" in multiprocessing.get_all_start_methods()
+    if jobs <= 1 or len(files) < 2 * jobs or not can_fork:
+        for file, named in files:
+            found[file.path] = engine.lint_file(model, file, named=named)
+            file.forget_contents()
+        return found
+    global _WORKER_STATE
+    _WORKER_STATE = (engine, model)
+    try:
+        # Round-robin so each process gets a share of the large files too.
+        batches: list[list[tuple[str, bool]]] = [[] for _ in range(jobs * 4)]
+        for index, (file, named) in enumerate(files):
+            batches[index % len(batches)].append((str(file.path), named))
+        context = multiprocessing.get_context("fork")
+        with context.Pool(jobs) as pool:
+            for chunk, parsed in pool.imap_unordered(_lint_in_worker, [b for b in batches if b]):
+                for path, violations in chunk:
+                    found[Path(path)] = violations
+                for path in parsed:
+                    model.note_parsed_elsewhere(model.add_file(Path(path)))
+    finally:
+        _WORKER_STATE = None
+    return found

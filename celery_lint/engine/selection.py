@@ -1,0 +1,112 @@
+"""A project's configuration checked against the run's rules, and the rules it selects.
+
+This is the layer that has both the configuration (:mod:`celery_lint.config`) and the
+rules (:class:`~celery_lint.registry.RuleRegistry`): it loads a project's own rule
+packs, validates options and selectors, and applies ``per-file-ignores``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from ..config import RuleVocabulary, Settings, check_selectors, read_config, settings_from
+from ..project.files import is_excluded
+from ..registry import RuleRegistry
+from ..rules import all_rules
+from ..rules.base import Rule
+from .linter import Engine
+
+
+def project_settings(registry: RuleRegistry, root: Path, config_file: Path | None) -> Settings:
+    """The validated configuration of the project at ``root``. Its ``plugins`` (local rule
+    packs) are loaded first, so the options their rules declare are known."""
+    source = read_config(root, config_file)
+    registry.load_local_packs(source.plugins, root)
+    vocabulary = RuleVocabulary(
+        registry.rule_options(), registry.codes_for(source.plugins), lenient=bool(registry.load_errors)
+    )
+    return settings_from(source, vocabulary)
+
+
+def ignored_codes(settings: Settings, relpath: str) -> tuple[str, ...]:
+    """Codes and prefixes ``per-file-ignores`` turns off for the file at ``relpath``
+    (relative to the project root): test a code with ``code.startswith(...)``."""
+    return tuple(
+        code
+        for pattern, codes in settings.per_file_ignores.items()
+        if is_excluded(relpath, [pattern])
+        for code in codes
+    )
+
+
+def _matches(code: str, selectors: Iterable[str]) -> bool:
+    return any(code.startswith(s) for s in selectors)
+
+
+def select_rules(
+    select: Sequence[str] | None,
+    extend_select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    rules: Sequence[type[Rule]] | None = None,
+) -> list[type[Rule]]:
+    """Of ``rules`` (the built-in ones when None), those these selectors enable; opt-in
+    rules need their full code (or ``ALL``)."""
+    chosen: list[type[Rule]] = []
+    selectors = list(select) if select is not None else []
+    selectors += list(extend_select)
+    for rule in rules if rules is not None else all_rules():
+        code = rule.CODE
+        if "ALL" in selectors:
+            enabled = True
+        elif select is None and rule.DEFAULT:
+            enabled = True  # no --select: every default rule, built-in or from a pack
+        elif rule.DEFAULT:
+            enabled = _matches(code, selectors)
+        else:
+            enabled = code in selectors
+        if enabled and not _matches(code, ignore):
+            chosen.append(rule)
+    return chosen
+
+
+def engine_for(
+    registry: RuleRegistry,
+    project: Settings,
+    select: Sequence[str] | None,
+    extend_select: Sequence[str],
+    ignore: Sequence[str],
+    rules: Sequence[type[Rule]] | None = None,
+) -> Engine:
+    """An engine for the rules the project's settings and these selectors select, after
+    checking every selector. ``rules`` bypasses the selection (the rule classes under test
+    in ``celery_lint.testing``)."""
+    if rules is not None:
+        return _engine(registry, list(rules), project)
+    codes = [rule.CODE for rule in registry.rules]
+    for selectors, what in (
+        (project.select or [], "select"),
+        (project.extend_select, "extend-select"),
+        (project.ignore, "ignore"),
+        (select or [], "--select"),
+        (extend_select, "--extend-select"),
+        (ignore, "--ignore"),
+        *((codes_ignored, "per-file-ignores") for codes_ignored in project.per_file_ignores.values()),
+    ):
+        check_selectors(selectors, codes, what)
+    chosen = select_rules(
+        select if select is not None else project.select,
+        [*project.extend_select, *extend_select],
+        [*project.ignore, *ignore],
+        registry.rules,
+    )
+    # A local pack (``plugins = [...]``) belongs to the project that lists it.
+    foreign = registry.foreign_packs(project.plugins)
+    pack_of = registry.pack_of
+    return _engine(registry, [rule for rule in chosen if pack_of.get(rule.CODE) not in foreign], project)
+
+
+def _engine(registry: RuleRegistry, rules: list[type[Rule]], project: Settings) -> Engine:
+    return Engine(
+        rules, project.options, known_rules=registry.rules, extension_settings=registry.extension_settings
+    )

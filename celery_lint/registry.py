@@ -1,0 +1,262 @@
+"""The rules one run can use: the built-in rules and every rule pack, validated alike.
+
+The built-in rules are a plugin like any pack. Packs come from the ``celery_lint``
+entry-point group and from ``plugins = [...]`` in ``[tool.celery-lint]``; every rule a
+pack returns goes through the same validation as the built-in ones. A
+:class:`RuleRegistry` belongs to one run (a CLI call, one flake8 run): nothing of it is
+kept in the process, and ``sys.path`` is only extended while its packs need it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .rules import builtin
+from .rules.base import CODE_FORMAT, DOC_SECTIONS, NAME_FORMAT, Invalid, Rule, RuleOption, Valid
+
+BUILTIN = "celery_lint.builtin"
+
+
+@dataclass
+class Catalogue:
+    """Every rule, extension setting and option the registered packs provide."""
+
+    rules: tuple[type[Rule], ...] = ()
+    extension_settings: tuple[str, ...] = ()
+    options: tuple[RuleOption, ...] = ()
+    errors: list[str] = field(default_factory=list)
+    """One line per refused pack: shown by every front end, never a traceback."""
+    pack_of: dict[str, str] = field(default_factory=dict)
+    """Rule code -> the pack that provides it."""
+
+
+class RuleRegistry:
+    """The packs of one run and what they provide (built once, rebuilt after a change)."""
+
+    def __init__(self, *, installed_packs: bool = True) -> None:
+        self._manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self._manager.add_hookspecs(hookspecs)
+        self._manager.register(builtin, name=BUILTIN)
+        self.load_errors: list[str] = []
+        """Packs that could not be imported: their keys and codes may be what a
+        configuration names, so the configuration is checked leniently."""
+        self._local: set[str] = set()
+        self._pack_roots: list[str] = []
+        self._on_path: list[str] = []
+        self._importable_depth = 0
+        self._catalogue: Catalogue | None = None
+        if installed_packs:
+            self._load_installed_packs()
+
+    def _load_installed_packs(self) -> None:
+        try:
+            for entry in entry_points(group=hookspecs.PROJECT_NAME):
+                if self._manager.get_plugin(entry.name) is not None:
+                    continue
+                try:
+                    self._manager.register(entry.load(), name=entry.name)
+                except Exception as exc:
+                    self.load_errors.append(
+                        f"rule pack '{entry.name}' ({entry.value}) could not be loaded: {_one_line(exc)}"
+                    )
+        except Exception as exc:
+            self.load_errors.append(f"rule packs could not be listed: {_one_line(exc)}")
+
+    # ----------------------------------------------------------------- local packs
+    @contextlib.contextmanager
+    def importable(self) -> Iterator[None]:
+        """While active, the folders local packs were loaded from are on ``sys.path`` (a pack
+        may import its own modules lazily, in a hook or while checking); afterwards
+        ``sys.path`` is as it was."""
+        self._importable_depth += 1
+        try:
+            if self._importable_depth == 1:
+                for root in self._pack_roots:
+                    self._put_on_path(root)
+            yield
+        finally:
+            self._importable_depth -= 1
+            if self._importable_depth == 0:
+                for root in self._on_path:
+                    with contextlib.suppress(ValueError):
+                        sys.path.remove(root)
+                self._on_path = []
+
+    def _put_on_path(self, root: str) -> None:
+        if root not in sys.path:
+            sys.path.insert(0, root)
+            self._on_path.append(root)
+
+    def load_local_packs(self, names: Sequence[str], root: Path) -> None:
+        """Import and register ``plugins = [...]`` modules, with the project root importable."""
+        for name in names:
+            if name in self._local or self._manager.get_plugin(name) is not None:
+                continue
+            self._local.add(name)
+            if str(root) not in self._pack_roots:
+                self._pack_roots.append(str(root))
+            with self.importable():
+                self._put_on_path(str(root))
+                try:
+                    module = importlib.import_module(name)
+                    self._manager.register(module, name=name)
+                except Exception as exc:
+                    self.load_errors.append(
+                        f"rule pack '{name}' (from plugins in [tool.celery-lint]) "
+                        f"could not be loaded: {_one_line(exc)}"
+                    )
+            self._catalogue = None
+
+    @property
+    def local_pack_names(self) -> set[str]:
+        """Packs loaded from ``plugins = [...]`` of some project in this run."""
+        return set(self._local)
+
+    def foreign_packs(self, own_plugins: Sequence[str]) -> set[str]:
+        """Local packs of other projects of the run: their rules do not apply to this one."""
+        return self._local - set(own_plugins)
+
+    # ----------------------------------------------------------------- packs for tests
+    def register(self, plugin: Any, name: str) -> None:
+        self._manager.register(plugin, name=name)
+        self._catalogue = None
+
+    def unregister(self, plugin: Any) -> None:
+        self._manager.unregister(plugin)
+        self._catalogue = None
+
+    # ----------------------------------------------------------------- what they provide
+    @property
+    def catalogue(self) -> Catalogue:
+        if self._catalogue is None:
+            with self.importable():
+                self._catalogue = _build_catalogue(self._manager, self.load_errors)
+        return self._catalogue
+
+    @property
+    def rules(self) -> tuple[type[Rule], ...]:
+        """Every accepted rule class (built-in and from packs), sorted by code."""
+        return self.catalogue.rules
+
+    @property
+    def errors(self) -> list[str]:
+        """Packs that could not be loaded or were refused: one line each."""
+        return self.catalogue.errors
+
+    @property
+    def extension_settings(self) -> tuple[str, ...]:
+        return self.catalogue.extension_settings
+
+    @property
+    def pack_of(self) -> dict[str, str]:
+        return self.catalogue.pack_of
+
+    def rule_options(self) -> dict[str, tuple[type, Any]]:
+        """Every ``[tool.celery-lint]`` option the rules and packs declare: name -> (type, default)."""
+        options: dict[str, tuple[type, Any]] = {}
+        for rule in self.rules:
+            for option in rule.OPTIONS:
+                options[option.name] = (option.type, option.default)
+        for option in self.catalogue.options:
+            options[option.name] = (option.type, option.default)
+        return options
+
+    def codes_for(self, own_plugins: Sequence[str]) -> list[str]:
+        """The codes a project may name: built-in, installed packs' and its own packs'."""
+        foreign = self.foreign_packs(own_plugins)
+        pack_of = self.pack_of
+        return [rule.CODE for rule in self.rules if pack_of.get(rule.CODE) not in foreign]
+
+
+def _build_catalogue(manager: pluggy.PluginManager, load_errors: list[str]) -> Catalogue:
+    result = Catalogue(errors=list(load_errors))
+    rules: list[type[Rule]] = []
+    extension: list[str] = []
+    options: list[RuleOption] = []
+    seen_codes: dict[str, str] = {}
+    plugins = sorted(manager.list_name_plugin(), key=lambda item: (item[0] != BUILTIN, item[0]))
+    for pack, plugin in plugins:
+        try:
+            pack_rules = _call(plugin, "celery_lint_rules")
+            pack_settings = _call(plugin, "celery_lint_extension_settings")
+            pack_options = _call(plugin, "celery_lint_options")
+        except Exception as exc:
+            result.errors.append(f"rule pack '{pack}' failed: {_one_line(exc)}")
+            continue
+        problems = [p for rule in pack_rules for p in validate_rule(rule)]
+        for rule in pack_rules:
+            code = getattr(rule, "CODE", None)
+            if isinstance(code, str) and code in seen_codes:
+                problems.append(f"code {code} is already provided by '{seen_codes[code]}'")
+        codes = [getattr(r, "CODE", None) for r in pack_rules]
+        duplicates = {c for c in codes if c is not None and codes.count(c) > 1}
+        problems += [f"code {c} is used by two of its rules" for c in sorted(duplicates)]
+        if problems:
+            result.errors.append(f"rule pack '{pack}' refused: {'; '.join(problems)}")
+            continue
+        for rule in pack_rules:
+            seen_codes[rule.CODE] = pack
+            result.pack_of[rule.CODE] = pack
+        rules.extend(pack_rules)
+        extension.extend(str(s) for s in pack_settings)
+        options.extend(pack_options)
+    result.rules = tuple(sorted(rules, key=lambda r: r.CODE))
+    result.extension_settings = tuple(extension)
+    result.options = tuple(options)
+    return result
+
+
+def _call(plugin: Any, hook: str) -> list[Any]:
+    implementation = getattr(plugin, hook, None)
+    if implementation is None:
+        return []
+    value = implementation()
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{hook}() must return a list, not {type(value).__name__}")
+    return list(value)
+
+
+def validate_rule(rule: Any) -> list[str]:
+    """Every way ``rule`` breaks the rule contract (empty when it is fine)."""
+    if not (isinstance(rule, type) and issubclass(rule, Rule)):
+        return [f"{rule!r} is not a celery_lint Rule subclass"]
+    label = getattr(rule, "__name__", repr(rule))
+    problems = []
+    code = getattr(rule, "CODE", None)
+    if not isinstance(code, str) or not CODE_FORMAT.match(code):
+        problems.append(f"{label}: code {code!r} is not 1-3 capital letters and 3 digits")
+    name = getattr(rule, "NAME", None)
+    if not isinstance(name, str) or not NAME_FORMAT.match(name):
+        problems.append(f"{label}: name {name!r} is not kebab-case")
+    if not isinstance(getattr(rule, "MESSAGE", None), str) or not rule.MESSAGE:
+        problems.append(f"{label}: no MESSAGE")
+    doc = rule.__doc__ or ""
+    missing = [section for section in DOC_SECTIONS if section not in doc]
+    if missing:
+        problems.append(f"{label}: docstring lacks {', '.join(missing)}")
+    valid = getattr(rule, "VALID", [])
+    invalid = getattr(rule, "INVALID", [])
+    if not valid or not all(isinstance(c, Valid) for c in valid):
+        problems.append(f"{label}: needs VALID cases")
+    if not invalid or not all(isinstance(c, Invalid) for c in invalid):
+        problems.append(f"{label}: needs INVALID cases")
+    if getattr(rule, "FIX_SAFETY", None) not in (None, "safe", "unsafe"):
+        problems.append(f"{label}: FIX_SAFETY must be None, 'safe' or 'unsafe'")
+    return problems
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text

@@ -1,0 +1,83 @@
+"""Plain data every layer shares: a finding and its kind, the edit that fixes it, a run's result.
+
+This module imports nothing else of celery-lint, so rules, the engine and every front end
+can depend on it without depending on one another.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+
+class Kind(str, enum.Enum):
+    """What a reported line is. Front ends decide from this, never from a message's wording,
+    whether it is a finding in the code or an error of the run."""
+
+    FINDING = "finding"
+    """Something wrong in the checked code (CEL900 for a file that is not valid Python too)."""
+    ANALYSIS_SKIPPED = "analysis-skipped"
+    """A file CPython accepts that celery-lint did not analyse: an error of the run."""
+    CONFIG_ERROR = "config-error"
+    """The project's configuration could not be used: nothing was checked."""
+
+    @property
+    def is_error(self) -> bool:
+        return self is not Kind.FINDING
+
+
+@dataclass(frozen=True, order=True)
+class Violation:
+    path: str
+    line: int
+    column: int
+    code: str
+    message: str
+    name: str = ""
+    end_line: int = 0
+    end_column: int = 0
+    fixable: bool = False
+    # Not part of equality or order: it follows from the finding, it never tells two apart.
+    kind: Kind = field(default=Kind.FINDING, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {
+            key: data[key]
+            for key in (
+                "code",
+                "name",
+                "message",
+                "path",
+                "line",
+                "column",
+                "end_line",
+                "end_column",
+                "fixable",
+            )
+        }
+
+
+@dataclass
+class LintResult:
+    violations: list[Violation] = field(default_factory=list)
+    files_checked: int = 0
+    errors: list[str] = field(default_factory=list)
+    """Errors of the run that belong to no finding (a missing path, a refused rule pack)."""
+
+
+@dataclass(frozen=True)
+class Fix:
+    """Node replacements that repair one finding (a removal replaces with ``RemoveFromParent``)."""
+
+    edits: tuple[tuple[cst.CSTNode, cst.CSTNode | cst.RemovalSentinel], ...]
+    title: str = ""
+    reapply: Callable[[Any], cst.CSTNode | None] | None = None
+    """For a fix of one edit: the same edit made on what another fix already put in place
+    of that node (a keyword added to a decorator another fix extends too), so that such
+    fixes land in one round; None: the fix waits for the next round."""
