@@ -54,24 +54,60 @@ def check_case(rule: type[Rule], case: Valid | Invalid) -> str | None:
     """None when the rule behaves as the case says, else a one-line explanation.
 
     The class given is the one run (not whatever rule is registered under its code), so a
-    pack's rule can be checked before the pack is installed.
+    pack's rule can be checked before the pack is installed. Every code run for the case
+    counts (the rule's and its ``CASE_SELECT``): a VALID case gets no finding at all, an
+    INVALID case that states where its findings are gets exactly those.
     """
-    found = [
-        v
-        for v in lint_source(case.code, case.path, case.files, encoding=case.encoding, rules=_rules_for(rule))
-        if v.code == rule.CODE
-    ]
+    rules = _rules_for(rule)
+    codes = {r.CODE for r in rules}
+    found = sorted(
+        (
+            v
+            for v in lint_source(case.code, case.path, case.files, encoding=case.encoding, rules=rules)
+            if v.code in codes
+        ),
+        key=lambda v: (v.line, v.column, v.code),
+    )
     if isinstance(case, Valid):
         if found:
-            return f"{rule.CODE} flagged VALID code: {found[0].line}:{found[0].column} {found[0].message}"
+            return f"{found[0].code} flagged VALID code: {found[0].line}:{found[0].column} {found[0].message}"
         return None
-    if not found:
+    own = [v for v in found if v.code == rule.CODE]
+    if not own:
         return f"{rule.CODE} did not flag INVALID code ({case.note or case.code.splitlines()[0]})"
-    if case.line is not None and all(v.line != case.line for v in found):
-        return f"{rule.CODE} flagged line {[v.line for v in found]}, expected line {case.line}"
-    if case.message_contains and not any(case.message_contains in v.message for v in found):
-        return f"{rule.CODE} message {found[0].message!r} lacks {case.message_contains!r}"
+    problem = _position_problem(rule.CODE, case, [(v.line, v.column, v.code) for v in found])
+    if problem is not None:
+        return problem
+    if case.message_contains and not any(case.message_contains in v.message for v in own):
+        return f"{rule.CODE} message {own[0].message!r} lacks {case.message_contains!r}"
     return None
+
+
+def _position_problem(code: str, case: Invalid, found: list[tuple[int, int, str]]) -> str | None:
+    """How ``found`` (sorted) differs from where ``case`` says its findings are, if it does."""
+    if case.findings and (case.line is not None or case.column is not None):
+        return f"{code} INVALID case states both findings and line/column; state one"
+    if case.column is not None and case.line is None:
+        return f"{code} INVALID case states a column without a line"
+    if case.line is not None and case.column is None:
+        # Only the line is known: the rule's own findings are all on it.
+        lines = sorted({line for line, _, other in found if other == code})
+        if lines != [case.line]:
+            return f"{code} flagged line {lines}, expected line {case.line}"
+        return None
+    if case.line is not None and case.column is not None:
+        expected = [(case.line, case.column, code)]
+    elif case.findings:
+        expected = sorted((f[0], f[1], f[2] if len(f) == 3 else code) for f in case.findings)
+    else:
+        return None
+    if found != expected:
+        return f"{code} flagged {_positions(found)}, expected {_positions(expected)}"
+    return None
+
+
+def _positions(findings: list[tuple[int, int, str]]) -> str:
+    return "[" + ", ".join(f"{line}:{column} {code}" for line, column, code in findings) + "]"
 
 
 def _rules_for(rule: type[Rule]) -> list[type[Rule]]:

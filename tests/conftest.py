@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,3 +141,177 @@ def project(tmp_path: Path) -> Project:
     root = tmp_path / "proj_root"
     root.mkdir()
     return Project(root)
+
+
+# ------------------------------------------------------------------ the repository stays as it was
+REPO = Path(__file__).resolve().parent.parent
+# What a copy of fixtures/ leaves out: what Python, pip (``pip install -e`` of the example
+# pack) and celery-lint's cache may have left in a working copy.
+LEFTOVERS = shutil.ignore_patterns("__pycache__", "build", "*.egg-info", ".celery_lint_cache")
+
+
+def copy_clean(source: Path, target: Path) -> Path:
+    """``source`` copied to ``target`` without the leftovers of earlier runs and installs."""
+    shutil.copytree(source, target, ignore=LEFTOVERS)
+    return target
+
+
+@pytest.fixture(scope="session")
+def fixtures_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of fixtures/ (as ``<tmp>/fixtures``, beside the repository's pyproject.toml)
+    for tests that run the tools on it: they must not write into the repository."""
+    root = tmp_path_factory.mktemp("repo")
+    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
+    return copy_clean(REPO / "fixtures", root / "fixtures")
+
+
+def _repository_state() -> set[str] | None:
+    """``git status`` of the repository, ignored files included; None outside a git checkout.
+    Python's bytecode and pytest's own cache are the interpreter's and the runner's."""
+    try:
+        proc = subprocess.run(
+            ["git", "status", "--porcelain", "--ignored", "--untracked-files=all"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0:
+        return None
+    return {
+        line
+        for line in proc.stdout.splitlines()
+        if "__pycache__/" not in line and ".pytest_cache/" not in line
+    }
+
+
+_STATE_BEFORE = pytest.StashKey[set[str] | None]()
+
+
+_HYPOTHESIS_HOME = pytest.StashKey[Path]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the main process, with or without xdist
+        config.stash[_STATE_BEFORE] = _repository_state()
+    # Hypothesis keeps data (its Unicode tables) in ./.hypothesis from the moment the fuzz
+    # module builds its strategies: somewhere else, the repository is not a scratch folder.
+    try:
+        from hypothesis.configuration import set_hypothesis_home_dir
+    except ImportError:
+        return
+    home = Path(tempfile.mkdtemp(prefix="celery-lint-tests-hypothesis-"))
+    config.stash[_HYPOTHESIS_HOME] = home
+    set_hypothesis_home_dir(home)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home = config.stash.get(_HYPOTHESIS_HOME, None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when the tests changed what ``git status`` shows of the repository."""
+    config = session.config
+    before = config.stash.get(_STATE_BEFORE, None)
+    if hasattr(config, "workerinput") or before is None:
+        return
+    after = _repository_state()
+    if after is None:
+        return
+    written = sorted(after - before)
+    if written:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write("\n")
+            reporter.write_sep("=", "the tests wrote into the repository (git status --ignored)", red=True)
+            for line in written:
+                reporter.write_line(f"    {line}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# ------------------------------------------------------------------ pre-commit, with one environment
+PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
+PRE_COMMIT_TIMEOUT = 240
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+}
+
+
+def git(*args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
+    proc = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **GIT_IDENTITY, **(env or {})},
+    )
+    assert proc.returncode == 0, f"git {' '.join(args)}\n{proc.stdout}{proc.stderr}"
+    return proc.stdout
+
+
+@dataclass(repr=False)
+class PreCommitRun:
+    returncode: int
+    output: str
+    args: list[str]
+
+    def __repr__(self) -> str:
+        return f"$ pre-commit {' '.join(self.args)}\n[exit {self.returncode}]\n{self.output}"
+
+
+@pytest.fixture(scope="session")
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pre-commit's store for the session: the hook environment is installed once."""
+    return tmp_path_factory.mktemp("pre-commit-home")
+
+
+def pre_commit(*args: str, cwd: Path, home: Path) -> PreCommitRun:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PRE_COMMIT", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "VIRTUAL_ENV"))
+    }
+    env.update(GIT_IDENTITY)
+    env["PRE_COMMIT_HOME"] = str(home)
+    env["PRE_COMMIT_COLOR"] = "never"
+    proc = subprocess.run(
+        [str(PRE_COMMIT), *args, "--color", "never"],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=PRE_COMMIT_TIMEOUT,
+        env=env,
+    )
+    return PreCommitRun(proc.returncode, proc.stdout, list(args))
+
+
+@pytest.fixture(scope="session")
+def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One commit holding the repository's working tree (tracked, modified and untracked
+    files; what .gitignore ignores stays out)."""
+    snapshot = tmp_path_factory.mktemp("hook-repo")
+    git("init", "-q", cwd=snapshot)
+    work_tree = {"GIT_DIR": str(snapshot / ".git"), "GIT_WORK_TREE": str(REPO)}
+    git("add", "-A", cwd=REPO, env=work_tree)
+    git("commit", "-q", "--no-verify", "-m", "snapshot of the working tree", cwd=REPO, env=work_tree)
+    git("reset", "-q", "--hard", cwd=snapshot)
+    assert (snapshot / ".pre-commit-hooks.yaml").is_file()
+    assert (snapshot / "celery_lint" / "cli.py").is_file()
+    return snapshot
+
+
+def hooks_config(hook_repo: Path, *hook_ids: str) -> str:
+    """A .pre-commit-config.yaml using ``hook_ids`` of the snapshot at its one revision."""
+    rev = git("rev-parse", "HEAD", cwd=hook_repo).strip()
+    hooks = "".join(f"      - id: {hook_id}\n" for hook_id in hook_ids)
+    return f"repos:\n  - repo: {hook_repo}\n    rev: {rev}\n    hooks:\n{hooks}"

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import BARE_TASK, Project, Run, run_cli
+from conftest import BARE_TASK, LEFTOVERS, Project, Run, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -23,7 +23,7 @@ CACHE = ".celery_lint_cache"
 
 def copy_fixture(name: str, dest: Path) -> Path:
     target = dest / Path(name).name
-    shutil.copytree(FIXTURES / name, target, ignore=shutil.ignore_patterns(CACHE, "__pycache__"))
+    shutil.copytree(FIXTURES / name, target, ignore=LEFTOVERS)
     return target
 
 

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 import jsonschema
 import pytest
-from conftest import BARE_TASK, CLEAN_TASK, Project, Run, run_cli
+from conftest import BARE_TASK, CLEAN_TASK, LEFTOVERS, Project, Run, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -22,9 +22,7 @@ SCHEMA = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_t
 
 def copy_fixture(name: str, dest: Path) -> Path:
     target = dest / Path(name).name
-    shutil.copytree(
-        FIXTURES / name, target, ignore=shutil.ignore_patterns(".celery_lint_cache", "__pycache__")
-    )
+    shutil.copytree(FIXTURES / name, target, ignore=LEFTOVERS)
     return target
 
 

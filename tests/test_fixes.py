@@ -21,7 +21,7 @@ from pathlib import Path
 
 import libcst as cst
 import pytest
-from conftest import BARE_TASK, Project
+from conftest import BARE_TASK, LEFTOVERS, Project
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from celery_lint.engine import Engine, fix_paths, lint_paths, select_rules
@@ -512,7 +512,7 @@ def test_fixing_a_fixture_project(source: Path, tmp_path: Path):
     """``--fix --unsafe-fixes`` on a copy: it still compiles, every fixable finding is gone,
     and a second run changes nothing."""
     copy = tmp_path / source.name
-    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__", ".celery_lint_cache"))
+    shutil.copytree(source, copy, ignore=LEFTOVERS)
     compiled_before = _compileall(copy)
     before = lint_paths([copy], extend_select=["ALL"]).violations
     result, changes = fix_paths([copy], unsafe=True, extend_select=["ALL"])

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+# The tests that run the tools run them on a copy (``fixtures_copy``), never in the repository.
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 # Every folder with a pyproject.toml, named by its path under fixtures/: the sample
 # projects (``django_shop``) and one project per rule family (``families/limits``).
@@ -124,8 +125,8 @@ def test_every_family_project_is_listed() -> None:
 
 
 @pytest.mark.parametrize("name", PROJECTS)
-def test_whole_project(name: str) -> None:
-    project = FIXTURES / name
+def test_whole_project(name: str, fixtures_copy: Path) -> None:
+    project = fixtures_copy / name
     code, got, summary = run_cli(project, ".")
     expected = expected_findings(project)
     assert got == expected, describe(expected, got)
@@ -134,10 +135,10 @@ def test_whole_project(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", PROJECTS)
-def test_from_the_repository_root(name: str) -> None:
+def test_from_the_repository_root(name: str, fixtures_copy: Path) -> None:
     """``celery-lint fixtures/django_shop`` (the README demo) uses the fixture's own root."""
-    project = FIXTURES / name
-    code, got, _ = run_cli(FIXTURES.parent, f"fixtures/{name}")
+    project = fixtures_copy / name
+    code, got, _ = run_cli(fixtures_copy.parent, f"fixtures/{name}")
     prefix = f"fixtures/{name}/"
     assert all(path.startswith(prefix) for path, _, _ in got)
     stripped = {(path[len(prefix) :], line, rule) for path, line, rule in got}
@@ -157,9 +158,9 @@ def _files_with_expectations() -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize(("name", "relpath"), _files_with_expectations())
-def test_single_file_matches_whole_project(name: str, relpath: str) -> None:
+def test_single_file_matches_whole_project(name: str, relpath: str, fixtures_copy: Path) -> None:
     """Linting one file still sees the whole project: the same findings for that file."""
-    project = FIXTURES / name
+    project = fixtures_copy / name
     code, got, _ = run_cli(project, relpath)
     expected = expected_in(project, project / relpath)
     assert got == expected, describe(expected, got)
@@ -167,9 +168,9 @@ def test_single_file_matches_whole_project(name: str, relpath: str) -> None:
 
 
 @pytest.mark.parametrize("name", PROJECTS)
-def test_files_without_expectations_are_clean(name: str) -> None:
+def test_files_without_expectations_are_clean(name: str, fixtures_copy: Path) -> None:
     """The good part of each project, named file by file, has no findings."""
-    project = FIXTURES / name
+    project = fixtures_copy / name
     clean = [
         path.relative_to(project).as_posix()
         for path in python_files(project)
@@ -388,7 +389,9 @@ def _fact_cases() -> list[object]:
 
 
 @pytest.mark.parametrize(("name", "setup", "facts"), _fact_cases())
-def test_configuration_matches_celery(name: str, setup: str, facts: dict[str, object]) -> None:
+def test_configuration_matches_celery(
+    name: str, setup: str, facts: dict[str, object], fixtures_copy: Path
+) -> None:
     script = textwrap.dedent(setup) + textwrap.dedent(
         f"""
         import json
@@ -403,7 +406,7 @@ def test_configuration_matches_celery(name: str, setup: str, facts: dict[str, ob
     )
     completed = subprocess.run(
         [sys.executable, "-B", "-c", script],
-        cwd=FIXTURES / name,
+        cwd=fixtures_copy / name,
         capture_output=True,
         text=True,
         timeout=120,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import BARE_TASK, Project, run_cli
+from conftest import BARE_TASK, LEFTOVERS, Project, run_cli
 
 from celery_lint.rules import all_rules
 
@@ -88,9 +88,7 @@ def cli_findings(cwd: Path, *args: str) -> set[Finding]:
 
 def copy_fixture(name: str, dest: Path) -> Path:
     target = dest / Path(name).name
-    shutil.copytree(
-        FIXTURES / name, target, ignore=shutil.ignore_patterns(".celery_lint_cache", "__pycache__")
-    )
+    shutil.copytree(FIXTURES / name, target, ignore=LEFTOVERS)
     return target
 
 
@@ -148,7 +146,7 @@ def test_every_rule_gives_the_cli_findings(tmp_path: Path) -> None:
         shutil.copytree(
             FIXTURES / name,
             tmp_path / folder,
-            ignore=shutil.ignore_patterns(".celery_lint_cache", "__pycache__"),
+            ignore=LEFTOVERS,
         )
         folders.append(folder)
     codes = ",".join(EVERY_FLAKE8_RULE)

@@ -20,7 +20,6 @@ import ast
 import io
 import keyword
 import os
-import shutil
 import tempfile
 import tokenize
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ import pytest
 hypothesis = pytest.importorskip("hypothesis")
 hypothesmith = pytest.importorskip("hypothesmith")
 
+from conftest import copy_clean  # noqa: E402
 from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
@@ -48,6 +48,8 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
     database=None,
 )
+
+pytestmark = pytest.mark.slow
 
 
 def _parses(source: str | bytes) -> bool:
@@ -253,7 +255,12 @@ def test_engine_never_raises_on_celery_shaped_code(source: str) -> None:
 # --------------------------------------------------------------------------- broken code
 def _seed_files() -> list[tuple[str, Path]]:
     """(label, path) of every fixture module and a few real Celery modules."""
-    seeds = [(str(p.relative_to(FIXTURES)), p) for p in sorted(FIXTURES.rglob("*.py"))]
+    seeds = [
+        (str(p.relative_to(FIXTURES)), p)
+        for p in sorted(FIXTURES.rglob("*.py"))
+        # Not what an install of the example pack may have left (build/lib/ copies).
+        if not {"build", "__pycache__"} & set(p.relative_to(FIXTURES).parts)
+    ]
     try:
         import celery
     except ImportError:  # pragma: no cover - celery is a dependency
@@ -356,7 +363,7 @@ def test_mutated_celery_code_gives_cel900_or_findings(data: st.DataObject, seed:
     with tempfile.TemporaryDirectory(prefix="celery-lint-fuzz-") as tmp:
         if fixture is not None:
             root = Path(tmp) / fixture.name
-            shutil.copytree(fixture, root)
+            copy_clean(fixture, root)
             target = root / path.relative_to(fixture)
         else:
             root = Path(tmp) / "proj"

@@ -1,115 +1,42 @@
 """The pre-commit hooks of .pre-commit-hooks.yaml, run by the real pre-commit.
 
-pre-commit builds a virtualenv and pip-installs this repository into it, so these tests
-take tens of seconds each; every pre-commit call has a timeout so the file cannot hang.
-
-Which code gets installed: ``pre-commit try-repo PATH`` installs the repository's HEAD
-plus, through a temporary commit, its staged and modified *tracked* files (``git add -u``);
-files git does not track yet (a new module) are left out. So the hooks are tried from a
-snapshot: one commit of the working tree as it is on disk, every file git does not ignore
-(``hook_repo``). try-repo always installs into a throw-away store of its own (it ignores
-PRE_COMMIT_HOME); the tests that install once and reuse the environment use
-``pre-commit run`` with a config naming the snapshot, under a PRE_COMMIT_HOME shared by
-the module.
+pre-commit builds a virtualenv and pip-installs this repository into it, which takes tens
+of seconds: every test here shares one installed environment (``pre_commit_home``, for the
+session), through a ``.pre-commit-config.yaml`` naming a snapshot of the repository at a
+fixed revision (``hook_repo``: one commit of the working tree as it is on disk, every file
+git does not ignore, so that modules git does not track yet are in). Under xdist a test
+file runs in one process (``--dist loadfile``), so the environment is installed once: the
+example rule pack's pre-commit test is here for that reason. Every pre-commit call has a
+timeout so the file cannot hang.
 """
 
 from __future__ import annotations
 
-import os
+import re
 import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import BARE_TASK, CLEAN_TASK
+from conftest import BARE_TASK, CLEAN_TASK, PRE_COMMIT, Run, git, hooks_config, pre_commit
+from test_rule_packs import LOCAL_CONFIG, PAYMENTS, make_project, of
 
 ROOT = Path(__file__).resolve().parent.parent
-PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
-TIMEOUT = 240
 
-pytestmark = pytest.mark.skipif(
-    not PRE_COMMIT.exists() or shutil.which("git") is None, reason="needs pre-commit next to python, and git"
-)
-
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "test",
-    "GIT_AUTHOR_EMAIL": "test@example.com",
-    "GIT_COMMITTER_NAME": "test",
-    "GIT_COMMITTER_EMAIL": "test@example.com",
-}
+pytestmark = [
+    pytest.mark.skipif(
+        not PRE_COMMIT.exists() or shutil.which("git") is None,
+        reason="needs pre-commit next to python, and git",
+    ),
+    pytest.mark.slow,
+]
 
 
-def git(*args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
-    proc = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **GIT_IDENTITY, **(env or {})},
-    )
-    assert proc.returncode == 0, f"git {' '.join(args)}\n{proc.stdout}{proc.stderr}"
-    return proc.stdout
-
-
-@dataclass(repr=False)
-class PreCommitRun:
-    returncode: int
-    output: str
-    args: list[str]
-
-    def __repr__(self) -> str:
-        return f"$ pre-commit {' '.join(self.args)}\n[exit {self.returncode}]\n{self.output}"
-
-
-@pytest.fixture(scope="module")
-def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("pre-commit-home")
-
-
-def pre_commit(*args: str, cwd: Path, home: Path) -> PreCommitRun:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("PRE_COMMIT", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "VIRTUAL_ENV"))
-    }
-    env.update(GIT_IDENTITY)
-    env["PRE_COMMIT_HOME"] = str(home)
-    env["PRE_COMMIT_COLOR"] = "never"
-    proc = subprocess.run(
-        [str(PRE_COMMIT), *args, "--color", "never"],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=TIMEOUT,
-        env=env,
-    )
-    return PreCommitRun(proc.returncode, proc.stdout, list(args))
-
-
-@pytest.fixture(scope="module")
-def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One commit holding the repository's working tree (tracked, modified and untracked
-    files; what .gitignore ignores stays out)."""
-    snapshot = tmp_path_factory.mktemp("hook-repo")
-    git("init", "-q", cwd=snapshot)
-    work_tree = {"GIT_DIR": str(snapshot / ".git"), "GIT_WORK_TREE": str(ROOT)}
-    git("add", "-A", cwd=ROOT, env=work_tree)
-    git("commit", "-q", "--no-verify", "-m", "snapshot of the working tree", cwd=ROOT, env=work_tree)
-    git("reset", "-q", "--hard", cwd=snapshot)
-    assert (snapshot / ".pre-commit-hooks.yaml").is_file()
-    assert (snapshot / "celery_lint" / "cli.py").is_file()
-    return snapshot
-
-
-def user_repo(root: Path, files: dict[str, str]) -> Path:
-    """A git repository with a small project, committed."""
+def user_repo(root: Path, files: dict[str, str], hooks: str) -> Path:
+    """A git repository with a small project and the pre-commit configuration ``hooks``, committed."""
     root.mkdir(parents=True)
     git("init", "-q", cwd=root)
     (root / "pyproject.toml").write_text('[project]\nname = "shop"\nversion = "1"\n', "utf-8")
+    (root / ".pre-commit-config.yaml").write_text(hooks, "utf-8")
     for relpath, content in files.items():
         path = root / relpath
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -129,27 +56,28 @@ def export(rows):
 """
 
 
-def test_try_repo_check_hook_fails_on_findings(
-    tmp_path: Path, hook_repo: Path, pre_commit_home: Path
-) -> None:
-    repo = user_repo(tmp_path / "shop", {"app/__init__.py": "", "app/tasks.py": BARE_TASK})
-    run = pre_commit("try-repo", str(hook_repo), "celery-lint", "--all-files", cwd=repo, home=pre_commit_home)
+def test_check_hook_fails_on_findings(tmp_path: Path, hook_repo: Path, pre_commit_home: Path) -> None:
+    repo = user_repo(
+        tmp_path / "shop",
+        {"app/__init__.py": "", "app/tasks.py": BARE_TASK},
+        hooks_config(hook_repo, "celery-lint"),
+    )
+    run = pre_commit("run", "--all-files", cwd=repo, home=pre_commit_home)
     assert run.returncode == 1, run
     assert "Traceback" not in run.output, run
     assert "celery-lint" in run.output and "Failed" in run.output, run
     assert "app/tasks.py:4:1: CEL201 " in run.output, run
 
 
-def test_try_repo_fix_hook_fixes_and_fails_on_what_is_left(
+def test_fix_hook_fixes_and_fails_on_what_is_left(
     tmp_path: Path, hook_repo: Path, pre_commit_home: Path
 ) -> None:
     repo = user_repo(
         tmp_path / "shop",
         {"app/__init__.py": "", "app/tasks.py": BARE_TASK, "app/export.py": PICKLE_TASK},
+        hooks_config(hook_repo, "celery-lint-fix"),
     )
-    run = pre_commit(
-        "try-repo", str(hook_repo), "celery-lint-fix", "--all-files", cwd=repo, home=pre_commit_home
-    )
+    run = pre_commit("run", "--all-files", cwd=repo, home=pre_commit_home)
     assert run.returncode == 1, run
     assert "Traceback" not in run.output, run
     assert "celery-lint (fix)" in run.output and "Failed" in run.output, run
@@ -160,10 +88,16 @@ def test_try_repo_fix_hook_fixes_and_fails_on_what_is_left(
     assert (repo / "app" / "tasks.py").read_text("utf-8") == BARE_TASK
 
 
-def test_try_repo_clean_project_passes(tmp_path: Path, hook_repo: Path, pre_commit_home: Path) -> None:
-    """Without a hook id try-repo runs every hook of the manifest: both pass."""
-    repo = user_repo(tmp_path / "shop", {"app/__init__.py": "", "app/tasks.py": CLEAN_TASK})
-    run = pre_commit("try-repo", str(hook_repo), "--all-files", cwd=repo, home=pre_commit_home)
+def test_every_hook_passes_on_a_clean_project(tmp_path: Path, hook_repo: Path, pre_commit_home: Path) -> None:
+    manifest = (ROOT / ".pre-commit-hooks.yaml").read_text("utf-8")
+    hook_ids = re.findall(r"^- id: (\S+)$", manifest, re.MULTILINE)
+    assert sorted(hook_ids) == ["celery-lint", "celery-lint-fix"]
+    repo = user_repo(
+        tmp_path / "shop",
+        {"app/__init__.py": "", "app/tasks.py": CLEAN_TASK},
+        hooks_config(hook_repo, *hook_ids),
+    )
+    run = pre_commit("run", "--all-files", cwd=repo, home=pre_commit_home)
     assert run.returncode == 0, run
     assert "Traceback" not in run.output, run
     passed = [line for line in run.output.splitlines() if line.endswith("Passed")]
@@ -201,15 +135,9 @@ def ship(order_id):
 """
 
 
-def _config(hook_repo: Path) -> str:
-    rev = git("rev-parse", "HEAD", cwd=hook_repo).strip()
-    return f"repos:\n  - repo: {hook_repo}\n    rev: {rev}\n    hooks:\n      - id: celery-lint\n"
-
-
 def test_changed_file_sees_project_settings(tmp_path: Path, hook_repo: Path, pre_commit_home: Path) -> None:
     """pre-commit passes only the changed file; the global CELERY_TASK_ACKS_LATE = True in
-    the (unchanged) settings still silences CEL205. Removing it makes CEL205 fire. The
-    hook environment is installed by the first run and reused by the second."""
+    the (unchanged) settings still silences CEL205. Removing it makes CEL205 fire."""
     repo = user_repo(
         tmp_path / "shop",
         {
@@ -219,14 +147,11 @@ def test_changed_file_sees_project_settings(tmp_path: Path, hook_repo: Path, pre
             "orders/__init__.py": "",
             "orders/tasks.py": ORDER_TASKS,
         },
+        hooks_config(hook_repo, "celery-lint"),
     )
-    (repo / ".pre-commit-config.yaml").write_text(_config(hook_repo), "utf-8")
-    git("add", ".pre-commit-config.yaml", cwd=repo)
-    git("commit", "-q", "-m", "hooks", cwd=repo)
-    home = pre_commit_home / "shared"
+    home = pre_commit_home
     run = pre_commit("run", "celery-lint", "--files", "orders/tasks.py", cwd=repo, home=home)
     assert run.returncode == 0, run
-    assert "Installing environment" in run.output, run
 
     settings = repo / "proj" / "settings.py"
     settings.write_text(SETTINGS.replace("CELERY_TASK_ACKS_LATE = True\n", ""), "utf-8")
@@ -235,3 +160,41 @@ def test_changed_file_sees_project_settings(tmp_path: Path, hook_repo: Path, pre
     assert again.returncode == 1, again
     assert "orders/tasks.py:5:1: CEL205 " in again.output, again
     assert "Installing environment" not in again.output, "the environment is reused"
+
+
+# --------------------------------------------------------------------------- a rule pack
+@pytest.fixture(scope="module")
+def pack_pre_commit_run(
+    tmp_path_factory: pytest.TempPathFactory, hook_repo: Path, pre_commit_home: Path
+) -> Run:
+    """One ``pre-commit run --all-files`` of the celery-lint hook on a git repository that
+    holds the example rule pack as a local pack (the hook's environment installs only
+    celery-lint; test_rule_packs.py has the pack's other tests).
+
+    The hook runs plain ``celery-lint``, so the project turns the pack on with
+    ``extend-select`` (see test_default_pack_rule_runs_without_select for why)."""
+    base = tmp_path_factory.mktemp("pre-commit")
+    repo = make_project(base / "repo", LOCAL_CONFIG + 'extend-select = ["ACM"]\n', local_pack=True)
+    (repo / ".pre-commit-config.yaml").write_text(hooks_config(hook_repo, "celery-lint"), "utf-8")
+    git("init", "-q", cwd=repo)
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", "init", cwd=repo)
+    run = pre_commit("run", "--all-files", cwd=repo, home=pre_commit_home)
+    result = Run(run.returncode, run.output, "", ["pre-commit", *run.args])
+    assert "Traceback" not in result.stdout, result
+    return result
+
+
+def test_pack_rule_fires_in_pre_commit(pack_pre_commit_run: Run) -> None:
+    run = pack_pre_commit_run
+    assert run.returncode == 1, run
+    assert re.search(r"^celery-lint\.+Failed$", run.stdout, re.MULTILINE), run
+    assert "celery-lint: error" not in run.stdout + run.stderr, run
+    assert of(run, "ACM101") == {(PAYMENTS, 4)}, run
+
+
+def test_noqa_works_in_pre_commit(pack_pre_commit_run: Run) -> None:
+    run = pack_pre_commit_run
+    # Line 12 was linted (its CEL201 is there) but its noqa comment for ACM101 held.
+    assert (PAYMENTS, 12) in of(run, "CEL201"), run
+    assert (PAYMENTS, 12) not in of(run, "ACM101"), run

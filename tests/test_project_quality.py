@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from celery_lint.docs import main as docs_main
 from celery_lint.docs import render_readme
 
@@ -29,23 +31,46 @@ def test_every_rule_has_a_page() -> None:
     assert pages == {rule.CODE for rule in all_rules()}
 
 
-def test_ruff_is_clean_on_the_package() -> None:
+@pytest.mark.slow
+def test_ruff_is_clean_on_the_package_and_its_tests() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "celery_lint"], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "celery_lint", "tests"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_mypy_strict_is_clean_on_the_package() -> None:
+@pytest.mark.slow
+def test_mypy_strict_is_clean_on_the_package(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--no-incremental"], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "mypy", "--no-incremental", "--cache-dir", str(tmp_path / "mypy")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_celery_lint_is_clean_on_its_own_code() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "celery_lint", "celery_lint"], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "celery_lint", "--no-cache", "celery_lint"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_license_pyproject_names_is_there() -> None:
+    from importlib.metadata import metadata
+
+    text = (ROOT / "LICENSE").read_text("utf-8")
+    assert text.startswith("MIT License\n")
+    assert "Copyright (c) 2026 celery-lint developers" in text
+    installed = metadata("celery-lint")
+    assert installed["License-Expression"] == "MIT"
+    assert installed.get_all("License-File") == ["LICENSE"]

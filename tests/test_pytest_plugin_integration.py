@@ -230,6 +230,7 @@ def _run_with_pytest_celery(
     )
 
 
+@pytest.mark.slow
 def test_no_fixture_clash_with_pytest_celery(pytester: pytest.Pytester, pytest_celery_path: str) -> None:
     def fixtures(*args: str) -> dict[str, str]:
         done = _run_with_pytest_celery(pytester, pytest_celery_path, "--fixtures", *args)
@@ -245,6 +246,7 @@ def test_no_fixture_clash_with_pytest_celery(pytester: pytest.Pytester, pytest_c
     assert "celery/contrib/pytest.py" in theirs["celery_app"]
 
 
+@pytest.mark.slow
 def test_fixtures_and_lint_gate_work_with_pytest_celery_loaded(
     pytester: pytest.Pytester, pytest_celery_path: str
 ) -> None:
@@ -323,6 +325,7 @@ def fan_out(n):
 """
 
 
+@pytest.mark.slow
 def test_celery_lint_app_with_a_real_in_memory_worker(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(wproj=WORKER_PROJECT)
     pytester.makeini("[pytest]\ncelery_lint_app = wproj:app\npythonpath = .\n")
@@ -378,11 +381,14 @@ LINTED_PROJECT = {
 
 
 def test_lint_gate_one_item_per_file(pytester: pytest.Pytester) -> None:
+    """In a pytest process of its own, as a user runs it: an in-process run would see the
+    celery-lint modules of this process, which other modules' in-process runs may have left
+    half re-imported (pytester drops the modules first imported inside a run)."""
     pytester.makepyprojecttoml('[tool.celery-lint]\nexclude = ["vendored"]\n')
     (pytester.path / "vendored").mkdir()
     for name, source in LINTED_PROJECT.items():
         (pytester.path / f"{name}.py").write_text(textwrap.dedent(source))
-    result = pytester.runpytest(*QUIET, "--celery-lint", "-v")
+    result = pytester.runpytest_subprocess(*QUIET, "--celery-lint", "-v")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -400,7 +406,7 @@ def test_lint_gate_one_item_per_file(pytester: pytest.Pytester) -> None:
         ]
     )
     assert "vendored" not in result.stdout.str()
-    quiet = pytester.runpytest(*QUIET)
+    quiet = pytester.runpytest_subprocess(*QUIET)
     quiet.assert_outcomes()  # without --celery-lint nothing is collected
 
 

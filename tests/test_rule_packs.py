@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Run
+from conftest import Run, copy_clean
 
 REPO = Path(__file__).resolve().parents[1]
 PACK_SOURCE = REPO / "fixtures" / "example_pack"
@@ -125,7 +125,7 @@ def pack_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     fixture's source tree gets no build/ or egg-info)."""
     base = tmp_path_factory.mktemp("pack-install")
     source = base / "example_pack"
-    shutil.copytree(PACK_SOURCE, source, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
+    copy_clean(PACK_SOURCE, source)
     site = base / "site"
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(source)],
@@ -152,9 +152,7 @@ def make_project(root: Path, config: str = "", local_pack: bool = False) -> Path
     (root / "health" / "__init__.py").write_text("", encoding="utf-8")
     (root / "health" / "tasks.py").write_text(HEALTH_TASKS, encoding="utf-8")
     if local_pack:
-        shutil.copytree(
-            PACK_PACKAGE, root / "acme_celery_rules", ignore=shutil.ignore_patterns("__pycache__")
-        )
+        copy_clean(PACK_PACKAGE, root / "acme_celery_rules")
     return root
 
 
@@ -290,42 +288,7 @@ def _git(*args: str, cwd: Path) -> None:
     )
 
 
-@pytest.fixture(scope="module")
-def pre_commit_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    """One ``pre-commit try-repo <celery-lint repo> celery-lint --all-files`` on a git
-    repository that holds its pack (the hook's environment installs only celery-lint).
-
-    The hook runs plain ``celery-lint``, so the project turns the pack on with
-    ``extend-select`` (see test_default_pack_rule_runs_without_select for why)."""
-    base = tmp_path_factory.mktemp("pre-commit")
-    repo = make_project(base / "repo", LOCAL_CONFIG + 'extend-select = ["ACM"]\n', local_pack=True)
-    _git("init", "-q", cwd=repo)
-    _git("add", "-A", cwd=repo)
-    _git("commit", "-q", "-m", "init", cwd=repo)
-    env = _env()
-    env["PRE_COMMIT_HOME"] = str(base / "pre-commit-home")
-    pre_commit = [sys.executable, "-m", "pre_commit"]
-    return _run(
-        [*pre_commit, "try-repo", str(REPO), "celery-lint", "--all-files", "--color", "never"],
-        repo,
-        env,
-        timeout=300,
-    )
-
-
-def test_pack_rule_fires_in_pre_commit(pre_commit_run: Run) -> None:
-    run = pre_commit_run
-    assert run.returncode == 1, run
-    assert re.search(r"^celery-lint\.+Failed$", run.stdout, re.MULTILINE), run
-    assert "celery-lint: error" not in run.stdout + run.stderr, run
-    assert of(run, "ACM101") == {(PAYMENTS, 4)}, run
-
-
-def test_noqa_works_in_pre_commit(pre_commit_run: Run) -> None:
-    run = pre_commit_run
-    # Line 12 was linted (its CEL201 is there) but its noqa comment for ACM101 held.
-    assert (PAYMENTS, 12) in of(run, "CEL201"), run
-    assert (PAYMENTS, 12) not in of(run, "ACM101"), run
+# The pack in pre-commit: test_precommit.py (one worker shares one hook environment).
 
 
 # =========================================================================== 2. options
@@ -473,9 +436,7 @@ def broken_project(root: Path, case: str, *, with_acme: bool = False) -> str:
     (root / "tasks.py").write_text(BARE_TASK, encoding="utf-8")
     plugins = [module]
     if with_acme:
-        shutil.copytree(
-            PACK_PACKAGE, root / "acme_celery_rules", ignore=shutil.ignore_patterns("__pycache__")
-        )
+        copy_clean(PACK_PACKAGE, root / "acme_celery_rules")
         (root / "payments").mkdir()
         (root / "payments" / "tasks.py").write_text(PAYMENTS_TASKS, encoding="utf-8")
         plugins = ["acme_celery_rules", module]
@@ -583,15 +544,17 @@ def test_pack_that_fails_to_load_with_its_option_set(tmp_path: Path) -> None:
 
 # =========================================================================== 4. testing helpers
 @pytest.fixture
-def example_rule(monkeypatch: pytest.MonkeyPatch) -> Iterator[type]:
-    """The example pack's rule, imported from the fixture (not installed); the pack's
-    modules are forgotten around the test."""
-    monkeypatch.syspath_prepend(str(PACK_SOURCE))
+def example_rule(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[type]:
+    """The example pack's rule, imported from a clean copy of the fixture (not installed:
+    the egg-info that ``pip install -e`` leaves in the fixture would make it look installed);
+    the pack's modules are forgotten around the test."""
+    source = copy_clean(PACK_SOURCE, tmp_path / "example_pack")
+    monkeypatch.syspath_prepend(str(source))
     for name in [n for n in sys.modules if n == "acme_celery_rules" or n.startswith("acme_celery_rules.")]:
         monkeypatch.delitem(sys.modules, name)
     try:
         module = importlib.import_module("acme_celery_rules.payments_queue")
-        assert Path(module.__file__ or "").is_relative_to(PACK_SOURCE)
+        assert Path(module.__file__ or "").is_relative_to(source)
         yield module.PaymentsTaskOffQueue
     finally:
         for name in [

@@ -9,12 +9,12 @@ stops on bad usage (SystemExit).
 from __future__ import annotations
 
 import gc
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import copy_clean
 
 from celery_lint.cli import main
 
@@ -27,9 +27,7 @@ def _project(root: Path, *, local_pack: bool, config: str = "") -> Path:
     root.mkdir()
     if local_pack:
         config = '[tool.celery-lint]\nplugins = ["acme_celery_rules"]\n' + config
-        shutil.copytree(
-            PACK_PACKAGE, root / "acme_celery_rules", ignore=shutil.ignore_patterns("__pycache__")
-        )
+        copy_clean(PACK_PACKAGE, root / "acme_celery_rules")
     (root / "pyproject.toml").write_text(config, encoding="utf-8")
     (root / "payments").mkdir()
     (root / "payments" / "__init__.py").write_text("", encoding="utf-8")

@@ -34,7 +34,13 @@ class Valid:
 
 @dataclass(frozen=True)
 class Invalid:
-    """Code the rule must flag, on ``line`` when given (1-based, in ``path``)."""
+    """Code the rule must flag, where the case says (1-based lines and columns, in ``path``).
+
+    ``line`` and ``column``: the one finding of the case. ``line`` alone: every finding is
+    on that line. ``findings``: the whole list, for a case with several, as (line, column)
+    of the rule's own code or (line, column, code) of another code the rule's cases select
+    (``CASE_SELECT``); nothing else may be reported. None of them: at least one finding.
+    """
 
     code: str
     line: int | None = None
@@ -45,6 +51,8 @@ class Invalid:
     encoding: str = "utf-8"
     fixed: str | None = None
     """The file ``path`` after the rule's fix (unsafe fixes included), when the rule offers one."""
+    column: int | None = None
+    findings: tuple[tuple[int, int] | tuple[int, int, str], ...] = ()
 
 
 @dataclass(frozen=True)

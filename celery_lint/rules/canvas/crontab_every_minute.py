@@ -74,29 +74,34 @@ class CrontabEveryMinute(Rule):
         Invalid(
             IMPORT + "schedule = crontab(hour=3)\n",
             line=2,
+            column=12,
             message_contains="while hour=3 holds",
             fixed=IMPORT + "schedule = crontab(minute=0, hour=3)\n",
         ),
         Invalid(
             IMPORT + "schedule = crontab(day_of_week='mon')\n",
             line=2,
+            column=12,
             fixed=IMPORT + "schedule = crontab(minute=0, day_of_week='mon')\n",
         ),
         Invalid(
             IMPORT + "schedule = crontab(hour='*', day_of_month=1)\n",
             line=2,
+            column=12,
             note="hour '*', day fixed",
             fixed=IMPORT + "schedule = crontab(minute=0, hour='*', day_of_month=1)\n",
         ),
         Invalid(
             IMPORT + "schedule = crontab(hour='*/6')\n",
             line=2,
+            column=12,
             fixed=IMPORT + "schedule = crontab(minute=0, hour='*/6')\n",
         ),
         Invalid(
             "from celery.schedules import crontab\n\nCELERY_BEAT_SCHEDULE = {\n    'nightly': {'task': 'proj.tasks.nightly', 'schedule': crontab(hour=2)},\n}\n",
             path="proj/settings.py",
             line=4,
+            column=59,
             note="Django settings",
             fixed="from celery.schedules import crontab\n\nCELERY_BEAT_SCHEDULE = {\n    'nightly': {'task': 'proj.tasks.nightly', 'schedule': crontab(minute=0, hour=2)},\n}\n",
         ),
@@ -105,6 +110,7 @@ class CrontabEveryMinute(Rule):
             "@app.on_after_configure.connect\ndef setup(sender, **kwargs):\n"
             "    sender.add_periodic_task(crontab(hour=7, day_of_week=1), report.s())\n",
             line=9,
+            column=30,
             note="add_periodic_task",
             fixed="from celery import Celery\nfrom celery.schedules import crontab\n\napp = Celery('proj')\n\n\n"
             "@app.on_after_configure.connect\ndef setup(sender, **kwargs):\n"
@@ -113,6 +119,7 @@ class CrontabEveryMinute(Rule):
         Invalid(
             IMPORT + "schedule = crontab(\n    hour=3,\n    day_of_week='sun',\n)\n",
             line=2,
+            column=12,
             note="over several lines",
             fixed=IMPORT + "schedule = crontab(\n    minute=0,\n    hour=3,\n    day_of_week='sun',\n)\n",
         ),

@@ -67,21 +67,25 @@ class ImplicitTaskName(Rule):
         Invalid(
             "from celery import shared_task\n\n\n@shared_task\ndef send(invoice_id):\n    pass\n",
             line=5,
+            column=1,
             message_contains="'tasks.send'",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\n\n\n@app.task(bind=True, max_retries=3)\ndef send(self, invoice_id):\n    pass\n",
             line=6,
+            column=1,
         ),
         Invalid(
             "from celery import Task\n\n\nclass Export(Task):\n    def run(self):\n        pass\n",
             line=4,
+            column=1,
             note="class-based task",
         ),
         Invalid(
             "from celery import shared_task\nfrom proj.base import Named\n\n\n@shared_task(base=Named)\ndef send(invoice_id):\n    pass\n",
             files={"proj/base.py": "from celery import Task\n\n\nclass Named(Task):\n    name = 'ignored'\n"},
             line=6,
+            column=1,
             note="a base class name is overridden by the decorator",
         ),
     ]

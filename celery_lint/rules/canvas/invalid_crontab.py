@@ -99,43 +99,60 @@ class InvalidCrontab(Rule):
     ]
     INVALID = [
         Invalid(
-            IMPORT + "schedule = crontab(minute=0, hour=3, day_of_week=7)\n", line=2, message_contains="0-6"
+            IMPORT + "schedule = crontab(minute=0, hour=3, day_of_week=7)\n",
+            line=2,
+            column=12,
+            message_contains="0-6",
         ),
-        Invalid(IMPORT + "schedule = crontab(minute='*/0')\n", line=2, message_contains="step"),
-        Invalid(IMPORT + "schedule = crontab(minute=60)\n", line=2),
-        Invalid(IMPORT + "schedule = crontab(minute=0, hour='25')\n", line=2, message_contains="hour"),
-        Invalid(IMPORT + "schedule = crontab(0, 0, day_of_month=31, month_of_year=2)\n", line=2),
+        Invalid(IMPORT + "schedule = crontab(minute='*/0')\n", line=2, column=12, message_contains="step"),
+        Invalid(IMPORT + "schedule = crontab(minute=60)\n", line=2, column=12),
+        Invalid(
+            IMPORT + "schedule = crontab(minute=0, hour='25')\n", line=2, column=12, message_contains="hour"
+        ),
+        Invalid(IMPORT + "schedule = crontab(0, 0, day_of_month=31, month_of_year=2)\n", line=2, column=12),
         Invalid(
             IMPORT + "schedule = crontab(minute=0, hour=0, day_of_week='jan')\n",
             line=2,
+            column=12,
             message_contains="Monday",
         ),
-        Invalid(IMPORT + "schedule = crontab(minute=0, hour='dec')\n", line=2, note="a month name in hour"),
-        Invalid(IMPORT + "schedule = crontab(minute=1.5)\n", line=2, note="float"),
-        Invalid(IMPORT + "schedule = crontab(minute='-5')\n", line=2),
+        Invalid(
+            IMPORT + "schedule = crontab(minute=0, hour='dec')\n",
+            line=2,
+            column=12,
+            note="a month name in hour",
+        ),
+        Invalid(IMPORT + "schedule = crontab(minute=1.5)\n", line=2, column=12, note="float"),
+        Invalid(IMPORT + "schedule = crontab(minute='-5')\n", line=2, column=12),
         Invalid(
             "from celery import schedules\n\nschedule = schedules.crontab(minute=0, hour=[8, 24])\n",
             line=3,
+            column=12,
             note="module attribute, list field",
         ),
         Invalid(
             "from celery.schedules import crontab as cron\nEVERY = cron(minute=0, hour=0, day_of_week='L')\n",
             line=2,
+            column=9,
             note="alias",
         ),
         Invalid(
             "from celery.schedules import crontab\n\nCELERY_BEAT_SCHEDULE = {\n    'weekly': {'task': 'proj.tasks.weekly', 'schedule': crontab(minute=0, hour=6, day_of_week=7)},\n}\n",
             path="proj/settings.py",
             line=4,
+            column=57,
             note="Django settings",
         ),
         Invalid(
             IMPORT + "HOURS = 24\nschedule = crontab(minute=0, hour=HOURS)\n",
             line=3,
+            column=12,
             note="through a constant",
         ),
-        Invalid(IMPORT + "schedule = crontab.from_string('0 3 * *')\n", line=2, note="four fields"),
-        Invalid(IMPORT + "schedule = crontab.from_string('61 3 * * *')\n", line=2),
+        Invalid(
+            IMPORT + "schedule = crontab.from_string('0 3 * *')\n", line=2, column=12, note="four fields"
+        ),
+        Invalid(IMPORT + "schedule = crontab.from_string('61 3 * * *')\n", line=2, column=12),
     ]
 
     def visit_Call(self, node: cst.Call) -> None:

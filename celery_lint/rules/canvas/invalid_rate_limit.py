@@ -86,23 +86,30 @@ class InvalidRateLimit(Rule):
         ),
     ]
     INVALID = [
-        Invalid(TASK.format(rate="'10/d'"), line=4, message_contains="unknown unit 'd'"),
-        Invalid(TASK.format(rate="'1/min'"), line=4),
-        Invalid(TASK.format(rate="'abc'"), line=4),
+        Invalid(TASK.format(rate="'10/d'"), line=4, column=14, message_contains="unknown unit 'd'"),
+        Invalid(TASK.format(rate="'1/min'"), line=4, column=14),
+        Invalid(TASK.format(rate="'abc'"), line=4, column=14),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\n\n\n@app.task(bind=True, rate_limit='5/day')\ndef f(self):\n    pass\n",
             line=5,
+            column=22,
         ),
         Invalid(
             "from celery import Task\n\n\nclass Throttled(Task):\n    rate_limit = '10/d'\n",
             line=5,
+            column=5,
             note="base class attribute",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.task_default_rate_limit = '100/d'\n",
             line=3,
+            column=1,
         ),
-        Invalid("from celery import Celery\napp = Celery('proj', task_default_rate_limit='1/ m')\n", line=2),
+        Invalid(
+            "from celery import Celery\napp = Celery('proj', task_default_rate_limit='1/ m')\n",
+            line=2,
+            column=22,
+        ),
         Invalid(
             "task_default_rate_limit = '2/day'\n",
             path="celeryconfig.py",
@@ -110,6 +117,7 @@ class InvalidRateLimit(Rule):
                 "proj/celery.py": "from celery import Celery\napp = Celery('proj')\napp.config_from_object('celeryconfig')\n"
             },
             line=1,
+            column=1,
             note="celeryconfig module",
         ),
         Invalid(
@@ -117,17 +125,20 @@ class InvalidRateLimit(Rule):
             path="proj/settings.py",
             files={"proj/celery.py": DJANGO_CELERY},
             line=1,
+            column=1,
             note="Django settings",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.task_annotations = {\n    'proj.tasks.add': {'rate_limit': '10/d'},\n}\n",
             line=4,
+            column=24,
             note="task_annotations",
         ),
         Invalid(
             "from proj.celery import app\n\napp.control.rate_limit('proj.tasks.add', '10/d')\n",
             files={"proj/celery.py": "from celery import Celery\napp = Celery('proj')\n"},
             line=3,
+            column=42,
             note="remote control",
         ),
     ]

@@ -113,6 +113,7 @@ class InvalidScheduleEntry(Rule):
             path="proj/celery.py",
             files=project(),
             line=5,
+            column=9,
             message_contains="'args'",
         ),
         Invalid(
@@ -120,16 +121,20 @@ class InvalidScheduleEntry(Rule):
             path="proj/celery.py",
             files=project(),
             line=4,
+            column=39,
             message_contains="crontab",
         ),
-        Invalid(_schedule("'task': 'proj.tasks.add'"), path="proj/celery.py", files=project(), line=4),
-        Invalid(_schedule("'schedule': 10"), path="proj/celery.py", files=project(), line=4),
+        Invalid(
+            _schedule("'task': 'proj.tasks.add'"), path="proj/celery.py", files=project(), line=4, column=5
+        ),
+        Invalid(_schedule("'schedule': 10"), path="proj/celery.py", files=project(), line=4, column=5),
         Invalid(
             "from celery import Celery\n\n\nclass Config:\n    beat_schedule = {\n        'add': {'task': 'proj.tasks.add', 'schedule': 10, 'arg': (1,)},\n    }\n\n\n"
             "app = Celery('proj')\napp.config_from_object(Config)\n",
             path="proj/celery.py",
             files=project(),
             line=6,
+            column=59,
             note="configuration class",
         ),
         Invalid(
@@ -138,6 +143,7 @@ class InvalidScheduleEntry(Rule):
             path="proj/celery.py",
             files=project(),
             line=4,
+            column=57,
             note="a near-miss is wrong for every scheduler",
         ),
         Invalid(
@@ -145,6 +151,7 @@ class InvalidScheduleEntry(Rule):
             path="proj/settings.py",
             files=project(**{"proj/celery.py": DJANGO_CELERY}),
             line=2,
+            column=55,
             message_contains="'queue'",
             note="Django settings; queue belongs in options",
         ),
@@ -153,6 +160,7 @@ class InvalidScheduleEntry(Rule):
             path="celeryconfig.py",
             files=project(**{"proj/celery.py": CELERYCONFIG_APP}),
             line=2,
+            column=53,
             note="celeryconfig module, dict() entry",
         ),
         Invalid(
@@ -160,6 +168,7 @@ class InvalidScheduleEntry(Rule):
             path="proj/celery.py",
             files=project(),
             line=3,
+            column=66,
             note="conf.update",
         ),
     ]

@@ -120,15 +120,19 @@ class ScheduleOverlapsTimeLimit(Rule):
             path="proj/celery.py",
             files=_files("300"),
             line=6,
+            column=41,
             message_contains="every 1 min",
         ),
-        Invalid(_celery("timedelta(minutes=1)"), path="proj/celery.py", files=_files("600"), line=6),
+        Invalid(
+            _celery("timedelta(minutes=1)"), path="proj/celery.py", files=_files("600"), line=6, column=41
+        ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\n"
             "app.conf.update(beat_schedule={'sync': {'task': 'proj.tasks.sync', 'schedule': 60}})\n",
             path="proj/celery.py",
             files=_files("300"),
             line=3,
+            column=68,
             note="conf.update",
         ),
         Invalid(
@@ -136,6 +140,7 @@ class ScheduleOverlapsTimeLimit(Rule):
             path="celeryconfig.py",
             files={**_files("300"), "proj/celery.py": CELERYCONFIG_APP},
             line=2,
+            column=41,
             note="celeryconfig module",
         ),
         Invalid(
@@ -143,14 +148,18 @@ class ScheduleOverlapsTimeLimit(Rule):
             path="proj/celery.py",
             files=_files("900"),
             line=6,
+            column=41,
             message_contains="every 5 min",
         ),
-        Invalid(_celery("schedule(run_every=30)"), path="proj/celery.py", files=_files("120"), line=6),
+        Invalid(
+            _celery("schedule(run_every=30)"), path="proj/celery.py", files=_files("120"), line=6, column=41
+        ),
         Invalid(
             _celery("crontab(minute='0,10', hour='*')"),
             path="proj/celery.py",
             files=_files("1200"),
             line=6,
+            column=41,
             message_contains="every 10 min",
             note="shortest gap of an uneven crontab",
         ),
@@ -159,6 +168,7 @@ class ScheduleOverlapsTimeLimit(Rule):
             path="proj/celery.py",
             files=_files("30"),
             line=6,
+            column=41,
             note="the per-call limit wins",
         ),
         Invalid(
@@ -167,6 +177,7 @@ class ScheduleOverlapsTimeLimit(Rule):
             path="proj/settings.py",
             files={**_files("600"), "proj/celery.py": DJANGO_CELERY},
             line=4,
+            column=41,
             note="Django settings",
         ),
         Invalid(
@@ -178,6 +189,7 @@ class ScheduleOverlapsTimeLimit(Rule):
                 "proj/tasks.py": "from celery import shared_task\nfrom proj.base import Slow\n\n\n@shared_task(base=Slow)\ndef sync():\n    pass\n",
             },
             line=6,
+            column=41,
             message_contains="class Slow",
             note="limit from the base class",
         ),
@@ -188,6 +200,7 @@ class ScheduleOverlapsTimeLimit(Rule):
             path="proj/celery.py",
             files=_files("60"),
             line=9,
+            column=30,
             note="add_periodic_task",
         ),
     ]

@@ -121,14 +121,21 @@ class ScheduleWithoutExpires(Rule):
         ),
     ]
     INVALID = [
-        Invalid(_entry(), path="proj/celery.py", files=project(), line=4),
-        Invalid(_entry(", 'options': {'queue': 'periodic'}"), path="proj/celery.py", files=project(), line=4),
+        Invalid(_entry(), path="proj/celery.py", files=project(), line=4, column=5),
+        Invalid(
+            _entry(", 'options': {'queue': 'periodic'}"),
+            path="proj/celery.py",
+            files=project(),
+            line=4,
+            column=5,
+        ),
         Invalid(
             PLAIN_CELERY
             + "app.conf.update(beat_schedule={'add': {'task': 'proj.tasks.add', 'schedule': 60}})\n",
             path="proj/celery.py",
             files=project(),
             line=3,
+            column=32,
             note="conf.update",
         ),
         Invalid(
@@ -137,6 +144,7 @@ class ScheduleWithoutExpires(Rule):
             path="proj/celery.py",
             files=project(),
             line=6,
+            column=9,
             note="configuration class",
         ),
         Invalid(
@@ -144,6 +152,7 @@ class ScheduleWithoutExpires(Rule):
             path="proj/celery.py",
             files=project(),
             line=4,
+            column=5,
             message_contains="expire_seconds",
             note="django-celery-beat",
         ),
@@ -152,6 +161,7 @@ class ScheduleWithoutExpires(Rule):
             path="proj/celery.py",
             files=project(),
             line=9,
+            column=5,
             message_contains="add `expires=`",
         ),
         Invalid(
@@ -159,6 +169,7 @@ class ScheduleWithoutExpires(Rule):
             path="proj/settings.py",
             files=project(**{"proj/celery.py": DJANGO_CELERY}),
             line=2,
+            column=5,
             note="Django settings",
         ),
         Invalid(
@@ -166,6 +177,7 @@ class ScheduleWithoutExpires(Rule):
             path="celeryconfig.py",
             files=project(**{"proj/celery.py": CELERYCONFIG_APP}),
             line=2,
+            column=5,
             note="celeryconfig module",
         ),
     ]

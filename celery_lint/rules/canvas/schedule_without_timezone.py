@@ -96,13 +96,14 @@ class ScheduleWithoutTimezone(Rule):
         Valid(_celery(), path="tests/test_beat.py", files=project(), note="test code"),
     ]
     INVALID = [
-        Invalid(_celery(), path="proj/celery.py", files=project(), line=5, message_contains="UTC"),
+        Invalid(_celery(), path="proj/celery.py", files=project(), line=5, column=43, message_contains="UTC"),
         Invalid(
             "from celery import Celery\nfrom celery.schedules import crontab\napp = Celery('proj')\n"
             "app.conf.update(beat_schedule={'nightly': {'task': 'proj.tasks.add', 'schedule': crontab(minute=0, hour=3)}})\n",
             path="proj/celery.py",
             files=project(),
             line=4,
+            column=70,
             note="conf.update",
         ),
         Invalid(
@@ -110,6 +111,7 @@ class ScheduleWithoutTimezone(Rule):
             path="proj/celery.py",
             files=project(),
             line=6,
+            column=43,
             message_contains="local time",
         ),
         Invalid(
@@ -117,6 +119,7 @@ class ScheduleWithoutTimezone(Rule):
             path="celeryconfig.py",
             files=project(**{"proj/celery.py": CELERYCONFIG_APP}),
             line=4,
+            column=43,
             note="celeryconfig module",
         ),
         Invalid(
@@ -129,6 +132,7 @@ class ScheduleWithoutTimezone(Rule):
             path="proj/celery.py",
             files=project(),
             line=9,
+            column=30,
             note="add_periodic_task",
         ),
     ]

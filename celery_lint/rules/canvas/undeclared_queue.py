@@ -133,6 +133,7 @@ class UndeclaredQueue(Rule):
             path="proj/tasks.py",
             files={"proj/__init__.py": "", "proj/celery.py": QUEUES_APP},
             line=4,
+            column=17,
             message_contains="-Q emails",
             note="decorator",
         ),
@@ -141,6 +142,7 @@ class UndeclaredQueue(Rule):
             path="proj/views.py",
             files=project(**{"proj/celery.py": QUEUES_APP}),
             line=3,
+            column=25,
         ),
         Invalid(
             "from celery import Celery\nfrom kombu import Queue\napp = Celery('proj')\n"
@@ -148,6 +150,7 @@ class UndeclaredQueue(Rule):
             path="proj/celery.py",
             files=project(),
             line=4,
+            column=79,
             note="conf.update",
         ),
         Invalid(
@@ -155,12 +158,14 @@ class UndeclaredQueue(Rule):
             path="proj/views.py",
             files=project(**{"proj/celery.py": QUEUES_APP}),
             line=3,
+            column=41,
         ),
         Invalid(
             QUEUES_APP + "app.conf.task_routes = {'proj.tasks.add': {'queue': 'maths'}}\n",
             path="proj/celery.py",
             files=project(),
             line=5,
+            column=44,
             note="route",
         ),
         Invalid(
@@ -170,6 +175,7 @@ class UndeclaredQueue(Rule):
             path="proj/settings.py",
             files=project(**{"proj/celery.py": DJANGO_CELERY}),
             line=5,
+            column=41,
             message_contains="QueueNotFound",
             note="Django settings, bare queue name, missing queues not created",
         ),
@@ -179,6 +185,7 @@ class UndeclaredQueue(Rule):
             path="celeryconfig.py",
             files=project(**{"proj/celery.py": CELERYCONFIG_APP}),
             line=4,
+            column=80,
             note="beat entry options in a celeryconfig module",
         ),
         Invalid(
@@ -191,6 +198,7 @@ class UndeclaredQueue(Rule):
                 }
             ),
             line=5,
+            column=5,
             note="base class attribute, reported where it is written",
         ),
     ]

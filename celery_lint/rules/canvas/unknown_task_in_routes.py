@@ -118,6 +118,7 @@ class UnknownTaskInRoutes(Rule):
             path="proj/celery.py",
             files=project(),
             line=4,
+            column=5,
             message_contains="'proj.tasks.ad'",
         ),
         Invalid(
@@ -125,6 +126,7 @@ class UnknownTaskInRoutes(Rule):
             path="proj/celery.py",
             files=project(),
             line=3,
+            column=25,
             message_contains="pattern",
             note="glob",
         ),
@@ -133,6 +135,7 @@ class UnknownTaskInRoutes(Rule):
             path="proj/celery.py",
             files=project(),
             line=2,
+            column=35,
             note="Celery() keyword",
         ),
         Invalid(
@@ -141,6 +144,7 @@ class UnknownTaskInRoutes(Rule):
             path="proj/celery.py",
             files=project(),
             line=3,
+            column=59,
             note="list of dicts in conf.update",
         ),
         Invalid(
@@ -149,6 +153,7 @@ class UnknownTaskInRoutes(Rule):
             path="proj/celery.py",
             files=project(),
             line=5,
+            column=6,
             note="list of pairs",
         ),
         Invalid(
@@ -156,6 +161,7 @@ class UnknownTaskInRoutes(Rule):
             path="proj/settings.py",
             files=project(**{"proj/celery.py": DJANGO_CELERY}),
             line=2,
+            column=5,
             note="Django settings",
         ),
         Invalid(
@@ -163,6 +169,7 @@ class UnknownTaskInRoutes(Rule):
             path="celeryconfig.py",
             files=project(**{"proj/celery.py": CELERYCONFIG_APP}),
             line=1,
+            column=16,
             note="celeryconfig module",
         ),
     ]

@@ -175,6 +175,7 @@ class UnknownTaskInSchedule(Rule):
             path="proj/celery.py",
             files=project(),
             line=4,
+            column=23,
             message_contains="'proj.tasks.add'",
             note="conf attribute; hint names the closest task",
         ),
@@ -184,6 +185,7 @@ class UnknownTaskInSchedule(Rule):
             path="proj/celery.py",
             files=project(),
             line=5,
+            column=17,
             note="conf.update",
         ),
         Invalid(
@@ -191,6 +193,7 @@ class UnknownTaskInSchedule(Rule):
             path="proj/settings.py",
             files=project(**{"proj/celery.py": DJANGO_CELERY}),
             line=4,
+            column=17,
             note="Django settings with the CELERY namespace",
         ),
         Invalid(
@@ -198,6 +201,7 @@ class UnknownTaskInSchedule(Rule):
             path="celeryconfig.py",
             files=project(**{"proj/celery.py": CELERYCONFIG_APP}),
             line=2,
+            column=13,
             note="celeryconfig module",
         ),
         Invalid(
@@ -206,6 +210,7 @@ class UnknownTaskInSchedule(Rule):
             path="proj/celery.py",
             files=project(),
             line=6,
+            column=17,
             note="configuration class",
         ),
         Invalid(
@@ -213,6 +218,7 @@ class UnknownTaskInSchedule(Rule):
             path="proj/celery.py",
             files=project(),
             line=7,
+            column=53,
             note="the signal's sender builds the signature",
         ),
         Invalid(
@@ -220,6 +226,7 @@ class UnknownTaskInSchedule(Rule):
             path="proj/celery.py",
             files=project(),
             line=7,
+            column=46,
             note="add_periodic_task in on_after_configure.connect",
         ),
         Invalid(
@@ -227,6 +234,7 @@ class UnknownTaskInSchedule(Rule):
             path="proj/settings.py",
             files=project(**{"proj/celery.py": DJANGO_CELERY}),
             line=4,
+            column=40,
             note="an entry added under an if",
         ),
         Invalid(
@@ -238,6 +246,7 @@ class UnknownTaskInSchedule(Rule):
                 }
             ),
             line=3,
+            column=35,
             message_contains="'orders.charge'",
             note="explicit task names",
         ),
@@ -255,6 +264,7 @@ class UnknownTaskInSchedule(Rule):
                 }
             ),
             line=2,
+            column=18,
             note="schedule copied from Django settings without the namespace",
         ),
     ]

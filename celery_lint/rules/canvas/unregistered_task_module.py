@@ -131,12 +131,13 @@ class UnregisteredTaskModule(Rule):
         Valid(JOBS, path="tests/test_jobs.py", files=_app(), note="test code"),
     ]
     INVALID = [
-        Invalid(JOBS, path="proj/jobs.py", files=_app(", include=['proj.tasks']"), line=5),
+        Invalid(JOBS, path="proj/jobs.py", files=_app(", include=['proj.tasks']"), line=5, column=1),
         Invalid(
             JOBS,
             path="proj/jobs/emails.py",
             files={**_app(extra="app.autodiscover_tasks(['proj.jobs'])\n"), "proj/jobs/__init__.py": ""},
             line=5,
+            column=1,
             note="autodiscover only imports the package and its tasks module",
         ),
         Invalid(
@@ -150,6 +151,7 @@ class UnregisteredTaskModule(Rule):
                 "orders/tasks/__init__.py": "",
             },
             line=5,
+            column=1,
             note="a tasks/ package whose __init__ imports nothing",
         ),
         Invalid(
@@ -157,6 +159,7 @@ class UnregisteredTaskModule(Rule):
             path="proj/jobs.py",
             files={**_app(), "proj/views.py": "def index():\n    return 'ok'\n"},
             line=5,
+            column=1,
             note="no include at all",
         ),
     ]

@@ -117,11 +117,13 @@ class ConnectionRetryOnStartupUnset(Rule):
         Invalid(
             "from celery import Celery\napp = Celery('proj', broker='amqp://mq//')\n",
             line=2,
+            column=7,
             fixed="from celery import Celery\napp = Celery('proj', broker='amqp://mq//', broker_connection_retry_on_startup=True)\n",
         ),
         Invalid(
             "from celery import Celery\n\napp = Celery(\n    'proj',\n    broker='amqp://mq//',\n)\napp.conf.task_acks_late = True\n",
             line=3,
+            column=7,
             message_contains="`tasks.app`",
             fixed="from celery import Celery\n\napp = Celery(\n    'proj',\n    broker='amqp://mq//',\n    broker_connection_retry_on_startup=True,\n)\napp.conf.task_acks_late = True\n",
         ),
@@ -130,6 +132,7 @@ class ConnectionRetryOnStartupUnset(Rule):
             path="proj/celery.py",
             files={"proj/settings.py": "CELERY_BROKER_URL = 'amqp://mq//'\n"},
             line=4,
+            column=7,
             message_contains="proj.settings",
             note="Django settings that lack it",
             fixed=DJANGO_CELERY_PY.replace(
@@ -141,6 +144,7 @@ class ConnectionRetryOnStartupUnset(Rule):
             path="proj/celery.py",
             files={"celeryconfig.py": "broker_url = 'amqp://mq//'\nbroker_connection_retry = False\n"},
             line=2,
+            column=7,
             note="config module that lacks it and turns retries off: the fix keeps them off",
             fixed="from celery import Celery\napp = Celery('proj', broker_connection_retry_on_startup=False)\napp.config_from_object('celeryconfig')\n",
         ),
@@ -149,6 +153,7 @@ class ConnectionRetryOnStartupUnset(Rule):
             path="proj/celery.py",
             files={"proj/settings.py": "CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True\n"},
             line=4,
+            column=7,
             note="set under a name the app cannot see (no namespace)",
             fixed=DJANGO_CELERY_PY.replace(", namespace='CELERY'", "").replace(
                 "Celery('proj')", "Celery('proj', broker_connection_retry_on_startup=True)"
@@ -157,6 +162,7 @@ class ConnectionRetryOnStartupUnset(Rule):
         Invalid(
             "import os\nfrom celery import Celery\napp = Celery('proj')\napp.conf.broker_connection_retry = os.environ.get('RETRY') == '1'\n",
             line=3,
+            column=7,
             note="broker_connection_retry is computed: no fix",
         ),
     ]

@@ -96,12 +96,17 @@ class EagerModeInConfig(Rule):
     ]
     INVALID = [
         Invalid(
-            "from celery import Celery\napp = Celery('proj')\napp.conf.task_always_eager = True\n", line=3
+            "from celery import Celery\napp = Celery('proj')\napp.conf.task_always_eager = True\n",
+            line=3,
+            column=1,
         ),
-        Invalid("from celery import Celery\napp = Celery('proj', task_always_eager=True)\n", line=2),
+        Invalid(
+            "from celery import Celery\napp = Celery('proj', task_always_eager=True)\n", line=2, column=22
+        ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.update(CELERY_ALWAYS_EAGER=True)\n",
             line=3,
+            column=17,
             note="old name",
         ),
         Invalid(
@@ -109,6 +114,7 @@ class EagerModeInConfig(Rule):
             path="proj/settings.py",
             files={"proj/celery.py": DJANGO_CELERY_PY},
             line=2,
+            column=1,
             note="Django settings with the namespace",
         ),
         Invalid(
@@ -116,6 +122,7 @@ class EagerModeInConfig(Rule):
             path="proj/settings.py",
             files={"proj/celery.py": DJANGO_NO_NAMESPACE_PY},
             line=1,
+            column=1,
             note="old name in Django settings without a namespace",
         ),
         Invalid(
@@ -125,18 +132,21 @@ class EagerModeInConfig(Rule):
                 "proj/celery.py": "from celery import Celery\napp = Celery('proj')\napp.config_from_object('celeryconfig')\n"
             },
             line=1,
+            column=1,
             note="config module",
         ),
         Invalid(
             "from celery import Celery\n\nclass Config:\n    task_always_eager = True\n\n"
             "app = Celery('proj')\napp.config_from_object(Config)\n",
             line=4,
+            column=5,
             note="configuration class",
         ),
         Invalid(
             "DEBUG = True\nCELERY_TASK_ALWAYS_EAGER = DEBUG\n",
             path="config/settings/base.py",
             line=2,
+            column=1,
             note="a settings module no app is tied to",
         ),
     ]

@@ -123,20 +123,24 @@ class HardcodedBrokerCredentials(Rule):
         Invalid(
             "from celery import Celery\napp = Celery('proj', broker='amqp://orders:s3cret@mq.acme.io:5672//')\n",
             line=2,
+            column=22,
             message_contains="amqp://orders:***@mq.acme.io",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj', backend='redis://:hunter2@cache.acme.io:6379/1')\n",
             line=2,
+            column=22,
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.update(\n    result_backend='redis://:hunter2@cache.acme.io:6379/1',\n)\n",
             line=4,
+            column=5,
         ),
         Invalid(
             "import os\nfrom celery import Celery\napp = Celery('proj')\n"
             "app.conf.broker_url = os.environ.get('BROKER_URL', 'redis://:hunter2@localhost:6379/0')\n",
             line=4,
+            column=1,
             message_contains="fallback of os.environ.get",
             note="positional fallback of os.environ.get",
         ),
@@ -144,12 +148,14 @@ class HardcodedBrokerCredentials(Rule):
             "import os\nfrom celery import Celery\napp = Celery('proj')\n"
             "app.conf['broker_url'] = os.getenv('BROKER_URL', default='amqp://app:pw1234@mq.acme.io//')\n",
             line=4,
+            column=1,
             note="keyword fallback of os.getenv",
         ),
         Invalid(
             "from os import environ\nfrom celery import Celery\napp = Celery('proj')\n"
             "app.conf.broker_url = environ.get('BROKER_URL', 'amqp://app:pw1234@mq.acme.io//')\n",
             line=4,
+            column=1,
             note="environ.get imported from os",
         ),
         Invalid(
@@ -157,6 +163,7 @@ class HardcodedBrokerCredentials(Rule):
             path="proj/settings.py",
             files={"proj/celery.py": DJANGO_CELERY_PY},
             line=1,
+            column=1,
             note="Django settings with the CELERY namespace",
         ),
         Invalid(
@@ -164,6 +171,7 @@ class HardcodedBrokerCredentials(Rule):
             path="proj/settings.py",
             files={"proj/celery.py": DJANGO_CELERY_PY},
             line=2,
+            column=1,
             message_contains="REDIS_URL",
             note="through a module constant",
         ),
@@ -174,18 +182,21 @@ class HardcodedBrokerCredentials(Rule):
                 "proj/celery.py": "from celery import Celery\napp = Celery('proj')\napp.config_from_object('celeryconfig')\n"
             },
             line=1,
+            column=1,
             note="config module",
         ),
         Invalid(
             "from celery import Celery\n\nclass Config:\n    CELERY_RESULT_BACKEND = 'db+postgresql://celery:pw1234@db.acme.io/results'\n\n"
             "app = Celery('proj')\napp.config_from_object(Config)\n",
             line=4,
+            column=5,
             note="old name in a configuration class",
         ),
         Invalid(
             "import os\nfrom celery import Celery\nHOST = os.environ['REDIS_HOST']\napp = Celery('proj')\n"
             "app.conf.broker_url = f'redis://:hunter2@{HOST}:6379/0'\n",
             line=5,
+            column=1,
             note="literal password, computed host",
         ),
         Invalid(
@@ -195,12 +206,14 @@ class HardcodedBrokerCredentials(Rule):
                 "proj/celery.py": DJANGO_CELERY_PY.replace(", namespace='CELERY'", ""),
             },
             line=1,
+            column=1,
             note="Django settings without a namespace, old name",
         ),
         Invalid(
             "import environ\nenv = environ.Env()\nCELERY_BROKER_URL = env('CELERY_BROKER_URL', default='redis://:hunter2@redis.acme.io:6379/0')\n",
             path="config/settings/base.py",
             line=3,
+            column=1,
             note="django-environ fallback in a settings module no app is tied to",
         ),
     ]

@@ -114,38 +114,45 @@ class MixedSettingStyles(Rule):
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.update(\n    CELERY_TASK_SERIALIZER='json',\n    task_acks_late=True,\n)\n",
             line=4,
+            column=5,
             message_contains="rename `CELERY_TASK_SERIALIZER` to `task_serializer`",
             note="1 old + 1 new: new wins the tie",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.update(\n    CELERY_TASK_SERIALIZER='json',\n    CELERY_ACKS_LATE=True,\n    task_time_limit=60,\n)\n",
             line=6,
+            column=5,
             message_contains="rename `task_time_limit` to `CELERYD_TASK_TIME_LIMIT`",
             note="2 old + 1 new: old wins",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj', changes={'CELERY_ACKS_LATE': True, 'task_serializer': 'json'})\n",
             line=2,
+            column=31,
             note="Celery(changes=...) is checked",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.task_serializer = 'json'\napp.conf.CELERY_ACKS_LATE = True\n",
             line=4,
+            column=1,
             note="conf attributes before the first read",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf['CELERY_TASK_SERIALIZER'] = 'json'\napp.conf['task_acks_late'] = True\n",
             line=3,
+            column=1,
             note="conf items",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.setdefault('task_serializer', 'json')\napp.conf.setdefault('CELERY_ACKS_LATE', True)\n",
             line=4,
+            column=1,
             note="setdefault",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.update(BROKER_URL='redis://redis', task_serializer='json')\n",
             line=3,
+            column=17,
             message_contains="`broker_url`",
             note="BROKER_URL counts as old",
         ),
@@ -156,18 +163,21 @@ class MixedSettingStyles(Rule):
                 "proj/celery.py": "from celery import Celery\napp = Celery('proj')\napp.config_from_object('celeryconfig')\n"
             },
             line=1,
+            column=1,
             note="config module",
         ),
         Invalid(
             "from celery import Celery\n\nclass Config:\n    CELERY_TASK_SERIALIZER = 'json'\n    CELERY_ACKS_LATE = True\n    task_time_limit = 60\n\n"
             "app = Celery('proj')\napp.config_from_object(Config)\n",
             line=6,
+            column=5,
             note="class, old majority",
         ),
         Invalid(
             "from celery import Celery\nCONFIG = {'CELERY_ACKS_LATE': True, 'task_serializer': 'json'}\n"
             "app = Celery('proj')\napp.config_from_object(CONFIG)\n",
             line=2,
+            column=11,
             note="dict source",
         ),
     ]

@@ -149,22 +149,26 @@ class PlaintextRemoteBroker(Rule):
         Invalid(
             "from celery import Celery\napp = Celery('proj', broker='amqp://orders@mq.acme.io:5672//')\n",
             line=2,
+            column=22,
             message_contains="amqps://",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.broker_url = 'redis://10.0.3.12:6379/0'\n",
             line=3,
+            column=1,
             note="private network address",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.update(result_backend='redis://cache.acme.io:6379/1')\n",
             line=3,
+            column=17,
             message_contains="redis_backend_use_ssl",
         ),
         Invalid(
             "import os\nfrom celery import Celery\napp = Celery('proj')\n"
             "app.conf.broker_url = os.environ.get('BROKER_URL', 'amqp://mq.acme.io//')\n",
             line=4,
+            column=1,
             note="fallback of os.environ.get",
         ),
         Invalid(
@@ -172,6 +176,7 @@ class PlaintextRemoteBroker(Rule):
             path="proj/settings.py",
             files={"proj/celery.py": DJANGO_CELERY_PY},
             line=1,
+            column=1,
             note="Django settings",
         ),
         Invalid(
@@ -181,18 +186,21 @@ class PlaintextRemoteBroker(Rule):
                 "proj/celery.py": "from celery import Celery\napp = Celery('proj')\napp.config_from_object('celeryconfig')\n"
             },
             line=1,
+            column=1,
             note="config module",
         ),
         Invalid(
             "from celery import Celery\n\nclass Config:\n    BROKER_URL = 'amqp://mq.acme.io//'\n\n"
             "app = Celery('proj')\napp.config_from_object(Config)\n",
             line=4,
+            column=5,
             note="old name in a configuration class",
         ),
         Invalid(
             "CELERY_BROKER_URL = 'redis://cache.acme.io:6379/0'\nCELERY_BROKER_USE_SSL = False\n",
             path="config/settings/base.py",
             line=1,
+            column=1,
             note="a settings module no app is tied to, TLS explicitly off",
         ),
     ]

@@ -109,21 +109,25 @@ class ResultsNeverExpire(Rule):
         Invalid(
             "from celery import Celery\napp = Celery('proj', backend='redis://redis:6379/1')\napp.conf.result_expires = None\n",
             line=3,
+            column=1,
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj', backend='redis://redis:6379/1', result_expires=0)\n",
             line=2,
+            column=54,
             note="Celery() keyword, zero",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.update(\n    result_backend='db+sqlite:///results.db',\n    result_expires=None,\n)\n",
             line=5,
+            column=5,
         ),
         Invalid(
             "CELERY_RESULT_BACKEND = 'django-db'\nCELERY_RESULT_EXPIRES = None\n",
             path="proj/settings.py",
             files={"proj/celery.py": DJANGO_CELERY_PY},
             line=2,
+            column=1,
             note="Django settings with the CELERY namespace",
         ),
         Invalid(
@@ -131,6 +135,7 @@ class ResultsNeverExpire(Rule):
             path="proj/settings.py",
             files={"proj/celery.py": DJANGO_CELERY_PY},
             line=3,
+            column=1,
             note="a backend read from the environment is still a backend",
         ),
         Invalid(
@@ -140,6 +145,7 @@ class ResultsNeverExpire(Rule):
                 "proj/celery.py": "from celery import Celery\napp = Celery('proj')\napp.config_from_object('celeryconfig')\n"
             },
             line=2,
+            column=1,
             note="config module",
         ),
         Invalid(
@@ -147,12 +153,14 @@ class ResultsNeverExpire(Rule):
             "    CELERY_RESULT_BACKEND = 'redis://redis:6379/1'\n    CELERY_TASK_RESULT_EXPIRES = timedelta(0)\n\n"
             "app = Celery('proj')\napp.config_from_object(Config)\n",
             line=6,
+            column=5,
             note="old name, timedelta(0), configuration class",
         ),
         Invalid(
             "CELERY_RESULT_BACKEND = 'redis://redis:6379/1'\nCELERY_RESULT_EXPIRES = None\n",
             path="config/settings/base.py",
             line=2,
+            column=1,
             note="a settings module no app is tied to",
         ),
     ]

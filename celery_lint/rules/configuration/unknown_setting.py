@@ -153,28 +153,33 @@ class UnknownSetting(Rule):
                 "proj/celery.py": "from celery import Celery\napp = Celery('proj')\napp.config_from_object('celeryconfig')\n"
             },
             line=2,
+            column=1,
             note="a comment naming the key is not a read",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.CELERYD_TIME_LIMIT = 300\n",
             line=3,
+            column=1,
             message_contains="CELERYD_TASK_TIME_LIMIT",
             note="the docs' wrong old name",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.update(\n    task_acks_lte=True,\n)\n",
             line=4,
+            column=5,
             message_contains="task_acks_late",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj', task_soft_timelimit=60)\n",
             line=2,
+            column=22,
             message_contains="task_soft_time_limit",
             note="Celery() keyword",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf['worker_prefetch_multiplyer'] = 1\n",
             line=3,
+            column=1,
             message_contains="worker_prefetch_multiplier",
         ),
         Invalid(
@@ -182,6 +187,7 @@ class UnknownSetting(Rule):
             path="proj/settings.py",
             files={"proj/celery.py": DJANGO_CELERY_PY},
             line=2,
+            column=1,
             message_contains="CELERY_TASK_TIME_LIMIT",
             note="Django settings with the namespace",
         ),
@@ -190,6 +196,7 @@ class UnknownSetting(Rule):
             path="proj/settings.py",
             files={"proj/celery.py": DJANGO_CELERY_PY},
             line=1,
+            column=1,
             message_contains="CELERY_TASK_TIME_LIMIT",
             note="the docs' name under the namespace",
         ),
@@ -198,6 +205,7 @@ class UnknownSetting(Rule):
             path="proj/settings.py",
             files={"proj/celery.py": DJANGO_NO_NAMESPACE_PY},
             line=1,
+            column=1,
             message_contains="CELERYD_TASK_SOFT_TIME_LIMIT",
             note="Django settings without a namespace",
         ),
@@ -208,6 +216,7 @@ class UnknownSetting(Rule):
                 "proj/celery.py": "from celery import Celery\napp = Celery('proj')\napp.config_from_object('celeryconfig')\n"
             },
             line=2,
+            column=1,
             message_contains="result_expires",
             note="config module",
         ),
@@ -215,6 +224,7 @@ class UnknownSetting(Rule):
             "from celery import Celery\n\nclass Config:\n    CELERY_EAGER_PROPAGATES = True\n\n"
             "app = Celery('proj')\napp.config_from_object(Config)\n",
             line=4,
+            column=5,
             message_contains="CELERY_EAGER_PROPAGATES_EXCEPTIONS",
             note="configuration class, another docs name",
         ),
@@ -229,6 +239,7 @@ class UnknownSetting(Rule):
                 )
             },
             line=2,
+            column=1,
             message_contains="CELERY_WORKER_PREFETCH_MULTIPLIER",
             note="a settings module no app is tied to, in a project whose app reads Django settings",
         ),

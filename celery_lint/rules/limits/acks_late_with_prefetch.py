@@ -108,17 +108,20 @@ class AcksLateWithPrefetch(Rule):
         Invalid(
             "from celery import shared_task\n\n@shared_task(acks_late=True)\ndef f():\n    pass\n",
             line=3,
+            column=14,
             message_contains="unset",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.update(\n    task_acks_late=True,\n    worker_prefetch_multiplier=8,\n)\n\n@app.task\ndef f():\n    pass\n",
             line=4,
+            column=5,
             message_contains="is 8",
             note="from the configuration: once, at task_acks_late",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj', worker_prefetch_multiplier=0)\n\n@app.task(acks_late=True)\ndef f():\n    pass\n",
             line=4,
+            column=11,
             message_contains="unlimited",
         ),
         Invalid(
@@ -127,6 +130,7 @@ class AcksLateWithPrefetch(Rule):
                 "proj/base.py": "from celery import Task\n\nclass LateTask(Task):\n    acks_late = True\n"
             },
             line=5,
+            column=1,
             note="base class in another module",
         ),
         Invalid(
@@ -134,6 +138,7 @@ class AcksLateWithPrefetch(Rule):
             path="proj/settings.py",
             files={"proj/celery.py": DJANGO_CELERY_PY},
             line=1,
+            column=1,
             note="Django settings with the CELERY namespace",
         ),
         Invalid(
@@ -143,6 +148,7 @@ class AcksLateWithPrefetch(Rule):
                 "proj/celery.py": "from celery import Celery\napp = Celery('proj')\napp.config_from_object('proj.celeryconfig')\n"
             },
             line=1,
+            column=1,
             note="old names in a config module",
         ),
     ]

@@ -95,11 +95,13 @@ class AcksLateWithoutRejectOnWorkerLost(Rule):
         Invalid(
             "from celery import shared_task\n\n@shared_task(acks_late=True)\ndef f():\n    pass\n",
             line=3,
+            column=14,
             message_contains="acks_late on the decorator",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.task_acks_late = True\n\n@app.task\ndef f():\n    pass\n\n@app.task\ndef g():\n    pass\n",
             line=3,
+            column=1,
             note="from the configuration: once, at the setting",
         ),
         Invalid(
@@ -108,6 +110,7 @@ class AcksLateWithoutRejectOnWorkerLost(Rule):
                 "proj/base.py": "from celery import Task\n\nclass LateTask(Task):\n    acks_late = True\n"
             },
             line=5,
+            column=1,
             message_contains="class LateTask",
             note="base class in another module",
         ),
@@ -116,11 +119,13 @@ class AcksLateWithoutRejectOnWorkerLost(Rule):
             path="proj/settings.py",
             files={"proj/celery.py": DJANGO_CELERY_PY},
             line=1,
+            column=1,
             note="Django settings with the CELERY namespace",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj', task_acks_late=True, task_reject_on_worker_lost=None)\n",
             line=2,
+            column=22,
             note="an explicit None is Celery's unset default",
         ),
         Invalid(
@@ -130,6 +135,7 @@ class AcksLateWithoutRejectOnWorkerLost(Rule):
                 "proj/celery.py": "from celery import Celery\napp = Celery('proj')\napp.config_from_object('proj.celeryconfig')\n"
             },
             line=1,
+            column=1,
             note="old name in a config module",
         ),
     ]

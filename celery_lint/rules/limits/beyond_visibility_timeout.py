@@ -163,34 +163,40 @@ class BeyondVisibilityTimeout(Rule):
         Invalid(
             REDIS_APP + "\n@app.task\ndef f():\n    pass\n\nf.apply_async(args=(1,), countdown=7200)\n",
             line=8,
+            column=26,
             message_contains="Redis visibility timeout of 3600 s (kombu's default",
         ),
         Invalid(
             SQS_APP + "\n@app.task\ndef f():\n    pass\n\nf.apply_async(countdown=2400)\n",
             line=8,
+            column=15,
             message_contains="SQS visibility timeout of 1800 s",
         ),
         Invalid(
             REDIS_APP
             + "from datetime import datetime, timedelta, timezone\n\n@app.task\ndef f():\n    pass\n\nf.apply_async(eta=datetime.now(timezone.utc) + timedelta(hours=2))\n",
             line=9,
+            column=15,
             message_contains="eta",
         ),
         Invalid(
             REDIS_APP
             + "\n@app.task(bind=True)\ndef f(self):\n    try:\n        work()\n    except IOError as exc:\n        raise self.retry(exc=exc, countdown=2 * 3600)\n",
             line=9,
+            column=35,
         ),
         Invalid(
             REDIS_APP
             + "\n@app.task(bind=True, default_retry_delay=5400)\ndef f(self):\n    raise self.retry()\n",
             line=6,
+            column=11,
             message_contains="default_retry_delay",
         ),
         Invalid(
             REDIS_APP
             + "app.conf.broker_transport_options = {'visibility_timeout': 600}\n\n@app.task\ndef f():\n    pass\n\nf.s().set(countdown=900).delay()\n",
             line=9,
+            column=11,
             message_contains="visibility timeout of 600 s (broker_transport_options in tasks.py)",
             note="a lowered visibility timeout; signature options",
         ),
@@ -203,11 +209,13 @@ class BeyondVisibilityTimeout(Rule):
                 "proj/celery.py": DJANGO_CELERY_PY,
             },
             line=3,
+            column=20,
             note="Django settings with the CELERY namespace; a module that never mentions Celery",
         ),
         Invalid(
             REDIS_APP + "\n@app.task(\n    acks_late=True,\n    time_limit=7200,\n)\ndef f():\n    pass\n",
             line=6,
+            column=5,
             message_contains="acknowledges late",
         ),
         Invalid(
@@ -218,11 +226,13 @@ class BeyondVisibilityTimeout(Rule):
                 "proj/celeryconfig.py": "broker_url = 'redis://localhost'\n",
             },
             line=5,
+            column=1,
             note="base class in another module, broker from a config module",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.update(\n    broker_url='redis://localhost',\n    task_acks_late=True,\n    task_time_limit=4 * 3600,\n)\n\n@app.task\ndef f():\n    pass\n",
             line=6,
+            column=5,
             note="from the configuration: once, at task_time_limit",
         ),
     ]

@@ -96,6 +96,7 @@ class MissingAcksLate(UnsetTaskOptionRule):
         Invalid(
             "from celery import shared_task\n\n@shared_task\ndef f():\n    pass\n",
             line=4,
+            column=1,
             fixed="from celery import shared_task\n\n@shared_task(acks_late=True)\ndef f():\n    pass\n",
         ),
         Invalid(
@@ -106,6 +107,7 @@ class MissingAcksLate(UnsetTaskOptionRule):
                 "proj/celery.py": CELERY_PY.replace(", namespace='CELERY'", ""),
             },
             line=4,
+            column=1,
             note="a CELERY_-prefixed setting that the app reads without the namespace is ignored",
             fixed="from celery import shared_task\n\n@shared_task(acks_late=True)\ndef f():\n    pass\n",
         ),
@@ -115,6 +117,7 @@ class MissingAcksLate(UnsetTaskOptionRule):
                 "proj/base.py": "from celery import shared_task\n\ndef make_task(**kwargs):\n    return shared_task(time_limit=5, **kwargs)\n"
             },
             line=4,
+            column=1,
             note="a wrapper that passes **kwargs on to shared_task",
             fixed="from proj.base import make_task\n\n@make_task(queue='q', acks_late=True)\ndef f():\n    pass\n",
         ),
@@ -124,6 +127,7 @@ class MissingAcksLate(UnsetTaskOptionRule):
                 "proj/base.py": "from celery import shared_task\n\ndef make_task(queue=None, acks_late=None, **kwargs):\n    return shared_task(queue=queue, acks_late=acks_late, **kwargs)\n"
             },
             line=4,
+            column=1,
             note="a wrapper parameter passed on under its own name",
             fixed="from proj.base import make_task\n\n@make_task(queue='q', acks_late=True)\ndef f():\n    pass\n",
         ),
@@ -133,11 +137,13 @@ class MissingAcksLate(UnsetTaskOptionRule):
                 "proj/base.py": "from celery import shared_task\n\ndef make_task(*args, **kwargs):\n    return shared_task(*args, **kwargs)\n"
             },
             line=4,
+            column=1,
             note="a wrapper used bare is called with the function: no fix",
         ),
         Invalid(
             "from celery import shared_task\n\ndef _f():\n    pass\n\nf = shared_task(bind=True)(_f)\n",
             line=3,
+            column=1,
             note="the call form with options",
             fixed="from celery import shared_task\n\ndef _f():\n    pass\n\nf = shared_task(bind=True, acks_late=True)(_f)\n",
         ),

@@ -80,28 +80,33 @@ class MissingSoftTimeLimit(UnsetTaskOptionRule):
         Invalid(
             "from celery import shared_task\n\n@shared_task(time_limit=600)\ndef f():\n    pass\n",
             line=4,
+            column=1,
             fixed="from celery import shared_task\n\n@shared_task(time_limit=600, soft_time_limit=270)\ndef f():\n    pass\n",
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task(time_limit=60)\ndef f():\n    pass\n",
             line=4,
+            column=1,
             note="a hard limit below the default: the soft limit goes 10% below it",
             fixed="from celery import shared_task\n\n@shared_task(time_limit=60, soft_time_limit=54)\ndef f():\n    pass\n",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.task_time_limit = 60\n\n@app.task\ndef f():\n    pass\n",
             line=6,
+            column=1,
             note="the hard limit from the configuration",
             fixed="from celery import Celery\napp = Celery('proj')\napp.conf.task_time_limit = 60\n\n@app.task(soft_time_limit=54)\ndef f():\n    pass\n",
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task(time_limit=1)\ndef f():\n    pass\n",
             line=4,
+            column=1,
             note="no room below a one-second hard limit: no fix",
         ),
         Invalid(
             "from celery import Task\n\nclass Export(Task):\n    time_limit = 300\n\n    def run(self):\n        pass\n",
             line=3,
+            column=1,
             note="class-based task",
             fixed="from celery import Task\n\nclass Export(Task):\n    time_limit = 300\n    soft_time_limit = 270\n\n    def run(self):\n        pass\n",
         ),

@@ -109,17 +109,20 @@ class SoftLimitNotBelowHard(Rule):
         Invalid(
             "from celery import shared_task\n\n@shared_task(time_limit=60, soft_time_limit=90)\ndef f():\n    pass\n",
             line=3,
+            column=29,
             message_contains="ValueError",
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task(\n    time_limit=60,\n    soft_time_limit=60,\n)\ndef f():\n    pass\n",
             line=5,
+            column=5,
             message_contains="equal to",
             note="equal limits leave no time to clean up",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.task_time_limit = 60\n\n@app.task(soft_time_limit=120)\ndef f():\n    pass\n",
             line=5,
+            column=11,
             message_contains="task_time_limit in tasks.py",
             note="soft on the task, hard from conf attribute",
         ),
@@ -129,17 +132,20 @@ class SoftLimitNotBelowHard(Rule):
                 "proj/base.py": "from celery import Task\n\nclass LimitedTask(Task):\n    time_limit = 120\n"
             },
             line=4,
+            column=32,
             message_contains="class LimitedTask",
             note="base class in another module",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj', task_time_limit=60, task_soft_time_limit=90)\n",
             line=2,
+            column=42,
             note="both in Celery() keyword arguments: reported once at the soft limit",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.update(\n    task_time_limit=60,\n    task_soft_time_limit=60,\n)\n\n@app.task\ndef f():\n    pass\n",
             line=5,
+            column=5,
             note="conf.update",
         ),
         Invalid(
@@ -149,6 +155,7 @@ class SoftLimitNotBelowHard(Rule):
                 "proj/celery.py": "from celery import Celery\napp = Celery('proj')\napp.config_from_object('proj.celeryconfig')\n"
             },
             line=2,
+            column=1,
             note="old names in a config module",
         ),
         Invalid(
@@ -156,6 +163,7 @@ class SoftLimitNotBelowHard(Rule):
             path="proj/settings.py",
             files={"proj/celery.py": DJANGO_CELERY_PY},
             line=2,
+            column=1,
             note="Django settings with the CELERY namespace",
         ),
         Invalid(
@@ -163,11 +171,13 @@ class SoftLimitNotBelowHard(Rule):
             path="orders/tasks.py",
             files={"proj/settings.py": "CELERY_TASK_TIME_LIMIT = 300\n", "proj/celery.py": DJANGO_CELERY_PY},
             line=3,
+            column=14,
             message_contains="CELERY_TASK_TIME_LIMIT in proj/settings.py",
         ),
         Invalid(
             "from celery import Celery, Task\n\nclass Base(Task):\n    soft_time_limit = 90\n    time_limit = 60\n\napp = Celery('proj', task_cls=Base)\n\n@app.task\ndef f():\n    pass\n",
             line=10,
+            column=1,
             note="the app's task_cls",
         ),
     ]

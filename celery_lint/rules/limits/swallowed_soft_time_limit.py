@@ -148,26 +148,31 @@ class SwallowedSoftTimeLimit(Rule):
         Invalid(
             TASK_HEAD + "    try:\n        work()\n    except Exception:\n        log()\n    finish()\n",
             line=7,
+            column=5,
         ),
         Invalid(
             TASK_HEAD + "    try:\n        work()\n    except:\n        pass\n    finish()\n",
             line=7,
+            column=5,
             note="bare",
         ),
         Invalid(
             TASK_HEAD
             + "    for item in items():\n        try:\n            work(item)\n        except Exception:\n            if item.optional:\n                return\n            continue\n",
             line=8,
+            column=9,
             note="a loop goes on to the next item",
         ),
         Invalid(
             TASK_HEAD
             + "    try:\n        work()\n    except (ValueError, BaseException) as exc:\n        log(exc)\n    finish()\n",
             line=7,
+            column=5,
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj', task_soft_time_limit=120)\n\n@app.task\ndef f():\n    try:\n        work()\n    except Exception:\n        pass\n    finish()\n",
             line=8,
+            column=5,
             message_contains="task_soft_time_limit in tasks.py",
             note="soft limit from Celery() keyword arguments",
         ),
@@ -177,6 +182,7 @@ class SwallowedSoftTimeLimit(Rule):
                 "proj/base.py": "from celery import Task\n\nclass Limited(Task):\n    soft_time_limit = 50\n"
             },
             line=8,
+            column=5,
             note="base class in another module",
         ),
         Invalid(
@@ -192,11 +198,13 @@ class SwallowedSoftTimeLimit(Rule):
                 ),
             },
             line=7,
+            column=5,
             note="Django settings with the CELERY namespace",
         ),
         Invalid(
             "from celery import Celery\nfrom celery.exceptions import SoftTimeLimitExceeded\napp = Celery('proj')\n\nclass Sync(app.Task):\n    soft_time_limit = 30\n\n    def run(self):\n        try:\n            work()\n        except Exception:\n            pass\n        except SoftTimeLimitExceeded:\n            cleanup()\n        finish()\n",
             line=11,
+            column=9,
             note="class-based task; the specific handler comes too late",
         ),
     ]

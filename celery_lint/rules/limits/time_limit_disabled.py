@@ -90,11 +90,13 @@ class TimeLimitDisabled(Rule):
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.task_time_limit = 300\n\n@app.task(\n    bind=True,\n    time_limit=0,\n)\ndef f(self):\n    pass\n",
             line=7,
+            column=5,
             message_contains="task_time_limit in tasks.py",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj', task_soft_time_limit=240)\n\n@app.task(soft_time_limit=0)\ndef f():\n    pass\n",
             line=4,
+            column=11,
             note="soft limit, Celery() keyword argument",
         ),
         Invalid(
@@ -102,6 +104,7 @@ class TimeLimitDisabled(Rule):
             path="orders/tasks.py",
             files={"proj/settings.py": "CELERY_TASK_TIME_LIMIT = 300\n", "proj/celery.py": DJANGO_CELERY_PY},
             line=3,
+            column=14,
             note="Django settings with the CELERY namespace",
         ),
         Invalid(
@@ -112,12 +115,14 @@ class TimeLimitDisabled(Rule):
                 "proj/celeryconfig.py": "task_time_limit = 600\n",
             },
             line=5,
+            column=1,
             message_contains="class Unlimited",
             note="base class in another module, config module",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.update(task_time_limit=300)\n\nclass Export(app.Task):\n    name = 'export'\n    time_limit = 0\n\n    def run(self):\n        pass\n",
             line=7,
+            column=5,
             note="class-based task: at the attribute",
         ),
     ]

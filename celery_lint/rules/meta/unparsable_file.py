@@ -34,11 +34,12 @@ class UnparsableFile(Rule):
 
     VALID = [Valid("from celery import shared_task\n")]
     INVALID = [
-        Invalid("from celery import shared_task\n\n@shared_task\ndef f(:\n    pass\n", line=4),
+        Invalid("from celery import shared_task\n\n@shared_task\ndef f(:\n    pass\n", line=4, column=7),
         Invalid(
             "# celery task\nx = 'caf\xe9'\n",
             encoding="latin-1",
             line=1,
+            column=1,
             note="undecodable: latin-1 bytes without a coding cookie",
         ),
     ]

@@ -40,7 +40,7 @@ class UnusedSuppression(Rule):
             "from celery import shared_task\n\n@shared_task\ndef f():  # noqa: CEL201, CEL202, CEL205\n    pass\n"
         ),
         Valid(
-            "from celery import shared_task\n\n@shared_task\ndef f():  # noqa: E501\n    pass\n",
+            "from celery import shared_task\n\n@shared_task(time_limit=60, soft_time_limit=50, acks_late=True, ignore_result=True)\ndef f():  # noqa: E501\n    pass\n",
             note="other tools' codes",
         ),
     ]
@@ -48,11 +48,13 @@ class UnusedSuppression(Rule):
         Invalid(
             "from celery import shared_task\n\n@shared_task(time_limit=60, soft_time_limit=50, acks_late=True)\ndef f():  # noqa: CEL201\n    pass\n",
             line=4,
+            column=11,
             message_contains="suppresses nothing",
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task\ndef f():  # noqa: CEL201, CEL202, CEL205, CEL999\n    pass\n",
             line=4,
+            column=11,
             message_contains="no celery-lint rule",
         ),
     ]

@@ -113,30 +113,37 @@ class LargeReturnValue(Rule):
         Invalid(
             "import requests\nfrom celery import shared_task\n\n@shared_task\ndef f(url):\n    return requests.get(url).content\n",
             line=6,
+            column=5,
         ),
         Invalid(
             "import requests\nfrom celery import shared_task\n\n@shared_task\ndef f(url):\n    response = requests.get(url)\n    return response.json()\n",
             line=7,
+            column=5,
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task\ndef f():\n    return list(Order.objects.filter(paid=True))\n",
             line=5,
+            column=5,
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task\ndef f():\n    return Order.objects.values('id', 'total')\n",
             line=5,
+            column=5,
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task\ndef f(path):\n    with open(path) as handle:\n        return handle.read()\n",
             line=6,
+            column=9,
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task\ndef f(cursor):\n    cursor.execute('select 1')\n    return cursor.fetchall()\n",
             line=6,
+            column=5,
         ),
         Invalid(
             "import base64\nfrom celery import shared_task\n\n@shared_task\ndef f(blob):\n    return base64.b64encode(blob)\n",
             line=6,
+            column=5,
         ),
     ]
 

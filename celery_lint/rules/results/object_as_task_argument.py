@@ -115,6 +115,7 @@ class ObjectAsTaskArgument(Rule):
             files=ORDERS,
             path="orders/views.py",
             line=4,
+            column=18,
             note="request",
         ),
         Invalid(
@@ -122,6 +123,7 @@ class ObjectAsTaskArgument(Rule):
             files=ORDERS,
             path="orders/views.py",
             line=4,
+            column=27,
             note="request.user as a keyword",
         ),
         Invalid(
@@ -130,6 +132,7 @@ class ObjectAsTaskArgument(Rule):
             files=ORDERS,
             path="orders/models.py",
             line=5,
+            column=34,
             note="self in apply_async args=",
         ),
         Invalid(
@@ -138,6 +141,7 @@ class ObjectAsTaskArgument(Rule):
             files=ORDERS,
             path="orders/views.py",
             line=5,
+            column=18,
             note="objects.get",
         ),
         Invalid(
@@ -147,6 +151,7 @@ class ObjectAsTaskArgument(Rule):
             files=ORDERS,
             path="orders/views.py",
             line=6,
+            column=25,
             note="get_object_or_404, positional args tuple",
         ),
         Invalid(
@@ -155,6 +160,7 @@ class ObjectAsTaskArgument(Rule):
             files=ORDERS,
             path="orders/views.py",
             line=5,
+            column=41,
             note=".first(), kwargs dict",
         ),
         Invalid(
@@ -163,6 +169,7 @@ class ObjectAsTaskArgument(Rule):
             files=ORDERS,
             path="orders/views.py",
             line=5,
+            column=21,
             note=".create(), .s() of a project task",
         ),
         Invalid(
@@ -170,6 +177,7 @@ class ObjectAsTaskArgument(Rule):
             files=ORDERS,
             path="orders/views.py",
             line=5,
+            column=24,
             note="get_or_create unpacked, .si() through a module alias",
         ),
         Invalid(
@@ -177,7 +185,7 @@ class ObjectAsTaskArgument(Rule):
             + "class OrderView:\n    def post(self, request, *args, **kwargs):\n        charge.delay(self.get_object())\n        charge.delay(self.request.user)\n",
             files=ORDERS,
             path="orders/views.py",
-            line=5,
+            findings=((5, 22), (6, 22)),
             note="self.get_object() directly",
         ),
         Invalid(
@@ -185,6 +193,7 @@ class ObjectAsTaskArgument(Rule):
             files=ORDERS,
             path="orders/views.py",
             line=5,
+            column=18,
             note="a name bound to request.user",
         ),
         Invalid(
@@ -192,6 +201,7 @@ class ObjectAsTaskArgument(Rule):
             files=ORDERS,
             path="orders/views.py",
             line=4,
+            column=18,
             note="a fetch passed directly",
         ),
     ]

@@ -118,23 +118,27 @@ class ResultNotIgnored(Rule):
         Invalid(
             "from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\n@app.task\ndef f():\n    print('hi')\n",
             line=5,
+            column=1,
             fixed="from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\n@app.task(ignore_result=True)\ndef f():\n    print('hi')\n",
         ),
         Invalid(
             "import os\nfrom celery import Celery\napp = Celery('proj', backend=os.environ['RESULT_URL'])\n\n@app.task\ndef f():\n    return None\n",
             line=6,
+            column=1,
             note="backend unknown counts as configured",
             fixed="import os\nfrom celery import Celery\napp = Celery('proj', backend=os.environ['RESULT_URL'])\n\n@app.task(ignore_result=True)\ndef f():\n    return None\n",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\n@app.task(\n    bind=True,\n    acks_late=True,  # redelivered\n)\ndef f(self):\n    print('hi')\n",
             line=8,
+            column=1,
             note="a decorator over several lines, with a comment",
             fixed="from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\n@app.task(\n    bind=True,\n    acks_late=True,  # redelivered\n    ignore_result=True,\n)\ndef f(self):\n    print('hi')\n",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\nclass Notify(app.Task):\n    name = 'notify'\n\n    def run(self):\n        print('hi')\n",
             line=4,
+            column=1,
             note="class-based task",
             fixed="from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\nclass Notify(app.Task):\n    name = 'notify'\n    ignore_result = True\n\n    def run(self):\n        print('hi')\n",
         ),
@@ -144,6 +148,7 @@ class ResultNotIgnored(Rule):
                 "proj/decorators.py": "from celery import shared_task\nfire_and_forget = shared_task(acks_late=True)\n"
             },
             line=6,
+            column=1,
             note="a module-level alias takes only the function: no fix",
         ),
     ]

@@ -98,16 +98,19 @@ class AutoretryWithoutBackoff(Rule):
         Invalid(
             "from celery import shared_task\n\n@shared_task(\n    autoretry_for=(IOError,),\n    max_retries=5,\n)\ndef f():\n    pass\n",
             line=4,
+            column=5,
             message_contains="without `retry_backoff`",
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task(autoretry_for=(IOError,), retry_backoff=True, retry_jitter=False)\ndef f():\n    pass\n",
             line=3,
+            column=14,
             message_contains="retry_jitter=False",
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task(autoretry_for=(IOError,), retry_kwargs={'countdown': 30})\ndef f():\n    pass\n",
             line=3,
+            column=14,
             message_contains="30 s",
         ),
         Invalid(
@@ -116,6 +119,7 @@ class AutoretryWithoutBackoff(Rule):
                 "proj/base.py": "from celery import Task\n\nclass Retrying(Task):\n    autoretry_for = (ConnectionError,)\n"
             },
             line=5,
+            column=1,
             message_contains="class Retrying",
             note="autoretry_for on a base class in another module",
         ),
@@ -125,6 +129,7 @@ class AutoretryWithoutBackoff(Rule):
                 "proj/decorators.py": "from celery import shared_task\nretry_task = shared_task(autoretry_for=(IOError,), max_retries=5)\n"
             },
             line=4,
+            column=1,
             note="a module-level alias in another module",
         ),
     ]

@@ -72,15 +72,18 @@ class BroadAutoretry(Rule):
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.config_from_object('deploy.settings')\n\n@app.task(autoretry_for=(Exception,), retry_backoff=True)\ndef f():\n    pass\n",
             line=5,
+            column=11,
             note="configuration (and so task_annotations) unknown: the decorator option still wins",
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task(autoretry_for=(Exception,), retry_backoff=True)\ndef f():\n    pass\n",
             line=3,
+            column=14,
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task(\n    retry_backoff=True,\n    autoretry_for=[IOError, BaseException],\n)\ndef f():\n    pass\n",
             line=5,
+            column=5,
             message_contains="BaseException",
         ),
         Invalid(
@@ -89,6 +92,7 @@ class BroadAutoretry(Rule):
                 "proj/base.py": "from celery import Task\n\nclass CatchAll(Task):\n    autoretry_for = (Exception,)\n    retry_backoff = True\n"
             },
             line=5,
+            column=1,
             message_contains="class CatchAll",
             note="base class in another module",
         ),
@@ -96,6 +100,7 @@ class BroadAutoretry(Rule):
             "from celery import shared_task\nfrom proj.retrying import RETRYABLE\n\n@shared_task(autoretry_for=RETRYABLE + (IOError,), retry_backoff=True)\ndef f():\n    pass\n",
             files={"proj/retrying.py": "import builtins\nRETRYABLE = (builtins.Exception,)\n"},
             line=4,
+            column=14,
             note="a constant from another module",
         ),
         Invalid(
@@ -105,6 +110,7 @@ class BroadAutoretry(Rule):
                 "proj/celery.py": "from celery import Celery\napp = Celery('proj')\n",
             },
             line=4,
+            column=1,
             message_contains="the decorator retry_task (proj/decorators.py)",
             note="a module-level alias of app.task(...) in another module",
         ),

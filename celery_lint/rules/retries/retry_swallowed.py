@@ -164,29 +164,39 @@ class RetrySwallowed(Rule):
         Invalid(
             HEAD + "    try:\n        raise self.retry(countdown=5)\n    except Exception:\n        log()\n",
             line=6,
+            column=15,
         ),
-        Invalid(HEAD + "    try:\n        self.retry()\n    except:\n        pass\n", line=6, note="bare"),
+        Invalid(
+            HEAD + "    try:\n        self.retry()\n    except:\n        pass\n",
+            line=6,
+            column=9,
+            note="bare",
+        ),
         Invalid(
             "from celery import shared_task\nfrom celery.exceptions import Retry\n\n@shared_task(bind=True)\ndef f(self):\n"
             "    try:\n        raise self.retry()\n    except Retry:\n        pass\n",
             line=7,
+            column=15,
             message_contains="except Retry:",
         ),
         Invalid(
             HEAD
             + "    try:\n        try:\n            work()\n        except IOError as exc:\n            raise self.retry(exc=exc)\n    except BaseException:\n        report()\n",
             line=9,
+            column=19,
             note="retry in an inner handler, inside an outer try",
         ),
         Invalid(
             HEAD
             + "    try:\n        try:\n            raise self.retry()\n        except Exception:\n            raise\n    except Exception:\n        pass\n",
             line=7,
+            column=19,
             note="re-raised by the inner handler, swallowed by the outer one",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\n\nclass Sync(app.Task):\n    def run(self):\n        for item in items():\n            try:\n                self.retry()\n            except (KeyError, Exception):\n                continue\n",
             line=8,
+            column=17,
             note="class-based task",
         ),
     ]

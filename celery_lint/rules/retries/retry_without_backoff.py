@@ -187,6 +187,7 @@ class RetryWithoutBackoff(Rule):
         Invalid(
             "from celery import shared_task\n\n@shared_task(bind=True, retry_backoff=True)\ndef f(self):\n    raise self.retry(countdown=30)\n",
             line=5,
+            column=22,
             note="retry_backoff only shapes autoretry_for retries; a manual retry waits its own countdown",
         ),
         Invalid(
@@ -195,21 +196,32 @@ class RetryWithoutBackoff(Rule):
                 "proj/base.py": "from celery import Task\n\nclass BackoffTask(Task):\n    retry_backoff = 5\n"
             },
             line=6,
+            column=11,
             note="retry_backoff on a base class does not change default_retry_delay",
         ),
         Invalid(
-            HEAD + "        raise self.retry(exc=exc)\n", line=8, message_contains="180 s (Celery's default)"
+            HEAD + "        raise self.retry(exc=exc)\n",
+            line=8,
+            column=15,
+            message_contains="180 s (Celery's default)",
         ),
-        Invalid(HEAD + "        raise self.retry(exc=exc, countdown=60)\n", line=8, message_contains="60 s"),
+        Invalid(
+            HEAD + "        raise self.retry(exc=exc, countdown=60)\n",
+            line=8,
+            column=35,
+            message_contains="60 s",
+        ),
         Invalid(
             "from celery import shared_task\n\n@shared_task(bind=True, default_retry_delay=30)\ndef f(task):\n    task.retry(countdown=None)\n",
             line=5,
+            column=5,
             message_contains="default_retry_delay on the decorator",
             note="a first parameter not named self",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\nRETRY_DELAY = 120\n\nclass Sync(app.Task):\n    def run(self):\n        self.retry(countdown=RETRY_DELAY)\n",
             line=7,
+            column=20,
             note="class-based task; a module constant",
         ),
         Invalid(
@@ -218,6 +230,7 @@ class RetryWithoutBackoff(Rule):
                 "proj/base.py": "from celery import Task\n\nclass SlowRetry(Task):\n    default_retry_delay = 300\n"
             },
             line=6,
+            column=11,
             message_contains="class SlowRetry",
             note="base class in another module",
         ),
@@ -225,6 +238,7 @@ class RetryWithoutBackoff(Rule):
             "from proj.celery import app\n\n@app.task(bind=True, retry_backoff=False)\ndef f(self):\n    raise self.retry(countdown=5)\n",
             files={"proj/celery.py": "from celery import Celery\napp = Celery('proj')\n"},
             line=5,
+            column=22,
             note="retry_backoff=False",
         ),
     ]

@@ -99,6 +99,7 @@ class UnboundedRetries(Rule):
         Invalid(
             "from celery import shared_task\n\n@shared_task(\n    bind=True,\n    max_retries=None,\n)\ndef f(self):\n    pass\n",
             line=5,
+            column=5,
             message_contains="never stop",
         ),
         Invalid(
@@ -107,24 +108,28 @@ class UnboundedRetries(Rule):
                 "proj/base.py": "from celery import Task\n\nclass Persistent(Task):\n    max_retries = None\n"
             },
             line=5,
+            column=1,
             message_contains="class Persistent",
             note="base class in another module",
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task(\n    autoretry_for=(IOError,),\n    retry_kwargs={'countdown': 5, 'max_retries': None},\n)\ndef f():\n    pass\n",
             line=5,
+            column=35,
             message_contains="3, Celery's default",
             note="retry_kwargs: Celery falls back to the task's max_retries",
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task(bind=True, max_retries=5)\ndef f(self):\n    try:\n        work()\n    except IOError as exc:\n        raise self.retry(exc=exc, max_retries=None)\n",
             line=8,
+            column=35,
             message_contains="max_retries on the decorator",
             note="self.retry(): Celery falls back to the task's max_retries",
         ),
         Invalid(
             "from celery import Celery, Task\n\nclass Forever(Task):\n    max_retries = None\n\napp = Celery('proj', task_cls=Forever)\n\n@app.task\ndef f():\n    pass\n",
             line=9,
+            column=1,
             note="the app's task_cls",
         ),
         Invalid(
@@ -132,6 +137,7 @@ class UnboundedRetries(Rule):
             path="proj/tasks.py",
             files={"proj/celery.py": "from celery import Celery\napp = Celery('proj')\n"},
             line=3,
+            column=11,
         ),
     ]
 

@@ -72,11 +72,13 @@ class UnsafeAcceptContent(Rule):
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.accept_content = ['json', 'pickle']\n",
             line=3,
+            column=1,
             fixed="from celery import Celery\napp = Celery('proj')\napp.conf.accept_content = ['json']\n",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj', task_serializer='json', accept_content={'application/x-python-serialize'})\n",
             line=2,
+            column=46,
             note="even when the serializers are json",
             fixed="from celery import Celery\napp = Celery('proj', task_serializer='json', accept_content={'application/json'})\n",
         ),
@@ -92,11 +94,13 @@ class UnsafeAcceptContent(Rule):
                 ),
             },
             line=1,
+            column=1,
             fixed="CELERY_ACCEPT_CONTENT = ['json']\n",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.update({'result_accept_content': ['pickle']})\n",
             line=3,
+            column=18,
             fixed="from celery import Celery\napp = Celery('proj')\napp.conf.update({'result_accept_content': ['json']})\n",
         ),
         Invalid(
@@ -106,24 +110,28 @@ class UnsafeAcceptContent(Rule):
                 "proj/celery.py": "from celery import Celery\napp = Celery('proj')\napp.config_from_object('celeryconfig')\n"
             },
             line=1,
+            column=1,
             note="a tuple over several lines, without json: pickle becomes json",
             fixed="accept_content = (\n    'json',\n    'msgpack',\n)\n",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.accept_content = ('json', 'pickle', 'application/x-python-serialize')\n",
             line=3,
+            column=1,
             note="both spellings",
             fixed="from celery import Celery\napp = Celery('proj')\napp.conf.accept_content = ('json',)\n",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.accept_content = 'pickle'\n",
             line=3,
+            column=1,
             note="a single string",
             fixed="from celery import Celery\napp = Celery('proj')\napp.conf.accept_content = 'json'\n",
         ),
         Invalid(
             "from celery import Celery\nACCEPT = ['json', 'pickle']\napp = Celery('proj')\napp.conf.accept_content = ACCEPT\n",
             line=4,
+            column=1,
             note="a list through a name: no fix",
         ),
     ]

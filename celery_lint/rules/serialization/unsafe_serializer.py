@@ -88,21 +88,25 @@ class UnsafeSerializer(Rule):
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.task_serializer = 'pickle'\n",
             line=3,
+            column=1,
             fixed="from celery import Celery\napp = Celery('proj')\napp.conf.task_serializer = 'json'\n",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj', task_serializer='pickle')\n",
             line=2,
+            column=22,
             fixed="from celery import Celery\napp = Celery('proj', task_serializer='json')\n",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf.update(\n    result_serializer='pickle',\n)\n",
             line=4,
+            column=5,
             fixed="from celery import Celery\napp = Celery('proj')\napp.conf.update(\n    result_serializer='json',\n)\n",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.conf['event_serializer'] = \"pickle\"\n",
             line=3,
+            column=1,
             fixed="from celery import Celery\napp = Celery('proj')\napp.conf['event_serializer'] = \"json\"\n",
         ),
         Invalid(
@@ -117,6 +121,7 @@ class UnsafeSerializer(Rule):
                 ),
             },
             line=1,
+            column=1,
             note="Django settings",
             fixed="CELERY_TASK_SERIALIZER = 'json'\n",
         ),
@@ -127,33 +132,39 @@ class UnsafeSerializer(Rule):
                 "proj/celery.py": "from celery import Celery\napp = Celery('proj')\napp.config_from_object('celeryconfig')\n"
             },
             line=1,
+            column=1,
             fixed="task_serializer = 'json'\n",
         ),
         Invalid(
             "from celery import Celery\n\nclass Config:\n    CELERY_RESULT_SERIALIZER = 'pickle'\n\napp = Celery('proj')\napp.config_from_object(Config)\n",
             line=4,
+            column=5,
             note="old name in a configuration class",
             fixed="from celery import Celery\n\nclass Config:\n    CELERY_RESULT_SERIALIZER = 'json'\n\napp = Celery('proj')\napp.config_from_object(Config)\n",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj', changes={'task_serializer': 'PICKLE'})\n",
             line=2,
+            column=31,
             note="a dict of changes, any case",
             fixed="from celery import Celery\napp = Celery('proj', changes={'task_serializer': 'json'})\n",
         ),
         Invalid(
             "from celery import Celery\nSERIALIZER = 'pickle'\napp = Celery('proj')\napp.conf.task_serializer = SERIALIZER\n",
             line=4,
+            column=1,
             note="value through a module constant, which other code may use: no fix",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj', accept_content=['pickle'])\napp.conf.task_serializer = 'pickle'\n",
             line=3,
+            column=1,
             note="workers that accept only pickle would reject json: no fix until CEL102's",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj', accept_content=['json', 'pickle'])\napp.conf.result_serializer = 'pickle'\n",
             line=3,
+            column=1,
             note="result_accept_content unset: accept_content applies",
             fixed="from celery import Celery\napp = Celery('proj', accept_content=['json', 'pickle'])\napp.conf.result_serializer = 'json'\n",
         ),

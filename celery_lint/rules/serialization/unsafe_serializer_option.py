@@ -88,47 +88,56 @@ class UnsafeSerializerOption(Rule):
         Invalid(
             "from celery import shared_task\n\n@shared_task(serializer='pickle')\ndef f(x):\n    return x\n",
             line=3,
+            column=14,
             fixed="from celery import shared_task\n\n@shared_task(serializer='json')\ndef f(x):\n    return x\n",
         ),
         Invalid(
             "from proj.tasks import add\nadd.apply_async((1, 2), serializer='pickle')\n",
             line=2,
+            column=25,
             fixed="from proj.tasks import add\nadd.apply_async((1, 2), serializer='json')\n",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\napp.send_task('proj.add', args=(1,), serializer=\"pickle\")\n",
             line=3,
+            column=38,
             fixed="from celery import Celery\napp = Celery('proj')\napp.send_task('proj.add', args=(1,), serializer=\"json\")\n",
         ),
         Invalid(
             "from celery import signature\nsig = signature('proj.add', args=(1,), options={'serializer': 'pickle'})\n",
             line=2,
+            column=49,
             fixed="from celery import signature\nsig = signature('proj.add', args=(1,), options={'serializer': 'json'})\n",
         ),
         Invalid(
             "from proj.tasks import add\nsig = add.s(1).set(serializer='pickle')\n",
             line=2,
+            column=20,
             fixed="from proj.tasks import add\nsig = add.s(1).set(serializer='json')\n",
         ),
         Invalid(
             "from celery import Task\n\nclass PickledTask(Task):\n    serializer = 'pickle'\n",
             line=4,
+            column=5,
             note="base class attribute",
             fixed="from celery import Task\n\nclass PickledTask(Task):\n    serializer = 'json'\n",
         ),
         Invalid(
             "from proj.tasks import add\nsig = add.s(1)\nsig.options['serializer'] = 'pickle'\n",
             line=3,
+            column=1,
             fixed="from proj.tasks import add\nsig = add.s(1)\nsig.options['serializer'] = 'json'\n",
         ),
         Invalid(
             "from celery import shared_task\nPICKLE = 'pickle'\n\n@shared_task(serializer=PICKLE)\ndef f(x):\n    return x\n",
             line=4,
+            column=14,
             note="through a name: no fix",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj', accept_content=['pickle'])\n\n@app.task(serializer='pickle')\ndef f(x):\n    return x\n",
             line=4,
+            column=11,
             note="workers that accept only pickle would reject json: no fix",
         ),
     ]

@@ -121,38 +121,46 @@ class BlockingResultInTask(Rule):
         Invalid(
             "from celery import shared_task\n\n@shared_task\ndef f(x):\n    return add.delay(x, 1).get()\n",
             line=5,
+            column=12,
             note="direct",
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task\ndef f(x):\n    result = add.apply_async((x, 1), countdown=1)\n    total = result.get(timeout=10)\n    return total\n",
             line=6,
+            column=13,
             note="through a local name",
         ),
         Invalid(
             "from celery import shared_task\nfrom celery.result import AsyncResult\n\n@shared_task\ndef f(task_id):\n    return AsyncResult(task_id).get()\n",
             line=6,
+            column=12,
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\n\n@app.task(bind=True)\ndef f(self, task_id):\n    res = self.app.AsyncResult(task_id)\n    res.wait()\n",
             line=7,
+            column=5,
         ),
         Invalid(
             "from celery import group, shared_task\n\n@shared_task\ndef f(items):\n    job = group(add.s(i, i) for i in items)()\n    return sum(job.join())\n",
             line=6,
+            column=16,
             note="an applied group",
         ),
         Invalid(
             "import celery\n\n@celery.shared_task\ndef f(items):\n    return celery.group([add.s(i, i) for i in items]).apply_async().get()\n",
             line=5,
+            column=12,
         ),
         Invalid(
             "from celery import chord as ch, shared_task\n\n@shared_task\ndef f(items):\n    res = ch([add.s(i, i) for i in items])(tsum.s())\n    return res.get()\n",
             line=6,
+            column=12,
             note="a chord under an import alias",
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task\ndef f(items):\n    results = [add.delay(i, i) for i in items]\n    for r in results:\n        r.get()\n",
             line=7,
+            column=9,
             note="a loop over a list of results",
         ),
         Invalid(
@@ -160,26 +168,31 @@ class BlockingResultInTask(Rule):
             files={"orders/__init__.py": "", "orders/tasks.py": TASKS_PY},
             path="billing/tasks.py",
             line=6,
+            column=12,
             note="a task from another module, through a signature",
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task\ndef f(items):\n    results = [add.delay(i, i) for i in items]\n    return [r.get() for r in results]\n",
             line=6,
+            column=13,
             note="a comprehension over a list of results",
         ),
         Invalid(
             "from celery import Task\n\nclass Report(Task):\n    def run(self, x):\n        res = add.delay(x)\n        return res.get()\n",
             line=6,
+            column=16,
             note="class-based task",
         ),
         Invalid(
             "from celery import Celery\napp = Celery('proj')\n\n@app.task\ndef f(x):\n    res = app.send_task('proj.add', args=(x, 1))\n    return res.get(timeout=5)\n",
             line=7,
+            column=12,
             note="send_task returns an AsyncResult",
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task\ndef f(x):\n    return add.delay(x).get(disable_sync_subtasks=True)\n",
             line=5,
+            column=12,
             note="explicit default",
         ),
     ]

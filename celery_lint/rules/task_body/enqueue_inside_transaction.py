@@ -165,6 +165,7 @@ class EnqueueInsideTransaction(Rule):
             },
             path="orders/views.py",
             line=6,
+            column=9,
             note="a project context manager wrapping transaction.atomic(), in another module",
         ),
         Invalid(
@@ -175,6 +176,7 @@ class EnqueueInsideTransaction(Rule):
             },
             path="orders/views.py",
             line=8,
+            column=9,
             note="the wrapper used as a decorator (context managers from @contextmanager are decorators too)",
         ),
         Invalid(
@@ -183,6 +185,7 @@ class EnqueueInsideTransaction(Rule):
             files=ORDERS,
             path="orders/views.py",
             line=7,
+            column=9,
             note="with transaction.atomic()",
         ),
         Invalid(
@@ -191,6 +194,7 @@ class EnqueueInsideTransaction(Rule):
             files=ORDERS,
             path="orders/views.py",
             line=6,
+            column=5,
             note="@transaction.atomic",
         ),
         Invalid(
@@ -198,6 +202,7 @@ class EnqueueInsideTransaction(Rule):
             files=ORDERS,
             path="orders/views.py",
             line=6,
+            column=5,
             note="@atomic(...) imported",
         ),
         Invalid(
@@ -205,12 +210,14 @@ class EnqueueInsideTransaction(Rule):
             files=ORDERS,
             path="orders/models.py",
             line=8,
+            column=13,
             note="an import alias, a model method",
         ),
         Invalid(
             "from django.db.transaction import atomic\n\ndef view(request, pk, task):\n    with atomic():\n        task.delay(pk)\n",
             path="views.py",
             line=5,
+            column=9,
             note="a receiver the analyzer cannot resolve",
         ),
         Invalid(
@@ -219,6 +226,7 @@ class EnqueueInsideTransaction(Rule):
             files=ORDERS,
             path="orders/views.py",
             line=7,
+            column=35,
             note="on_commit given the result of delay(): it has already been sent",
         ),
     ]

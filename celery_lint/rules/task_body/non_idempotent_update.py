@@ -135,22 +135,27 @@ class NonIdempotentUpdate(Rule):
         Invalid(
             "from celery import shared_task\n\n@shared_task\ndef f(user_id, points):\n    user = User.objects.get(pk=user_id)\n    user.points += points\n    user.save()\n",
             line=6,
+            column=5,
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task\ndef f(order_id):\n    order = Order.objects.get(pk=order_id)\n    order.total = order.total + 10\n",
             line=6,
+            column=5,
         ),
         Invalid(
             "from celery import shared_task\nfrom django.db.models import F\n\n@shared_task\ndef f(pk):\n    Stock.objects.filter(pk=pk).update(left=F('left') - 1)\n",
             line=6,
+            column=40,
         ),
         Invalid(
             "from celery import shared_task\nfrom django.db.models import F\n\n@shared_task\ndef f(pk):\n    invitation = Invitation.objects.get(pk=pk)\n    invitation.attempt = F('attempt') + 1\n    invitation.save()\n",
             line=7,
+            column=5,
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task\ndef f(profile):\n    profile.data['visits'] += 1\n",
             line=5,
+            column=5,
         ),
     ]
 

@@ -78,20 +78,24 @@ class SleepInTask(Rule):
         Invalid(
             "import time\nfrom celery import shared_task\n\n@shared_task\ndef f():\n    time.sleep(5)\n",
             line=6,
+            column=5,
         ),
         Invalid(
             "from time import sleep\nfrom celery import shared_task\n\n@shared_task\ndef f():\n    for _ in range(3):\n        sleep(5)\n",
             line=7,
+            column=9,
             note="from time import sleep",
         ),
         Invalid(
             "import time as t\nfrom celery import Celery\napp = Celery('proj')\n\n@app.task(bind=True)\ndef f(self):\n    t.sleep(1)\n",
             line=7,
+            column=5,
             note="import alias",
         ),
         Invalid(
             "import time\nfrom celery import Task\n\nclass Poll(Task):\n    def run(self):\n        time.sleep(2)\n",
             line=6,
+            column=9,
             note="class-based task",
         ),
     ]
