@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from .types import Fix
+from .types import Fix, Message
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -30,6 +30,7 @@ class RawFinding:
     message: str
     fixable: bool
     fix: Fix | None = None
+    fix_title: str = ""
     line: int = 1
     column: int = 0
     end: tuple[int, int] | None = None
@@ -68,11 +69,14 @@ class FileContext:
         self,
         rule: CodedRule,
         node: cst.CSTNode,
-        message: str,
+        message: str | Message,
         *,
         fixable: bool = False,
         fix: Fix | None = None,
     ) -> None:
+        if isinstance(message, str):
+            message = Message(message)
         # One finding, one line: code quoted in a message may span several lines.
-        message = " ".join(message.split())
-        self.findings.append(RawFinding(rule.CODE, node, message, fixable or fix is not None, fix))
+        text = " ".join(message.text.split())
+        fix_title = " ".join(message.fix_title.split())
+        self.findings.append(RawFinding(rule.CODE, node, text, fixable or fix is not None, fix, fix_title))

@@ -50,6 +50,11 @@ def render_readme(text: str) -> str:
 GENERATED = "<!-- Generated from the rule class by `python -m celery_lint.docs --write`; edit the class, not this page. -->"
 
 
+def _placeholders(template: str) -> str:
+    """A message template as the docs show it: ``{task}`` becomes ``<task>``."""
+    return template.replace("{", "<").replace("}", ">")
+
+
 def _dedent_doc(rule: type[Rule]) -> str:
     return textwrap.dedent(rule.docs()).strip()
 
@@ -81,8 +86,9 @@ def rule_page(rule: type[Rule], registry: RuleRegistry | None = None) -> str:
         f"# {rule.CODE} `{rule.NAME}`",
         "",
         f"- Enabled: {flag}",
-        f"- Autofix: {fix}" + (f" — {rule.FIX_TITLE}" if rule.FIX_TITLE and rule.FIX_SAFETY else ""),
-        f"- Message: {rule.MESSAGE.replace('{', '<').replace('}', '>')}",
+        f"- Autofix: {fix}" + (f" — {rule.AUTOFIX_TITLE}" if rule.AUTOFIX_TITLE and rule.FIX_SAFETY else ""),
+        f"- Message: {_placeholders(rule.MESSAGE)}"
+        + (f"; {_placeholders(rule.FIX_TITLE)}" if rule.FIX_TITLE else ""),
     ]
     if pack and pack != BUILTIN:
         lines.append(f"- Rule pack: `{pack}`")

@@ -62,7 +62,7 @@ class CeleryLintChecker:
         if session is None:  # flake8 always passes options first; a bare caller may not
             session = type(self)._session = Flake8Session(None)
         for violation in session.check(Path(os.path.abspath(self.filename)), "".join(self.lines)):
-            yield (violation.line, violation.column - 1, f"{violation.code} {violation.message}", type(self))
+            yield (violation.line, violation.column - 1, f"{violation.code} {violation.text}", type(self))
 
 
 class Flake8Session:

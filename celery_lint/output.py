@@ -32,7 +32,7 @@ def summary_line(result: LintResult) -> str:
 
 
 def format_text(violations: Sequence[Violation]) -> str:
-    return "\n".join(f"{v.path}:{v.line}:{v.column}: {v.code} {v.message}" for v in violations)
+    return "\n".join(f"{v.path}:{v.line}:{v.column}: {v.code} {v.text}" for v in violations)
 
 
 def format_json(result: LintResult) -> str:
@@ -93,7 +93,7 @@ def format_sarif(result: LintResult, rules: Sequence[type[Rule]]) -> str:
                 "ruleId": violation.code,
                 "ruleIndex": index.get(violation.code, 0),
                 "level": sarif_level(violation.code),
-                "message": {"text": violation.message},
+                "message": {"text": violation.text},
                 "locations": [
                     {
                         "physicalLocation": {
@@ -165,7 +165,7 @@ def format_github(violations: Sequence[Violation]) -> str:
                 f"title={_escape_property(f'{v.code} {v.name}')}",
             ]
         )
-        lines.append(f"::{level} {properties}::{_escape_data(f'{v.code} {v.message}')}")
+        lines.append(f"::{level} {properties}::{_escape_data(f'{v.code} {v.text}')}")
     return "\n".join(lines)
 
 

@@ -70,7 +70,7 @@ def check_case(rule: type[Rule], case: Valid | Invalid) -> str | None:
     )
     if isinstance(case, Valid):
         if found:
-            return f"{found[0].code} flagged VALID code: {found[0].line}:{found[0].column} {found[0].message}"
+            return f"{found[0].code} flagged VALID code: {found[0].line}:{found[0].column} {found[0].text}"
         return None
     own = [v for v in found if v.code == rule.CODE]
     if not own:
@@ -78,8 +78,8 @@ def check_case(rule: type[Rule], case: Valid | Invalid) -> str | None:
     problem = _position_problem(rule.CODE, case, [(v.line, v.column, v.code) for v in found])
     if problem is not None:
         return problem
-    if case.message_contains and not any(case.message_contains in v.message for v in own):
-        return f"{rule.CODE} message {own[0].message!r} lacks {case.message_contains!r}"
+    if case.message_contains and not any(case.message_contains in v.text for v in own):
+        return f"{rule.CODE} message {own[0].text!r} lacks {case.message_contains!r}"
     return None
 
 

@@ -38,6 +38,9 @@ class Violation:
     column: int
     code: str
     message: str
+    """What is wrong and why it matters."""
+    fix_title: str = ""
+    """What to do about it ("" when the rule has no separate remedy)."""
     name: str = ""
     end_line: int = 0
     end_column: int = 0
@@ -45,8 +48,15 @@ class Violation:
     # Not part of equality or order: it follows from the finding, it never tells two apart.
     kind: Kind = field(default=Kind.FINDING, compare=False)
 
+    @property
+    def text(self) -> str:
+        """The one-line text every output shows: the message, then ``; `` and the fix title."""
+        return f"{self.message}; {self.fix_title}" if self.fix_title else self.message
+
     def as_dict(self) -> dict[str, Any]:
+        """The finding as the JSON output shows it (``message`` is the whole one-line text)."""
         data = asdict(self)
+        data["message"] = self.text
         return {
             key: data[key]
             for key in (
@@ -61,6 +71,14 @@ class Violation:
                 "fixable",
             )
         }
+
+
+@dataclass(frozen=True)
+class Message:
+    """A rule's finding text before it has a place: what is wrong, and what to do."""
+
+    text: str
+    fix_title: str = ""
 
 
 @dataclass

@@ -91,7 +91,7 @@ def test_the_required_rules_have_fixes():
 @pytest.mark.parametrize("rule", FIXABLE, ids=[r.CODE for r in FIXABLE])
 def test_a_fixable_rule_documents_and_shows_its_fix(rule):
     assert rule.FIX_SAFETY in ("safe", "unsafe")
-    assert rule.FIX_TITLE
+    assert rule.AUTOFIX_TITLE
     assert "## Fix safety" in (rule.__doc__ or ""), f"{rule.CODE} lacks a '## Fix safety' section"
     assert any(c.fixed is not None for c in rule.INVALID), f"{rule.CODE} has no before/after case"
 

@@ -128,7 +128,7 @@ def test_default_is_bool(rule):
 def test_fix_safety(rule):
     assert rule.FIX_SAFETY in (None, "safe", "unsafe")
     if rule.FIX_SAFETY is not None:
-        assert rule.FIX_TITLE, f"{rule.CODE} declares a fix without a title"
+        assert rule.AUTOFIX_TITLE, f"{rule.CODE} declares a fix without a title"
 
 
 @pytest.mark.parametrize("rule", RULES, ids=RULE_IDS)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ..rules.base import Rule
 
 CACHE_DIR = ".celery_lint_cache"
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 """3: a finding records its kind."""
 
 

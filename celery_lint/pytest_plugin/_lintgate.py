@@ -112,7 +112,7 @@ class CeleryLintItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, CeleryLintFindings):
             found = excinfo.value.violations
-            lines = [f"{v.path}:{v.line}:{v.column}: {v.code} {v.message}" for v in found]
+            lines = [f"{v.path}:{v.line}:{v.column}: {v.code} {v.text}" for v in found]
             lines += [f"celery-lint: error: {error}" for error in excinfo.value.errors]
             count = len(found)
             if found or not excinfo.value.errors:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..api import ProjectView
+from ..types import Message
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -74,7 +75,10 @@ class Rule:
     CODE: ClassVar[str]
     NAME: ClassVar[str]
     MESSAGE: ClassVar[str]
-    """Message template; the rule fills it with ``str.format`` fields."""
+    """What is wrong and why it matters: a template the rule fills with ``str.format`` fields."""
+    FIX_TITLE: ClassVar[str | None] = None
+    """What to do about it, a template filled with the same fields as ``MESSAGE``. Outputs show
+    it after the message (text: ``message; fix title`` on one line)."""
     DEFAULT: ClassVar[bool] = True
     SKIP_TEST_CODE: ClassVar[bool] = False
     TRIGGERS: ClassVar[tuple[bytes, ...]] = ()
@@ -86,7 +90,8 @@ class Rule:
     """When set, a file that matched ``TRIGGERS`` (and never mentions Celery) is visited
     only if it also holds one of these: the calls the rule inspects."""
     FIX_SAFETY: ClassVar[str | None] = None
-    FIX_TITLE: ClassVar[str | None] = None
+    AUTOFIX_TITLE: ClassVar[str | None] = None
+    """What the autofix does (``Add `time_limit=` to the task decorator``), when there is one."""
     OPTIONS: ClassVar[tuple[RuleOption, ...]] = ()
     CASE_SELECT: ClassVar[tuple[str, ...]] = ()
     """Other codes selected when this rule's cases run (a rule about other rules' findings)."""
@@ -100,8 +105,13 @@ class Rule:
     def check(self) -> None:
         """Model-based checks for the file (tasks, configuration)."""
 
+    def message(self, **fields: Any) -> Message:
+        """The finding's text: ``MESSAGE`` and ``FIX_TITLE`` filled with ``fields``."""
+        fix_title = self.FIX_TITLE.format(**fields) if self.FIX_TITLE else ""
+        return Message(self.MESSAGE.format(**fields), fix_title)
+
     def report(
-        self, node: cst.CSTNode, message: str, *, fixable: bool = False, fix: Fix | None = None
+        self, node: cst.CSTNode, message: str | Message, *, fixable: bool = False, fix: Fix | None = None
     ) -> None:
         """Report a finding at ``node``; ``fix`` is the edit that repairs it, if the rule has one."""
         self.context.report(self, node, message, fixable=fixable, fix=fix)

@@ -83,10 +83,8 @@ class ChordWithIgnoredResults(Rule):
     CODE = "CEL707"
     NAME = "chord-with-ignored-results"
     SKIP_TEST_CODE = True
-    MESSAGE = (
-        "chord header task '{task}' ignores its result ({origin}): the chord callback waits for "
-        "results that are never stored and may never run; set `ignore_result=False` on the header tasks"
-    )
+    MESSAGE = "chord header task '{task}' ignores its result ({origin}): the chord callback waits for results that are never stored and may never run"
+    FIX_TITLE = "set `ignore_result=False` on the header tasks"
 
     VALID = [
         Valid(
@@ -366,4 +364,4 @@ class ChordWithIgnoredResults(Rule):
             origin = str(known.origin)
             if known.origin.path and known.origin.path not in origin:
                 origin = f"{origin} in {known.origin.path}"
-            self.report(node, self.MESSAGE.format(task=label, origin=origin))
+            self.report(node, self.message(task=label, origin=origin))

@@ -51,10 +51,11 @@ class CrontabEveryMinute(Rule):
 
     CODE = "CEL703"
     NAME = "crontab-every-minute"
-    MESSAGE = "`{call}` leaves `minute` at its default `*`: it runs every minute while {when} holds, not once; add `minute=0` (or `minute='*'` if every minute is meant)"
+    MESSAGE = "`{call}` leaves `minute` at its default `*`: it runs every minute while {when} holds, not once"
+    FIX_TITLE = "add `minute=0` (or `minute='*'` if every minute is meant)"
     SKIP_TEST_CODE = True
     FIX_SAFETY = "unsafe"
-    FIX_TITLE = "Add `minute=0`"
+    AUTOFIX_TITLE = "Add `minute=0`"
 
     VALID = [
         Valid(IMPORT + "schedule = crontab(minute=0, hour=3)\n"),
@@ -145,5 +146,7 @@ class CrontabEveryMinute(Rule):
         when = " and ".join(fixed)
         fix = None
         if all(arg.keyword is not None for arg in node.args):
-            fix = replace(node, prepend_keywords(node, [("minute", cst.Integer("0"))]), self.FIX_TITLE or "")
-        self.report(node, self.MESSAGE.format(call=f"crontab({', '.join(fixed)})", when=when), fix=fix)
+            fix = replace(
+                node, prepend_keywords(node, [("minute", cst.Integer("0"))]), self.AUTOFIX_TITLE or ""
+            )
+        self.report(node, self.message(call=f"crontab({', '.join(fixed)})", when=when), fix=fix)

@@ -35,7 +35,8 @@ class ImplicitTaskName(Rule):
 
     CODE = "CEL710"
     NAME = "implicit-task-name"
-    MESSAGE = "task '{task}' has no explicit `name=`: moving or renaming it changes its name and strands queued messages, beat entries and routes; set `name=`"
+    MESSAGE = "task '{task}' has no explicit `name=`: moving or renaming it changes its name and strands queued messages, beat entries and routes"
+    FIX_TITLE = "set `name=`"
     DEFAULT = False
     SKIP_TEST_CODE = True
 
@@ -93,4 +94,4 @@ class ImplicitTaskName(Rule):
     def check(self) -> None:
         for task in self.project.tasks():
             if task.name_is_implicit:
-                self.report(task.node, self.MESSAGE.format(task=task.label))
+                self.report(task.node, self.message(task=task.label))

@@ -64,7 +64,8 @@ class InvalidCrontab(Rule):
 
     CODE = "CEL702"
     NAME = "invalid-crontab"
-    MESSAGE = "`{call}` {problem}; {fix}"
+    MESSAGE = "`{call}` {problem}"
+    FIX_TITLE = "{fix}"
     SKIP_TEST_CODE = True
 
     VALID = [
@@ -184,7 +185,7 @@ class InvalidCrontab(Rule):
             where = f"`{field}`: " if field else ""
             self.report(
                 node,
-                self.MESSAGE.format(
+                self.message(
                     call=call,
                     problem=f"is rejected by Celery ({where}{result}): importing the schedule raises and beat does not start",
                     fix="fix the field",
@@ -196,7 +197,7 @@ class InvalidCrontab(Rule):
             if misread is not None:
                 self.report(
                     node,
-                    self.MESSAGE.format(call=call, problem=misread, fix="use the right field or a number"),
+                    self.message(call=call, problem=misread, fix="use the right field or a number"),
                 )
                 return
 
@@ -218,7 +219,7 @@ class InvalidCrontab(Rule):
                 )
             self.report(
                 node,
-                self.MESSAGE.format(
+                self.message(
                     call=f"crontab.from_string({value.value!r})",
                     problem=f"is rejected by Celery ({problem}): importing the schedule raises and beat does not start",
                     fix="fix the expression",

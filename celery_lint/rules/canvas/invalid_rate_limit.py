@@ -67,7 +67,8 @@ class InvalidRateLimit(Rule):
     # rate_limit=, 'rate_limit' annotations, task_default_rate_limit and CELERY_*RATE_LIMIT.
     REQUIRES = (b"rate_limit", b"RATE_LIMIT")
     NAME = "invalid-rate-limit"
-    MESSAGE = "`rate_limit={value!r}` {where} is not a rate Celery can parse ({problem}): {consequence}; use 'N/s', 'N/m' or 'N/h'"
+    MESSAGE = "`rate_limit={value!r}` {where} is not a rate Celery can parse ({problem}): {consequence}"
+    FIX_TITLE = "use 'N/s', 'N/m' or 'N/h'"
 
     VALID = [
         Valid(TASK.format(rate="'100/m'")),
@@ -154,7 +155,7 @@ class InvalidRateLimit(Rule):
         problem = rate_problem(value)
         if problem is not None:
             self.report(
-                node, self.MESSAGE.format(value=value, where=where, problem=problem, consequence=consequence)
+                node, self.message(value=value, where=where, problem=problem, consequence=consequence)
             )
 
     def check(self) -> None:

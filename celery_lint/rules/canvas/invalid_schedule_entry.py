@@ -69,7 +69,8 @@ class InvalidScheduleEntry(Rule):
 
     CODE = "CEL714"
     NAME = "invalid-schedule-entry"
-    MESSAGE = "beat entry '{entry}' {problem}: {consequence}; {fix}"
+    MESSAGE = "beat entry '{entry}' {problem}: {consequence}"
+    FIX_TITLE = "{fix}"
     SKIP_TEST_CODE = True
 
     VALID = [
@@ -200,7 +201,7 @@ class InvalidScheduleEntry(Rule):
                 hint = f"put it in `options`: {{'options': {{'{key}': ...}}}}"
             self.report(
                 node,
-                self.MESSAGE.format(
+                self.message(
                     entry=label,
                     problem=f"has the unknown key '{key}'",
                     consequence="beat raises TypeError when it loads the schedule and does not start",
@@ -213,7 +214,7 @@ class InvalidScheduleEntry(Rule):
             if isinstance(value, Known) and isinstance(value.value, str):
                 self.report(
                     schedule[1],
-                    self.MESSAGE.format(
+                    self.message(
                         entry=label,
                         problem=f"has a string schedule {value.value!r}",
                         consequence="Celery does not parse schedule strings and beat fails to load it",
@@ -230,7 +231,7 @@ class InvalidScheduleEntry(Rule):
             if required not in entry.fields:
                 self.report(
                     entry.node,
-                    self.MESSAGE.format(
+                    self.message(
                         entry=label,
                         problem=f"has no `{required}`",
                         consequence=consequence,

@@ -82,7 +82,7 @@ class ResultInsteadOfSignature(Rule):
         "use `{fix}`"
     )
     FIX_SAFETY = "safe"
-    FIX_TITLE = "Use a signature (`.s(...)`)"
+    AUTOFIX_TITLE = "Use a signature (`.s(...)`)"
 
     VALID = [
         Valid(HEAD + "chain(add.s(1, 2), add.s(3)).delay()\n", note="signatures"),
@@ -269,7 +269,7 @@ class ResultInsteadOfSignature(Rule):
             self._reported.add(id(call))
             self.report(
                 expr,
-                self.MESSAGE.format(call=code_of(call), where=where, fix=self._fix(call)),
+                self.message(call=code_of(call), where=where, fix=self._fix(call)),
                 fix=self._edit(call) if call is expr else None,
             )
 
@@ -278,7 +278,7 @@ class ResultInsteadOfSignature(Rule):
         func = call.func
         if not isinstance(func, cst.Attribute):
             return None
-        title = self.FIX_TITLE or ""
+        title = self.AUTOFIX_TITLE or ""
         if func.attr.value == "delay":
             return replace(func.attr, cst.Name("s"), title)
         if func.attr.value == "apply_async":

@@ -73,7 +73,8 @@ class ScheduleOverlapsTimeLimit(Rule):
 
     CODE = "CEL709"
     NAME = "schedule-overlaps-time-limit"
-    MESSAGE = "beat entry '{entry}' runs task '{task}' every {period}, but its time limit is {limit} ({origin}): runs can overlap and pile up; schedule it less often, lower the limit or lock the task"
+    MESSAGE = "beat entry '{entry}' runs task '{task}' every {period}, but its time limit is {limit} ({origin}): runs can overlap and pile up"
+    FIX_TITLE = "schedule it less often, lower the limit or lock the task"
     SKIP_TEST_CODE = True
 
     VALID = [
@@ -227,7 +228,7 @@ class ScheduleOverlapsTimeLimit(Rule):
                 continue
             self.report(
                 node,
-                self.MESSAGE.format(
+                self.message(
                     entry=entry_label(entry),
                     task=task.label,
                     period=humanize(period),

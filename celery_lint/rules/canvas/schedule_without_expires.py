@@ -73,7 +73,8 @@ class ScheduleWithoutExpires(Rule):
 
     CODE = "CEL711"
     NAME = "schedule-without-expires"
-    MESSAGE = "beat entry '{entry}' gives task '{task}' no `expires`: while workers are down or busy its messages pile up and every stale copy runs later; {fix}"
+    MESSAGE = "beat entry '{entry}' gives task '{task}' no `expires`: while workers are down or busy its messages pile up and every stale copy runs later"
+    FIX_TITLE = "{fix}"
     DEFAULT = False
     SKIP_TEST_CODE = True
 
@@ -198,7 +199,7 @@ class ScheduleWithoutExpires(Rule):
                 fix = "add `'options': {'expires': <seconds, below the period>}`"
             self.report(
                 entry.node,
-                self.MESSAGE.format(entry=entry_label(entry), task=tasks[0].label, fix=fix),
+                self.message(entry=entry_label(entry), task=tasks[0].label, fix=fix),
             )
 
     def _lacks_expires(self, entry: BeatEntry) -> bool:

@@ -54,7 +54,8 @@ class ScheduleWithoutTimezone(Rule):
 
     CODE = "CEL712"
     NAME = "schedule-without-timezone"
-    MESSAGE = "beat entry '{entry}' uses a crontab but no app sets `timezone`: Celery reads its hours in {zone}, not necessarily the zone they were written for; set `timezone`"
+    MESSAGE = "beat entry '{entry}' uses a crontab but no app sets `timezone`: Celery reads its hours in {zone}, not necessarily the zone they were written for"
+    FIX_TITLE = "set `timezone`"
     DEFAULT = False
     SKIP_TEST_CODE = True
 
@@ -151,5 +152,5 @@ class ScheduleWithoutTimezone(Rule):
                 continue
             value = view.fully_known(found[0])
             if isinstance(value, Known) and is_crontab(value.value):
-                self.report(found[1], self.MESSAGE.format(entry=entry_label(entry), zone=zone))
+                self.report(found[1], self.message(entry=entry_label(entry), zone=zone))
                 return

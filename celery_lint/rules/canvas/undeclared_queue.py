@@ -66,7 +66,8 @@ class UndeclaredQueue(Rule):
 
     CODE = "CEL706"
     NAME = "undeclared-queue"
-    MESSAGE = "queue '{queue}' {where} is not in `task_queues` ({origin}): {consequence}; declare it or fix the name"
+    MESSAGE = "queue '{queue}' {where} is not in `task_queues` ({origin}): {consequence}"
+    FIX_TITLE = "declare it or fix the name"
     SKIP_TEST_CODE = True
     TRIGGERS = (b".apply_async(",)
     TRIGGERS_WITH = (b"queue",)
@@ -256,7 +257,7 @@ class UndeclaredQueue(Rule):
             )
         self.report(
             node,
-            self.MESSAGE.format(queue=queue, where=where, origin=declared.origin, consequence=consequence),
+            self.message(queue=queue, where=where, origin=declared.origin, consequence=consequence),
         )
 
     def visit_Call(self, node: cst.Call) -> None:

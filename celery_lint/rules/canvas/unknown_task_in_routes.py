@@ -46,7 +46,8 @@ class UnknownTaskInRoutes(Rule):
 
     CODE = "CEL705"
     NAME = "unknown-task-in-routes"
-    MESSAGE = "`task_routes` {kind} '{pattern}' matches no task of this project: the route never applies (a renamed task now goes to the default queue); fix or remove the {kind}"
+    MESSAGE = "`task_routes` {kind} '{pattern}' matches no task of this project: the route never applies (a renamed task now goes to the default queue)"
+    FIX_TITLE = "fix or remove the {kind}"
     SKIP_TEST_CODE = True
 
     VALID = [
@@ -192,4 +193,4 @@ class UnknownTaskInRoutes(Rule):
                 if view.tasks_named(pattern):
                     continue
                 kind = "key"
-            self.report(route.key_node, self.MESSAGE.format(kind=kind, pattern=pattern))
+            self.report(route.key_node, self.message(kind=kind, pattern=pattern))

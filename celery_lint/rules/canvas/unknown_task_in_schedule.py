@@ -67,7 +67,8 @@ class UnknownTaskInSchedule(Rule):
 
     CODE = "CEL701"
     NAME = "unknown-task-in-schedule"
-    MESSAGE = "beat entry '{entry}' runs task '{task}', which is not a task of this project: workers drop it as unregistered; {fix}"
+    MESSAGE = "beat entry '{entry}' runs task '{task}', which is not a task of this project: workers drop it as unregistered"
+    FIX_TITLE = "{fix}"
     SKIP_TEST_CODE = True
     OPTIONS = (
         RuleOption(
@@ -284,7 +285,7 @@ class UnknownTaskInSchedule(Rule):
                 continue
             self.report(
                 scheduled.node,
-                self.MESSAGE.format(entry=entry_label(entry), task=name, fix=_fix(name, view.task_names())),
+                self.message(entry=entry_label(entry), task=name, fix=_fix(name, view.task_names())),
             )
 
 

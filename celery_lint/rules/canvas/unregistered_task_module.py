@@ -59,7 +59,8 @@ class UnregisteredTaskModule(Rule):
 
     CODE = "CEL713"
     NAME = "unregistered-task-module"
-    MESSAGE = "module '{module}' defines tasks that no worker imports (not in `include`/`imports`, not found by `autodiscover_tasks`, imported by nothing that is): workers reject them as unregistered; add the module to `include`"
+    MESSAGE = "module '{module}' defines tasks that no worker imports (not in `include`/`imports`, not found by `autodiscover_tasks`, imported by nothing that is): workers reject them as unregistered"
+    FIX_TITLE = "add the module to `include`"
     DEFAULT = False
     SKIP_TEST_CODE = True
 
@@ -169,4 +170,4 @@ class UnregisteredTaskModule(Rule):
         tasks = project.tasks()
         if not tasks or not project.tasks_unreached:
             return
-        self.report(tasks[0].node, self.MESSAGE.format(module=project.module))
+        self.report(tasks[0].node, self.message(module=project.module))

@@ -65,13 +65,11 @@ class ConnectionRetryOnStartupUnset(Rule):
 
     CODE = "CEL604"
     NAME = "connection-retry-on-startup-unset"
-    MESSAGE = (
-        "app `{app}` never sets `broker_connection_retry_on_startup` ({where}): Celery 5 falls back to "
-        "`broker_connection_retry` and Celery 6 will not; set it explicitly (`True` keeps retrying at start-up)"
-    )
+    MESSAGE = "app `{app}` never sets `broker_connection_retry_on_startup` ({where}): Celery 5 falls back to `broker_connection_retry` and Celery 6 will not"
+    FIX_TITLE = "set it explicitly (`True` keeps retrying at start-up)"
     SKIP_TEST_CODE = True
     FIX_SAFETY = "safe"
-    FIX_TITLE = "Set `broker_connection_retry_on_startup` in `Celery(...)`"
+    AUTOFIX_TITLE = "Set `broker_connection_retry_on_startup` in `Celery(...)`"
 
     VALID = [
         Valid("from celery import Celery\napp = Celery('proj', broker_connection_retry_on_startup=True)\n"),
@@ -176,7 +174,7 @@ class ConnectionRetryOnStartupUnset(Rule):
             if isinstance(value, Known) and value.origin is CELERY_DEFAULT:
                 self.report(
                     app.call if app.call is not None else app.node,
-                    self.MESSAGE.format(app=app.label, where=_where(app)),
+                    self.message(app=app.label, where=_where(app)),
                     fix=self._fix(app),
                 )
 
@@ -188,7 +186,7 @@ class ConnectionRetryOnStartupUnset(Rule):
         if not isinstance(retry, Known) or not isinstance(retry.value, bool):
             return None
         fixed = add_keywords(call, [(SETTING, literal(retry.value))])
-        return replace(call, fixed, self.FIX_TITLE or "")
+        return replace(call, fixed, self.AUTOFIX_TITLE or "")
 
 
 def _where(app: AppView) -> str:

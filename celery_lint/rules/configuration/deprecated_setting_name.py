@@ -82,7 +82,7 @@ class DeprecatedSettingName(Rule):
     DEFAULT = False
     SKIP_TEST_CODE = True
     FIX_SAFETY = "safe"
-    FIX_TITLE = "Rename to the new setting name"
+    AUTOFIX_TITLE = "Rename to the new setting name"
 
     VALID = [
         Valid(
@@ -217,10 +217,10 @@ class DeprecatedSettingName(Rule):
                     advice = f"remove it, `{modern[new]}` already sets `{new}` here"
                 fix = None
                 if new not in modern:
-                    fix = _rename_fix(index, write, writes, self.FIX_TITLE or "")
+                    fix = _rename_fix(index, write, writes, self.AUTOFIX_TITLE or "")
                 self.report(
                     write.node,
-                    self.MESSAGE.format(key=write.key, new=new, where=write.form, advice=advice),
+                    self.message(key=write.key, new=new, where=write.form, advice=advice),
                     fix=fix,
                 )
 

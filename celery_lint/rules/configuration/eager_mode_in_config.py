@@ -51,10 +51,8 @@ class EagerModeInConfig(Rule):
 
     CODE = "CEL605"
     NAME = "eager-mode-in-config"
-    MESSAGE = (
-        "`{key}` turns on eager mode ({where}): tasks run inline in the caller, without a worker; "
-        "enable it only in test settings"
-    )
+    MESSAGE = "`{key}` turns on eager mode ({where}): tasks run inline in the caller, without a worker"
+    FIX_TITLE = "enable it only in test settings"
     SKIP_TEST_CODE = True
 
     VALID = [
@@ -159,4 +157,4 @@ class EagerModeInConfig(Rule):
                 continue
             value = project.write_value(write)
             if isinstance(value, Known) and isinstance(value.value, (bool, int)) and value.value:
-                self.report(write.node, self.MESSAGE.format(key=write.key, where=write.form))
+                self.report(write.node, self.message(key=write.key, where=write.form))

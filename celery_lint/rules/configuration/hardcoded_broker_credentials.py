@@ -52,10 +52,8 @@ class HardcodedBrokerCredentials(Rule):
 
     CODE = "CEL104"
     NAME = "hardcoded-broker-credentials"
-    MESSAGE = (
-        "`{key}` has the password of `{url}` written in the source{via}: anyone who reads the code "
-        "has the broker; read the whole URL from the environment with no literal fallback"
-    )
+    MESSAGE = "`{key}` has the password of `{url}` written in the source{via}: anyone who reads the code has the broker"
+    FIX_TITLE = "read the whole URL from the environment with no literal fallback"
     SKIP_TEST_CODE = True
 
     VALID = [
@@ -234,6 +232,6 @@ class HardcodedBrokerCredentials(Rule):
                         via = f" (through `{text.via}`)"
                     self.report(
                         write.node,
-                        self.MESSAGE.format(key=write.key, url=leaked[0].redacted(), via=via),
+                        self.message(key=write.key, url=leaked[0].redacted(), via=via),
                     )
                     break

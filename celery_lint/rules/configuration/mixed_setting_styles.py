@@ -186,7 +186,7 @@ class MixedSettingStyles(Rule):
         for write, finding in self.project.mixed_setting_styles():
             self.report(
                 write.node,
-                self.MESSAGE.format(
+                self.message(
                     key=finding.key, counts=finding.counts, where=finding.where, rename=finding.rename
                 ),
             )

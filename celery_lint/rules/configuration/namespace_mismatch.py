@@ -64,7 +64,8 @@ class NamespaceMismatch(Rule):
 
     CODE = "CEL606"
     NAME = "namespace-mismatch"
-    MESSAGE = "`{key}` is never read by the app ({where}): {reason}; {fix}"
+    MESSAGE = "`{key}` is never read by the app ({where}): {reason}"
+    FIX_TITLE = "{fix}"
     SKIP_TEST_CODE = True
 
     VALID = [
@@ -245,5 +246,5 @@ class NamespaceMismatch(Rule):
                 fix = f"remove it, `{seen[mismatch.setting]}` already sets `{mismatch.setting}` here"
             self.report(
                 write.node,
-                self.MESSAGE.format(key=write.key, where=write.form, reason=mismatch.reason, fix=fix),
+                self.message(key=write.key, where=write.form, reason=mismatch.reason, fix=fix),
             )

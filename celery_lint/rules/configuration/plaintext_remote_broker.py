@@ -82,10 +82,8 @@ class PlaintextRemoteBroker(Rule):
 
     CODE = "CEL105"
     NAME = "plaintext-remote-broker"
-    MESSAGE = (
-        "`{key}` connects to `{url}` without TLS{via}: messages and credentials cross the network in "
-        "clear text; use `{secure}://` or set `{tls}`"
-    )
+    MESSAGE = "`{key}` connects to `{url}` without TLS{via}: messages and credentials cross the network in clear text"
+    FIX_TITLE = "use `{secure}://` or set `{tls}`"
     DEFAULT = False
     SKIP_TEST_CODE = True
 
@@ -226,7 +224,7 @@ class PlaintextRemoteBroker(Rule):
                 via = f" (in {text.via})" if text.via.startswith("the fallback") else ""
                 self.report(
                     write.node,
-                    self.MESSAGE.format(
+                    self.message(
                         key=write.key, url=url.redacted(), via=via, secure=secure, tls=TLS_SETTING[setting]
                     ),
                 )

@@ -58,10 +58,8 @@ class ResultsNeverExpire(Rule):
 
     CODE = "CEL503"
     NAME = "results-never-expire"
-    MESSAGE = (
-        "`{key}` is `{value}`, so results never expire ({backend}): the backend grows until it is full; "
-        "set it to a number of seconds or a timedelta"
-    )
+    MESSAGE = "`{key}` is `{value}`, so results never expire ({backend}): the backend grows until it is full"
+    FIX_TITLE = "set it to a number of seconds or a timedelta"
     SKIP_TEST_CODE = True
 
     VALID = [
@@ -177,7 +175,7 @@ class ResultsNeverExpire(Rule):
             if backend is None:
                 continue
             shown = "None" if value.value is None else "0"
-            self.report(write.node, self.MESSAGE.format(key=write.key, value=shown, backend=backend))
+            self.report(write.node, self.message(key=write.key, value=shown, backend=backend))
 
 
 def _backend(index: ConfigIndex, write: ConfigWrite) -> str | None:

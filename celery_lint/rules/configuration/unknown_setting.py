@@ -74,7 +74,8 @@ class UnknownSetting(Rule):
 
     CODE = "CEL601"
     NAME = "unknown-setting"
-    MESSAGE = "`{key}` is not a Celery setting ({where}), so Celery ignores it; did you mean `{hint}`?"
+    MESSAGE = "`{key}` is not a Celery setting ({where}), so Celery ignores it"
+    FIX_TITLE = "did you mean `{hint}`?"
     SKIP_TEST_CODE = True
     OPTIONS = (
         RuleOption(
@@ -252,7 +253,7 @@ class UnknownSetting(Rule):
             hint = _unknown_hint(index, write)
             if hint is None or is_extension_setting(write.key, extra) or index.read_elsewhere(write.key):
                 continue
-            self.report(write.node, self.MESSAGE.format(key=write.key, where=write.form, hint=hint))
+            self.report(write.node, self.message(key=write.key, where=write.form, hint=hint))
 
 
 def _unknown_hint(index: ConfigIndex, write: ConfigWrite) -> str | None:

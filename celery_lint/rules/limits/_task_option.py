@@ -26,7 +26,7 @@ class UnsetTaskOptionRule(Rule):
             if unset_by_default(value):
                 self.report(
                     task.node,
-                    self.MESSAGE.format(task=task.label, where=where_looked(task, self.OPTION)),
+                    self.message(task=task.label, where=where_looked(task, self.OPTION)),
                     fix=self.fix_for(task),
                 )
 
@@ -38,4 +38,4 @@ class UnsetTaskOptionRule(Rule):
         value = self.fix_value(task)
         if value is None:
             return None
-        return task_options_fix(self.project, task, [(self.OPTION, literal(value))], self.FIX_TITLE or "")
+        return task_options_fix(self.project, task, [(self.OPTION, literal(value))], self.AUTOFIX_TITLE or "")

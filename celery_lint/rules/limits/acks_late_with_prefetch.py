@@ -74,7 +74,8 @@ class AcksLateWithPrefetch(Rule):
 
     CODE = "CEL207"
     NAME = "acks-late-with-prefetch"
-    MESSAGE = "{subject} acknowledges late ({origin}) while {prefetch}: each worker process reserves several messages and long tasks hold them back from idle workers; set `worker_prefetch_multiplier = 1`"
+    MESSAGE = "{subject} acknowledges late ({origin}) while {prefetch}: each worker process reserves several messages and long tasks hold them back from idle workers"
+    FIX_TITLE = "set `worker_prefetch_multiplier = 1`"
     DEFAULT = False
     SKIP_TEST_CODE = True
 
@@ -166,9 +167,7 @@ class AcksLateWithPrefetch(Rule):
             problem = prefetch_problem(app.setting)
             if problem is not None:
                 reported.add(id(node))
-                self.report(
-                    node, self.MESSAGE.format(subject="every task", origin=acks.origin, prefetch=problem)
-                )
+                self.report(node, self.message(subject="every task", origin=acks.origin, prefetch=problem))
         for task in project.tasks():
             acks = task.option("acks_late")
             if not (isinstance(acks, Known) and acks.value) or task.option_from_configuration("acks_late"):
@@ -177,5 +176,5 @@ class AcksLateWithPrefetch(Rule):
             if problem is not None:
                 self.report(
                     task.option_site(acks),
-                    self.MESSAGE.format(subject=f"task '{task.label}'", origin=acks.origin, prefetch=problem),
+                    self.message(subject=f"task '{task.label}'", origin=acks.origin, prefetch=problem),
                 )

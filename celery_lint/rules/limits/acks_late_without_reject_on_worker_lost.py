@@ -53,7 +53,8 @@ class AcksLateWithoutRejectOnWorkerLost(Rule):
 
     CODE = "CEL206"
     NAME = "acks-late-without-reject-on-worker-lost"
-    MESSAGE = "{subject} acknowledges late ({origin}) but `reject_on_worker_lost` is unset: a worker killed mid-task still acks the message and the work is lost; set `{fix}=True`"
+    MESSAGE = "{subject} acknowledges late ({origin}) but `reject_on_worker_lost` is unset: a worker killed mid-task still acks the message and the work is lost"
+    FIX_TITLE = "set `{fix}=True`"
     DEFAULT = False
     SKIP_TEST_CODE = True
 
@@ -156,9 +157,7 @@ class AcksLateWithoutRejectOnWorkerLost(Rule):
                 reported.add(id(node))
                 self.report(
                     node,
-                    self.MESSAGE.format(
-                        subject="every task", origin=acks.origin, fix="task_reject_on_worker_lost"
-                    ),
+                    self.message(subject="every task", origin=acks.origin, fix="task_reject_on_worker_lost"),
                 )
         for task in project.tasks():
             acks = task.option("acks_late")
@@ -169,7 +168,7 @@ class AcksLateWithoutRejectOnWorkerLost(Rule):
             if _unhandled(reject, retry):
                 self.report(
                     task.option_site(acks),
-                    self.MESSAGE.format(
+                    self.message(
                         subject=f"task '{task.label}'",
                         origin=acks.origin,
                         fix="reject_on_worker_lost",

@@ -97,7 +97,8 @@ class BeyondVisibilityTimeout(Rule):
 
     CODE = "CEL209"
     NAME = "beyond-visibility-timeout"
-    MESSAGE = "{what} is longer than the {timeout}: {effect}; raise `visibility_timeout` in `broker_transport_options` above it"
+    MESSAGE = "{what} is longer than the {timeout}: {effect}"
+    FIX_TITLE = "raise `visibility_timeout` in `broker_transport_options` above it"
     SKIP_TEST_CODE = True
     TRIGGERS = (b"countdown", b"eta=")
     TRIGGERS_WITH = (b"apply_async", b"send_task", b"retry", b".set(")
@@ -279,7 +280,7 @@ class BeyondVisibilityTimeout(Rule):
         if timeout is None or hard.value <= timeout[0]:
             return False
         what = f"the time limit {seconds(hard.value)} ({hard.origin}) of {subject}, which acknowledges late ({acks.origin}),"
-        self.report(node, self.MESSAGE.format(what=what, timeout=timeout[1], effect=RUNNING))
+        self.report(node, self.message(what=what, timeout=timeout[1], effect=RUNNING))
         return True
 
     # ------------------------------------------------------------------ countdown and eta
@@ -304,7 +305,7 @@ class BeyondVisibilityTimeout(Rule):
         timeout = visibility_timeout(setting_of)
         if timeout is None or delay <= timeout[0]:
             return
-        self.report(target, self.MESSAGE.format(what=what, timeout=timeout[1], effect=WAITING))
+        self.report(target, self.message(what=what, timeout=timeout[1], effect=WAITING))
 
     def _receiver(self, call: cst.Call) -> TaskView | None:
         """The project task a send call is made on (``add.apply_async``, ``add.s().set``)."""

@@ -56,10 +56,11 @@ class MissingAcksLate(UnsetTaskOptionRule):
 
     CODE = "CEL205"
     NAME = "missing-acks-late"
-    MESSAGE = "task '{task}' acknowledges before it runs ({where}): a lost worker loses the message; set `acks_late=True`"
+    MESSAGE = "task '{task}' acknowledges before it runs ({where}): a lost worker loses the message"
+    FIX_TITLE = "set `acks_late=True`"
     OPTION = "acks_late"
     FIX_SAFETY = "unsafe"
-    FIX_TITLE = "Add `acks_late=True` to the task decorator"
+    AUTOFIX_TITLE = "Add `acks_late=True` to the task decorator"
 
     VALID = [
         Valid("from celery import shared_task\n\n@shared_task(acks_late=True)\ndef f():\n    pass\n"),

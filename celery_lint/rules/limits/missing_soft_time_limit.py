@@ -53,10 +53,11 @@ class MissingSoftTimeLimit(UnsetTaskOptionRule):
 
     CODE = "CEL202"
     NAME = "missing-soft-time-limit"
-    MESSAGE = "task '{task}' has no soft time limit ({where}): it cannot clean up before it is killed; set `soft_time_limit`"
+    MESSAGE = "task '{task}' has no soft time limit ({where}): it cannot clean up before it is killed"
+    FIX_TITLE = "set `soft_time_limit`"
     OPTION = "soft_time_limit"
     FIX_SAFETY = "unsafe"
-    FIX_TITLE = "Add `soft_time_limit=` to the task decorator"
+    AUTOFIX_TITLE = "Add `soft_time_limit=` to the task decorator"
     OPTIONS = (
         RuleOption("default-soft-time-limit", int, 270, "Seconds an autofix uses for `soft_time_limit`."),
     )

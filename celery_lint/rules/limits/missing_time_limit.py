@@ -65,12 +65,11 @@ class MissingTimeLimit(UnsetTaskOptionRule):
 
     CODE = "CEL201"
     NAME = "missing-time-limit"
-    MESSAGE = (
-        "task '{task}' has no time limit ({where}): a hung call holds a worker forever; set `time_limit`"
-    )
+    MESSAGE = "task '{task}' has no time limit ({where}): a hung call holds a worker forever"
+    FIX_TITLE = "set `time_limit`"
     OPTION = "time_limit"
     FIX_SAFETY = "unsafe"
-    FIX_TITLE = "Add `time_limit=` to the task decorator"
+    AUTOFIX_TITLE = "Add `time_limit=` to the task decorator"
     OPTIONS = (RuleOption("default-time-limit", int, 300, "Seconds an autofix uses for `time_limit`."),)
 
     VALID = [

@@ -62,7 +62,8 @@ class SoftLimitNotBelowHard(Rule):
 
     CODE = "CEL203"
     NAME = "soft-limit-not-below-hard"
-    MESSAGE = "{subject}soft time limit {soft} ({soft_origin}) is {relation} the hard limit {hard} ({hard_origin}): {effect}; set `soft_time_limit` below `time_limit`"
+    MESSAGE = "{subject}soft time limit {soft} ({soft_origin}) is {relation} the hard limit {hard} ({hard_origin}): {effect}"
+    FIX_TITLE = "set `soft_time_limit` below `time_limit`"
     SKIP_TEST_CODE = True
 
     VALID = [
@@ -220,7 +221,7 @@ class SoftLimitNotBelowHard(Rule):
             relation, effect = "equal to", "the hard kill comes with the soft exception, no time to clean up"
         self.report(
             node,
-            self.MESSAGE.format(
+            self.message(
                 subject=subject,
                 soft=seconds(soft_value),
                 soft_origin=soft.origin,

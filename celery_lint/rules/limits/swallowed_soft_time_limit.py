@@ -88,7 +88,8 @@ class SwallowedSoftTimeLimit(Rule):
 
     CODE = "CEL208"
     NAME = "swallowed-soft-time-limit"
-    MESSAGE = "`{handler}` in task '{task}' (soft limit {limit}, {origin}) catches `SoftTimeLimitExceeded` and does not re-raise: the task runs on until the hard kill; handle `SoftTimeLimitExceeded` first or re-raise"
+    MESSAGE = "`{handler}` in task '{task}' (soft limit {limit}, {origin}) catches `SoftTimeLimitExceeded` and does not re-raise: the task runs on until the hard kill"
+    FIX_TITLE = "handle `SoftTimeLimitExceeded` first or re-raise"
     DEFAULT = False
     SKIP_TEST_CODE = True
 
@@ -245,7 +246,7 @@ class SwallowedSoftTimeLimit(Rule):
                 if not handler_raises(handler, self_name) and not _ends_task(handler):
                     self.report(
                         handler,
-                        self.MESSAGE.format(
+                        self.message(
                             handler=handler_label(handler),
                             task=task.label,
                             limit=seconds(limit.value),

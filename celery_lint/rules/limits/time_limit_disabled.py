@@ -58,7 +58,8 @@ class TimeLimitDisabled(Rule):
 
     CODE = "CEL204"
     NAME = "time-limit-disabled"
-    MESSAGE = "task '{task}' sets `{option}=0` ({origin}) against the global `{setting}` of {limit} ({setting_origin}): the prefork pool still applies the global limit, gevent drops it; set an explicit `{option}` instead"
+    MESSAGE = "task '{task}' sets `{option}=0` ({origin}) against the global `{setting}` of {limit} ({setting_origin}): the prefork pool still applies the global limit, gevent drops it"
+    FIX_TITLE = "set an explicit `{option}` instead"
     SKIP_TEST_CODE = True
 
     VALID = [
@@ -140,7 +141,7 @@ class TimeLimitDisabled(Rule):
                     continue
                 self.report(
                     task.option_site(value),
-                    self.MESSAGE.format(
+                    self.message(
                         task=task.label,
                         option=option,
                         origin=value.origin,

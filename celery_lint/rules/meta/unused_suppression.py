@@ -30,7 +30,8 @@ class UnusedSuppression(Rule):
 
     CODE = "CEL901"
     NAME = "unused-suppression"
-    MESSAGE = "`# noqa: {code}` {problem}; remove it"
+    MESSAGE = "`# noqa: {code}` {problem}"
+    FIX_TITLE = "remove it"
     DEFAULT = False
     TRIGGERS = (b"noqa",)
     CASE_SELECT = ("CEL",)

@@ -92,7 +92,8 @@ class LargeReturnValue(Rule):
     CODE = "CEL502"
     NAME = "large-return-value"
     SKIP_TEST_CODE = True
-    MESSAGE = "task '{task}' returns {what}: results are stored in the backend and sent on every `.get()`; store it and return a key"
+    MESSAGE = "task '{task}' returns {what}: results are stored in the backend and sent on every `.get()`"
+    FIX_TITLE = "store it and return a key"
 
     VALID = [
         Valid("from celery import shared_task\n\n@shared_task\ndef f(order_id):\n    return order_id\n"),
@@ -247,4 +248,4 @@ class LargeReturnValue(Rule):
             return
         what = self._describe(node.value)
         if what is not None:
-            self.report(node, self.MESSAGE.format(task=task.label, what=what))
+            self.report(node, self.message(task=task.label, what=what))

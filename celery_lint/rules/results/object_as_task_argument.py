@@ -63,10 +63,8 @@ class ObjectAsTaskArgument(Rule):
     NAME = "object-as-task-argument"
     SKIP_TEST_CODE = True
     TRIGGERS = (b".delay(", b".apply_async(", b".s(", b".si(")
-    MESSAGE = (
-        "`{arg}` passed to `{callee}` is {what}: the message carries a stale snapshot "
-        "(or fails to serialize as JSON); {fix}"
-    )
+    MESSAGE = "`{arg}` passed to `{callee}` is {what}: the message carries a stale snapshot (or fails to serialize as JSON)"
+    FIX_TITLE = "{fix}"
 
     VALID = [
         Valid(
@@ -226,9 +224,7 @@ class ObjectAsTaskArgument(Rule):
             if what is None:
                 continue
             description, fix = what
-            self.report(
-                arg, self.MESSAGE.format(arg=code_of(arg, 40), callee=callee, what=description, fix=fix)
-            )
+            self.report(arg, self.message(arg=code_of(arg, 40), callee=callee, what=description, fix=fix))
 
     @staticmethod
     def _arguments(node: cst.Call, method: str) -> Iterator[cst.BaseExpression]:

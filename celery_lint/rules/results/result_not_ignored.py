@@ -93,7 +93,7 @@ class ResultNotIgnored(Rule):
     MESSAGE = "task '{task}' returns nothing but its result is stored{backend}: set `ignore_result=True`"
     SKIP_TEST_CODE = True
     FIX_SAFETY = "unsafe"
-    FIX_TITLE = "Add `ignore_result=True` to the task decorator"
+    AUTOFIX_TITLE = "Add `ignore_result=True` to the task decorator"
 
     VALID = [
         Valid(
@@ -169,8 +169,8 @@ class ResultNotIgnored(Rule):
                 where = " (a result backend may be configured)"
             self.report(
                 task.node,
-                self.MESSAGE.format(task=task.label, backend=where),
+                self.message(task=task.label, backend=where),
                 fix=task_options_fix(
-                    project, task, [("ignore_result", cst.Name("True"))], self.FIX_TITLE or ""
+                    project, task, [("ignore_result", cst.Name("True"))], self.AUTOFIX_TITLE or ""
                 ),
             )

@@ -51,7 +51,8 @@ class AutoretryWithoutBackoff(Rule):
 
     CODE = "CEL302"
     NAME = "autoretry-without-backoff"
-    MESSAGE = "task '{task}' retries automatically ({origin}) {problem}; {fix}"
+    MESSAGE = "task '{task}' retries automatically ({origin}) {problem}"
+    FIX_TITLE = "{fix}"
     SKIP_TEST_CODE = True
 
     VALID = [
@@ -162,7 +163,7 @@ class AutoretryWithoutBackoff(Rule):
                 fix = "drop `retry_jitter=False`"
             self.report(
                 task.option_site(autoretry),
-                self.MESSAGE.format(task=task.label, origin=autoretry.origin, problem=problem, fix=fix),
+                self.message(task=task.label, origin=autoretry.origin, problem=problem, fix=fix),
             )
 
     def _fixed_delay(self, task: TaskView) -> str:

@@ -38,7 +38,8 @@ class BroadAutoretry(Rule):
 
     CODE = "CEL303"
     NAME = "broad-autoretry"
-    MESSAGE = "task '{task}' retries on `{name}` ({origin}): bugs are retried like transient failures; list the transient exceptions instead"
+    MESSAGE = "task '{task}' retries on `{name}` ({origin}): bugs are retried like transient failures"
+    FIX_TITLE = "list the transient exceptions instead"
     SKIP_TEST_CODE = True
 
     VALID = [
@@ -128,7 +129,7 @@ class BroadAutoretry(Rule):
                 if name in BROAD:
                     self.report(
                         task.option_site(value),
-                        self.MESSAGE.format(
+                        self.message(
                             task=task.label,
                             name=name.rpartition(".")[2],
                             origin=value.origin,

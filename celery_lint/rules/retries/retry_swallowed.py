@@ -118,7 +118,8 @@ class RetrySwallowed(Rule):
 
     CODE = "CEL305"
     NAME = "retry-swallowed"
-    MESSAGE = "`{self_name}.retry()` in task '{task}' is caught by `{handler}`, which does not re-raise: the task ends as SUCCESS while the retry message already sent runs it again; re-raise `Retry` (`except Retry: raise`) before the broad handler"
+    MESSAGE = "`{self_name}.retry()` in task '{task}' is caught by `{handler}`, which does not re-raise: the task ends as SUCCESS while the retry message already sent runs it again"
+    FIX_TITLE = "re-raise `Retry` (`except Retry: raise`) before the broad handler"
     SKIP_TEST_CODE = True
 
     VALID = [
@@ -215,7 +216,7 @@ class RetrySwallowed(Rule):
                 if handler is not None:
                     self.report(
                         call,
-                        self.MESSAGE.format(
+                        self.message(
                             self_name=self_name,
                             task=task.label,
                             handler=handler_label(handler),

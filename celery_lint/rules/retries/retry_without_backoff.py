@@ -145,7 +145,8 @@ class RetryWithoutBackoff(Rule):
 
     CODE = "CEL301"
     NAME = "retry-without-backoff"
-    MESSAGE = "`{call}` in task '{task}' waits {delay} before every attempt: the failing dependency is retried at a fixed pace; compute `countdown` from `{self_name}.request.retries` (e.g. `countdown=min(600, 2 ** {self_name}.request.retries)`)"
+    MESSAGE = "`{call}` in task '{task}' waits {delay} before every attempt: the failing dependency is retried at a fixed pace"
+    FIX_TITLE = "compute `countdown` from `{self_name}.request.retries` (e.g. `countdown=min(600, 2 ** {self_name}.request.retries)`)"
     SKIP_TEST_CODE = True
 
     VALID = [
@@ -300,7 +301,7 @@ class RetryWithoutBackoff(Rule):
         assert self_name is not None
         self.report(
             target,
-            self.MESSAGE.format(
+            self.message(
                 call=f"{self_name}.retry()",
                 task=task.label,
                 delay=delay,

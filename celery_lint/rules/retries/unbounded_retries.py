@@ -67,7 +67,8 @@ class UnboundedRetries(Rule):
 
     CODE = "CEL304"
     NAME = "unbounded-retries"
-    MESSAGE = "{what}: {effect}; {fix}"
+    MESSAGE = "{what}: {effect}"
+    FIX_TITLE = "{fix}"
     SKIP_TEST_CODE = True
 
     VALID = [
@@ -148,7 +149,7 @@ class UnboundedRetries(Rule):
             if isinstance(limit, Known) and limit.value is None and limit.origin is not CELERY_DEFAULT:
                 self.report(
                     task.option_site(limit),
-                    self.MESSAGE.format(
+                    self.message(
                         what=f"task '{task.label}' sets `max_retries=None` ({limit.origin})",
                         effect="its retries never stop and a permanent failure never surfaces",
                         fix="set an integer `max_retries`",
@@ -175,7 +176,7 @@ class UnboundedRetries(Rule):
             ) or task.option_site(kwargs)
             self.report(
                 node,
-                self.MESSAGE.format(
+                self.message(
                     what=f"`max_retries: None` in `retry_kwargs` of task '{task.label}' ({kwargs.origin})",
                     effect=effect,
                     fix="give an integer",
@@ -199,7 +200,7 @@ class UnboundedRetries(Rule):
             return
         self.report(
             arg,
-            self.MESSAGE.format(
+            self.message(
                 what=f"`max_retries=None` in `retry()` of task '{task.label}'",
                 effect=effect,
                 fix="pass an integer",

@@ -52,12 +52,11 @@ class UnsafeAcceptContent(Rule):
 
     CODE = "CEL102"
     NAME = "unsafe-accept-content"
-    MESSAGE = (
-        "`{key}` accepts pickle ({form}): workers will deserialize code from the broker; accept only `json`"
-    )
+    MESSAGE = "`{key}` accepts pickle ({form}): workers will deserialize code from the broker"
+    FIX_TITLE = "accept only `json`"
     SKIP_TEST_CODE = True
     FIX_SAFETY = "safe"
-    FIX_TITLE = "Accept `json` instead of pickle"
+    AUTOFIX_TITLE = "Accept `json` instead of pickle"
 
     VALID = [
         Valid("from celery import Celery\napp = Celery('proj')\napp.conf.accept_content = ['json']\n"),
@@ -154,12 +153,12 @@ class UnsafeAcceptContent(Rule):
             if any(is_pickle(item) for item in items):
                 self.report(
                     write.node,
-                    self.MESSAGE.format(key=write.key, form=write.form),
+                    self.message(key=write.key, form=write.form),
                     fix=self._fix(write.value),
                 )
 
     def _fix(self, value: cst.BaseExpression) -> Fix | None:
-        title = self.FIX_TITLE or ""
+        title = self.AUTOFIX_TITLE or ""
         if isinstance(value, cst.SimpleString):
             text = value.evaluated_value
             return replace(value, string_like(value, _json_for(text)), title) if is_pickle(text) else None

@@ -61,10 +61,11 @@ class UnsafeSerializer(Rule):
 
     CODE = "CEL101"
     NAME = "unsafe-serializer"
-    MESSAGE = "`{key}` is set to `pickle` ({form}): any broker writer can run code on workers; use `json`"
+    MESSAGE = "`{key}` is set to `pickle` ({form}): any broker writer can run code on workers"
+    FIX_TITLE = "use `json`"
     SKIP_TEST_CODE = True
     FIX_SAFETY = "safe"
-    FIX_TITLE = "Use `json`"
+    AUTOFIX_TITLE = "Use `json`"
 
     VALID = [
         Valid("from celery import Celery\napp = Celery('proj')\napp.conf.task_serializer = 'json'\n"),
@@ -179,8 +180,8 @@ class UnsafeSerializer(Rule):
             if isinstance(value, Known) and is_pickle(value.value):
                 fix = None
                 if isinstance(write.value, cst.SimpleString) and _json_accepted(project, write):
-                    fix = replace(write.value, string_like(write.value, "json"), self.FIX_TITLE or "")
-                self.report(write.node, self.MESSAGE.format(key=write.key, form=write.form), fix=fix)
+                    fix = replace(write.value, string_like(write.value, "json"), self.AUTOFIX_TITLE or "")
+                self.report(write.node, self.message(key=write.key, form=write.form), fix=fix)
 
 
 def _json_accepted(project: ProjectView, write: ConfigWrite) -> bool:

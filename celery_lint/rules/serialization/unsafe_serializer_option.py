@@ -60,7 +60,8 @@ class UnsafeSerializerOption(Rule):
     CODE = "CEL103"
     NAME = "unsafe-serializer-option"
     SKIP_TEST_CODE = True
-    MESSAGE = "`serializer='pickle'` {where}: pickle messages run code on workers; use `json` and pass ids"
+    MESSAGE = "`serializer='pickle'` {where}: pickle messages run code on workers"
+    FIX_TITLE = "use `json` and pass ids"
     TRIGGERS = (b"serializer=", b"serializer'", b'serializer"')
     TRIGGERS_WITH = (
         b"apply_async",
@@ -74,7 +75,7 @@ class UnsafeSerializerOption(Rule):
         b"options",
     )
     FIX_SAFETY = "safe"
-    FIX_TITLE = "Use `json`"
+    AUTOFIX_TITLE = "Use `json`"
 
     VALID = [
         Valid("from celery import shared_task\n\n@shared_task(serializer='json')\ndef f(x):\n    return x\n"),
@@ -152,7 +153,7 @@ class UnsafeSerializerOption(Rule):
             return None
         if not accepts_json(self.project.default_apps()):
             return None
-        return replace(value, string_like(value, "json"), self.FIX_TITLE or "")
+        return replace(value, string_like(value, "json"), self.AUTOFIX_TITLE or "")
 
     def _celery_file(self) -> bool:
         return self.project.file_is_analysed
@@ -178,7 +179,7 @@ class UnsafeSerializerOption(Rule):
             if arg.keyword is None:
                 continue
             if arg.keyword.value == "serializer" and self._pickle_value(arg.value):
-                self.report(arg, self.MESSAGE.format(where=where), fix=self._fix(arg.value))
+                self.report(arg, self.message(where=where), fix=self._fix(arg.value))
             elif arg.keyword.value == "options" and isinstance(arg.value, cst.Dict):
                 for element in arg.value.elements:
                     if (
@@ -189,7 +190,7 @@ class UnsafeSerializerOption(Rule):
                     ):
                         self.report(
                             element,
-                            self.MESSAGE.format(where="in the signature options"),
+                            self.message(where="in the signature options"),
                             fix=self._fix(element.value),
                         )
 
@@ -213,7 +214,7 @@ class UnsafeSerializerOption(Rule):
                 ):
                     self.report(
                         small,
-                        self.MESSAGE.format(where=f"on task class {node.name.value}"),
+                        self.message(where=f"on task class {node.name.value}"),
                         fix=self._fix(small.value),
                     )
 
@@ -230,9 +231,7 @@ class UnsafeSerializerOption(Rule):
                 and sub.slice[0].slice.value.evaluated_value == "serializer"
                 and self._pickle_value(node.value)
             ):
-                self.report(
-                    node, self.MESSAGE.format(where="in the signature options"), fix=self._fix(node.value)
-                )
+                self.report(node, self.message(where="in the signature options"), fix=self._fix(node.value))
 
 
 def _on_signature(call: cst.Call) -> bool:

@@ -65,10 +65,8 @@ class BlockingResultInTask(Rule):
     CODE = "CEL402"
     NAME = "blocking-result-in-task"
     SKIP_TEST_CODE = True
-    MESSAGE = (
-        "`{call}` in task '{task}' waits on another task's result: Celery raises RuntimeError in a worker "
-        "(or the worker deadlocks); chain the next step with `chain()`/`link=` instead"
-    )
+    MESSAGE = "`{call}` in task '{task}' waits on another task's result: Celery raises RuntimeError in a worker (or the worker deadlocks)"
+    FIX_TITLE = "chain the next step with `chain()`/`link=` instead"
 
     VALID = [
         Valid(
@@ -283,5 +281,5 @@ class BlockingResultInTask(Rule):
             return
         self.report(
             node,
-            self.MESSAGE.format(call=code_of(node), task=task.label),
+            self.message(call=code_of(node), task=task.label),
         )

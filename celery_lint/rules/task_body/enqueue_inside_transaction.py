@@ -78,11 +78,8 @@ class EnqueueInsideTransaction(Rule):
     SKIP_TEST_CODE = True
     TRIGGERS = (b"atomic",)
     TRIGGERS_WITH = (b".delay", b".apply_async")
-    MESSAGE = (
-        "`{call}` inside {where} publishes the task before the transaction commits: the worker may read "
-        "missing or rolled-back rows; use `delay_on_commit()`/`apply_async_on_commit()` or "
-        "`transaction.on_commit(lambda: ...)`"
-    )
+    MESSAGE = "`{call}` inside {where} publishes the task before the transaction commits: the worker may read missing or rolled-back rows"
+    FIX_TITLE = "use `delay_on_commit()`/`apply_async_on_commit()` or `transaction.on_commit(lambda: ...)`"
 
     VALID = [
         Valid(
@@ -302,4 +299,4 @@ class EnqueueInsideTransaction(Rule):
         task = None if self.sites.is_local(receiver) else self.project.task_for_expression(receiver)
         if task is not None and task.defers_to_commit:
             return
-        self.report(node, self.MESSAGE.format(call=code_of(node), where=self._blocks[-1].where))
+        self.report(node, self.message(call=code_of(node), where=self._blocks[-1].where))

@@ -107,7 +107,8 @@ class NonIdempotentUpdate(Rule):
     CODE = "CEL401"
     NAME = "non-idempotent-update"
     SKIP_TEST_CODE = True
-    MESSAGE = "relative update `{target}` in task '{task}': a redelivered or retried message applies it twice; write absolute values or guard with an idempotency key"
+    MESSAGE = "relative update `{target}` in task '{task}': a redelivered or retried message applies it twice"
+    FIX_TITLE = "write absolute values or guard with an idempotency key"
 
     VALID = [
         Valid(
@@ -187,7 +188,7 @@ class NonIdempotentUpdate(Rule):
         if root is None or root in self._skipped_roots():
             return
         text = cst.Module([]).code_for_node(target)
-        self.report(node, self.MESSAGE.format(target=text, task=task.label))
+        self.report(node, self.message(target=text, task=task.label))
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if isinstance(node.target, (cst.Attribute, cst.Subscript)):
@@ -220,7 +221,7 @@ class NonIdempotentUpdate(Rule):
                 text = f"{arg.keyword.value}={cst.Module([]).code_for_node(arg.value)}"
                 self.report(
                     arg,
-                    self.MESSAGE.format(target=text, task=task.label),
+                    self.message(target=text, task=task.label),
                 )
 
     def _self_relative_f(self, value: cst.BaseExpression, field: str) -> bool:

@@ -114,4 +114,4 @@ class SleepInTask(Rule):
             name = func.value
         if name != "sleep" or not self.sites.names_in(func, SLEEP):
             return
-        self.report(node, self.MESSAGE.format(call=code_of(node), task=task.label))
+        self.report(node, self.message(call=code_of(node), task=task.label))
