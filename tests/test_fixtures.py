@@ -30,7 +30,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 NOT_LINT_FIXTURES = {"example_pack"}
 PROJECTS = sorted(
     config.parent.relative_to(FIXTURES).as_posix()
-    for pattern in ("*/pyproject.toml", "families/*/pyproject.toml")
+    for pattern in ("*/pyproject.toml", "families/*/pyproject.toml", "shapes/*/pyproject.toml")
     for config in FIXTURES.glob(pattern)
     if config.parent.name not in NOT_LINT_FIXTURES
 )
@@ -375,6 +375,49 @@ CELERY_FACTS: dict[str, list[tuple[str, dict[str, object]]]] = {
             from fleet.celery import app
             """,
             {"raises": "ValueError"},  # crontab(day_of_week=7) in fleet/celeryconfig.py
+        ),
+    ],
+    "shapes/s01_factory_app": [
+        (
+            """
+            from proj.worker import app
+            import proj.jobs
+            """,
+            {
+                "task_default_queue": "proj",
+                "broker_connection_retry_on_startup": None,
+                "task_time_limit": None,
+                "task_soft_time_limit": None,
+                "task_acks_late": False,
+                'app.tasks["proj.jobs.refresh"].time_limit': None,
+                'app.tasks["proj.jobs.refresh"].acks_late': False,
+                'app.tasks["proj.jobs.refresh_all"].time_limit': 60,
+            },
+        ),
+    ],
+    "shapes/s01_extension_holder": [
+        (
+            """
+            import sys, types
+            # A stand-in for Flask: the extension reads import_name and extensions only.
+            flask = types.ModuleType("flask")
+            class Flask:
+                def __init__(self, import_name):
+                    self.import_name, self.extensions = import_name, {}
+            flask.Flask = Flask
+            sys.modules["flask"] = flask
+            from webapp import celery as app
+            import webapp.tasks
+            """,
+            {
+                "broker_connection_retry_on_startup": None,
+                "task_time_limit": 300,
+                "task_soft_time_limit": None,
+                "task_acks_late": True,
+                'app.tasks["webapp.tasks.rebuild_index"].time_limit': 300,
+                'app.tasks["webapp.tasks.rebuild_index"].soft_time_limit': None,
+                'app.tasks["webapp.tasks.purge"].soft_time_limit': 240,
+            },
         ),
     ],
 }

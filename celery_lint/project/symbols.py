@@ -98,7 +98,14 @@ class SymbolResolver(ModuleIndex):
             return self.resolve(symbol.summary.name + "." + ".".join(attrs), depth + 1)
         if isinstance(symbol, AttrOf):
             return AttrOf(symbol.base, symbol.attrs + attrs)
+        held = self._held_app(symbol, attrs[0])
+        if held is not None:
+            return held if len(attrs) == 1 else AttrOf(held, attrs[1:])
         return AttrOf(symbol, attrs)
+
+    def _held_app(self, symbol: Symbol, attr: str) -> App | None:
+        """The app a project object holds in its attribute ``attr`` (the app layer knows)."""
+        return None
 
     def _lookup(self, summary: ModuleSummary, name: str, depth: int) -> Symbol | None:
         key = (summary.name, name)

@@ -1,0 +1,125 @@
+"""Apps built inside project functions and held by project objects (REAL-WORLD-SHAPES S1).
+
+Celery finds an app as any module attribute that is a ``Celery`` instance, so
+``app = build_app()`` is the app ``build_app`` returns, configured as the function
+configured its local; ``self.celery = Celery(...)`` in a method makes
+``Holder(...).celery`` an app. Parameters and locals are computed values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from celery_lint.project.model import ProjectModel
+from celery_lint.project.values import Known, Unknown
+
+
+def model_of(root: Path, files: dict[str, str]) -> ProjectModel:
+    (root / "pyproject.toml").write_text("", "utf-8")
+    for name, text in files.items():
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, "utf-8")
+    model = ProjectModel(root)
+    model.build()
+    return model
+
+
+FACTORY = """\
+from celery import Celery
+
+def build_app(broker_url):
+    application = Celery("proj", broker=broker_url)
+    application.conf.task_time_limit = 60
+    application.conf.task_default_queue = queue
+    return application
+
+queue = "elsewhere"
+broker_url = "redis://module-level"
+app = build_app("redis://given")
+"""
+
+
+def test_returned_local_is_the_app_with_its_configuration(tmp_path: Path) -> None:
+    model = model_of(tmp_path, {"proj/__init__.py": "", "proj/worker.py": FACTORY})
+    assert [app.label for app in model.apps] == ["proj.worker.app"]
+    app = model.apps[0]
+    limit = model.setting(app, "task_time_limit")
+    assert isinstance(limit, Known) and limit.value == 60
+    # A module-level name the function does not shadow is read as written.
+    queue = model.setting(app, "task_default_queue")
+    assert isinstance(queue, Known) and queue.value == "elsewhere"
+    # The parameter shadows the module's broker_url: computed, never the module's value.
+    assert isinstance(model.setting(app, "broker_url"), Unknown)
+
+
+def test_factory_in_another_module_and_tasks_find_it(tmp_path: Path) -> None:
+    model = model_of(
+        tmp_path,
+        {
+            "proj/__init__.py": "",
+            "proj/factory.py": FACTORY.split("\nqueue =")[0],
+            "proj/worker.py": "from proj.factory import build_app\napp = build_app('x')\n",
+            "proj/jobs.py": "from proj.worker import app\n\n@app.task\ndef refresh():\n    pass\n",
+        },
+    )
+    assert len(model.apps) == 1
+    assert [task.function_name for task in model.tasks] == ["refresh"]
+
+
+def test_app_passed_to_unknown_code_is_opaque(tmp_path: Path) -> None:
+    source = FACTORY.replace("    return application", "    configure(application)\n    return application")
+    model = model_of(tmp_path, {"proj/__init__.py": "", "proj/worker.py": source})
+    assert isinstance(model.setting(model.apps[0], "task_acks_late"), Unknown)
+
+
+def test_a_function_that_rebinds_its_local_is_not_a_factory(tmp_path: Path) -> None:
+    source = FACTORY.replace(
+        "    return application", "    application = wrap(application)\n    return application"
+    )
+    model = model_of(tmp_path, {"proj/__init__.py": "", "proj/worker.py": source})
+    assert model.apps == []
+
+
+def test_set_default_registers_the_app_without_a_binding(tmp_path: Path) -> None:
+    source = (
+        "from celery import Celery\n\n"
+        "def init_app(flask_app):\n"
+        "    celery_app = Celery(flask_app.name)\n"
+        "    celery_app.set_default()\n"
+        "    flask_app.extensions['celery'] = celery_app\n"
+    )
+    model = model_of(tmp_path, {"web/__init__.py": "", "web/app.py": source})
+    assert [app.label for app in model.apps] == ["web.app.celery_app"]
+
+
+def test_attribute_of_a_holder_object_is_the_app(tmp_path: Path) -> None:
+    ext = (
+        "from celery import Celery\n\n"
+        "class Ext:\n"
+        "    def __init__(self, app=None):\n"
+        "        self.celery = None\n"
+        "        if app is not None:\n"
+        "            self.init_app(app)\n\n"
+        "    def init_app(self, app):\n"
+        "        self.celery = Celery(app.import_name)\n"
+        "        self.celery.conf.task_time_limit = 300\n"
+    )
+    model = model_of(
+        tmp_path,
+        {
+            "web/__init__.py": "from web.ext import Ext\nholder = Ext(object())\ncelery = holder.celery\n",
+            "web/ext.py": ext,
+            "web/tasks.py": "from web import celery\n\n@celery.task\ndef rebuild():\n    pass\n",
+        },
+    )
+    assert len(model.apps) == 1
+    limit = model.setting(model.apps[0], "task_time_limit")
+    assert isinstance(limit, Known) and limit.value == 300
+    assert [task.function_name for task in model.tasks] == ["rebuild"]
+
+
+def test_self_referencing_binding_does_not_recurse(tmp_path: Path) -> None:
+    source = "from celery import Celery\nthing = thing.make()\nother = thing.celery\n"
+    model = model_of(tmp_path, {"proj/__init__.py": "", "proj/worker.py": source})
+    assert model.apps == []
