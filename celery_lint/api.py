@@ -84,6 +84,14 @@ class AppView:
         source = self.config_from_object
         return source if source is not None else str(self._app.summary.file.relpath)
 
+    @property
+    def runtime_sources(self) -> list[str]:
+        """Configuration the repository cannot show that the app reads at run time, for
+        messages (``conf.update(flask_app.config) in app/factory.py:14``, an optional
+        ``from .local_settings import *`` of a module absent from the repository)."""
+        source = self._app.source
+        return [*self._app.runtime_sources, *(source.runtime if source is not None else [])]
+
     def setting(self, name: str) -> Resolved:
         """The effective value of a Celery setting (new lowercase name) for this app."""
         return self._context.model.setting(self._app, name)
@@ -223,11 +231,10 @@ class TaskView:
         """The task's effective ``name`` option is the app setting behind it (``time_limit``
         from ``task_time_limit``), not a value set on the task or its base classes."""
         from .project.options import FROM_CONFIG
-        from .project.values import CELERY_DEFAULT
 
         setting = FROM_CONFIG.get(name)
         value = self.option(name)
-        if setting is None or not isinstance(value, Known) or value.origin is CELERY_DEFAULT:
+        if setting is None or not isinstance(value, Known) or value.origin.default:
             return False
         configured = self.setting(setting)
         return isinstance(configured, Known) and configured.origin == value.origin

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .settings_catalogue import load_catalogue
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
@@ -33,6 +35,7 @@ CORE_KEYS = {
     "exclude": list,
     "extend-exclude": list,
     "plugins": list,
+    "deployment-settings": dict,
 }
 
 
@@ -46,6 +49,8 @@ class Settings:
     options: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
     plugins: list[str] = field(default_factory=list)
+    deployment: dict[str, Any] = field(default_factory=dict)
+    """``deployment-settings``: what the deployment adds to every app's configuration."""
 
 
 def _check_list(key: str, value: Any, where: str) -> list[str]:
@@ -137,6 +142,8 @@ def settings_from(source: ConfigSource, vocabulary: RuleVocabulary) -> Settings:
                 settings.exclude += values
         elif key == "plugins":
             continue
+        elif key == "deployment-settings":
+            settings.deployment = _deployment_settings(value, where)
         elif key == "per-file-ignores":
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: 'per-file-ignores' must be a table of pattern = [codes]")
@@ -161,6 +168,41 @@ def settings_from(source: ConfigSource, vocabulary: RuleVocabulary) -> Settings:
             reason = f" (did you mean '{hint}'?)" if hint else ""
             raise ConfigError(f"{where}: unknown key '{key}'{reason}")
     return settings
+
+
+_TOML_TYPES: dict[str, tuple[type, ...]] = {
+    "bool": (bool,),
+    "int": (int,),
+    "float": (int, float),
+    "string": (str,),
+    "list": (list,),
+    "dict": (dict,),
+}
+
+
+def _deployment_settings(value: Any, where: str) -> dict[str, Any]:
+    """``deployment-settings = { task_time_limit = 300 }``: Celery settings by their new
+    (lowercase) names, each value of the type the installed Celery declares for it."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: 'deployment-settings' must be a table of setting = value")
+    catalogue = load_catalogue()
+    checked: dict[str, Any] = {}
+    for name, setting in value.items():
+        if not catalogue.is_new(name):
+            new = catalogue.canonical(name) or catalogue.namespaced(name, "CELERY")
+            hint = new or _closest(name, sorted(catalogue.defaults))
+            reason = f" (did you mean '{hint}'?)" if hint else ""
+            raise ConfigError(f"{where}: 'deployment-settings': unknown Celery setting '{name}'{reason}")
+        kind = catalogue.types.get(name, "any")
+        allowed = _TOML_TYPES.get(kind)
+        if allowed is not None and (
+            not isinstance(setting, allowed) or (isinstance(setting, bool) and bool not in allowed)
+        ):
+            raise ConfigError(
+                f"{where}: 'deployment-settings': '{name}' must be of type {kind}, got {setting!r}"
+            )
+        checked[name] = setting
+    return checked
 
 
 _SELECTOR = re.compile(r"[A-Z]{1,3}[0-9]{0,3}")

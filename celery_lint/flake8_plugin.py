@@ -142,7 +142,7 @@ class Flake8Session:
                 return str(exc)
             for error in self.registry.errors:
                 sys.stderr.write(f"celery-lint: error: {error}\n")
-            model = _built_model(ProjectModel(root, settings.exclude))
+            model = _built_model(ProjectModel(root, settings.exclude, deployment=settings.deployment))
         # flake8 does the selecting, so every rule runs. CEL900 is left to flake8's E999, and
         # CEL901 to flake8 itself: only flake8 knows which of its noqa comments were used.
         # Opt-in rules are reported only when named in full, so only those run.

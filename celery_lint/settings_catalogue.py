@@ -13,13 +13,13 @@ import json
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-_CACHE_FORMAT = 2
+_CACHE_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,9 @@ class SettingsCatalogue:
     """New (lowercase) name to its default, JSON-ified (timedelta as seconds)."""
     old_to_new: dict[str, str]
     new_to_old: dict[str, str]
+    types: dict[str, str] = field(default_factory=dict)
+    """New name to the type Celery declares for it: ``bool``, ``int``, ``float``, ``string``,
+    ``list``, ``dict`` or ``any``."""
 
     def is_new(self, key: str) -> bool:
         return key in self.defaults
@@ -80,7 +83,16 @@ def _read_from_celery() -> dict[str, Any]:
         "defaults": {k: _jsonable(v) for k, v in celery_defaults.DEFAULTS.items()},
         "old_to_new": dict(celery_defaults._TO_NEW_KEY),
         "new_to_old": dict(celery_defaults._TO_OLD_KEY),
+        "types": {
+            name: _type_name(option.type)
+            for name, option in celery_defaults.flatten(celery_defaults.NAMESPACES)
+        },
     }
+
+
+def _type_name(declared: Any) -> str:
+    name = declared if isinstance(declared, str) else getattr(declared, "__name__", "any")
+    return {"str": "string", "tuple": "list", "bytes": "any"}.get(name, name)
 
 
 def _cache_dir() -> Path:
@@ -123,4 +135,5 @@ def load_catalogue() -> SettingsCatalogue:
         defaults=data["defaults"],
         old_to_new=data["old_to_new"],
         new_to_old=data["new_to_old"],
+        types=data["types"],
     )

@@ -155,6 +155,79 @@ def test_unknown_configuration_key_suggests_closest(project: Project, typo: str,
     assert typo in run.stderr and f"'{suggestion}'" in run.stderr, run
 
 
+DEPLOYED_APP = (
+    "from celery import Celery\n\n"
+    "app = Celery('proj', broker='redis://localhost:6379/0')\n"
+    "app.conf.broker_connection_retry_on_startup = True\n"
+)
+DEPLOYED_TASKS = (
+    "from proj.celery import app\n\n\n"
+    "@app.task\ndef pull():\n    return 1\n\n\n"
+    "@app.task(soft_time_limit=400)\ndef pull_all():\n    return 0\n"
+)
+
+
+def test_deployment_settings_count_as_configuration_of_every_app(project: Project) -> None:
+    project.write("proj/__init__.py", "")
+    project.write("proj/celery.py", DEPLOYED_APP)
+    project.write("proj/tasks.py", DEPLOYED_TASKS)
+    before = project.run("--no-cache")
+    assert {(line, code) for p, line, _, code in before.findings if p == "proj/tasks.py"} == {
+        (5, "CEL201"),
+        (5, "CEL202"),
+        (5, "CEL205"),
+        (10, "CEL201"),
+        (10, "CEL205"),
+    }, before
+    project.config(
+        "[tool.celery-lint]\n"
+        "deployment-settings = { task_time_limit = 300, task_soft_time_limit = 240, task_acks_late = true }\n"
+    )
+    run = project.run("--no-cache")
+    assert run.returncode == 1, run
+    # pull is clean; pull_all's soft limit 400 is above the deployment's hard limit 300.
+    assert [(p, line, code) for p, line, _, code in run.findings] == [("proj/tasks.py", 9, "CEL203")], run
+    assert "hard limit 300 s (deployment)" in run.stdout, run
+
+
+@pytest.mark.parametrize(
+    ("key", "suggestion"),
+    [("task_time_limt", "task_time_limit"), ("CELERYD_TASK_TIME_LIMIT", "task_time_limit")],
+)
+def test_deployment_settings_unknown_setting_suggests_closest(
+    project: Project, key: str, suggestion: str
+) -> None:
+    project.write("tasks.py", BARE_TASK)
+    project.config(f"[tool.celery-lint]\ndeployment-settings = {{ {key} = 300 }}\n")
+    run = project.run()
+    assert run.returncode == 2, run
+    assert run.stdout == ""
+    assert len(run.stderr_lines) == 1, run
+    assert f"'{key}'" in run.stderr and f"'{suggestion}'" in run.stderr, run
+    assert "pyproject.toml" in run.stderr, run
+
+
+@pytest.mark.parametrize(
+    "toml",
+    [
+        'deployment-settings = { task_acks_late = "yes" }',
+        'deployment-settings = { task_time_limit = "300" }',
+        "deployment-settings = { worker_prefetch_multiplier = 1.5 }",
+        "deployment-settings = { task_default_queue = 1 }",
+        "deployment-settings = { task_time_limit = true }",
+        "deployment-settings = [1]",
+    ],
+)
+def test_deployment_settings_wrong_type(project: Project, toml: str) -> None:
+    project.write("tasks.py", BARE_TASK)
+    project.config(f"[tool.celery-lint]\n{toml}\n")
+    run = project.run()
+    assert run.returncode == 2, run
+    assert run.stdout == ""
+    assert len(run.stderr_lines) == 1, run
+    assert "deployment-settings" in run.stderr and "pyproject.toml" in run.stderr, run
+
+
 def test_unknown_code_in_configuration_file(project: Project) -> None:
     project.write("tasks.py", BARE_TASK)
     project.config('[tool.celery-lint]\nper-file-ignores = { "tasks.py" = ["CEL299"] }\n')

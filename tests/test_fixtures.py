@@ -420,6 +420,65 @@ CELERY_FACTS: dict[str, list[tuple[str, dict[str, object]]]] = {
             },
         ),
     ],
+    # billing/local_settings.py and reports/override_settings.py are absent on purpose.
+    "shapes/s02_unseen_configuration": [
+        (
+            """
+            from billing.celery import app
+            """,
+            {
+                "task_time_limit": None,
+                "task_soft_time_limit": None,
+                "task_acks_late": True,
+                "result_backend": "redis://redis:6379/1",
+                "broker_connection_retry_on_startup": None,
+            },
+        ),
+        (
+            """
+            from reports.celery import app
+            """,
+            {
+                "task_time_limit": 600,
+                "task_soft_time_limit": None,
+                "task_acks_late": False,
+                "broker_connection_retry_on_startup": True,
+            },
+        ),
+    ],
+    # The deployment file of ingest/worker.py: empty here, what deployment-settings states there.
+    "shapes/s02_runtime_mapping": [
+        (
+            """
+            import os, tempfile
+            handle, path = tempfile.mkstemp(suffix=".json")
+            os.write(handle, b"{}")
+            os.close(handle)
+            os.environ["INGEST_CELERY_CONFIG"] = path
+            from ingest.worker import app
+            """,
+            {"task_time_limit": None, "task_soft_time_limit": 120, "task_acks_late": False},
+        ),
+    ],
+    "shapes/s02_deployment_settings": [
+        (
+            """
+            import os, tempfile
+            handle, path = tempfile.mkstemp(suffix=".json")
+            os.write(handle, b'{"task_time_limit": 300, "task_acks_late": true}')
+            os.close(handle)
+            os.environ["INGEST_CELERY_CONFIG"] = path
+            from ingest.worker import app
+            import ingest.jobs
+            """,
+            {
+                "task_time_limit": 300,
+                "task_soft_time_limit": 120,
+                "task_acks_late": True,
+                "ingest.jobs.pull_all.soft_time_limit": 400,
+            },
+        ),
+    ],
 }
 
 

@@ -210,7 +210,7 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> tuple[list[Violat
     """Findings (per-file ignores applied) and the number of files checked, for one project."""
     root, settings, engine = plan.root, plan.settings, plan.engine
     discovered = list(plan.targets) if plan.walked else None
-    model = ProjectModel(root, settings.exclude, options.use_prefilter, discovered)
+    model = ProjectModel(root, settings.exclude, options.use_prefilter, discovered, settings.deployment)
     files: list[tuple[SourceFile, bool]] = []
     for target, named in sorted(plan.targets.items()):
         file = model.add_file(target)
@@ -221,7 +221,11 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> tuple[list[Violat
     cache = None
     if options.use_cache:
         key = run_key(
-            engine.codes, settings.options, settings.exclude, options.use_prefilter, engine.known_rules
+            engine.codes,
+            {**settings.options, "deployment-settings": settings.deployment},
+            settings.exclude,
+            options.use_prefilter,
+            engine.known_rules,
         )
         cache = ResultCache(root, key)
     found: dict[Path, list[Violation]] = {}

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ..settings_catalogue import SettingsCatalogue, load_catalogue
 from .entities import (
     App,
+    AttrOf,
     ClassSym,
     ConfigWrite,
     External,
@@ -547,7 +548,7 @@ class AppRegistry(SymbolResolver):
             for arg in args:
                 if arg.star == "**" or (arg.keyword is None and not isinstance(arg.value, cst.Dict)):
                     if arg.keyword is None:
-                        self._opaque_update(app, summary, arg.value)
+                        self._opaque_update(app, summary, arg.value, arg.star)
                     continue
                 if arg.keyword is None:
                     self._add_mapping_writes(app, summary, arg.value, "conf.update")
@@ -577,9 +578,50 @@ class AppRegistry(SymbolResolver):
                 if arg.keyword is None or arg.keyword.value == "packages":
                     app.includes.extend(self._string_list(summary, arg.value))
 
-    def _opaque_update(self, app: App, summary: ModuleSummary, expr: cst.BaseExpression) -> None:
+    def _opaque_update(
+        self, app: App, summary: ModuleSummary, expr: cst.BaseExpression, star: object = ""
+    ) -> None:
         symbol = self.symbol_of(summary, expr)
         if isinstance(symbol, ValueSym) and isinstance(symbol.expr, cst.Dict):
             self._add_mapping_writes(app, symbol.summary, symbol.expr, "conf.update")
             return
-        app.preconf_opaque.append(f"conf.update(...) in {summary.file.relpath} is computed")
+        if not self._runtime_mapping(summary, expr, symbol):
+            app.preconf_opaque.append(f"conf.update(...) in {summary.file.relpath} is computed")
+            return
+        # A runtime mapping (``conf.update(flask_app.config)``, ``json.load(...)``): settings no
+        # file of the repository sets stay unset, and messages name it.
+        code = code_of(expr)
+        text = f"conf.update({star if isinstance(star, str) else ''}{code})"
+        app.runtime_sources.append(runtime_note(summary, text, code.removesuffix("..."), "conf.update("))
+
+    def _runtime_mapping(self, summary: ModuleSummary, expr: cst.BaseExpression, symbol: object) -> bool:
+        """``flask_app.config``, ``app.config["CELERY"]``, ``json.load(handle)``, ``dict(...)``:
+        configuration only the running process has. Not a bare name (a value of the project
+        the analyzer cannot follow), nor a project function's result, nor a project module,
+        class or app."""
+        if isinstance(expr, cst.Call):
+            func = self.symbol_of(summary, expr.func)
+            return not isinstance(func, (FunctionSym, ClassSym, App, AttrOf))
+        if not isinstance(expr, (cst.Attribute, cst.Subscript)):
+            return False
+        while isinstance(symbol, AttrOf):
+            symbol = symbol.base
+        return symbol is None or isinstance(symbol, External)
+
+
+def runtime_note(summary: ModuleSummary, text: str, needle: str, fallback: str = "") -> str:
+    """``conf.update(json.load(handle)) in ingest/worker.py:12``: ``text`` where the first
+    ``needle`` of the file is (else the only ``fallback``), for messages."""
+    data = summary.file.read() or b""
+    index = data.find(needle.encode()) if needle else -1
+    if index < 0 and fallback and data.count(fallback.encode()) == 1:
+        index = data.find(fallback.encode())
+    if index < 0:
+        return f"{text} in {summary.file.relpath}"
+    line = data.count(b"\n", 0, index) + 1
+    return f"{text} in {summary.file.relpath}:{line}"
+
+
+def code_of(expr: cst.CSTNode, limit: int = 60) -> str:
+    code = " ".join(cst.Module([]).code_for_node(expr).split())
+    return code if len(code) <= limit else code[: limit - 3] + "..."

@@ -22,7 +22,7 @@ from .options import task_for_expression
 from .scan import ModuleSummary, dotted_name
 from .settings import config_writes_in
 from .tasknames import find_tasks, per_model
-from .values import CELERY_DEFAULT, UNKNOWN_ELEMENT, CallValue, Known, Resolved, Unknown
+from .values import UNKNOWN_ELEMENT, CallValue, Known, Resolved, Unknown
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -639,4 +639,4 @@ def _unset(model: ProjectModel, app: App) -> bool:
     if source is not None and "TIME_ZONE" in source.writes:
         return False
     value = model.setting(app, "timezone")
-    return isinstance(value, Known) and value.origin is CELERY_DEFAULT and value.value is None
+    return isinstance(value, Known) and value.origin.default and value.value is None

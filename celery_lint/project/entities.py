@@ -100,6 +100,9 @@ class ConfigSource:
     opaque: str | None = None
     namespace: str | None = None
     django: bool = False
+    runtime: list[str] = field(default_factory=list)
+    """Configuration the repository cannot show that this source adds at run time (an
+    optional ``from .local_settings import *`` of a module absent from the repository)."""
 
 
 @dataclass(eq=False, repr=False)
@@ -110,6 +113,8 @@ class App:
     call: cst.Call | None
     preconf: list[ConfigWrite] = field(default_factory=list)
     preconf_opaque: list[str] = field(default_factory=list)
+    runtime_sources: list[str] = field(default_factory=list)
+    """Runtime mappings the app reads (``conf.update(flask_app.config) in app.py:14``)."""
     source: ConfigSource | None = None
     source_ops: list[tuple[ModuleSummary, ConfOp]] = field(default_factory=list)
     namespace: str | None = None

@@ -15,9 +15,9 @@ names, routes, call sites, ...) lives in modules of its own that build on this o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .apps import CELERY_CLASS
 from .entities import (
@@ -94,10 +94,14 @@ class ProjectModel(TaskOptions):
         exclude: Iterable[str] = (),
         use_prefilter: bool = True,
         discovered: Iterable[Path] | None = None,
+        deployment: Mapping[str, Any] | None = None,
     ) -> None:
         """``discovered``: the project's files when the caller already walked the project
-        exactly as the model would (same folder, same exclusions), to save a second walk."""
+        exactly as the model would (same folder, same exclusions), to save a second walk.
+        ``deployment``: ``deployment-settings`` (new setting names to values), configuration
+        of every app."""
         super().__init__(root, exclude, use_prefilter, discovered)
+        self.deployment = dict(deployment or {})
         self._built = False
 
     def release(self) -> None:
@@ -204,16 +208,21 @@ class ProjectModel(TaskOptions):
                 self._factory_of_symbol(ClassSym(summary, klass))
 
 
-_MODELS: dict[tuple[Path, tuple[str, ...], bool], ProjectModel] = {}
+_MODELS: dict[tuple[Path, tuple[str, ...], bool, str], ProjectModel] = {}
 
 
-def model_for(path: Path, exclude: Iterable[str] = (), use_prefilter: bool = True) -> ProjectModel:
+def model_for(
+    path: Path,
+    exclude: Iterable[str] = (),
+    use_prefilter: bool = True,
+    deployment: Mapping[str, Any] | None = None,
+) -> ProjectModel:
     """The (per-process) model of the project that contains ``path``."""
     root = find_project_root(path)
-    key = (root, tuple(exclude), use_prefilter)
+    key = (root, tuple(exclude), use_prefilter, repr(sorted((deployment or {}).items())))
     model = _MODELS.get(key)
     if model is None:
-        model = ProjectModel(root, exclude, use_prefilter)
+        model = ProjectModel(root, exclude, use_prefilter, deployment=deployment)
         model.build()
         _MODELS[key] = model
     return model

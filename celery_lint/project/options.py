@@ -119,8 +119,8 @@ class TaskOptions(TaskRegistry):
             # An explicit None on a task or base class still takes the app setting.
         if config_key is not None:
             value = self.project_setting(config_key, apps)
-            if isinstance(value, Known) and value.origin is CELERY_DEFAULT and option in TASK_DEFAULTS:
-                return Known(TASK_DEFAULTS[option], CELERY_DEFAULT)
+            if isinstance(value, Known) and value.origin.default and option in TASK_DEFAULTS:
+                return Known(TASK_DEFAULTS[option], value.origin)
             return value
         return Known(TASK_DEFAULTS.get(option), CELERY_DEFAULT)
 

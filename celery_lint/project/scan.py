@@ -51,6 +51,8 @@ class ModuleSummary:
     tree: cst.Module
     imports: dict[str, str] = field(default_factory=dict)
     star_imports: list[str] = field(default_factory=list)
+    optional_stars: set[int] = field(default_factory=set)
+    """ids of star imports guarded by ``except ImportError`` or ``suppress(ImportError)``."""
     bindings: dict[str, list[Binding]] = field(default_factory=dict)
     functions: dict[str, cst.FunctionDef] = field(default_factory=dict)
     classes: dict[str, cst.ClassDef] = field(default_factory=dict)
@@ -170,6 +172,21 @@ class _Scanner(Walker):
     def visit_Try(self, node: cst.Try) -> None:
         self._enter_block()
         self.branch_depth += 1
+        if (
+            not self.function_depth
+            and not self.class_depth
+            and any(handler.type is None or _catches_import_error(handler.type) for handler in node.handlers)
+        ):
+            self._mark_optional_stars(node.body)
+
+    def _mark_optional_stars(self, block: cst.BaseSuite) -> None:
+        if not isinstance(block, cst.IndentedBlock):
+            return
+        for stmt in block.body:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.ImportFrom) and isinstance(small.names, cst.ImportStar):
+                        self.s.optional_stars.add(id(small))
 
     def leave_Try(self, original_node: cst.Try) -> None:
         self._leave_block()
@@ -193,6 +210,15 @@ class _Scanner(Walker):
 
     def visit_With(self, node: cst.With) -> None:
         self._enter_block()
+        if not self.function_depth and not self.class_depth:
+            for item in node.items:
+                call = item.item
+                if (
+                    isinstance(call, cst.Call)
+                    and (dotted_name(call.func) or "").rpartition(".")[2] == "suppress"
+                    and any(_catches_import_error(arg.value) for arg in call.args if arg.keyword is None)
+                ):
+                    self._mark_optional_stars(node.body)
 
     def leave_With(self, original_node: cst.With) -> None:
         self._leave_block()
@@ -351,3 +377,16 @@ def scan_module(file: SourceFile) -> ModuleSummary | None:
     summary = ModuleSummary(file=file, tree=tree)
     _Scanner(summary).walk(tree)
     return summary
+
+
+def _catches_import_error(expr: cst.BaseExpression) -> bool:
+    """``ImportError``, ``ModuleNotFoundError`` or ``Exception``, alone or in a tuple."""
+    if isinstance(expr, cst.Tuple):
+        return any(_catches_import_error(e.value) for e in expr.elements)
+    name = dotted_name(expr)
+    return name is not None and name.rpartition(".")[2] in (
+        "ImportError",
+        "ModuleNotFoundError",
+        "Exception",
+        "BaseException",
+    )

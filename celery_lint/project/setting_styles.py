@@ -135,7 +135,7 @@ def _analyse_app(model: ProjectModel, app: App, analysis: _Analysis) -> None:
     writes_by_key: dict[str, list[ConfigWrite]] = {}
     source = app.source
     if source is not None:
-        if source.opaque:
+        if source.opaque or source.runtime:
             return
         where = ""
         for key, writes in source.writes.items():
@@ -156,7 +156,7 @@ def _analyse_app(model: ProjectModel, app: App, analysis: _Analysis) -> None:
     else:
         if other_config_source(app):
             return
-        if any(not reason.startswith("Celery(**") for reason in app.preconf_opaque):
+        if app.runtime_sources or any(not reason.startswith("Celery(**") for reason in app.preconf_opaque):
             return
         where = f"the configuration of app `{app.label}` (written before it is first read)"
         auto = {

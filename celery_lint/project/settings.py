@@ -3,11 +3,15 @@ settings, namespaces, star-import chains) and every app's effective settings."""
 
 from __future__ import annotations
 
+import io
+import os
+import re
+import tokenize
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .apps import AppRegistry
+from .apps import AppRegistry, code_of, runtime_note
 from .entities import (
     App,
     ClassSym,
@@ -23,7 +27,10 @@ from .entities import (
 from .evaluate import NotEvaluable, evaluate
 from .files import SourceFile
 from .scan import ConfOp, ModuleSummary, dotted_name
-from .values import CELERY_DEFAULT, Known, Resolved, Unknown, agree
+from .values import CELERY_DEFAULT, Known, Origin, Resolved, Unknown, agree
+
+DEPLOYMENT = Origin("deployment")
+"""Where a value of ``deployment-settings`` in ``[tool.celery-lint]`` comes from."""
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -43,6 +50,8 @@ class SettingsModel(AppRegistry):
     ) -> None:
         super().__init__(root, exclude, use_prefilter, discovered)
         self.config_modules: dict[str, list[tuple[App | None, ConfigSource]]] = {}
+        self.deployment: dict[str, Any] = {}
+        """``deployment-settings`` of ``[tool.celery-lint]``: configuration of every app."""
 
     def is_config_module(self, file: SourceFile) -> bool:
         """A module some app reads settings from, or a settings module naming Celery settings."""
@@ -220,8 +229,9 @@ class SettingsModel(AppRegistry):
     ) -> ConfigSource:
         writes: dict[str, list[ConfigWrite]] = {}
         opaque: str | None = None
+        overlays: list[str] = []
         for module in modules:
-            flat, module_opaque = self.flatten_module(module)
+            flat, module_opaque = self.flatten_module(module, overlays=overlays)
             opaque = opaque or module_opaque
             for key, write_list in flat.items():
                 if django and not key.isupper():
@@ -237,15 +247,24 @@ class SettingsModel(AppRegistry):
                 if len(write_list) < len(modules):
                     write_list.append(ConfigWrite(key, None, None, modules[0], modules[0].tree, "missing"))
         return ConfigSource(
-            description, writes, alternatives=len(modules), opaque=opaque, namespace=namespace, django=django
+            description,
+            writes,
+            alternatives=len(modules),
+            opaque=opaque,
+            namespace=namespace,
+            django=django,
+            runtime=overlays,
         )
 
     def flatten_module(
-        self, module: ModuleSummary, seen: set[str] | None = None
+        self, module: ModuleSummary, seen: set[str] | None = None, overlays: list[str] | None = None
     ) -> tuple[dict[str, list[ConfigWrite]], str | None]:
         """Module-level settings in effect at the end of ``module``, star imports followed.
 
         Each key maps to one write, or to several when conditional assignments disagree.
+        With ``overlays``, an optional star import of a module absent from the repository
+        (``try: from .local_settings import *`` / ``except ImportError``) is noted there
+        instead of making the module opaque.
         """
         seen = set() if seen is None else seen
         if module.name in seen:
@@ -263,9 +282,13 @@ class SettingsModel(AppRegistry):
                         and not star.startswith(("django", "os", "typing"))
                         and star.split(".")[0] in {f.module.split(".")[0] for f in self.by_module.values()}
                     ):
-                        opaque = opaque or f"star import of {star} cannot be followed"
+                        if overlays is not None and id(node) in module.optional_stars:
+                            code = code_of(node)
+                            overlays.append(runtime_note(module, code, code))
+                        else:
+                            opaque = opaque or f"star import of {star} cannot be followed"
                     continue
-                inner, inner_opaque = self.flatten_module(target, seen)
+                inner, inner_opaque = self.flatten_module(target, seen, overlays)
                 opaque = opaque or inner_opaque
                 for key, writes in inner.items():
                     if conditional and key in result:
@@ -301,6 +324,19 @@ class SettingsModel(AppRegistry):
         return self.memo(("setting", id(app), name), lambda: self._setting(app, name))
 
     def _setting(self, app: App, name: str) -> Resolved:
+        found = self._repository_setting(app, name)
+        if name not in self.deployment:
+            return found
+        stated = Known(self.deployment[name], DEPLOYMENT)
+        if isinstance(found, Known) and not found.origin.default and found.value != stated.value:
+            return Unknown(
+                f"{name} is {found.value!r} in {found.origin} and {stated.value!r} in deployment-settings"
+            )
+        if isinstance(found, Known) and not found.origin.default:
+            return found
+        return stated
+
+    def _repository_setting(self, app: App, name: str) -> Resolved:
         matching = [w for w in app.preconf if w.setting == name]
         if app.preconf_opaque:
             return Unknown(app.preconf_opaque[0])
@@ -318,15 +354,52 @@ class SettingsModel(AppRegistry):
                 f"{name} is set differently in several modules",
             )
         source = app.source
+        runtime = list(app.runtime_sources)
         if source is not None:
             if source.opaque:
                 return Unknown(source.opaque)
             found = self._source_lookup(source, name)
             if found is not None:
                 return found
-        if name in self.catalogue.defaults:
-            return Known(self.catalogue.defaults[name], CELERY_DEFAULT)
-        return Known(None, CELERY_DEFAULT)
+            runtime += source.runtime
+        default = self.catalogue.defaults.get(name)
+        if not runtime:
+            return Known(default, CELERY_DEFAULT)
+        # Configuration the repository cannot show: the default holds only when no file of
+        # the repository names the setting in any spelling (else it is set in a way the
+        # analyzer cannot follow).
+        if self.names_setting_anywhere(name, app):
+            return Unknown(f"{name} is named in the repository but its value cannot be followed")
+        return Known(default, Origin("Celery's default", default=True, runtime=tuple(runtime)))
+
+    def names_setting_anywhere(self, name: str, app: App | None = None) -> bool:
+        """Some file of the repository spells setting ``name`` (new name, old name, any
+        namespace prefix), in code or in a configuration file. The configuration modules of
+        other apps only (not of ``app``) do not count: they configure those apps."""
+        upper = name.upper()
+        old = self.catalogue.new_to_old.get(name)
+        suffix = "_" + upper
+        for tokens in self._tokens_for(app):
+            if name in tokens or upper in tokens or (old is not None and old in tokens):
+                return True
+            if any(token.endswith(suffix) for token in tokens if token.isupper()):
+                return True
+        return False
+
+    def _file_tokens(self, file: SourceFile) -> frozenset[str]:
+        return self.memo(("tokens", str(file.path)), lambda: _code_tokens(file.read() or b""))
+
+    def _tokens_for(self, app: App | None) -> list[frozenset[str]]:
+        result: list[frozenset[str]] = []
+        for file in self.files.values():
+            if file.is_test:
+                continue
+            readers = self.config_modules.get(str(file.path))
+            if app is not None and readers and all(other is not app for other, _ in readers):
+                continue
+            result.append(self._file_tokens(file))
+        result.extend(self.memo(("data_file_tokens",), lambda: _data_file_tokens(self.root)))
+        return result
 
     def _source_lookup(self, source: ConfigSource, name: str) -> Resolved | None:
         candidates: list[str] = []
@@ -361,6 +434,51 @@ class SettingsModel(AppRegistry):
                 return Known(self.catalogue.defaults[name], CELERY_DEFAULT)
             return Known(None, CELERY_DEFAULT)
         return agree([self.setting(app, name) for app in apps], f"apps disagree on {name}")
+
+
+_TOKEN = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DATA_SUFFIXES = (".json", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".env", ".conf")
+_SKIP_DIRS = {"node_modules", "site-packages", "__pycache__", "venv", ".venv", "env", ".tox", ".git"}
+
+
+def _code_tokens(data: bytes) -> frozenset[str]:
+    """Names and words in strings of Python source, comments left out."""
+    words: list[str] = []
+    try:
+        for token in tokenize.tokenize(io.BytesIO(data).readline):
+            if token.type in (tokenize.NAME, tokenize.STRING):
+                words.extend(_WORD.findall(token.string))
+    except (tokenize.TokenError, SyntaxError, UnicodeDecodeError, ValueError):
+        return _tokens(data)
+    return frozenset(words)
+
+
+def _tokens(data: bytes) -> frozenset[str]:
+    return frozenset(token.decode("ascii") for token in _TOKEN.findall(data))
+
+
+def _data_file_tokens(root: Path) -> list[frozenset[str]]:
+    result = []
+    for path in _data_files(root):
+        try:
+            result.append(_tokens(path.read_bytes()[:1_000_000]))
+        except OSError:
+            continue
+    return result
+
+
+def _data_files(root: Path) -> list[Path]:
+    """Configuration files of the repository a deployment may load settings from."""
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in _SKIP_DIRS and not d.startswith(".")]
+        for name in files:
+            if name.endswith(_DATA_SUFFIXES) or name.startswith(".env"):
+                found.append(Path(folder, name))
+        if len(found) > 2000:
+            break
+    return found
 
 
 def _star_module(module: ModuleSummary, node: cst.ImportFrom) -> str | None:

@@ -18,12 +18,17 @@ class Origin:
     description: str
     path: str | None = None
     node: Any = field(default=None, compare=False, repr=False)
+    default: bool = False
+    """Celery's own default: no file of the repository sets the value."""
+    runtime: tuple[str, ...] = ()
+    """For a default: configuration the repository cannot show that may set it at run time
+    (``from .local_settings import * in proj/settings.py:40``)."""
 
     def __str__(self) -> str:
         return self.description
 
 
-CELERY_DEFAULT = Origin("Celery's default")
+CELERY_DEFAULT = Origin("Celery's default", default=True)
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,12 @@ def _static(root: Path | None) -> _Static:
         registry = RuleRegistry()
         with registry.importable():
             settings = project_settings(registry, project, None)
-        return _Static(model_for(project, settings.exclude), settings, project, registry=registry)
+        return _Static(
+            model_for(project, settings.exclude, deployment=settings.deployment),
+            settings,
+            project,
+            registry=registry,
+        )
     except Exception as exc:  # a broken project must not break the audit: report everything
         return _Static(error=f"{type(exc).__name__}: {exc}")
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..fixes import add_keywords, class_with_attributes, decorator_with_keywords, replace
 from ..project.model import FROM_CONFIG
-from ..project.values import CELERY_DEFAULT, Known, Resolved
+from ..project.values import Known, Resolved
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -35,14 +35,18 @@ def where_looked(task: TaskView, option: str) -> str:
         sources = sorted({app.configuration_source for app in task.apps()})
         where = f" in {', '.join(sources)}" if sources else " in any Celery configuration"
         places.append(f"`{setting}`{where}")
-    if len(places) > 1:
-        return ", ".join(places[:-1]) + ", or " + places[-1]
-    return places[0]
+    text = ", ".join(places[:-1]) + ", or " + places[-1] if len(places) > 1 else places[0]
+    if setting:
+        runtime = sorted({source for app in task.apps() for source in app.runtime_sources})
+        if runtime:
+            # The finding assumes the setting is unset: nothing in the repository sets it.
+            text += f"; {', '.join(runtime)} may add settings at run time"
+    return text
 
 
 def unset_by_default(value: Resolved) -> bool:
     """True when the value is Celery's own 'unset' default, set nowhere in the project."""
-    return isinstance(value, Known) and value.origin is CELERY_DEFAULT and not value.value
+    return isinstance(value, Known) and value.origin.default and not value.value
 
 
 def option_keyword(call: cst.Call, name: str) -> cst.Arg | None:

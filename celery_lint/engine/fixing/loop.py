@@ -150,7 +150,7 @@ def _model_with(
     """A fresh project model of ``root`` with the fixed texts of ``overlay``. Files whose
     text has not changed since the ``previous`` model keep their parsed tree (a round
     re-parses only what the last round changed)."""
-    model = ProjectModel(root, settings.exclude, use_prefilter)
+    model = ProjectModel(root, settings.exclude, use_prefilter, deployment=settings.deployment)
     if previous is not None:
         _reuse_files(model, previous, overlay)
     for path, text in overlay.items():

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...fixes import Fix, add_keywords, literal, replace
-from ...project.values import CELERY_DEFAULT, Known
+from ...project.values import Known
 from ..base import Invalid, Rule, Valid
 
 if TYPE_CHECKING:
@@ -171,7 +171,7 @@ class ConnectionRetryOnStartupUnset(Rule):
             if app.is_test or not app.in_checked_file:
                 continue
             value = app.setting(SETTING)
-            if isinstance(value, Known) and value.origin is CELERY_DEFAULT:
+            if isinstance(value, Known) and value.origin.default:
                 self.report(
                     app.call if app.call is not None else app.node,
                     self.message(app=app.label, where=_where(app)),
@@ -193,4 +193,8 @@ def _where(app: AppView) -> str:
     places = ["not in `Celery(...)`", "`app.conf`"]
     if app.config_from_object is not None:
         places.append(app.config_from_object)
-    return ", ".join(places[:-1]) + " or " + places[-1]
+    where = ", ".join(places[:-1]) + " or " + places[-1]
+    if app.runtime_sources:
+        # The finding assumes what the repository does not show leaves it unset.
+        where += f"; {', '.join(sorted(app.runtime_sources))} may add settings at run time"
+    return where

@@ -322,7 +322,7 @@ def _configuration(index: ConfigIndex, app: App) -> tuple[bool, list[ConfigWrite
     if namespace.value:
         return True, []
     if app.source is not None:
-        if app.source.opaque:
+        if app.source.opaque or app.source.runtime:
             return False, []
         return True, [
             w
@@ -330,7 +330,7 @@ def _configuration(index: ConfigIndex, app: App) -> tuple[bool, list[ConfigWrite
             for w in found
             if w.value is not None and w.form not in SYNTHETIC_FORMS
         ]
-    if app.preconf_opaque or other_config_source(app):
+    if app.preconf_opaque or app.runtime_sources or other_config_source(app):
         return False, []
     return True, [w for w in app.preconf if w.form != "Celery()" and w.value is not None]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...project.limits import is_number
-from ...project.values import CELERY_DEFAULT, Known
+from ...project.values import Known
 from ..base import Invalid, Rule, Valid
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def prefetch_problem(setting_of: Callable[[str], Resolved]) -> str | None:
     if not isinstance(setting, Known) or not is_number(setting.value):
         return None
     value = setting.value
-    if setting.origin is CELERY_DEFAULT:
+    if setting.origin.default:
         return f"`worker_prefetch_multiplier` is unset (Celery's default {value})"
     if value == 0:
         return f"`worker_prefetch_multiplier` is 0, unlimited ({setting.origin})"

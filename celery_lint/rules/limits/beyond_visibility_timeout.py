@@ -10,7 +10,7 @@ from ...project.limits import (
 from ...project.retries import has_splat, is_self_retry, keyword
 from ...project.scan import dotted_name
 from ...project.scopes import local_names, names_in
-from ...project.values import CELERY_DEFAULT, Known, Resolved
+from ...project.values import Known, Resolved
 from ..base import Invalid, Rule, Valid
 from ..support import method_name
 
@@ -351,7 +351,7 @@ class BeyondVisibilityTimeout(Rule):
 
     @staticmethod
     def _configured_number(value: Resolved) -> bool:
-        return isinstance(value, Known) and value.origin is not CELERY_DEFAULT and is_number(value.value)
+        return isinstance(value, Known) and not value.origin.default and is_number(value.value)
 
     @staticmethod
     def _code(expr: cst.BaseExpression) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ...project.limits import is_number, seconds
-from ...project.values import CELERY_DEFAULT, Known
+from ...project.values import Known
 from ..base import Invalid, Rule, Valid
 
 if TYPE_CHECKING:
@@ -151,11 +151,7 @@ class AutoretryWithoutBackoff(Rule):
                 fix = "set `retry_backoff=True`"
             else:
                 jitter = task.autoretry_option("retry_jitter")
-                if not (
-                    isinstance(jitter, Known)
-                    and jitter.value is False
-                    and jitter.origin is not CELERY_DEFAULT
-                ):
+                if not (isinstance(jitter, Known) and jitter.value is False and not jitter.origin.default):
                     continue
                 problem = (
                     f"with `retry_jitter=False` ({jitter.origin}): tasks that failed together retry together"

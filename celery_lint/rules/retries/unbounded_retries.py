@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...project.retries import is_self_retry, keyword
-from ...project.values import CELERY_DEFAULT, Known, Resolved
+from ...project.values import Known, Resolved
 from ..base import Invalid, Rule, Valid
 from .autoretry_without_backoff import non_empty
 
@@ -146,7 +146,7 @@ class UnboundedRetries(Rule):
         project = self.project
         for task in project.tasks():
             limit = task.option("max_retries")
-            if isinstance(limit, Known) and limit.value is None and limit.origin is not CELERY_DEFAULT:
+            if isinstance(limit, Known) and limit.value is None and not limit.origin.default:
                 self.report(
                     task.option_site(limit),
                     self.message(
