@@ -332,3 +332,32 @@ def test_same_size_edit_of_an_old_file_is_seen(project: Project) -> None:
     second = cached(project.root, ".", "--select", "CEL201")
     assert [f[3] for f in second.findings] == ["CEL201"], second
     assert_same(second, uncached(project.root, ".", "--select", "CEL201"))
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_setting_named_outside_the_parsed_modules_is_seen_after_a_cached_run(
+    tmp_path: Path, jobs: str
+) -> None:
+    """An app that also reads configuration the repository cannot show (a runtime mapping):
+    its unset settings are unset only while no file of the repository names them, so a
+    file the model never parses (a YAML file, a module that never mentions Celery) changes
+    the findings, and a cached run must see that."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "__init__.py").write_text("")
+    (tmp_path / "proj" / "worker.py").write_text(
+        "import json\nfrom celery import Celery\n\n"
+        "app = Celery('proj', broker_connection_retry_on_startup=True)\n"
+        "app.conf.update(json.load(open('/etc/proj/celery.json')))\n\n\n"
+        "@app.task(acks_late=True)\ndef refresh(feed_id):\n    return feed_id\n"
+    )
+    before = cached(tmp_path, ".", "-j", jobs)
+    assert ("proj/worker.py", 9, 1, "CEL201") in before.findings, before
+    assert_same(cached(tmp_path, ".", "-j", jobs), before)
+    (tmp_path / "deploy.yaml").write_text("task_time_limit: 300\n")
+    after = cached(tmp_path, ".", "-j", jobs)
+    assert "CEL201" not in {code for _, _, _, code in after.findings}, after
+    assert_same(after, uncached(tmp_path, ".", "-j", jobs))
+    (tmp_path / "deploy.yaml").unlink()
+    (tmp_path / "proj" / "limits.py").write_text("TASK_TIME_LIMIT = 300\n")
+    assert_same(cached(tmp_path, ".", "-j", jobs), uncached(tmp_path, ".", "-j", jobs))

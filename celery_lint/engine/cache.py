@@ -174,6 +174,11 @@ class ResultCache:
         recorded even though this partial run did not need them."""
         self.all_files = sorted(f.relpath for f in model.files.values())
         self.patterns = sorted(p.decode("latin-1") for p in model.patterns)
+        if model.depends_on_whole_repository():
+            # Findings rest on every file of the repository (a setting no file names is
+            # unset): no recorded set of inputs covers that, so the next run rebuilds.
+            self.model_files = {}
+            return
         if not keep_previous:
             self.model_files = {}
         for file in model.parsed_files():

@@ -60,6 +60,9 @@ class ModuleIndex:
         self._patterns_seen = -1
         self._patterns_sorted: list[bytes] = []
         self._memo: dict[Any, Any] = {}
+        # Set when a finding came to depend on files the model did not parse (every module's
+        # names, configuration files): the result cache must not trust its parsed inputs alone.
+        self.read_whole_repository = False
 
     # ------------------------------------------------------------------ files
     @property

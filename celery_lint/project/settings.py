@@ -372,6 +372,14 @@ class SettingsModel(AppRegistry):
             return Unknown(f"{name} is named in the repository but its value cannot be followed")
         return Known(default, Origin("Celery's default", default=True, runtime=tuple(runtime)))
 
+    def depends_on_whole_repository(self) -> bool:
+        """True when a setting may resolve through :meth:`names_setting_anywhere`, which reads
+        files the model does not parse: an app reads configuration the repository cannot show.
+        (Known from the build alone, so a ``-j`` parent knows it without the workers.)"""
+        return self.read_whole_repository or any(
+            app.runtime_sources or (app.source is not None and app.source.runtime) for app in self.apps
+        )
+
     def names_setting_anywhere(self, name: str, app: App | None = None) -> bool:
         """Some file of the repository spells setting ``name`` (new name, old name, any
         namespace prefix), in code or in a configuration file. The configuration modules of
@@ -390,6 +398,7 @@ class SettingsModel(AppRegistry):
         return self.memo(("tokens", str(file.path)), lambda: _code_tokens(file.read() or b""))
 
     def _tokens_for(self, app: App | None) -> list[frozenset[str]]:
+        self.read_whole_repository = True
         result: list[frozenset[str]] = []
         for file in self.files.values():
             if file.is_test:
