@@ -18,12 +18,16 @@ class Origin:
     description: str
     path: str | None = None
     node: Any = field(default=None, compare=False, repr=False)
+    kind: str = field(default="", compare=False, repr=False)
+    """What set it, for ``celery-lint tasks``: "decorator", "class" (``subject`` names
+    the class), "setting", "annotation", "default"; "" when not said."""
+    subject: str | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         return self.description
 
 
-CELERY_DEFAULT = Origin("Celery's default")
+CELERY_DEFAULT = Origin("Celery's default", kind="default")
 
 
 @dataclass(frozen=True)
