@@ -314,15 +314,25 @@ def _footer(inventory: Inventory) -> list[str]:
         out.extend(f"  unknown: {reason}" for reason in app.unknown)
     if not inventory.apps:
         out.append("no Celery app found")
+    # One line a reason: a reason of the app's (its settings module cannot be read) would
+    # otherwise repeat for every task.
+    reasons: dict[str, tuple[dict[str, None], dict[str, None]]] = {}
     for task in inventory.tasks:
+        where = f"{task.path}:{task.line}"
         if task.name_unknown:
-            out.append(f"unknown: {task.path}:{task.line} name: {task.name_unknown}")
-        reasons: dict[str, list[str]] = {}
+            names, tasks = reasons.setdefault(task.name_unknown, ({}, {}))
+            names["name"] = None
+            tasks[where] = None
         for option, entry in task.options.items():
             if entry.unknown is not None:
-                reasons.setdefault(entry.unknown, []).append(option)
-        for reason, names in reasons.items():
-            out.append(f"unknown: {task.label} {', '.join(names)}: {reason}")
+                names, tasks = reasons.setdefault(entry.unknown, ({}, {}))
+                names[option] = None
+                tasks[where] = None
+    for reason, (names, tasks) in reasons.items():
+        listed = list(tasks)
+        shown = ", ".join(listed[:3]) + (f" and {len(listed) - 3} more" if len(listed) > 3 else "")
+        plural = "s" if len(listed) != 1 else ""
+        out.append(f"unknown: {', '.join(names)} of {len(listed)} task{plural} ({shown}): {reason}")
     count = len(inventory.tasks)
     apps = len(inventory.apps)
     out.append(f"{count} task{'s' if count != 1 else ''}, {apps} app{'s' if apps != 1 else ''}.")

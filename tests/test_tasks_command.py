@@ -274,7 +274,10 @@ def test_text_table(proj: Project) -> None:
     assert "? (unknown)" in lines[3]
     footer = "\n".join(lines[5:])
     assert "app app (proj/celery.py:3), configured by proj/celery.py:3 (Celery())" in footer
-    assert "unknown: splat (name unknown) time_limit, soft_time_limit" in footer
+    assert (
+        "unknown: name, time_limit, soft_time_limit, acks_late, ignore_result, serializer, max_retries,"
+        " queue of 1 task (proj/tasks.py:20): options are passed with **... in proj/tasks.py"
+    ) in footer
     assert lines[-1] == "4 tasks, 1 app."
 
 
