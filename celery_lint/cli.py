@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="celery-lint",
         description="Check Celery task code and configuration for lost work, hung workers and unsafe serializers.",
+        epilog="celery-lint tasks [PATH ...] lists every Celery app and task with each effective option "
+        "and where its value came from (see celery-lint tasks --help).",
     )
     parser.add_argument("paths", nargs="*", default=[], metavar="PATH", help="files or folders (default: .)")
     parser.add_argument(
@@ -224,6 +226,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    # ``celery-lint tasks``: the subcommand, unless a file or folder named ``tasks`` is in
+    # the working directory: then it is linted, as before (see the README).
+    if arguments[:1] == ["tasks"] and not os.path.lexists("tasks"):
+        return _tasks(arguments[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
 
@@ -234,6 +241,77 @@ def _main(argv: Sequence[str] | None = None) -> int:
     registry = RuleRegistry()
     with registry.importable():
         return _run(parser, args, registry)
+
+
+def build_tasks_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="celery-lint tasks",
+        description="List every Celery app and task with each effective option and where its value came from.",
+    )
+    parser.add_argument("paths", nargs="*", default=[], metavar="PATH", help="files or folders (default: .)")
+    parser.add_argument(
+        "--format", choices=("text", "json", "markdown"), default="text", help="output format"
+    )
+    parser.add_argument(
+        "--option",
+        default=None,
+        metavar="NAMES",
+        help="comma-separated task options to show (default: time_limit, soft_time_limit, "
+        "acks_late, ignore_result, serializer, max_retries, queue)",
+    )
+    parser.add_argument(
+        "--config", default=None, metavar="FILE", help="a pyproject.toml to read [tool.celery-lint] from"
+    )
+    return parser
+
+
+def _tasks(argv: list[str]) -> int:
+    args = build_tasks_parser().parse_args(argv)
+    gc.disable()
+    from .config import ConfigError
+    from .engine.runner import projects_of
+    from .inventory import (
+        DEFAULT_OPTIONS,
+        KNOWN_OPTIONS,
+        build_inventory,
+        format_json,
+        format_markdown,
+        format_text,
+    )
+    from .registry import RuleRegistry
+
+    options = DEFAULT_OPTIONS
+    if args.option is not None:
+        options = tuple(dict.fromkeys(o.strip() for o in args.option.split(",") if o.strip()))
+        wrong = [o for o in options if o not in KNOWN_OPTIONS]
+        if wrong or not options:
+            sys.stderr.write(
+                f"celery-lint: error: unknown task option {', '.join(map(repr, wrong)) or repr(args.option)}"
+                f" (known: {', '.join(KNOWN_OPTIONS)})\n"
+            )
+            return EXIT_ERROR
+    errors: list[str] = []
+    registry = RuleRegistry()
+    try:
+        with registry.importable():
+            settings, projects, _ = projects_of(registry, args.paths or ["."], args.config, None, errors)
+    except ConfigError as exc:
+        sys.stderr.write(f"celery-lint: error: {exc}\n")
+        return EXIT_ERROR
+    if errors:
+        for error in errors:
+            sys.stderr.write(f"celery-lint: error: {error}\n")
+        return EXIT_ERROR
+    inventory = build_inventory(
+        ((root, settings[root].exclude, set(targets)) for root, targets in projects.items()), options
+    )
+    if args.format == "json":
+        print(format_json(inventory))
+    elif args.format == "markdown":
+        print(format_markdown(inventory))
+    else:
+        print(format_text(inventory))
+    return EXIT_CLEAN
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, registry: RuleRegistry) -> int:

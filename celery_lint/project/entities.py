@@ -85,9 +85,8 @@ class ConfigWrite:
             value = evaluate(model, self.summary, self.value)
         except NotEvaluable:
             return Unknown(f"{self.key} in {self.summary.file.relpath} is computed")
-        return Known(
-            value, Origin(f"{self.key} in {self.summary.file.relpath}", self.summary.file.relpath, self.node)
-        )
+        relpath = self.summary.file.relpath
+        return Known(value, Origin(f"{self.key} in {relpath}", relpath, self.node, kind="setting"))
 
 
 @dataclass

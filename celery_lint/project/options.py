@@ -97,7 +97,7 @@ class TaskOptions(TaskRegistry):
     def _option_value(self, raw: OptionExpr | Resolved, option: str, via: str) -> Resolved:
         if isinstance(raw, (Known, Unknown)):
             return raw
-        origin = Origin(f"{option} on {via}", raw.summary.file.relpath, raw.expr)
+        origin = Origin(f"{option} on {via}", raw.summary.file.relpath, raw.expr, kind="decorator")
         return self.value_of(raw.summary, raw.expr, origin)
 
     def task_option(self, task: Task, option: str) -> Resolved:
@@ -202,6 +202,8 @@ class TaskOptions(TaskRegistry):
                         f"{option} on class {klass.name.value} ({summary.file.relpath})",
                         summary.file.relpath,
                         stmt,
+                        kind="class",
+                        subject=klass.name.value,
                     )
                     if value is None:
                         return Unknown(f"{option} on {klass.name.value} is computed")
@@ -266,7 +268,9 @@ class TaskOptions(TaskRegistry):
             if not isinstance(entry, dict):
                 return Unknown("task_annotations entry cannot be analysed")
             if option in entry:
-                return Known(entry[option], Origin(f"task_annotations ({annotations.origin})"))
+                return Known(
+                    entry[option], Origin(f"task_annotations ({annotations.origin})", kind="annotation")
+                )
         return None
 
 

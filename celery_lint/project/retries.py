@@ -46,7 +46,7 @@ def decorator_option(model: ProjectModel, task: Task, option: str) -> Resolved |
     if raw is None:
         return Unknown(decorator.opaque) if decorator.opaque else None
     if isinstance(raw, OptionExpr):
-        origin = Origin(f"{option} on {decorator.via}", raw.summary.file.relpath, raw.expr)
+        origin = Origin(f"{option} on {decorator.via}", raw.summary.file.relpath, raw.expr, kind="decorator")
         return model.value_of(raw.summary, raw.expr, origin)
     return raw
 

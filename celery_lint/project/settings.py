@@ -29,7 +29,7 @@ from .files import SourceFile
 from .scan import ConfOp, ModuleSummary, dotted_name
 from .values import CELERY_DEFAULT, Known, Origin, Resolved, Unknown, agree
 
-DEPLOYMENT = Origin("deployment")
+DEPLOYMENT = Origin("deployment", kind="deployment")
 """Where a value of ``deployment-settings`` in ``[tool.celery-lint]`` comes from."""
 
 if TYPE_CHECKING:
@@ -370,7 +370,7 @@ class SettingsModel(AppRegistry):
         # analyzer cannot follow).
         if self.names_setting_anywhere(name, app):
             return Unknown(f"{name} is named in the repository but its value cannot be followed")
-        return Known(default, Origin("Celery's default", default=True, runtime=tuple(runtime)))
+        return Known(default, Origin("Celery's default", default=True, runtime=tuple(runtime), kind="default"))
 
     def depends_on_whole_repository(self) -> bool:
         """True when a setting may resolve through :meth:`names_setting_anywhere`, which reads

@@ -23,12 +23,16 @@ class Origin:
     runtime: tuple[str, ...] = ()
     """For a default: configuration the repository cannot show that may set it at run time
     (``from .local_settings import * in proj/settings.py:40``)."""
+    kind: str = field(default="", compare=False, repr=False)
+    """What set it, for ``celery-lint tasks``: "decorator", "class" (``subject`` names
+    the class), "setting", "annotation", "default"; "" when not said."""
+    subject: str | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         return self.description
 
 
-CELERY_DEFAULT = Origin("Celery's default", default=True)
+CELERY_DEFAULT = Origin("Celery's default", default=True, kind="default")
 
 
 @dataclass(frozen=True)
