@@ -303,7 +303,11 @@ def _tasks(argv: list[str]) -> int:
             sys.stderr.write(f"celery-lint: error: {error}\n")
         return EXIT_ERROR
     inventory = build_inventory(
-        ((root, settings[root].exclude, set(targets)) for root, targets in projects.items()), options
+        (
+            (root, settings[root].exclude, set(targets), settings[root].deployment)
+            for root, targets in projects.items()
+        ),
+        options,
     )
     if args.format == "json":
         print(format_json(inventory))

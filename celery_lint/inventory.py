@@ -186,14 +186,15 @@ def display(path: Path) -> str:
 
 
 def build_inventory(
-    projects: Iterable[tuple[Path, Sequence[str], set[Path]]],
+    projects: Iterable[tuple[Path, Sequence[str], set[Path], dict[str, Any]]],
     options: Sequence[str] = DEFAULT_OPTIONS,
 ) -> Inventory:
-    """``projects``: each project's root, its exclusions and the files the user named (or
-    found under the folders named): only their apps and tasks are listed."""
+    """``projects``: each project's root, its exclusions, the files the user named (or
+    found under the folders named: only their apps and tasks are listed) and its
+    ``deployment-settings``."""
     inventory = Inventory(tuple(options))
-    for root, exclude, targets in projects:
-        model = ProjectModel(root, exclude)
+    for root, exclude, targets, deployment in projects:
+        model = ProjectModel(root, exclude, deployment=deployment)
         model.build()
         _add_project(inventory, model, targets)
         model.release()

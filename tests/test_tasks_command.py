@@ -388,3 +388,29 @@ def test_help_mentions_the_subcommand(project: Project) -> None:
     run = project.run("tasks", "--help")
     assert run.returncode == 0
     assert "--option" in run.stdout
+
+
+def test_deployment_settings_reach_the_listing_and_the_rules(tmp_path: Path) -> None:
+    """An app that also reads a runtime mapping: what deployment-settings states is the value
+    in both the listing and the lint run. pyproject.toml names the setting only to state it,
+    so that does not make the value unknown."""
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.celery-lint]\ndeployment-settings = { task_time_limit = 300 }\n", "utf-8"
+    )
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "__init__.py").write_text("", "utf-8")
+    (tmp_path / "proj" / "worker.py").write_text(
+        "import json\nfrom celery import Celery\n\n"
+        "app = Celery('proj', broker_connection_retry_on_startup=True)\n"
+        "app.conf.update(json.load(open('/etc/proj/celery.json')))\n\n\n"
+        "@app.task\ndef refresh():\n    pass\n",
+        "utf-8",
+    )
+    listing = run_cli("tasks", ".", "--format", "json", "--option", "time_limit", cwd=tmp_path)
+    assert listing.returncode == 0, listing
+    (task,) = json.loads(listing.stdout)["tasks"]
+    assert task["options"]["time_limit"]["value"] == 300, task
+    assert task["options"]["time_limit"]["source"]["kind"] == "deployment", task
+    lint = run_cli(".", "--no-cache", cwd=tmp_path)
+    codes = {code for _, _, _, code in lint.findings}
+    assert "CEL201" not in codes and "CEL202" in codes, lint

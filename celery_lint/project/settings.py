@@ -370,7 +370,9 @@ class SettingsModel(AppRegistry):
         # analyzer cannot follow).
         if self.names_setting_anywhere(name, app):
             return Unknown(f"{name} is named in the repository but its value cannot be followed")
-        return Known(default, Origin("Celery's default", default=True, runtime=tuple(runtime), kind="default"))
+        return Known(
+            default, Origin("Celery's default", default=True, runtime=tuple(runtime), kind="default")
+        )
 
     def depends_on_whole_repository(self) -> bool:
         """True when a setting may resolve through :meth:`names_setting_anywhere`, which reads
@@ -483,6 +485,10 @@ def _data_files(root: Path) -> list[Path]:
     for folder, dirs, files in os.walk(root):
         dirs[:] = [d for d in dirs if d not in _SKIP_DIRS and not d.startswith(".")]
         for name in files:
+            # pyproject.toml holds celery-lint's own configuration (deployment-settings
+            # names settings there); a deployment does not load Celery settings from it.
+            if name == "pyproject.toml":
+                continue
             if name.endswith(_DATA_SUFFIXES) or name.startswith(".env"):
                 found.append(Path(folder, name))
         if len(found) > 2000:
