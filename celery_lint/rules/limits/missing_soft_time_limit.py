@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any
 from ...project.limits import is_number
 from ...project.values import Known
 from ..base import Invalid, RuleOption, Valid
+from ..support import has_hard_limit
 from ._task_option import UnsetTaskOptionRule
 
 if TYPE_CHECKING:
@@ -14,9 +15,10 @@ if TYPE_CHECKING:
 class MissingSoftTimeLimit(UnsetTaskOptionRule):
     """
     ## What it does
-    Checks for tasks whose effective `soft_time_limit` is unset: not on the task, its
-    base classes or the app's task class, and no `task_soft_time_limit` in the
-    configuration.
+    Checks for tasks that have a hard `time_limit` but whose effective `soft_time_limit`
+    is unset: not on the task, its base classes or the app's task class, and no
+    `task_soft_time_limit` in the configuration. A task with neither limit is CEL201's
+    finding alone (one finding per cause).
 
     ## Why is this bad?
     The soft limit raises `SoftTimeLimitExceeded` inside the task, which gives it a
@@ -42,10 +44,9 @@ class MissingSoftTimeLimit(UnsetTaskOptionRule):
     Unsafe: the task starts receiving an exception it may not expect. The fix adds
     `soft_time_limit=<default-soft-time-limit>` (270 s unless configured) where the task
     declares its options, in the same places as CEL201's fix (decorator keyword, wrapper
-    that passes `**kwargs` on, call form, class attribute). When the task's hard limit (or,
-    without one, the `default-time-limit` CEL201's fix adds) is not above that value, the
-    soft limit is set 10% below it, so that it still fires first (CEL203); no fix when the
-    hard limit is 1 s or less.
+    that passes `**kwargs` on, call form, class attribute). When the task's hard limit is
+    not above that value, the soft limit is set 10% below it, so that it still fires first
+    (CEL203); no fix when the hard limit is 1 s or less.
 
     ## References
     - Celery, *Tasks*: `soft_time_limit`
@@ -112,6 +113,10 @@ class MissingSoftTimeLimit(UnsetTaskOptionRule):
             fixed="from celery import Task\n\nclass Export(Task):\n    time_limit = 300\n    soft_time_limit = 270\n\n    def run(self):\n        pass\n",
         ),
     ]
+
+    def concerns(self, task: TaskView) -> bool:
+        # Without a hard limit the task has no time limit at all: one cause, CEL201's finding.
+        return has_hard_limit(task)
 
     def fix_value(self, task: TaskView) -> Any:
         limit = self.context.options.get("default-soft-time-limit", 270)
