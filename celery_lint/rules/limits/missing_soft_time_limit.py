@@ -66,6 +66,26 @@ class MissingSoftTimeLimit(UnsetTaskOptionRule):
     VALID = [
         Valid("from celery import shared_task\n\n@shared_task(soft_time_limit=50)\ndef f():\n    pass\n"),
         Valid(
+            "from celery import shared_task\n\n@shared_task\ndef f():\n    pass\n",
+            note="no limit at all: CEL201's finding (one finding per cause)",
+        ),
+        Valid(
+            "from celery import Task\n\nclass Export(Task):\n    def run(self):\n        pass\n",
+            note="class-based task with no limit at all: CEL201's finding",
+        ),
+        Valid(
+            "from celery import shared_task\n\n@shared_task(time_limit=0)\ndef f():\n    pass\n",
+            note="an explicit `time_limit=0`: no hard limit, CEL204's business",
+        ),
+        Valid(
+            "from celery import shared_task\nfrom proj.limits import compute_limit\n\n@shared_task(time_limit=compute_limit())\ndef f():\n    pass\n",
+            note="a hard limit the analyzer cannot read: unknown, so silent",
+        ),
+        Valid(
+            "from celery import Celery\nfrom proj.config import options\napp = Celery('proj')\napp.conf.update(options)\n\n@app.task\ndef f():\n    pass\n",
+            note="configuration the analyzer cannot read: the hard limit is unknown",
+        ),
+        Valid(
             "from celery import Celery\napp = Celery('proj', task_soft_time_limit=30)\n\n@app.task\ndef f():\n    pass\n",
         ),
         Valid(
@@ -123,10 +143,8 @@ class MissingSoftTimeLimit(UnsetTaskOptionRule):
         if not is_number(limit) or limit <= 0:
             return None
         effective = task.option("time_limit")
+        # concerns() holds: the hard limit is a known positive number.
         hard: Any = effective.value if isinstance(effective, Known) else None
-        if not is_number(hard) or hard <= 0:
-            # No hard limit yet: CEL201's fix adds `default-time-limit`.
-            hard = self.context.options.get("default-time-limit", 300)
         if is_number(hard) and 0 < hard <= limit:
             # Keep the soft limit below the hard one (CEL203).
             limit = hard - max(1, hard // 10)
