@@ -415,7 +415,7 @@ def test_unsafe_fixes_only_when_asked(project: Project):
     unsafe = project.run("--fix", "--unsafe-fixes", "--select", "CEL101,CEL201", "tasks.py")
     assert unsafe.returncode == 0, unsafe
     assert path.read_text("utf-8") == PICKLE_TASK.replace("'pickle'", "'json'").replace(
-        "@app.task\n", "@app.task(time_limit=300)\n"
+        "@app.task\n", "@app.task(time_limit=300, soft_time_limit=270)\n"
     )
 
 
@@ -444,11 +444,17 @@ def test_soft_limit_default_stays_below_a_configured_hard_limit(project: Project
     assert project.run("--select", "CEL203", "tasks.py").returncode == 0
 
 
-def test_soft_limit_alone_stays_below_the_hard_limit_cel201_would_add(project: Project):
+def test_cel201_alone_sets_a_soft_limit_below_its_hard_limit(project: Project):
+    """A task with neither limit is CEL201's finding alone: CEL202 does not fire (nothing to
+    fix), and CEL201's fix adds both, the soft one below the configured hard one (CEL203)."""
     project.config("[tool.celery-lint]\ndefault-time-limit = 100\n")
     path = project.write("tasks.py", BARE_TASK)
-    project.run("--fix", "--unsafe-fixes", "--select", "CEL202", "tasks.py")
-    assert "@shared_task(soft_time_limit=90)\n" in path.read_text("utf-8")
+    quiet = project.run("--fix", "--unsafe-fixes", "--select", "CEL202", "tasks.py")
+    assert quiet.returncode == 0, quiet
+    assert path.read_text("utf-8") == BARE_TASK
+    project.run("--fix", "--unsafe-fixes", "--select", "CEL201", "tasks.py")
+    assert "@shared_task(time_limit=100, soft_time_limit=90)\n" in path.read_text("utf-8")
+    assert project.run("--select", "CEL201,CEL202,CEL203", "tasks.py").returncode == 0
 
 
 def test_latin1_file_keeps_its_encoding(project: Project):
@@ -466,7 +472,10 @@ def test_crlf_line_endings_are_kept(project: Project):
     path = project.write("tasks.py", code)
     run = project.run("--fix", "--unsafe-fixes", "--select", "CEL201", "tasks.py")
     assert run.returncode == 0, run
-    assert path.read_bytes() == code.replace("@shared_task\r\n", "@shared_task(time_limit=300)\r\n").encode()
+    assert (
+        path.read_bytes()
+        == code.replace("@shared_task\r\n", "@shared_task(time_limit=300, soft_time_limit=270)\r\n").encode()
+    )
 
 
 def test_crlf_is_kept_in_inserted_lines(project: Project):
@@ -474,7 +483,7 @@ def test_crlf_is_kept_in_inserted_lines(project: Project):
     path = project.write("tasks.py", code)
     project.run("--fix", "--unsafe-fixes", "--select", "CEL201", "tasks.py")
     data = path.read_bytes()
-    assert b"    time_limit = 300\r\n\r\n    def run" in data
+    assert b"    time_limit = 300\r\n    soft_time_limit = 270\r\n\r\n    def run" in data
     assert b"\n" not in data.replace(b"\r\n", b"")
 
 

@@ -284,16 +284,20 @@ def audit_app(
         site = _definition_site(task)
         hard, soft = values.get("time_limit"), values.get("soft_time_limit")
         if hard is None:
+            # One finding per cause: with neither limit set, CEL201 says so and CEL202 is silent.
+            neither = soft is None
             add(
                 "CEL201",
                 name,
-                f"task '{name}' has no time limit at run time (time_limit=None): a hung "
-                "call blocks a worker forever; set `time_limit`",
+                f"task '{name}' has no time limit at run time (time_limit=None"
+                + (", soft_time_limit=None: neither is set" if neither else "")
+                + "): a hung call blocks a worker forever; set `time_limit`"
+                + (" and `soft_time_limit`" if neither else ""),
                 _static_option(static, name, "time_limit"),
                 hard,
                 site,
             )
-        if soft is None:
+        if soft is None and hard:
             add(
                 "CEL202",
                 name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..fixes import add_keywords, class_with_attributes, decorator_with_keywords, replace
+from ..project.limits import is_number
 from ..project.model import FROM_CONFIG
 from ..project.values import Known, Resolved
 
@@ -42,6 +43,12 @@ def where_looked(task: TaskView, option: str) -> str:
             # The finding assumes the setting is unset: nothing in the repository sets it.
             text += f"; {', '.join(runtime)} may add settings at run time"
     return text
+
+
+def has_hard_limit(task: TaskView) -> bool:
+    """True when the task's effective ``time_limit`` is known and kills it at some point."""
+    hard = task.option("time_limit")
+    return isinstance(hard, Known) and is_number(hard.value) and hard.value > 0
 
 
 def unset_by_default(value: Resolved) -> bool:

@@ -23,19 +23,35 @@ class UnsetTaskOptionRule(Rule):
         project = self.project
         for task in project.tasks():
             value = task.option(self.OPTION)
-            if unset_by_default(value):
+            if unset_by_default(value) and self.concerns(task):
                 self.report(
                     task.node,
-                    self.message(task=task.label, where=where_looked(task, self.OPTION)),
+                    self.message(
+                        task=task.label, where=where_looked(task, self.OPTION), **self.details(task)
+                    ),
                     fix=self.fix_for(task),
                 )
+
+    def concerns(self, task: TaskView) -> bool:
+        """Whether the unset option is this rule's finding (another rule may own the cause)."""
+        return True
+
+    def details(self, task: TaskView) -> dict[str, str]:
+        """More message fields for this task."""
+        return {}
+
+    def fix_options(self, task: TaskView) -> list[tuple[str, Any]]:
+        """The options the fix sets; by default ``OPTION`` to :meth:`fix_value`."""
+        value = self.fix_value(task)
+        return [] if value is None else [(self.OPTION, value)]
 
     def fix_value(self, task: TaskView) -> Any:
         """The value the fix gives ``OPTION`` on this task; None: no fix."""
         return None
 
     def fix_for(self, task: TaskView) -> Fix | None:
-        value = self.fix_value(task)
-        if value is None:
+        options = self.fix_options(task)
+        if not options:
             return None
-        return task_options_fix(self.project, task, [(self.OPTION, literal(value))], self.AUTOFIX_TITLE or "")
+        edits = [(name, literal(value)) for name, value in options]
+        return task_options_fix(self.project, task, edits, self.AUTOFIX_TITLE or "")

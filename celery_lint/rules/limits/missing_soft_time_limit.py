@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any
 from ...project.limits import is_number
 from ...project.values import Known
 from ..base import Invalid, RuleOption, Valid
+from ..support import has_hard_limit
 from ._task_option import UnsetTaskOptionRule
 
 if TYPE_CHECKING:
@@ -14,9 +15,10 @@ if TYPE_CHECKING:
 class MissingSoftTimeLimit(UnsetTaskOptionRule):
     """
     ## What it does
-    Checks for tasks whose effective `soft_time_limit` is unset: not on the task, its
-    base classes or the app's task class, and no `task_soft_time_limit` in the
-    configuration.
+    Checks for tasks that have a hard `time_limit` but whose effective `soft_time_limit`
+    is unset: not on the task, its base classes or the app's task class, and no
+    `task_soft_time_limit` in the configuration. A task with neither limit is CEL201's
+    finding alone (one finding per cause).
 
     ## Why is this bad?
     The soft limit raises `SoftTimeLimitExceeded` inside the task, which gives it a
@@ -42,10 +44,9 @@ class MissingSoftTimeLimit(UnsetTaskOptionRule):
     Unsafe: the task starts receiving an exception it may not expect. The fix adds
     `soft_time_limit=<default-soft-time-limit>` (270 s unless configured) where the task
     declares its options, in the same places as CEL201's fix (decorator keyword, wrapper
-    that passes `**kwargs` on, call form, class attribute). When the task's hard limit (or,
-    without one, the `default-time-limit` CEL201's fix adds) is not above that value, the
-    soft limit is set 10% below it, so that it still fires first (CEL203); no fix when the
-    hard limit is 1 s or less.
+    that passes `**kwargs` on, call form, class attribute). When the task's hard limit is
+    not above that value, the soft limit is set 10% below it, so that it still fires first
+    (CEL203); no fix when the hard limit is 1 s or less.
 
     ## References
     - Celery, *Tasks*: `soft_time_limit`
@@ -64,6 +65,26 @@ class MissingSoftTimeLimit(UnsetTaskOptionRule):
 
     VALID = [
         Valid("from celery import shared_task\n\n@shared_task(soft_time_limit=50)\ndef f():\n    pass\n"),
+        Valid(
+            "from celery import shared_task\n\n@shared_task\ndef f():\n    pass\n",
+            note="no limit at all: CEL201's finding (one finding per cause)",
+        ),
+        Valid(
+            "from celery import Task\n\nclass Export(Task):\n    def run(self):\n        pass\n",
+            note="class-based task with no limit at all: CEL201's finding",
+        ),
+        Valid(
+            "from celery import shared_task\n\n@shared_task(time_limit=0)\ndef f():\n    pass\n",
+            note="an explicit `time_limit=0`: no hard limit, CEL204's business",
+        ),
+        Valid(
+            "from celery import shared_task\nfrom proj.limits import compute_limit\n\n@shared_task(time_limit=compute_limit())\ndef f():\n    pass\n",
+            note="a hard limit the analyzer cannot read: unknown, so silent",
+        ),
+        Valid(
+            "from celery import Celery\nfrom proj.config import options\napp = Celery('proj')\napp.conf.update(options)\n\n@app.task\ndef f():\n    pass\n",
+            note="configuration the analyzer cannot read: the hard limit is unknown",
+        ),
         Valid(
             "from celery import Celery\napp = Celery('proj', task_soft_time_limit=30)\n\n@app.task\ndef f():\n    pass\n",
         ),
@@ -113,15 +134,17 @@ class MissingSoftTimeLimit(UnsetTaskOptionRule):
         ),
     ]
 
+    def concerns(self, task: TaskView) -> bool:
+        # Without a hard limit the task has no time limit at all: one cause, CEL201's finding.
+        return has_hard_limit(task)
+
     def fix_value(self, task: TaskView) -> Any:
         limit = self.context.options.get("default-soft-time-limit", 270)
         if not is_number(limit) or limit <= 0:
             return None
         effective = task.option("time_limit")
+        # concerns() holds: the hard limit is a known positive number.
         hard: Any = effective.value if isinstance(effective, Known) else None
-        if not is_number(hard) or hard <= 0:
-            # No hard limit yet: CEL201's fix adds `default-time-limit`.
-            hard = self.context.options.get("default-time-limit", 300)
         if is_number(hard) and 0 < hard <= limit:
             # Keep the soft limit below the hard one (CEL203).
             limit = hard - max(1, hard // 10)

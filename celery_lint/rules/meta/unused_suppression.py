@@ -37,9 +37,7 @@ class UnusedSuppression(Rule):
     CASE_SELECT = ("CEL",)
 
     VALID = [
-        Valid(
-            "from celery import shared_task\n\n@shared_task\ndef f():  # noqa: CEL201, CEL202, CEL205\n    pass\n"
-        ),
+        Valid("from celery import shared_task\n\n@shared_task\ndef f():  # noqa: CEL201, CEL205\n    pass\n"),
         Valid(
             "from celery import shared_task\n\n@shared_task(time_limit=60, soft_time_limit=50, acks_late=True, ignore_result=True)\ndef f():  # noqa: E501\n    pass\n",
             note="other tools' codes",
@@ -53,7 +51,7 @@ class UnusedSuppression(Rule):
             message_contains="suppresses nothing",
         ),
         Invalid(
-            "from celery import shared_task\n\n@shared_task\ndef f():  # noqa: CEL201, CEL202, CEL205, CEL999\n    pass\n",
+            "from celery import shared_task\n\n@shared_task\ndef f():  # noqa: CEL201, CEL205, CEL999\n    pass\n",
             line=4,
             column=11,
             message_contains="no celery-lint rule",
