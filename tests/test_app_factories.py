@@ -123,3 +123,26 @@ def test_self_referencing_binding_does_not_recurse(tmp_path: Path) -> None:
     source = "from celery import Celery\nthing = thing.make()\nother = thing.celery\n"
     model = model_of(tmp_path, {"proj/__init__.py": "", "proj/worker.py": source})
     assert model.apps == []
+
+
+def test_config_from_object_of_a_runtime_mapping_leaves_unnamed_settings_unset(tmp_path: Path) -> None:
+    """``config_from_object(flask_app.config["CELERY"])``: configuration only the running
+    process has. A setting no file names is Celery's default, with that source recorded
+    for messages; a setting some file names stays unknown."""
+    source = (
+        "from celery import Celery\n\n"
+        "def init_app(flask_app):\n"
+        "    celery_app = Celery(flask_app.name)\n"
+        "    celery_app.config_from_object(flask_app.config['CELERY'])\n"
+        "    celery_app.set_default()\n"
+        "    return celery_app\n"
+    )
+    settings = "CELERY = {'task_acks_late': True}\n"
+    model = model_of(tmp_path, {"web/__init__.py": "", "web/app.py": source, "web/settings.py": settings})
+    (app,) = model.apps
+    limit = model.setting(app, "task_time_limit")
+    assert isinstance(limit, Known) and limit.value is None, limit
+    assert any(
+        "config_from_object(flask_app.config['CELERY']) in web/app.py:5" in s for s in limit.origin.runtime
+    )
+    assert isinstance(model.setting(app, "task_acks_late"), Unknown)

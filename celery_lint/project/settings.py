@@ -119,6 +119,21 @@ class SettingsModel(AppRegistry):
         symbol = self.symbol_of(summary, obj)
         if isinstance(symbol, External) and symbol.qualname in ("django.conf.settings",):
             return self._django_source(app, summary, namespace)
+        written = code_of(op.node if isinstance(op.node, cst.Call) else call, limit=1000)
+        # A name read from the environment names a module, maybe one of the repository's:
+        # that stays unknown. A mapping the process holds (``flask_app.config["CELERY"]``)
+        # is configuration the repository cannot show.
+        from_environment = "environ" in written or "getenv" in written
+        if not from_environment and self._runtime_mapping(summary, obj, symbol):
+            # ``config_from_object(app.config["CELERY"])``: configuration only the running
+            # process has, like ``conf.update(flask_app.config)``: settings no file of the
+            # repository names stay unset, and messages name this source.
+            # Inside an app factory the object is computed from the function's parameters
+            # (``op.call`` then holds a stand-in): name the call as written.
+            original = op.node if isinstance(op.node, cst.Call) else call
+            text = code_of(original)
+            note = runtime_note(summary, text, text.removesuffix("..."), "config_from_object(")
+            return ConfigSource("config_from_object", {}, namespace=namespace, runtime=[note])
         return self._source_from_symbol(symbol, namespace, dotted_name(obj) or "object")
 
     def _source_from_symbol(
