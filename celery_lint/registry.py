@@ -20,7 +20,8 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs
+import celery_lint.hookspecs as hookspecs
+
 from .rules import builtin
 from .rules.base import CODE_FORMAT, DOC_SECTIONS, NAME_FORMAT, Invalid, Rule, RuleOption, Valid
 
