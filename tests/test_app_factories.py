@@ -146,3 +146,22 @@ def test_config_from_object_of_a_runtime_mapping_leaves_unnamed_settings_unset(t
         "config_from_object(flask_app.config['CELERY']) in web/app.py:5" in s for s in limit.origin.runtime
     )
     assert isinstance(model.setting(app, "task_acks_late"), Unknown)
+
+
+def test_config_from_object_of_a_module_name_stays_unknown(tmp_path: Path) -> None:
+    """A module name read from the environment, or handed to a factory, may name a module
+    of the repository: the configuration stays unknown, not unset."""
+    source = (
+        "import os\nfrom celery import Celery\n\n"
+        "env_app = Celery('env')\n"
+        "env_app.config_from_object(os.getenv('CELERY_CONFIG'))\n\n"
+        "def build(config_module):\n"
+        "    built = Celery('built')\n"
+        "    built.config_from_object(config_module)\n"
+        "    return built\n\n"
+        "app = build('web.celeryconfig')\n"
+    )
+    model = model_of(tmp_path, {"web/__init__.py": "", "web/app.py": source})
+    assert len(model.apps) == 2
+    for app in model.apps:
+        assert isinstance(model.setting(app, "task_time_limit"), Unknown), app.label

@@ -119,22 +119,30 @@ class SettingsModel(AppRegistry):
         symbol = self.symbol_of(summary, obj)
         if isinstance(symbol, External) and symbol.qualname in ("django.conf.settings",):
             return self._django_source(app, summary, namespace)
-        written = code_of(op.node if isinstance(op.node, cst.Call) else call, limit=1000)
-        # A name read from the environment names a module, maybe one of the repository's:
-        # that stays unknown. A mapping the process holds (``flask_app.config["CELERY"]``)
-        # is configuration the repository cannot show.
-        from_environment = "environ" in written or "getenv" in written
-        if not from_environment and self._runtime_mapping(summary, obj, symbol):
+        # Inside an app factory ``op.call`` holds a stand-in for an object computed from the
+        # function's parameters; the call as written says what the object is.
+        written = op.node if isinstance(op.node, cst.Call) else call
+        original = _object_argument(written)
+        if original is not None and self._runtime_config_object(summary, original):
             # ``config_from_object(app.config["CELERY"])``: configuration only the running
             # process has, like ``conf.update(flask_app.config)``: settings no file of the
             # repository names stay unset, and messages name this source.
-            # Inside an app factory the object is computed from the function's parameters
-            # (``op.call`` then holds a stand-in): name the call as written.
-            original = op.node if isinstance(op.node, cst.Call) else call
-            text = code_of(original)
+            text = code_of(written)
             note = runtime_note(summary, text, text.removesuffix("..."), "config_from_object(")
             return ConfigSource("config_from_object", {}, namespace=namespace, runtime=[note])
         return self._source_from_symbol(symbol, namespace, dotted_name(obj) or "object")
+
+    def _runtime_config_object(self, summary: ModuleSummary, obj: cst.BaseExpression) -> bool:
+        """A mapping only the running process holds, given to ``config_from_object``. Not a
+        name read from the environment: that names a module, maybe one of the repository's."""
+        base = (
+            obj.func if isinstance(obj, cst.Call) else obj.value if isinstance(obj, cst.Subscript) else None
+        )
+        if base is not None:
+            source = self.symbol_of(summary, base)
+            if isinstance(source, External) and source.qualname in _ENVIRONMENT_READERS:
+                return False
+        return self._runtime_mapping(summary, obj, self.symbol_of(summary, obj))
 
     def _source_from_symbol(
         self, symbol: Symbol | None, namespace: str | None, description: str
@@ -509,6 +517,19 @@ def _data_files(root: Path) -> list[Path]:
         if len(found) > 2000:
             break
     return found
+
+
+_ENVIRONMENT_READERS = frozenset({"os.environ", "os.environ.get", "os.getenv"})
+
+
+def _object_argument(call: cst.Call) -> cst.BaseExpression | None:
+    """The object given to ``config_from_object`` (first positional or ``obj=``)."""
+    for index, arg in enumerate(call.args):
+        if (arg.keyword is None and index == 0 and not arg.star) or (
+            arg.keyword is not None and arg.keyword.value == "obj"
+        ):
+            return arg.value
+    return None
 
 
 def _star_module(module: ModuleSummary, node: cst.ImportFrom) -> str | None:
