@@ -715,7 +715,13 @@ def test_wrapper_function_with_positional_parameter():
 
 def test_wrapper_called_with_splat_is_unknown():
     tasks = "from proj.tasking import my_task\nfrom proj.options import OPTS\n\n\n@my_task(**OPTS)\ndef charge(order_id):\n    return order_id\n"
-    assert declared(tasks, proj__tasking=WRAPPER, proj__options="OPTS = {}\n") == {}
+    assert declared(tasks, proj__tasking=WRAPPER, proj__options="OPTS = load()\n") == {}
+    # A splat of a literal dict is followed key by key (S12): its keys reach the wrapper.
+    limits = "OPTS = {'time_limit': 60, 'soft_time_limit': 50}\n"
+    assert declared(tasks, proj__tasking=WRAPPER, proj__options=limits) == {}
+    assert declared(tasks, proj__tasking=WRAPPER, proj__options="OPTS = {}\n") == declared(
+        tasks.replace("**OPTS", ""), proj__tasking=WRAPPER
+    )
 
 
 def test_wrapper_splatting_computed_options_is_unknown():

@@ -479,6 +479,69 @@ CELERY_FACTS: dict[str, list[tuple[str, dict[str, object]]]] = {
             },
         ),
     ],
+    # S5: self.conf writes of the app's Celery subclass (a subclass of a subclass).
+    "shapes/s05_self_conf": [
+        (
+            """
+            from proj.celery import app
+            import proj.tasks
+            """,
+            {
+                "task_acks_late": True,
+                "task_time_limit": 300,
+                "task_soft_time_limit": 250,
+                "task_serializer": "json",
+                "broker_connection_retry_on_startup": True,
+                'app.tasks["proj.tasks.refresh"].acks_late': True,
+                'app.tasks["proj.tasks.refresh"].time_limit': 300,
+            },
+        ),
+    ],
+    # S6: task factories that are methods of the app's Celery subclass.
+    "shapes/s06_app_method_factory": [
+        (
+            """
+            from proj.celery import app
+            import proj.jobs
+            """,
+            {
+                'app.tasks["cleanup"].ignore_result': True,
+                'app.tasks["cleanup"].acks_late': True,
+                'app.tasks["cleanup"].time_limit': None,
+                'hasattr(app.tasks["cleanup"], "every")': False,
+                'app.tasks["rotate"].time_limit': 30,
+                'app.tasks["rotate"].soft_time_limit': 20,
+                'app.tasks["sweep"].acks_late': False,
+                'app.tasks["sweep"].ignore_result': True,
+                'app.tasks["proj.jobs.crunch"].time_limit': 120,
+                'app.tasks["proj.jobs.crunch"].acks_late': True,
+                '"opaque" in app.tasks': True,
+            },
+        ),
+    ],
+    # S12: options from **dict splats of literal dicts, across modules and nested.
+    "shapes/s12_dict_splats": [
+        (
+            """
+            from proj.celery import app
+            import proj.tasks
+            """,
+            {
+                'app.tasks["proj.tasks.reindex"].time_limit': 60,
+                'app.tasks["proj.tasks.reindex"].soft_time_limit': 50,
+                'app.tasks["proj.tasks.reindex"].max_retries': 4,
+                'app.tasks["proj.tasks.reindex"].retry_backoff': True,
+                'app.tasks["proj.tasks.reindex"].acks_late': False,
+                'app.tasks["proj.tasks.archive"].acks_late': True,
+                'app.tasks["proj.tasks.archive"].time_limit': 60,
+                'app.tasks["proj.tasks.purge"].time_limit': 30,
+                'app.tasks["proj.tasks.purge"].acks_late': True,
+                'app.tasks["proj.tasks.purge"].ignore_result': True,
+                'app.tasks["proj.tasks.retried"].time_limit': None,
+                'app.tasks["proj.tasks.retried"].max_retries': 4,
+            },
+        ),
+    ],
 }
 
 

@@ -40,7 +40,7 @@ from datetime import timedelta
 from .base import OrdersTask
 from .celery import app
 
-EXTRA = {"queue": "q"}
+EXTRA = globals().get("OVERRIDES") or {"queue": "q"}
 
 
 @app.task(time_limit=timedelta(minutes=5), ignore_result=True)
@@ -276,7 +276,7 @@ def test_text_table(proj: Project) -> None:
     assert "app app (proj/celery.py:3), configured by proj/celery.py:3 (Celery())" in footer
     assert (
         "unknown: name, time_limit, soft_time_limit, acks_late, ignore_result, serializer, max_retries,"
-        " queue of 1 task (proj/tasks.py:20): options are passed with **... in proj/tasks.py"
+        " queue of 1 task (proj/tasks.py:20): options are passed with **EXTRA in proj/tasks.py"
     ) in footer
     assert lines[-1] == "4 tasks, 1 app."
 

@@ -77,7 +77,7 @@ def _descendants(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
             yield from _descendants(child)
 
 
-def _function_locals(function: cst.FunctionDef) -> frozenset[str]:
+def function_locals(function: cst.FunctionDef) -> frozenset[str]:
     names: set[str] = set()
     params = function.params
     for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
@@ -283,7 +283,7 @@ class AppRegistry(SymbolResolver):
         inside = {id(node) for node in nodes}
         ops = [op for op in summary.conf_ops if id(op.node) in inside and dotted_name(op.receiver) == local]
         self._factory_ops.update(id(op.node) for op in ops)
-        names: frozenset[str] = frozenset().union(*(_function_locals(f) for f in functions))
+        names: frozenset[str] = frozenset().union(*(function_locals(f) for f in functions))
         return _Factory(
             summary, functions[0], local, assign, call, returned, registered, ops, names, task_attr, escapes
         )

@@ -113,7 +113,7 @@ def evaluate(model: NameResolver, module: ModuleSummary, expr: cst.BaseExpressio
         result: dict[Any, Any] = {}
         for dict_element in expr.elements:
             if not isinstance(dict_element, cst.DictElement):
-                result[UNKNOWN_ELEMENT] = UNKNOWN_ELEMENT
+                _merge_splat(model, module, dict_element.value, result, depth)
                 continue
             entry = dict_element
             try:
@@ -130,6 +130,21 @@ def evaluate(model: NameResolver, module: ModuleSummary, expr: cst.BaseExpressio
     if isinstance(expr, cst.Call):
         return _call(model, module, expr, depth)
     raise NotEvaluable(type(expr).__name__)
+
+
+def _merge_splat(
+    model: NameResolver, module: ModuleSummary, expr: cst.BaseExpression, into: dict[Any, Any], depth: int
+) -> None:
+    """``{**OTHER}``: the other dict's entries, key by key; keys that cannot be known make
+    the result hold an unknown key (whoever reads it then cannot claim a key is absent)."""
+    try:
+        value = evaluate(model, module, expr, depth + 1)
+    except NotEvaluable:
+        value = None
+    if isinstance(value, dict):
+        into.update(value)
+    else:
+        into[UNKNOWN_ELEMENT] = UNKNOWN_ELEMENT
 
 
 def _is_number(value: Any) -> bool:
@@ -184,6 +199,10 @@ def _call(model: NameResolver, module: ModuleSummary, expr: cst.Call, depth: int
     if qualname == "dict":
         result: dict[Any, Any] = {}
         for arg in expr.args:
+            if arg.star == "**" or (not arg.star and arg.keyword is None):
+                # ``dict(**LIMITS)`` and ``dict(LIMITS)`` copy a mapping key by key.
+                _merge_splat(model, module, arg.value, result, depth)
+                continue
             if arg.star or arg.keyword is None:
                 raise NotEvaluable("dict()")
             try:

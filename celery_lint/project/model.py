@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .app_class import apply_class_writes
 from .apps import CELERY_CLASS
 from .entities import (
     App,
@@ -181,9 +182,15 @@ class ProjectModel(TaskOptions):
         self._resolve_cache = {}
         self._factory_cache = {}
         self._memo = {}
+        # ``self.conf`` writes of an app's Celery subclass: its ``__init__`` runs before the
+        # module's own writes; methods the project calls later come after them.
+        for app in list(self.apps):
+            apply_class_writes(self, app, summaries, at_init=True)
         for summary in summaries:
             for op in summary.conf_ops:
                 self._attach_conf_op(summary, op)
+        for app in list(self.apps):
+            apply_class_writes(self, app, summaries, at_init=False)
         for app in self.apps:
             self._finish_app(app)
         self._collect_config_modules()
@@ -202,6 +209,12 @@ class ProjectModel(TaskOptions):
         for function in summary.functions.values():
             self._factory_of_symbol(FunctionSym(summary, function))
         for name, klass in summary.classes.items():
+            app_class = ClassSym(summary, klass)
+            if self._class_derives(app_class, CELERY_CLASS):
+                # ``@app.scheduled(...)``: task factories that are methods of the app's class.
+                for method in self.app_class_factory_methods(app_class):
+                    self.factory_names.add(method)
+                    self.patterns.add(b"." + method.encode() + b"(")
             if self._class_task_bases(summary, klass):
                 self.patterns.add(name.encode())
             else:

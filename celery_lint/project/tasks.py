@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .apps import function_locals, mentions
 from .entities import (
     App,
     AttrOf,
@@ -21,6 +22,7 @@ from .entities import (
     ValueSym,
 )
 from .files import SourceFile
+from .kwargs_flow import KwargsFlow, kwargs_flow
 from .scan import Binding, ModuleSummary, dotted_name
 from .settings import SettingsModel
 from .values import Resolved, Unknown
@@ -67,6 +69,8 @@ class TaskFactory:
     inner_call: cst.Call | None = None
     inner_summary: ModuleSummary | None = None
     reason: str = ""
+    bound: bool = False
+    """The wrapper is a method of the app's class, called through the app (``self`` is bound)."""
 
 
 class _InnerFactoryFinder(Walker):
@@ -241,6 +245,8 @@ class TaskRegistry(SettingsModel):
         if isinstance(symbol, AttrOf):
             if isinstance(symbol.base, App) and symbol.attrs == ("task",):
                 return TaskFactory("base", apps=[symbol.base])
+            if isinstance(symbol.base, App) and len(symbol.attrs) == 1:
+                return self._app_method_factory(symbol.base, symbol.attrs[0])
             return None
         if isinstance(symbol, ValueSym):
             value = symbol.expr
@@ -277,6 +283,49 @@ class TaskRegistry(SettingsModel):
                         reason=f"class decorator {symbol.node.name.value} passes options the analyzer cannot follow",
                     )
         return None
+
+    def _app_method_factory(self, app: App, name: str) -> TaskFactory | None:
+        """``app.scheduled(...)`` where ``scheduled`` is a method of the app's Celery subclass
+        that calls ``self.task(...)``: a wrapper whose ``self`` is the app."""
+        method = self._app_class_method(app, name)
+        if method is None:
+            return None
+        summary, function = method
+        call = _self_task_call(function)
+        if call is None:
+            return None
+        self.factory_names.add(name)
+        return TaskFactory(
+            "wrapper",
+            apps=[app],
+            wrapper=FunctionSym(summary, function),
+            inner_call=call,
+            inner_summary=summary,
+            bound=True,
+        )
+
+    def _app_class_method(self, app: App, name: str) -> tuple[ModuleSummary, cst.FunctionDef] | None:
+        """The method ``name`` of the app's own class, found up its project base classes."""
+        if app.call is None:
+            return None
+        symbol = self.symbol_of(app.summary, app.call.func)
+        for _depth in range(20):
+            if not isinstance(symbol, ClassSym):
+                return None
+            method = _method(symbol.node, name)
+            if method is not None:
+                return symbol.summary, method
+            bases = [self.symbol_of(symbol.summary, b.value) for b in symbol.node.bases if b.keyword is None]
+            symbol = next((b for b in bases if isinstance(b, ClassSym)), None)
+        return None
+
+    def app_class_factory_methods(self, klass: ClassSym) -> list[str]:
+        """Methods of a Celery subclass that make tasks through ``self.task(...)``."""
+        return [
+            stmt.name.value
+            for stmt in klass.node.body.body
+            if isinstance(stmt, cst.FunctionDef) and _self_task_call(stmt) is not None
+        ]
 
     def _find_inner_factory_call(
         self, summary: ModuleSummary, func: cst.FunctionDef, depth: int
@@ -327,11 +376,64 @@ class TaskRegistry(SettingsModel):
         options: dict[str, OptionExpr | Resolved] = {}
         opaque = None
         for arg in call.args:
-            if arg.star:
+            if arg.star == "**":
+                entries = self.splat_entries(summary, arg.value)
+                if isinstance(entries, str):
+                    opaque = entries
+                else:
+                    options.update(entries)
+            elif arg.star:
                 opaque = f"options are passed with {arg.star}... in {summary.file.relpath}"
             elif arg.keyword is not None:
                 options[arg.keyword.value] = OptionExpr(summary, arg.value)
         return TaskDecorator(factory.apps, options, opaque=opaque)
+
+    def splat_entries(self, summary: ModuleSummary, expr: cst.BaseExpression) -> dict[str, OptionExpr] | str:
+        """Key by key, what a ``**expr`` splat passes, each value as written where it was
+        written (a literal dict, ``dict(...)``, a name bound once to one, nested splats and
+        imported names too); a reason naming the splat when some key cannot be known."""
+        entries = self._splat_entries(summary, expr, 0)
+        if entries is None:
+            return f"options are passed with **{_code(expr)} in {summary.file.relpath}"
+        return entries
+
+    def _splat_entries(
+        self, summary: ModuleSummary, expr: cst.BaseExpression, depth: int
+    ) -> dict[str, OptionExpr] | None:
+        if depth > 10:
+            return None
+        if isinstance(expr, cst.Dict):
+            entries: dict[str, OptionExpr] = {}
+            for element in expr.elements:
+                if isinstance(element, cst.StarredDictElement):
+                    nested = self._splat_entries(summary, element.value, depth + 1)
+                    if nested is None:
+                        return None
+                    entries.update(nested)
+                    continue
+                key = element.key if isinstance(element, cst.DictElement) else None
+                if not isinstance(key, cst.SimpleString) or not isinstance(key.evaluated_value, str):
+                    return None
+                entries[key.evaluated_value] = OptionExpr(summary, element.value)
+            return entries
+        if isinstance(expr, cst.Call) and self.qualname_of(summary, expr.func) == "dict":
+            entries = {}
+            for arg in expr.args:
+                if arg.keyword is not None and not arg.star:
+                    entries[arg.keyword.value] = OptionExpr(summary, arg.value)
+                    continue
+                if arg.star == "*":
+                    return None
+                nested = self._splat_entries(summary, arg.value, depth + 1)
+                if nested is None:
+                    return None
+                entries.update(nested)
+            return entries
+        if isinstance(expr, (cst.Name, cst.Attribute)):
+            symbol = self.symbol_of(summary, expr)
+            if isinstance(symbol, ValueSym) and symbol.expr is not None:
+                return self._splat_entries(symbol.summary, symbol.expr, depth + 1)
+        return None
 
     def _apply_wrapper(
         self, factory: TaskFactory, site: ModuleSummary, call: cst.Call | None
@@ -344,12 +446,21 @@ class TaskRegistry(SettingsModel):
         via = f"the wrapper {name} ({wrapper.summary.file.relpath})"
         params = wrapper.node.params
         named = [p for p in (*params.posonly_params, *params.params)]
+        if factory.bound:
+            named = named[1:]
         defaults = {p.name.value: p.default for p in (*named, *params.kwonly_params)}
         star_kwargs = params.star_kwarg.name.value if params.star_kwarg is not None else None
         bound: dict[str, OptionExpr] = {}
         extra: dict[str, OptionExpr] = {}
         if call is not None:
             for index, arg in enumerate(call.args):
+                if arg.star == "**":
+                    entries = self.splat_entries(site, arg.value)
+                    if isinstance(entries, str):
+                        return TaskDecorator(factory.apps, {}, opaque=entries, via=via)
+                    for key, entry in entries.items():
+                        (bound if key in defaults else extra)[key] = entry
+                    continue
                 if arg.star:
                     return TaskDecorator(
                         factory.apps, {}, opaque=f"options are passed to {name} with {arg.star}...", via=via
@@ -368,9 +479,17 @@ class TaskRegistry(SettingsModel):
         for arg in inner_call.args:
             if arg.star == "**":
                 if isinstance(arg.value, cst.Name) and arg.value.value == star_kwargs:
-                    options.update(extra)
+                    flow = kwargs_flow(wrapper.node, star_kwargs, inner_call)
+                    if flow.opaque is not None:
+                        opaque = f"{name} changes its options: {flow.opaque}"
+                    else:
+                        options.update(_changed_options(extra, flow, wrapper))
                 else:
-                    opaque = f"{name} passes computed options"
+                    entries = self.splat_entries(inner_summary, arg.value)
+                    if isinstance(entries, str):
+                        opaque = f"{name} passes computed options"
+                    else:
+                        options.update(entries)
                 continue
             if arg.star or arg.keyword is None:
                 continue
@@ -416,6 +535,73 @@ def _may_make_tasks(summary: ModuleSummary, func: cst.BaseExpression, known_fact
         return imported.split(".")[0] == "celery" or imported.rpartition(".")[2] in known_factories
     # A module-level alias or another wrapper of the same module (``job`` calling ``task``).
     return head in summary.bindings or head in summary.functions
+
+
+def _changed_options(
+    given: dict[str, OptionExpr], flow: KwargsFlow, wrapper: FunctionSym
+) -> dict[str, OptionExpr | Resolved]:
+    """The caller's options after the wrapper's pops, defaults and assignments."""
+    options: dict[str, OptionExpr | Resolved] = dict(given)
+    for change in flow.changes:
+        if change.conditional:
+            if change.kind != "pop" or change.key in options:
+                options[change.key] = Unknown(f"{change.key} may be changed inside {wrapper.node.name.value}")
+        elif change.kind == "pop":
+            options.pop(change.key, None)
+        elif change.kind == "setdefault" and change.key in options:
+            continue
+        elif change.value is not None:
+            options[change.key] = _wrapper_value(wrapper, change.value, change.key)
+    return options
+
+
+def _wrapper_value(wrapper: FunctionSym, value: cst.BaseExpression, key: str) -> OptionExpr | Resolved:
+    """A value the wrapper writes: literal or module-level, else unknown (it reads a local)."""
+    if mentions(value, _all_locals(wrapper.node)):
+        return Unknown(f"{key} is computed inside {wrapper.node.name.value}")
+    return OptionExpr(wrapper.summary, value)
+
+
+def _all_locals(function: cst.FunctionDef) -> frozenset[str]:
+    """Names local to ``function`` or to a function nested in it (``def wrap(fn)``)."""
+    names = set(function_locals(function))
+
+    def nested(node: cst.CSTNode) -> None:
+        for child in node.children:
+            if isinstance(child, (cst.FunctionDef, cst.Lambda)):
+                if isinstance(child, cst.FunctionDef):
+                    names.update(function_locals(child))
+                else:
+                    names.update(p.name.value for p in child.params.params)
+            nested(child)
+
+    nested(function.body)
+    return frozenset(names)
+
+
+def _self_task_call(function: cst.FunctionDef) -> cst.Call | None:
+    """The first ``self.task(...)`` call in a method (also inside a nested decorator)."""
+    params = function.params.params
+    if not params:
+        return None
+    receiver = params[0].name.value
+    found: list[cst.Call] = []
+
+    def search(node: cst.CSTNode) -> None:
+        for child in node.children:
+            if found:
+                return
+            if isinstance(child, cst.Call) and dotted_name(child.func) == f"{receiver}.task":
+                found.append(child)
+                return
+            search(child)
+
+    search(function.body)
+    return found[0] if found else None
+
+
+def _code(expr: cst.BaseExpression) -> str:
+    return cst.Module([]).code_for_node(expr)
 
 
 def _method(klass: cst.ClassDef, name: str) -> cst.FunctionDef | None:
