@@ -10,7 +10,7 @@ from typing import Any
 
 from conftest import Project
 
-OPTIONS = "time_limit,soft_time_limit,acks_late,ignore_result,max_retries,queue,serializer"
+OPTIONS = "time_limit,soft_time_limit,acks_late,ignore_result,max_retries,queue,serializer,rate_limit"
 
 
 def tasks_json(project: Project) -> dict[str, Any]:
@@ -101,12 +101,15 @@ def test_self_conf_writes_of_the_app_class(project: Project) -> None:
         "\n"
         "    def init_app(self, settings):\n"
         "        self.conf.task_time_limit = 300\n"
+        "        self.conf.task_default_rate_limit = settings\n"
         "\n"
         "    def later(self):\n"
         "        self.conf.task_ignore_result = True\n"
         "\n"
         "    def unused(self):\n"
-        "        self.conf.task_serializer = 'pickle'\n",
+        "        self.conf.task_serializer = 'pickle'\n"
+        "\n"
+        "settings = '10/m'\n",
     )
     project.write(
         "proj/celery.py",
@@ -128,6 +131,8 @@ def test_self_conf_writes_of_the_app_class(project: Project) -> None:
     assert option(data, task, "soft_time_limit") == (250, "setting", "proj/base.py", 10)
     # A method the module calls on the app: it runs.
     assert option(data, task, "time_limit") == (300, "setting", "proj/base.py", 13)
+    # A value read from the method's parameter is computed (not the module's 'settings').
+    assert option(data, task, "rate_limit")[0] == "unknown"
     # A method only a function calls may or may not run: unknown, not guessed.
     assert option(data, task, "ignore_result") == (
         "unknown",

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .apps import CELERY_CLASS, AppRegistry
+from .apps import CELERY_CLASS, AppRegistry, function_locals, mentions
 from .entities import App, ClassSym
 from .scan import ConfOp, ModuleSummary, dotted_name
 
@@ -220,10 +220,13 @@ def apply_class_writes(model: AppRegistry, app: App, summaries: list[ModuleSumma
     methods = init_methods if at_init else called_methods
     written = {w.setting or w.key for w in app.preconf}
     for method, conditional in methods.values():
+        local_names = function_locals(method.node)
         for op in _method_ops(method):
             before = len(app.preconf)
             model._apply_conf_op(app, method.klass.summary, op)
             for write in app.preconf[before:]:
+                if write.value is not None and mentions(write.value, local_names):
+                    write.value = None  # computed from the method's parameters or locals
                 # A later call's write races the module's own writes of the setting: unknown.
                 clash = not at_init and (write.setting or write.key) in written
                 if conditional or op.conditional or clash:
