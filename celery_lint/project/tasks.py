@@ -71,6 +71,8 @@ class TaskFactory:
     reason: str = ""
     bound: bool = False
     """The wrapper is a method of the app's class, called through the app (``self`` is bound)."""
+    inner_wrapper: TaskFactory | None = None
+    """The wrapper's inner call is another wrapper (``job`` calling ``task``)."""
 
 
 class _InnerFactoryFinder(Walker):
@@ -339,13 +341,18 @@ class TaskRegistry(SettingsModel):
         if inner is None:
             return None
         call, factory = inner
-        if factory.kind != "base":
-            # A wrapper around another wrapper: a task for sure, its options not followed.
+        if factory.kind not in ("base", "wrapper"):
+            # A wrapper around an applied or opaque decorator: a task for sure, its options not followed.
             return TaskFactory(
                 "opaque", apps=factory.apps, reason=f"wrapper {symbol.node.name.value} nests other wrappers"
             )
         return TaskFactory(
-            "wrapper", apps=factory.apps, wrapper=symbol, inner_call=call, inner_summary=symbol.summary
+            "wrapper",
+            apps=factory.apps,
+            wrapper=symbol,
+            inner_call=call,
+            inner_summary=symbol.summary,
+            inner_wrapper=factory if factory.kind == "wrapper" else None,
         )
 
     def task_decorator(self, summary: ModuleSummary, expr: cst.BaseExpression) -> TaskDecorator | None:
@@ -438,43 +445,77 @@ class TaskRegistry(SettingsModel):
     def _apply_wrapper(
         self, factory: TaskFactory, site: ModuleSummary, call: cst.Call | None
     ) -> TaskDecorator:
+        """The decorator a call of a project wrapper makes (``@task(queue="low")``)."""
+        assert factory.wrapper is not None
+        name = factory.wrapper.node.name.value
+        via = f"the wrapper {name} ({factory.wrapper.summary.file.relpath})"
+        arguments: list[tuple[str | None, OptionExpr | Resolved]] = []
+        for arg in call.args if call is not None else ():
+            if arg.star == "**":
+                entries = self.splat_entries(site, arg.value)
+                if isinstance(entries, str):
+                    return TaskDecorator(factory.apps, {}, opaque=entries, via=via)
+                arguments.extend(entries.items())
+            elif arg.star:
+                return TaskDecorator(
+                    factory.apps, {}, opaque=f"options are passed to {name} with {arg.star}...", via=via
+                )
+            else:
+                arguments.append((arg.keyword.value if arg.keyword else None, OptionExpr(site, arg.value)))
+        return self._wrapped(factory, arguments, via, 0)
+
+    def _wrapped(
+        self,
+        factory: TaskFactory,
+        arguments: list[tuple[str | None, OptionExpr | Resolved]],
+        via: str,
+        depth: int,
+    ) -> TaskDecorator:
+        """What reaches the task when ``factory``'s wrapper is called with ``arguments``
+        (keyword or positional, each as written at its call site), following the wrapper's
+        inner call into the wrapper it nests, if any."""
         wrapper = factory.wrapper
         inner_call = factory.inner_call
         inner_summary = factory.inner_summary
         assert wrapper is not None and inner_call is not None and inner_summary is not None
         name = wrapper.node.name.value
-        via = f"the wrapper {name} ({wrapper.summary.file.relpath})"
         params = wrapper.node.params
         named = [p for p in (*params.posonly_params, *params.params)]
         if factory.bound:
             named = named[1:]
         defaults = {p.name.value: p.default for p in (*named, *params.kwonly_params)}
         star_kwargs = params.star_kwarg.name.value if params.star_kwarg is not None else None
-        bound: dict[str, OptionExpr] = {}
-        extra: dict[str, OptionExpr] = {}
-        if call is not None:
-            for index, arg in enumerate(call.args):
-                if arg.star == "**":
-                    entries = self.splat_entries(site, arg.value)
-                    if isinstance(entries, str):
-                        return TaskDecorator(factory.apps, {}, opaque=entries, via=via)
-                    for key, entry in entries.items():
-                        (bound if key in defaults else extra)[key] = entry
-                    continue
-                if arg.star:
-                    return TaskDecorator(
-                        factory.apps, {}, opaque=f"options are passed to {name} with {arg.star}...", via=via
-                    )
-                if arg.keyword is None:
-                    if index < len(named):
-                        bound[named[index].name.value] = OptionExpr(site, arg.value)
-                    continue
-                key = arg.keyword.value
-                if key in defaults:
-                    bound[key] = OptionExpr(site, arg.value)
-                else:
-                    extra[key] = OptionExpr(site, arg.value)
+        bound: dict[str, OptionExpr | Resolved] = {}
+        extra: dict[str, OptionExpr | Resolved] = {}
+        for index, (keyword, value) in enumerate(arguments):
+            if keyword is None:
+                if index < len(named):
+                    bound[named[index].name.value] = value
+            elif keyword in defaults:
+                bound[keyword] = value
+            else:
+                extra[keyword] = value
+
+        def argument(value: cst.BaseExpression, key: str) -> OptionExpr | Resolved:
+            """An argument of the inner call: a parameter's value, or as written in the wrapper."""
+            if isinstance(value, cst.Name) and value.value in defaults:
+                if value.value in bound:
+                    return bound[value.value]
+                default = defaults[value.value]
+                if default is None:
+                    return Unknown(f"{name} requires {value.value}")
+                return OptionExpr(wrapper.summary, default)
+            if (
+                isinstance(value, cst.Name)
+                and not inner_summary.defines(value.value)
+                and value.value not in inner_summary.imports
+                and value.value not in ("True", "False", "None")
+            ):
+                return Unknown(f"{key} is computed inside {name}")
+            return OptionExpr(inner_summary, value)
+
         options: dict[str, OptionExpr | Resolved] = {}
+        positional: list[tuple[str | None, OptionExpr | Resolved]] = []
         opaque: str | None = None
         for arg in inner_call.args:
             if arg.star == "**":
@@ -491,30 +532,23 @@ class TaskRegistry(SettingsModel):
                     else:
                         options.update(entries)
                 continue
-            if arg.star or arg.keyword is None:
+            if arg.star:
                 continue
-            key = arg.keyword.value
-            value = arg.value
-            if isinstance(value, cst.Name) and value.value in defaults:
-                if value.value in bound:
-                    options[key] = bound[value.value]
-                else:
-                    default = defaults[value.value]
-                    options[key] = (
-                        OptionExpr(wrapper.summary, default)
-                        if default is not None
-                        else Unknown(f"{name} requires {value.value}")
-                    )
-            elif (
-                isinstance(value, cst.Name)
-                and not inner_summary.defines(value.value)
-                and value.value not in inner_summary.imports
-                and value.value not in ("True", "False", "None")
-            ):
-                options[key] = Unknown(f"{key} is computed inside {name}")
-            else:
-                options[key] = OptionExpr(inner_summary, value)
-        return TaskDecorator(factory.apps, options, opaque=opaque, via=via)
+            if arg.keyword is None:
+                if not options:
+                    positional.append((None, argument(arg.value, f"argument {len(positional) + 1}")))
+                continue
+            options[arg.keyword.value] = argument(arg.value, arg.keyword.value)
+        inner = factory.inner_wrapper
+        if inner is None or opaque is not None:
+            return TaskDecorator(factory.apps, options, opaque=opaque, via=via)
+        if depth > 5:
+            return TaskDecorator(
+                factory.apps, {}, opaque=f"wrapper {name} nests wrappers too deeply", via=via
+            )
+        # ``job(name, **opts)`` calling ``task(name=name, bind=True, **opts)``: the options
+        # reach the inner wrapper as if written at its call.
+        return self._wrapped(inner, [*positional, *options.items()], via, depth + 1)
 
 
 def _may_make_tasks(summary: ModuleSummary, func: cst.BaseExpression, known_factories: set[str]) -> bool:
@@ -538,7 +572,7 @@ def _may_make_tasks(summary: ModuleSummary, func: cst.BaseExpression, known_fact
 
 
 def _changed_options(
-    given: dict[str, OptionExpr], flow: KwargsFlow, wrapper: FunctionSym
+    given: dict[str, OptionExpr | Resolved], flow: KwargsFlow, wrapper: FunctionSym
 ) -> dict[str, OptionExpr | Resolved]:
     """The caller's options after the wrapper's pops, defaults and assignments."""
     options: dict[str, OptionExpr | Resolved] = dict(given)
@@ -548,6 +582,14 @@ def _changed_options(
                 options[change.key] = Unknown(f"{change.key} may be changed inside {wrapper.node.name.value}")
         elif change.kind == "pop":
             options.pop(change.key, None)
+        elif change.kind == "copy" and change.source is not None:
+            # ``opts["default_queue"] = opts.pop("queue")``: the caller's value, moved.
+            moved = options.get(change.source)
+            options[change.key] = (
+                moved
+                if moved is not None
+                else Unknown(f"{change.key} is read from {change.source}, which the caller does not pass")
+            )
         elif change.kind == "setdefault" and change.key in options:
             continue
         elif change.value is not None:

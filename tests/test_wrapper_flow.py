@@ -1,0 +1,179 @@
+"""Project task wrappers that rename or compute option keys, and wrappers that call other
+wrappers, as a user sees them through ``celery-lint tasks`` and the lint run. What the
+model claims is checked against the live task objects of the real Celery."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+from conftest import Project
+
+OPTIONS = "time_limit,soft_time_limit,acks_late,ignore_result,queue"
+
+WORKER = """\
+from celery import Celery, Task
+
+
+class ContextTask(Task):
+    abstract = True
+
+
+class JobTask(ContextTask):
+    abstract = True
+
+
+celery = Celery("proj", task_cls=ContextTask)
+celery.conf.update(task_ignore_result=True)
+
+
+def task(*args, **kwargs):
+    for arg in "queue", "routing_key":
+        if arg in kwargs:
+            kwargs["default_{0}".format(arg)] = kwargs.pop(arg)
+    return celery.task(*args, **kwargs)
+
+
+def job(name, **kwargs):
+    return task(name=name, base=JobTask, bind=True, **kwargs)
+
+
+def renamed(**opts):
+    for key in ("limit",):
+        opts[f"time_{key}"] = opts.pop(key)
+    opts["soft_%s" % "time_limit"] = 10
+    return celery.task(**opts)
+"""
+
+JOBS = """\
+from proj.worker import job, renamed, task
+
+
+@task
+def plain(x):
+    return x
+
+
+@task(queue="low", time_limit=60)
+def routed(x):
+    return x
+
+
+@task(acks_late=True, time_limit=30, soft_time_limit=20)
+def careful(x):
+    return x
+
+
+@job("purge-all", acks_late=True)
+def purge(self):
+    pass
+
+
+@renamed(limit=90)
+def limited():
+    pass
+"""
+
+
+def tasks_json(project: Project) -> dict[str, Any]:
+    run = project.run("tasks", "--format", "json", "--option", OPTIONS)
+    assert run.returncode == 0, run
+    data: dict[str, Any] = json.loads(run.stdout)
+    return data
+
+
+def by_name(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {task["name"]: task["options"] for task in data["tasks"]}
+
+
+def live_options(project: Project) -> dict[str, dict[str, Any]]:
+    script = (
+        "import json\n"
+        "from proj.worker import celery\n"
+        "import proj.jobs\n"
+        f"names = {OPTIONS.split(',')!r}\n"
+        "print(json.dumps({n: {o: getattr(t, o, None) for o in names}\n"
+        "    for n, t in celery.tasks.items() if not n.startswith('celery.')}))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], cwd=project.root, capture_output=True, text=True, check=True
+    )
+    live: dict[str, dict[str, Any]] = json.loads(completed.stdout)
+    return live
+
+
+def write(project: Project) -> None:
+    project.write("proj/__init__.py", "")
+    project.write("proj/worker.py", WORKER)
+    project.write("proj/jobs.py", JOBS)
+
+
+def test_renamed_and_computed_keys_keep_every_other_option_known(project: Project) -> None:
+    write(project)
+    options = by_name(tasks_json(project))
+    live = live_options(project)
+    assert set(options) == set(live)
+    unknown = {
+        (name, key) for name, opts in options.items() for key, entry in opts.items() if entry["unknown"]
+    }
+    # Only the option the loop may rename is unknown, and only where the caller gave it.
+    assert unknown == {("proj.jobs.routed", "queue")}
+    for name, opts in options.items():
+        for key, entry in opts.items():
+            if entry["unknown"] is None:
+                assert entry["value"] == live[name][key], (name, key)
+    assert options["proj.jobs.limited"]["time_limit"]["value"] == 90
+    assert options["proj.jobs.limited"]["soft_time_limit"]["value"] == 10
+
+
+def test_a_wrapper_calling_a_wrapper_passes_its_options_through(project: Project) -> None:
+    write(project)
+    options = by_name(tasks_json(project))
+    purge = options["purge-all"]
+    assert purge["acks_late"]["value"] is True
+    assert purge["acks_late"]["source"]["path"] == "proj/jobs.py"
+    assert purge["ignore_result"]["value"] is True
+    assert purge["ignore_result"]["source"]["path"] == "proj/worker.py"
+
+
+def test_the_lint_run_reports_what_the_wrappers_leave_unset(project: Project) -> None:
+    write(project)
+    run = project.run("--select", "CEL201,CEL202,CEL205", "--format", "json")
+    found = {
+        (f["code"], f["line"]) for f in json.loads(run.stdout)["findings"] if f["path"] == "proj/jobs.py"
+    }
+    assert found == {
+        ("CEL201", 5),
+        ("CEL205", 5),
+        ("CEL202", 10),
+        ("CEL205", 10),
+        ("CEL201", 20),
+        ("CEL205", 25),
+    }
+
+
+def test_a_key_that_cannot_be_computed_still_makes_the_options_unknown(project: Project) -> None:
+    project.write("proj/__init__.py", "")
+    project.write(
+        "proj/worker.py",
+        "import os\n"
+        "from celery import Celery\n"
+        "celery = Celery('proj')\n"
+        "\n"
+        "def task(**kwargs):\n"
+        "    for arg in os.environ.get('RENAME', '').split():\n"
+        "        kwargs['x_' + arg] = kwargs.pop(arg)\n"
+        "    return celery.task(**kwargs)\n",
+    )
+    project.write(
+        "proj/jobs.py", "from proj.worker import task\n\n@task(time_limit=5)\ndef one():\n    pass\n"
+    )
+    (task,) = tasks_json(project)["tasks"]
+    assert (task["path"], task["line"]) == ("proj/jobs.py", 4)
+    assert task["options"]["time_limit"]["unknown"] == (
+        "task changes its options: kwargs[...] is written with a computed key"
+    )
+    run = project.run("--select", "CEL201,CEL202,CEL205")
+    assert run.returncode == 0, run
