@@ -445,6 +445,18 @@ CELERY_FACTS: dict[str, list[tuple[str, dict[str, object]]]] = {
                 "broker_connection_retry_on_startup": True,
             },
         ),
+        (
+            """
+            from catalog.celery import app
+            import catalog.tasks
+            """,
+            {
+                "task_time_limit": None,
+                "task_acks_late": True,
+                'app.tasks["catalog.tasks.refresh"].acks_late': True,
+                'app.tasks["catalog.tasks.refresh"].soft_time_limit': None,
+            },
+        ),
     ],
     # The deployment file of ingest/worker.py: empty here, what deployment-settings states there.
     "shapes/s02_runtime_mapping": [
