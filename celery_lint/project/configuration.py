@@ -297,6 +297,28 @@ def _mentions_test(expr: cst.BaseExpression) -> bool:
     return False
 
 
+def depends_on_broker(write: ConfigWrite) -> bool:
+    """A value computed from whether a broker is configured: ``not CELERY_BROKER_URL``,
+    ``BROKER_URL is None``, ``not env("BROKER")``, ``"BROKER_URL" not in os.environ``. A
+    fallback for a process started without a broker (a developer machine, a one-off
+    script), not a switch that is always on. A bare name or literal is not computed."""
+    value = write.value
+    if value is None or isinstance(value, (cst.Name, cst.Attribute, cst.BaseNumber, cst.BaseString)):
+        return False
+    stack: list[cst.CSTNode] = [value]
+    while stack:
+        node = stack.pop()
+        text = None
+        if isinstance(node, cst.Name):
+            text = node.value
+        elif isinstance(node, cst.SimpleString):
+            text = node.value
+        if text is not None and "broker" in text.lower():
+            return True
+        stack.extend(children(node))
+    return False
+
+
 # --------------------------------------------------------------------------- the index
 @dataclass
 class ConfigIndex:
