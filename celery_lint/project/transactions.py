@@ -18,6 +18,39 @@ else:
 
 ATOMIC = frozenset({"django.db.transaction.atomic"})
 CONTEXT_MANAGER = frozenset({"contextlib.contextmanager"})
+METHOD_DECORATOR = frozenset({"django.utils.decorators.method_decorator"})
+"""``method_decorator(atomic)`` turns a function decorator into a method decorator; on a
+class with ``name="post"`` it decorates that method."""
+HTTP_HANDLERS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "trace"})
+"""``View.http_method_names``: the handlers ``View.dispatch`` calls, inside whatever
+decorates ``dispatch``."""
+
+
+def method_decorated(call: cst.Call) -> list[cst.BaseExpression]:
+    """The decorators ``method_decorator(...)`` applies: its first argument (or
+    ``decorator=``), a list or tuple of them counting one by one."""
+    given = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "decorator"), None)
+    if given is None and call.args and call.args[0].keyword is None and not call.args[0].star:
+        given = call.args[0].value
+    if given is None:
+        return []
+    if isinstance(given, (cst.List, cst.Tuple)):
+        return [e.value for e in given.elements if isinstance(e, cst.Element)]
+    return [given]
+
+
+def decorated_methods(call: cst.Call, klass: cst.ClassDef) -> list[cst.FunctionDef]:
+    """The methods of ``klass`` a class decorator ``method_decorator(d, name="post")``
+    wraps in ``d``: the named method, and for ``name="dispatch"`` also the HTTP handlers
+    (``get``, ``post``, ...) ``View.dispatch`` calls inside it."""
+    name = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "name"), None)
+    if not isinstance(name, cst.SimpleString):
+        return []
+    target = name.evaluated_value
+    names = {target} | (HTTP_HANDLERS if target == "dispatch" else set())
+    return [
+        item for item in klass.body.body if isinstance(item, cst.FunctionDef) and item.name.value in names
+    ]
 
 
 class _YieldInAtomic(Walker):
