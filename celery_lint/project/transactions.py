@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .entities import ClassSym, FunctionSym, OptionExpr
+from .entities import FunctionSym
+from .hooks import task_classes
 from .walk import Walker
 
 if TYPE_CHECKING:
@@ -29,7 +30,9 @@ decorates ``dispatch``."""
 def method_decorated(call: cst.Call) -> list[cst.BaseExpression]:
     """The decorators ``method_decorator(...)`` applies: its first argument (or
     ``decorator=``), a list or tuple of them counting one by one."""
-    given = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "decorator"), None)
+    given = next(
+        (a.value for a in call.args if a.keyword is not None and a.keyword.value == "decorator"), None
+    )
     if given is None and call.args and call.args[0].keyword is None and not call.args[0].star:
         given = call.args[0].value
     if given is None:
@@ -120,28 +123,7 @@ def is_atomic_wrapper(model: ProjectModel, summary: ModuleSummary, func: cst.Bas
 
 def defers_to_commit(model: ProjectModel, task: Task) -> bool:
     """A task class of the project whose ``delay``/``apply_async`` waits for the commit itself."""
-    pending: list[ClassSym] = []
-
-    def add(summary: ModuleSummary, expr: cst.BaseExpression) -> None:
-        symbol = model.symbol_of(summary, expr)
-        if isinstance(symbol, ClassSym):
-            pending.append(symbol)
-
-    if isinstance(task.node, cst.ClassDef):
-        pending.append(ClassSym(task.summary, task.node))
-    elif task.decorator is not None:
-        base = task.decorator.options.get("base")
-        if isinstance(base, OptionExpr):
-            add(base.summary, base.expr)
-    for app in model.task_apps(task):
-        if app.task_cls is not None and not isinstance(app.task_cls[1], cst.SimpleString):
-            add(*app.task_cls)
-    seen: set[int] = set()
-    while pending and len(seen) < 30:
-        klass = pending.pop()
-        if id(klass.node) in seen:
-            continue
-        seen.add(id(klass.node))
+    for klass in task_classes(model, task):
         for item in klass.node.body.body:
             if (
                 isinstance(item, cst.FunctionDef)
@@ -149,6 +131,4 @@ def defers_to_commit(model: ProjectModel, task: Task) -> bool:
                 and "on_commit" in cst.Module([]).code_for_node(item)
             ):
                 return True
-        for arg in klass.node.bases:
-            add(klass.summary, arg.value)
     return False
