@@ -231,6 +231,15 @@ class TaskView:
 
         return retry_limit(self._context.model, self._task, call)
 
+    @property
+    def retries_bounded_by_calls(self) -> bool:
+        """The task has no ``autoretry_for`` and every ``retry(...)`` in its body and hook
+        methods passes an integer ``max_retries``: its own ``max_retries`` (even ``None``)
+        bounds nothing."""
+        from .project.retries import retries_bounded_by_calls
+
+        return retries_bounded_by_calls(self._context.model, self._task)
+
     def apps(self) -> list[AppView]:
         """The apps the task is registered with (every production app for ``shared_task``)."""
         return [AppView(app, self._context) for app in self._context.model.task_apps(self._task)]
