@@ -189,10 +189,11 @@ def closest_setting(catalogue: SettingsCatalogue, key: str, namespace: str | Non
 
 
 def misspelling(key: str, name: str) -> bool:
-    """Whether ``key`` reads as ``name`` misspelt (``task_acks_lte``, ``TASK_TIMELIMIT``) or
-    with a word left out (``CELERYD_TIME_LIMIT`` for ``CELERYD_TASK_TIME_LIMIT``), rather
-    than as another name (``worker_concurrency_max``): every word of the key must be close
-    to a word of ``name``, or the key joins words of ``name`` (fewer words, same letters)."""
+    """Whether ``key`` reads as ``name`` misspelt (``task_acks_lte``, ``TASK_TIMELIMIT``,
+    ``DB_TABLE_NAMES`` for ``DB_TABLENAMES``) or with a word left out (``CELERYD_TIME_LIMIT``
+    for ``CELERYD_TASK_TIME_LIMIT``), rather than as another name (``worker_concurrency_max``):
+    every word of the key is close to a word of ``name``, or the key spells ``name``'s
+    letters with its words joined or split and at most one letter more."""
     key_words = [word for word in key.lower().split("_") if word]
     words = [word for word in name.lower().split("_") if word]
     if all(
@@ -200,9 +201,8 @@ def misspelling(key: str, name: str) -> bool:
         for word in key_words
     ):
         return True
-    if len(key_words) >= len(words):
-        return False
-    return difflib.SequenceMatcher(None, "".join(key_words), "".join(words)).ratio() >= 0.9
+    joined, other = "".join(key_words), "".join(words)
+    return len(joined) <= len(other) + 1 and difflib.SequenceMatcher(None, joined, other).ratio() >= 0.9
 
 
 def is_extension_setting(key: str, extra: Iterable[str]) -> bool:

@@ -112,7 +112,7 @@ class MissingTimeLimit(UnsetTaskOptionRule):
             "from celery import shared_task\n\n@shared_task\ndef f():\n    pass\n",
             line=4,
             column=1,
-            message_contains="neither on the task nor `task_time_limit` in",
+            message_contains="neither on the task nor `task_time_limit`; no Celery app was found",
             fixed="from celery import shared_task\n\n@shared_task(time_limit=300, soft_time_limit=270)\ndef f():\n    pass\n",
         ),
         Invalid(
