@@ -13,6 +13,10 @@ else:
     from ..._lazy_libcst import cst
 
 
+_CHOSEN = frozenset({"decorator", "class", "annotation"})
+"""Origins of an option the project wrote itself (not a setting or Celery's default)."""
+
+
 class _Returns(Walker):
     """Whether a function body returns a value or yields (nested scopes excluded)."""
 
@@ -55,7 +59,10 @@ class ResultNotIgnored(Rule):
     ## What it does
     Checks for tasks that never return a value (no `return <value>`, not a generator)
     while their effective `ignore_result` is false and a result backend is configured
-    (or cannot be ruled out).
+    (or cannot be ruled out). A task that says `ignore_result=False` itself (on its
+    decorator, its class or a project base class, or in `task_annotations`) has chosen
+    to keep its result, against a global `task_ignore_result = True` for example, and
+    is not flagged.
 
     ## Why is this bad?
     Celery stores every task's state and `None` result in the backend unless told not
@@ -113,6 +120,14 @@ class ResultNotIgnored(Rule):
             "from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\n@app.task\ndef f():\n    yield 1\n",
             note="a generator",
         ),
+        Valid(
+            "from celery import Celery\napp = Celery('proj', backend='redis://localhost', task_ignore_result=True)\n\n@app.task(ignore_result=False)\ndef f():\n    print('hi')\n",
+            note="an explicit ignore_result=False keeps the result on purpose",
+        ),
+        Valid(
+            "from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\nclass Tracked(app.Task):\n    ignore_result = False\n\n@app.task(base=Tracked)\ndef f():\n    print('hi')\n",
+            note="a project base class that keeps results on purpose",
+        ),
     ]
     INVALID = [
         Invalid(
@@ -160,6 +175,9 @@ class ResultNotIgnored(Rule):
                 continue
             ignore = task.option("ignore_result")
             if not isinstance(ignore, Known) or ignore.value:
+                continue
+            if ignore.origin.kind in _CHOSEN:
+                # ``ignore_result=False`` written for this task: keeping the result is a choice.
                 continue
             backend = task.setting("result_backend")
             if isinstance(backend, Known) and not backend.value:
