@@ -184,6 +184,14 @@ class TaskView:
         return bound_self(self._context.model, self._task)
 
     @property
+    def result_may_be_read(self) -> bool:
+        """Production code may read the task's result: it runs in a group or chord, its
+        caller picks the task id, or the ``AsyncResult`` of an enqueue call is kept."""
+        from .project.results import tasks_with_read_results
+
+        return id(self._task.node) in tasks_with_read_results(self._context.model)
+
+    @property
     def defers_to_commit(self) -> bool:
         """The task's class (its own, ``base=`` or the app's ``task_cls``, up the class
         chain) overrides ``delay``/``apply_async`` to send on the transaction's commit."""
