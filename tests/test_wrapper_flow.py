@@ -177,3 +177,33 @@ def test_a_key_that_cannot_be_computed_still_makes_the_options_unknown(project: 
     )
     run = project.run("--select", "CEL201,CEL202,CEL205")
     assert run.returncode == 0, run
+
+
+def test_a_nested_function_with_its_own_kwargs_does_not_hide_the_wrapper_options(project: Project) -> None:
+    project.write("proj/__init__.py", "")
+    project.write(
+        "proj/worker.py",
+        "from celery import Celery\n"
+        "celery = Celery('proj')\n"
+        "\n"
+        "def connect(signal, *args, **kwargs):\n"
+        "    by_id = kwargs.pop('by_id', False)\n"
+        "\n"
+        "    def wrapper(func):\n"
+        "        t = celery.task(func, *args, **kwargs)\n"
+        "\n"
+        "        def call_task(item, **kwargs):\n"
+        "            t.delay(item.pk if by_id else item, **kwargs)\n"
+        "\n"
+        "        signal.connect(call_task)\n"
+        "        return t\n"
+        "\n"
+        "    return wrapper\n",
+    )
+    project.write(
+        "proj/jobs.py",
+        "from proj.worker import connect\n\n@connect(object(), by_id=True, time_limit=9)\ndef on_save(item):\n    pass\n",
+    )
+    options = by_name(tasks_json(project))
+    assert options["proj.jobs.on_save"]["time_limit"]["value"] == 9
+    assert all(entry["unknown"] is None for entry in options["proj.jobs.on_save"].values())

@@ -96,6 +96,9 @@ def _visit(
     """What :func:`_nodes` yields for ``child`` and the nodes under it."""
     if child is inner_call:
         return
+    if isinstance(child, (cst.FunctionDef, cst.Lambda)) and _rebinds(child, kwargs):
+        # ``def call_task(item, **kwargs)`` nested in the wrapper: another mapping.
+        return
     if isinstance(child, cst.For):
         unrolled = _literal_strings_loop(child, bindings)
         if unrolled is not None:
@@ -143,6 +146,16 @@ def _visit(
     if isinstance(child, (cst.FunctionDef, cst.Lambda)) and not _contains(child, inner_call):
         nested = True
     yield from _nodes(child, nested, inner_call, kwargs, bindings)
+
+
+def _rebinds(function: cst.FunctionDef | cst.Lambda, name: str) -> bool:
+    """``function`` has a parameter called ``name``, which hides the wrapper's own."""
+    params = function.params
+    every = [*params.posonly_params, *params.params, *params.kwonly_params]
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            every.append(star)
+    return any(param.name.value == name for param in every)
 
 
 def _literal_strings_loop(loop: cst.For, bindings: Bindings) -> tuple[str, list[str]] | None:
