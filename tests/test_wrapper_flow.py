@@ -207,3 +207,36 @@ def test_a_nested_function_with_its_own_kwargs_does_not_hide_the_wrapper_options
     options = by_name(tasks_json(project))
     assert options["proj.jobs.on_save"]["time_limit"]["value"] == 9
     assert all(entry["unknown"] is None for entry in options["proj.jobs.on_save"].values())
+
+
+def test_messages_name_the_decorator_for_options_written_there(project: Project) -> None:
+    """An option written in the task's own ``@wrapper(...)`` call is on the decorator; one
+    the wrapper supplies is on the wrapper."""
+    project.write("proj/__init__.py", "")
+    project.write(
+        "proj/wrappers.py",
+        "from celery import shared_task\n"
+        "\n"
+        "def retry_task(*args, **kwargs):\n"
+        "    return shared_task(*args, **kwargs)\n"
+        "\n"
+        "def catch_all(**kwargs):\n"
+        "    kwargs['autoretry_for'] = (Exception,)\n"
+        "    return shared_task(**kwargs)\n",
+    )
+    project.write(
+        "proj/jobs.py",
+        "from proj.wrappers import catch_all, retry_task\n"
+        "\n"
+        "@retry_task(autoretry_for=(Exception,), max_retries=3)\n"
+        "def mine():\n"
+        "    pass\n"
+        "\n"
+        "@catch_all(max_retries=3)\n"
+        "def theirs():\n"
+        "    pass\n",
+    )
+    run = project.run("--select", "CEL303", "--format", "json")
+    messages = {f["line"]: f["message"] for f in json.loads(run.stdout)["findings"]}
+    assert "(autoretry_for on the decorator)" in messages[3]
+    assert "(autoretry_for on the wrapper catch_all (proj/wrappers.py))" in messages[8]

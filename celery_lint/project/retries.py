@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from .entities import External, OptionExpr, ValueSym
 from .hooks import task_classes, task_hooks
+from .options import option_via
 from .scan import dotted_name
 from .values import Known, Origin, Resolved, Unknown
 from .walk import Walker
@@ -47,7 +48,9 @@ def decorator_option(model: ProjectModel, task: Task, option: str) -> Resolved |
     if raw is None:
         return Unknown(decorator.opaque) if decorator.opaque else None
     if isinstance(raw, OptionExpr):
-        origin = Origin(f"{option} on {decorator.via}", raw.summary.file.relpath, raw.expr, kind="decorator")
+        origin = Origin(
+            f"{option} on {option_via(task, raw)}", raw.summary.file.relpath, raw.expr, kind="decorator"
+        )
         return model.value_of(raw.summary, raw.expr, origin)
     return raw
 
