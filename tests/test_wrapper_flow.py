@@ -240,3 +240,40 @@ def test_messages_name_the_decorator_for_options_written_there(project: Project)
     messages = {f["line"]: f["message"] for f in json.loads(run.stdout)["findings"]}
     assert "(autoretry_for on the decorator)" in messages[3]
     assert "(autoretry_for on the wrapper catch_all (proj/wrappers.py))" in messages[8]
+
+
+CLASS_DECORATOR = """\
+from celery import Celery, shared_task
+
+celery = Celery("proj")
+
+
+class retryable_task:
+    \"\"\"Stores the task options; applies them when it decorates.\"\"\"
+
+    def __init__(self, *args, **kwargs):
+        self.task_args = args
+        self.task_kwargs = kwargs
+
+    def __call__(self, f):
+        def inner(*args, **kwargs):
+            return f(*args, **kwargs)
+
+        return shared_task(*self.task_args, **self.task_kwargs)(inner)
+"""
+
+
+def test_a_class_decorator_that_stores_its_options(project: Project) -> None:
+    project.write("proj/__init__.py", "")
+    project.write("proj/worker.py", CLASS_DECORATOR)
+    project.write(
+        "proj/jobs.py",
+        "from proj.worker import retryable_task\n\n"
+        "@retryable_task(name='store', time_limit=30, acks_late=True)\ndef store(x):\n    return x\n",
+    )
+    options = by_name(tasks_json(project))
+    live = live_options(project)
+    assert set(options) == set(live) == {"store"}
+    for key, entry in options["store"].items():
+        assert entry["unknown"] is None, key
+        assert entry["value"] == live["store"][key], key

@@ -280,6 +280,9 @@ class TaskRegistry(SettingsModel):
                 ):
                     self.patterns.add(symbol.node.name.value.encode())
                     self.factory_names.add(symbol.node.name.value)
+                    stored = self._stored_options_factory(symbol, depth)
+                    if stored is not None:
+                        return stored
                     return TaskFactory(
                         "opaque",
                         reason=f"class decorator {symbol.node.name.value} passes options the analyzer cannot follow",
@@ -335,6 +338,47 @@ class TaskRegistry(SettingsModel):
         finder = _InnerFactoryFinder(self, summary, depth)
         finder.walk(func.body)
         return finder.found
+
+    def _stored_options_factory(self, klass: ClassSym, depth: int) -> TaskFactory | None:
+        """A class decorator whose ``__init__(self, *args, **kwargs)`` only stores its
+        arguments (``self.task_kwargs = kwargs``) and whose ``__call__`` hands them to the
+        task decorator unchanged (``shared_task(*self.task_args, **self.task_kwargs)``):
+        a wrapper taking ``__init__``'s parameters."""
+        init = _method(klass.node, "__init__")
+        call = _method(klass.node, "__call__")
+        if init is None or call is None or not init.params.params:
+            return None
+        stored = _stored_parameters(init)
+        inner = self._find_inner_factory_call(klass.summary, call, depth)
+        if stored is None or inner is None or inner[1].kind != "base":
+            return None
+        self_name = call.params.params[0].name.value if call.params.params else None
+        args: list[cst.Arg] = []
+        for arg in inner[0].args:
+            value = arg.value
+            attribute = dotted_name(value) if isinstance(value, cst.Attribute) else None
+            if attribute is not None and attribute.startswith(f"{self_name}."):
+                parameter = stored.get(attribute.partition(".")[2])
+                if parameter is None or _assigned_elsewhere(klass.node, init, attribute.partition(".")[2]):
+                    return None
+                arg = arg.with_changes(value=cst.Name(parameter))
+            elif _mentions_name(value, self_name):
+                return None
+            args.append(arg)
+        # The wrapper as if written as a function: ``def klass(*args, **kwargs): return shared_task(...)``.
+        inner_call = inner[0].with_changes(args=args)
+        function = init.with_changes(
+            name=cst.Name(klass.node.name.value),
+            body=cst.IndentedBlock([cst.SimpleStatementLine([cst.Return(inner_call)])]),
+        )
+        return TaskFactory(
+            "wrapper",
+            apps=inner[1].apps,
+            wrapper=FunctionSym(klass.summary, function),
+            inner_call=inner_call,
+            inner_summary=klass.summary,
+            bound=True,
+        )
 
     def _wrapper_factory(self, symbol: FunctionSym, depth: int) -> TaskFactory | None:
         inner = self._find_inner_factory_call(symbol.summary, symbol.node, depth)
@@ -651,6 +695,52 @@ def _method(klass: cst.ClassDef, name: str) -> cst.FunctionDef | None:
         if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
             return stmt
     return None
+
+
+def _stored_parameters(init: cst.FunctionDef) -> dict[str, str] | None:
+    """``self.attr = param`` statements that make up all of ``__init__`` (a docstring
+    aside): attribute -> parameter; None for any other statement."""
+    receiver = init.params.params[0].name.value
+    params = init.params
+    names = {p.name.value for p in (*params.params[1:], *params.kwonly_params)}
+    names.update(p.name.value for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param))
+    stored: dict[str, str] = {}
+    for stmt in init.body.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            return None
+        for small in stmt.body:
+            if isinstance(small, cst.Expr) and isinstance(
+                small.value, (cst.SimpleString, cst.ConcatenatedString)
+            ):
+                continue
+            if not (isinstance(small, cst.Assign) and len(small.targets) == 1):
+                return None
+            target = dotted_name(small.targets[0].target)
+            if target is None or not target.startswith(f"{receiver}.") or target.count(".") != 1:
+                return None
+            if not isinstance(small.value, cst.Name) or small.value.value not in names:
+                return None
+            stored[target.partition(".")[2]] = small.value.value
+    return stored
+
+
+def _assigned_elsewhere(klass: cst.ClassDef, init: cst.FunctionDef, attribute: str) -> bool:
+    """Another method of ``klass`` writes or changes ``self.<attribute>``."""
+    for stmt in klass.body.body:
+        if stmt is init or not isinstance(stmt, cst.FunctionDef):
+            continue
+        code = cst.Module([]).code_for_node(stmt)
+        if f".{attribute} =" in code or f".{attribute}[" in code or f".{attribute}." in code:
+            return True
+    return False
+
+
+def _mentions_name(node: cst.CSTNode, name: str | None) -> bool:
+    if name is None:
+        return False
+    if isinstance(node, cst.Name):
+        return node.value == name
+    return any(_mentions_name(child, name) for child in node.children)
 
 
 def _defines_method(klass: cst.ClassDef, name: str) -> bool:
