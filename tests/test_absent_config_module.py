@@ -76,3 +76,30 @@ def test_an_absent_config_from_object_module(project: Project) -> None:
     run = project.run("tasks", "--format", "json")
     (task,) = json.loads(run.stdout)["tasks"]
     assert task["options"]["acks_late"]["unknown"] is None
+
+
+def test_settings_module_named_after_the_folder_of_the_celery_module(project: Project) -> None:
+    """``PROJECT = os.path.basename(os.path.dirname(__file__))`` and an f-string of it name
+    the settings module the worker loads (kobo/settings/prod_celery.py here)."""
+    for package in ("kobo", "kobo/settings", "kobo/jobs"):
+        project.write(f"{package}/__init__.py", "")
+    project.write(
+        "kobo/celery.py",
+        "import os\n"
+        "from celery import Celery\n"
+        "PROJECT_NAME = os.path.basename(os.path.dirname(__file__))\n"
+        "if os.environ.get('DJANGO_SETTINGS_MODULE') in (None, f'{PROJECT_NAME}.settings.prod'):\n"
+        "    os.environ['DJANGO_SETTINGS_MODULE'] = f'{PROJECT_NAME}.settings.prod_celery'\n"
+        "app = Celery(PROJECT_NAME)\n"
+        "app.config_from_object('django.conf:settings', namespace='CELERY')\n"
+        "app.autodiscover_tasks()\n",
+    )
+    project.write(
+        "kobo/settings/prod_celery.py", "CELERY_TASK_TIME_LIMIT = 60\nCELERY_TASK_SOFT_TIME_LIMIT = 50\n"
+    )
+    project.write(
+        "kobo/jobs/tasks.py", "from celery import shared_task\n\n@shared_task\ndef sweep():\n    pass\n"
+    )
+    found = findings(project)
+    assert [(f["code"], f["path"]) for f in found] == [("CEL205", "kobo/jobs/tasks.py")]
+    assert "kobo.settings.prod_celery" in found[0]["message"]

@@ -332,8 +332,42 @@ class _Scanner(Walker):
             and isinstance(target.slice[0].slice.value, cst.SimpleString)
             and target.slice[0].slice.value.evaluated_value == "DJANGO_SETTINGS_MODULE"
         ):
-            module = value.evaluated_value if isinstance(value, cst.SimpleString) else None
-            self.s.settings_module_env.append((module if isinstance(module, str) else None, node))
+            self.s.settings_module_env.append((self._module_name(value, 0), node))
+
+    def _module_name(self, expr: cst.BaseExpression, depth: int) -> str | None:
+        """A settings module name as the module computes it: a literal, an f-string or
+        ``+`` of literals, module-level names bound once to such, and the name of the
+        folder holding this file (``os.path.basename(os.path.dirname(__file__))``)."""
+        if depth > 5:
+            return None
+        if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString)):
+            value = expr.evaluated_value
+            return value if isinstance(value, str) else None
+        if isinstance(expr, cst.FormattedString):
+            pieces: list[str] = []
+            for part in expr.parts:
+                if isinstance(part, cst.FormattedStringText):
+                    pieces.append(part.value)
+                    continue
+                if not isinstance(part, cst.FormattedStringExpression) or part.conversion or part.format_spec:
+                    return None
+                piece = self._module_name(part.expression, depth + 1)
+                if piece is None:
+                    return None
+                pieces.append(piece)
+            return "".join(pieces)
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+            left = self._module_name(expr.left, depth + 1)
+            right = self._module_name(expr.right, depth + 1)
+            return None if left is None or right is None else left + right
+        if isinstance(expr, cst.Name):
+            bindings = self.s.bindings.get(expr.value, [])
+            if len(bindings) != 1 or bindings[0].conditional or bindings[0].value is None:
+                return None
+            return self._module_name(bindings[0].value, depth + 1)
+        if _folder_of_this_file(expr):
+            return self.s.file.path.parent.name
+        return None
 
     # -- calls ---------------------------------------------------------------------------
     def visit_Call(self, node: cst.Call) -> None:
@@ -369,9 +403,29 @@ class _Scanner(Walker):
                 and isinstance(args[0].value, cst.SimpleString)
                 and args[0].value.evaluated_value == "DJANGO_SETTINGS_MODULE"
             ):
-                value = args[1].value
-                module = value.evaluated_value if isinstance(value, cst.SimpleString) else None
-                self.s.settings_module_env.append((module if isinstance(module, str) else None, node))
+                self.s.settings_module_env.append((self._module_name(args[1].value, 0), node))
+
+
+def _folder_of_this_file(expr: cst.BaseExpression) -> bool:
+    """``os.path.basename(os.path.dirname(__file__))``, also with ``abspath``/``realpath``
+    around ``__file__``: the name of the folder holding the module."""
+    if not (isinstance(expr, cst.Call) and len(expr.args) == 1):
+        return False
+    if (dotted_name(expr.func) or "").rpartition(".")[2] != "basename":
+        return False
+    inner = expr.args[0].value
+    if not (isinstance(inner, cst.Call) and len(inner.args) == 1):
+        return False
+    if (dotted_name(inner.func) or "").rpartition(".")[2] != "dirname":
+        return False
+    path = inner.args[0].value
+    while (
+        isinstance(path, cst.Call)
+        and len(path.args) == 1
+        and (dotted_name(path.func) or "").rpartition(".")[2] in ("abspath", "realpath")
+    ):
+        path = path.args[0].value
+    return isinstance(path, cst.Name) and path.value == "__file__"
 
 
 def scan_module(file: SourceFile) -> ModuleSummary | None:
