@@ -542,6 +542,28 @@ CELERY_FACTS: dict[str, list[tuple[str, dict[str, object]]]] = {
             },
         ),
     ],
+    # S8: a top-level celery/ package in the tree; the worker imports the installed Celery
+    # (the vendored copy stands in for it), and proj/celery.py is the project's own module.
+    "shapes/s08_local_celery_package": [
+        (
+            """
+            import sys
+            here = sys.path.pop(0)
+            import celery
+            sys.path.insert(0, here)
+            from proj.celery import app
+            import proj.tasks
+            """,
+            {
+                "task_time_limit": 60,
+                "task_soft_time_limit": 50,
+                "task_acks_late": False,
+                'app.tasks["proj.tasks.refresh"].acks_late': False,
+                'app.tasks["proj.tasks.rebuild"].acks_late': True,
+                'app.tasks["proj.tasks.rebuild"].serializer': "pickle",
+            },
+        ),
+    ],
 }
 
 
