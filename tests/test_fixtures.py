@@ -564,6 +564,31 @@ CELERY_FACTS: dict[str, list[tuple[str, dict[str, object]]]] = {
             },
         ),
     ],
+    # S9: configuration modules nothing in the repository names, loaded at deploy time.
+    "shapes/s09_config_by_content": [
+        (
+            """
+            import os
+            from celery import Celery
+            os.environ["CELERY_CONFIG_MODULE"] = "proj.worker_conf"
+            app = Celery("proj", set_as_current=False)
+            app.config_from_envvar("CELERY_CONFIG_MODULE")
+            """,
+            {"result_serializer": "pickle", "task_serializer": "json", "accept_content": ["json"]},
+        ),
+        (
+            """
+            import runpy
+            from types import SimpleNamespace
+            from celery import Celery
+            overlay = runpy.run_path("deploy/overlay.py")
+            settings = SimpleNamespace(**{k: v for k, v in overlay.items() if k.isupper()})
+            app = Celery("proj", set_as_current=False)
+            app.config_from_object(settings, namespace="CELERY")
+            """,
+            {"accept_content": ["pickle", "json"], "task_serializer": "json"},
+        ),
+    ],
 }
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .apps import AppRegistry, code_of, runtime_note
+from .config_content import assigns_celery_settings
 from .entities import (
     App,
     ClassSym,
@@ -57,7 +58,17 @@ class SettingsModel(AppRegistry):
         """A module some app reads settings from, or a settings module naming Celery settings."""
         if str(file.path) in self.config_modules:
             return True
-        return _looks_like_settings(file) and b"CELERY" in (file.read() or b"")
+        if _looks_like_settings(file) and b"CELERY" in (file.read() or b""):
+            return True
+        return self.assigns_settings(file)
+
+    def assigns_settings(self, file: SourceFile) -> bool:
+        """A module recognised as configuration by its assignments of Celery setting names
+        (``worker_conf.py``, ``deploy/overlay.py``), whatever its name."""
+        return self.memo(
+            ("assigns_settings", str(file.path)),
+            lambda: assigns_celery_settings(self.catalogue, file.read() or b""),
+        )
 
     def _finish_app(self, app: App) -> None:
         if not app.source_ops:
@@ -605,7 +616,7 @@ def _config_writes_in(model: SettingsModel, file: SourceFile) -> list[ConfigWrit
         str(w.summary.file.path) == path and w.form in ("Django settings", "config module")
         for w in found.values()
     )
-    if not linked and _looks_like_settings(file):
+    if not linked and (_looks_like_settings(file) or model.assigns_settings(file)):
         flat, _ = model.flatten_module(summary)
         for key, writes in flat.items():
             for write in writes:
