@@ -542,6 +542,47 @@ CELERY_FACTS: dict[str, list[tuple[str, dict[str, object]]]] = {
             },
         ),
     ],
+    # S7: shared tasks in a tree with several apps: each worker imports its own modules
+    # (import_default_modules: include, imports and autodiscover_tasks, as the worker does).
+    "shapes/s07_shared_task_apps": [
+        (
+            """
+            from billing.celery import app
+            app.loader.import_default_modules()
+            """,
+            {
+                "task_acks_late": True,
+                'app.tasks["billing.jobs.charge"].acks_late': True,
+                '"reports.tasks.build" in app.tasks': False,
+            },
+        ),
+        (
+            """
+            from reports.celery import app
+            app.loader.import_default_modules()
+            """,
+            {
+                "task_acks_late": False,
+                'app.tasks["reports.tasks.build"].acks_late': False,
+                'app.tasks["reports.exports.archive"].acks_late': False,
+                'app.tasks["reports.exports.export"].acks_late': True,
+                '"billing.jobs.charge" in app.tasks': False,
+            },
+        ),
+        (
+            """
+            from celery import current_app as app
+            app.loader.import_default_modules()
+            """,
+            {
+                "task_acks_late": True,
+                "task_time_limit": 30,
+                "app.main": "default",
+                'app.tasks["legacy.tasks.sweep"].acks_late': True,
+                '"reports.tasks.build" in app.tasks': False,
+            },
+        ),
+    ],
     # S8: a top-level celery/ package in the tree; the worker imports the installed Celery
     # (the vendored copy stands in for it), and proj/celery.py is the project's own module.
     "shapes/s08_local_celery_package": [
