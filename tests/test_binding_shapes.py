@@ -124,7 +124,9 @@ def test_a_module_both_workers_import_is_judged_by_both(project: Project) -> Non
     two_apps(project)
     packages(project, "common")
     project.write("common/tasks.py", SHARED.format(name="shared"))
-    project.write("billing/jobs.py", "from common import tasks  # noqa: F401\n" + SHARED.format(name="charge"))
+    project.write(
+        "billing/jobs.py", "from common import tasks  # noqa: F401\n" + SHARED.format(name="charge")
+    )
     project.write("reports/tasks.py", "import common.tasks  # noqa: F401\n" + SHARED.format(name="build"))
     run = project.run(".")
     assert "CEL205" not in codes(run, "common/tasks.py"), run
@@ -152,7 +154,10 @@ def test_django_autodiscovery_reaches_the_installed_apps(project: Project, autod
         "CELERY_TASK_ACKS_LATE = True\nCELERY_TASK_TIME_LIMIT = 60\nCELERY_TASK_SOFT_TIME_LIMIT = 50\n",
     )
     project.write("orders/tasks.py", SHARED.format(name="ship"))
-    project.write("shop/apps.py", "from django.apps import AppConfig\n\n\nclass ShopConfig(AppConfig):\n    name = 'shop'\n")
+    project.write(
+        "shop/apps.py",
+        "from django.apps import AppConfig\n\n\nclass ShopConfig(AppConfig):\n    name = 'shop'\n",
+    )
     project.write("shop/tasks.py", SHARED.format(name="restock"))
     project.write(
         "batch/worker.py",
@@ -237,7 +242,9 @@ def test_a_celery_package_in_the_tree_does_not_hide_the_project(project: Project
     assert set(tasks) == {"proj.tasks.refresh", "proj.tasks.rebuild"}
     assert tasks["proj.tasks.rebuild"]["apps"] == ["app"]
     assert tasks["proj.tasks.refresh"]["options"]["time_limit"]["value"] == 60
-    assert [app["path"] for app in project.run("tasks", "--format", "json").json["apps"]] == ["proj/celery.py"]
+    assert [app["path"] for app in project.run("tasks", "--format", "json").json["apps"]] == [
+        "proj/celery.py"
+    ]
 
 
 # ---------------------------------------------------------------------------- S9

@@ -22,7 +22,7 @@ more apps than run it is judged by settings they all agree on, or stays unknown.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from .entities import App
@@ -76,7 +76,7 @@ def _default_app(model: SettingsModel) -> App | None:
 
 def _bind(model: SettingsModel) -> dict[str, list[App]]:
     model.read_whole_repository = True
-    graph = _ImportGraph(model)
+    graph = ImportGraph(model)
     apps = [app for app in model.default_apps() if not app.is_test]
     discovered = _autodiscover_calls(model, apps)
     bound: dict[str, list[App]] = {}
@@ -101,22 +101,29 @@ def _autodiscover_calls(
     """``autodiscover_tasks`` calls by the app they are made on; a call on a receiver the
     analyzer cannot tie to an app counts for the apps of its module, or for every app."""
     found: dict[int, list[tuple[ModuleSummary, cst.Call]]] = {}
+    for summary, receiver, call in autodiscover_calls(model):
+        owner = model.app_of_expr(summary, receiver)
+        owners = [owner] if owner is not None else [a for a in apps if a.summary is summary] or apps
+        for app in owners:
+            found.setdefault(id(app), []).append((summary, call))
+    return found
+
+
+def autodiscover_calls(
+    model: SettingsModel,
+) -> Iterator[tuple[ModuleSummary, cst.BaseExpression, cst.Call]]:
+    """Every ``X.autodiscover_tasks(...)`` of production code: (module, ``X``, the call)."""
     for summary in list(model.parsed_summaries()):
         if summary.is_test:
             continue
         for op in summary.conf_ops:
-            if op.kind != "autodiscover" or op.call is None:
-                continue
-            owner = model.app_of_expr(summary, op.receiver)
-            owners = [owner] if owner is not None else [a for a in apps if a.summary is summary] or apps
-            for app in owners:
-                found.setdefault(id(app), []).append((summary, op.call))
-    return found
+            if op.kind == "autodiscover" and op.call is not None:
+                yield summary, op.receiver, op.call
 
 
 def _roots(
     model: SettingsModel,
-    graph: _ImportGraph,
+    graph: ImportGraph,
     app: App,
     discovered: list[tuple[ModuleSummary, cst.Call]],
 ) -> set[str]:
@@ -173,7 +180,7 @@ def _installed_apps(model: SettingsModel, app: App) -> list[str] | None:
     return names if len(names) == len(value.value) else None
 
 
-class _ImportGraph:
+class ImportGraph:
     """Every file of the project and the dotted names it imports (read with a regex)."""
 
     def __init__(self, model: SettingsModel) -> None:

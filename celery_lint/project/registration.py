@@ -20,8 +20,14 @@ from __future__ import annotations
 
 import re
 
-from .binding import DJANGO_SETUP_MODULES, autodiscover_args, imports_of, settings_paths, strings
-from .files import SourceFile
+from .binding import (
+    DJANGO_SETUP_MODULES,
+    ImportGraph,
+    autodiscover_args,
+    autodiscover_calls,
+    settings_paths,
+    strings,
+)
 from .launchers import launcher_arguments
 from .model import ProjectModel
 from .tasknames import per_model
@@ -41,7 +47,6 @@ def _compute(model: ProjectModel) -> set[str] | None:
     task_files = {str(t.summary.file.path): t.summary.file for t in model.tasks if not t.is_test}
     if not task_files:
         return set()
-    names = model.module_names_by_path()
     roots: set[str] = set()
     django = bool(model.django_settings_modules())
     every_app: set[str] = set()  # related names imported from every installed app / package
@@ -52,63 +57,40 @@ def _compute(model: ProjectModel) -> set[str] | None:
             value = model.setting(app, setting)
             if isinstance(value, Known):
                 roots.update(strings(value.value))
-    for summary in list(model.parsed_summaries()):
-        if summary.is_test:
-            continue
-        for op in summary.conf_ops:
-            if op.kind != "autodiscover" or op.call is None:
-                continue
-            roots.add(summary.name)
-            packages, related = autodiscover_args(model, summary, op.call)
-            if related is False:
-                return None
-            if packages is True or (packages is None and django):
-                every_app.add(related if isinstance(related, str) else "")
-            elif isinstance(packages, list):
-                for package in packages:
-                    roots.add(package)
-                    if related:
-                        roots.add(f"{package}.{related}")
+    for summary, _, call in autodiscover_calls(model):
+        roots.add(summary.name)
+        packages, related = autodiscover_args(model, summary, call)
+        if related is False:
+            return None
+        if packages is True or (packages is None and django):
+            every_app.add(related if isinstance(related, str) else "")
+        elif isinstance(packages, list):
+            for package in packages:
+                roots.add(package)
+                if related:
+                    roots.add(f"{package}.{related}")
     if django:
         roots.update(model.django_settings_modules() or [])
         every_app.update(DJANGO_SETUP_MODULES)
         roots.update(settings_paths(model))
     roots.update(launcher_arguments(model, ("-A", "--app", "-I", "--include")))
-    reached: set[str] = set()
-    pending: list[SourceFile] = []
-
-    def reach(name: str) -> None:
-        parts = name.replace(":", ".").split(".")
-        for end in range(1, len(parts) + 1):
-            file = model.find_module(".".join(parts[:end]))
-            if file is not None and str(file.path) not in reached:
-                reached.add(str(file.path))
-                pending.append(file)
-
-    for root in roots:
-        reach(root)
-        if "." not in root.replace(":", "."):
-            reach(f"{root}.celery")  # ``celery -A proj`` also tries proj.celery
+    graph = ImportGraph(model)
     if every_app:
         # Each installed app's package is imported, then its related modules.
         for file in model.files.values():
-            if file.is_test:
-                continue
-            file_names = names.get(str(file.path), set()) or {file.module}
-            if file.is_package or {n.rpartition(".")[2] for n in file_names} & every_app:
-                for name in file_names:
-                    reach(name)
-    while pending:
-        file = pending.pop()
-        for imported in imports_of(file, names.get(str(file.path), {file.module})):
-            reach(imported)
+            file_names = graph.file_names(file)
+            if not file.is_test and (
+                file.is_package or {n.rpartition(".")[2] for n in file_names} & every_app
+            ):
+                roots.update(file_names)
+    reached = graph.closure(roots)
     unreached = {path for path in task_files if path not in reached}
     if unreached:
-        unreached -= _named_instrings(model, {p: names.get(p, set()) for p in unreached})
+        unreached -= _named_in_strings(model, {p: graph.names.get(p, set()) for p in unreached})
     return unreached
 
 
-def _named_instrings(model: ProjectModel, candidates: dict[str, set[str]]) -> set[str]:
+def _named_in_strings(model: ProjectModel, candidates: dict[str, set[str]]) -> set[str]:
     """Candidate files whose dotted name appears quoted somewhere in the project's code."""
     wanted = {name: path for path, names in candidates.items() for name in names if "." in name}
     if not wanted:
