@@ -161,17 +161,18 @@ def test_django_autodiscovery_reaches_the_installed_apps(project: Project, autod
     project.write("shop/tasks.py", SHARED.format(name="restock"))
     project.write(
         "batch/worker.py",
-        "from celery import Celery\n\napp = Celery('batch', include=['batch.jobs'])\n"
+        "from celery import Celery\n\napp = Celery('batch', include=['batch.tasks'])\n"
         "app.conf.update(task_time_limit=60, task_soft_time_limit=50)\n",
     )
-    project.write("batch/jobs.py", SHARED.format(name="crunch"))
+    # A tasks module of a package Django does not install: not the Django app's.
+    project.write("batch/tasks.py", SHARED.format(name="crunch"))
     run = project.run(".")
     assert "CEL205" not in codes(run, "orders/tasks.py") | codes(run, "shop/tasks.py"), run
-    assert "CEL205" in codes(run, "batch/jobs.py"), run
+    assert "CEL205" in codes(run, "batch/tasks.py"), run
     tasks = tasks_json(project)
     assert tasks["orders.tasks.ship"]["apps"] == ["proj.celery.app"]
     assert tasks["shop.tasks.restock"]["apps"] == ["proj.celery.app"]
-    assert tasks["batch.jobs.crunch"]["apps"] == ["batch.worker.app"]
+    assert tasks["batch.tasks.crunch"]["apps"] == ["batch.worker.app"]
 
 
 CELERYCONFIG = """\
