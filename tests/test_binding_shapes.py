@@ -61,6 +61,11 @@ def test_shared_task_takes_the_settings_of_the_app_whose_worker_imports_it(proje
     run = project.run(".")
     assert "CEL205" in codes(run, "reports/tasks.py"), run
     assert "CEL205" not in codes(run, "billing/jobs.py"), run
+    # The same when each file is named alone (pre-commit).
+    alone = project.run("reports/tasks.py", "billing/jobs.py")
+    assert alone.findings == [f for f in run.findings if f[0] in ("reports/tasks.py", "billing/jobs.py")], (
+        alone
+    )
     tasks = tasks_json(project)
     assert tasks["billing.jobs.charge"]["apps"] == ["billing.celery.app"]
     assert tasks["reports.tasks.build"]["apps"] == ["reports.celery.app"]
