@@ -258,12 +258,22 @@ def _task_entry(model: ProjectModel, lines: _Lines, task: Task, options: Sequenc
         function=task.function_name,
         path=display(task.summary.file.path),
         line=lines.line(task.summary.tree, task.node.name) or 1,
-        apps=[app.name for app in model.task_apps(task)],
+        apps=[_app_name(model, app) for app in model.task_apps(task)],
         options={},
     )
     for option in options:
         entry.options[option] = _option_entry(lines, task, model.task_option(task, option))
     return entry
+
+
+def _app_name(model: ProjectModel, app: App) -> str:
+    """The app's variable name; its module too when another app shares the name, and the
+    configuration module for Celery's default app (a worker started without ``-A``)."""
+    if app.call is None and app not in model.apps:
+        return f"default app ({app.summary.name})"
+    if sum(1 for other in model.apps if other.name == app.name) > 1:
+        return app.label
+    return app.name
 
 
 def _option_entry(lines: _Lines, task: Task, resolved: Resolved) -> OptionEntry:

@@ -581,6 +581,94 @@ CELERY_FACTS: dict[str, list[tuple[str, dict[str, object]]]] = {
             },
         ),
     ],
+    # S7: shared tasks in a tree with several apps: each worker imports its own modules
+    # (import_default_modules: include, imports and autodiscover_tasks, as the worker does).
+    "shapes/s07_shared_task_apps": [
+        (
+            """
+            from billing.celery import app
+            app.loader.import_default_modules()
+            """,
+            {
+                "task_acks_late": True,
+                'app.tasks["billing.jobs.charge"].acks_late': True,
+                '"reports.tasks.build" in app.tasks': False,
+            },
+        ),
+        (
+            """
+            from reports.celery import app
+            app.loader.import_default_modules()
+            """,
+            {
+                "task_acks_late": False,
+                'app.tasks["reports.tasks.build"].acks_late': False,
+                'app.tasks["reports.exports.archive"].acks_late': False,
+                'app.tasks["reports.exports.export"].acks_late': True,
+                '"billing.jobs.charge" in app.tasks': False,
+            },
+        ),
+        (
+            """
+            from celery import current_app as app
+            app.loader.import_default_modules()
+            """,
+            {
+                "task_acks_late": True,
+                "task_time_limit": 30,
+                "app.main": "default",
+                'app.tasks["legacy.tasks.sweep"].acks_late': True,
+                '"reports.tasks.build" in app.tasks': False,
+            },
+        ),
+    ],
+    # S8: a top-level celery/ package in the tree; the worker imports the installed Celery
+    # (the vendored copy stands in for it), and proj/celery.py is the project's own module.
+    "shapes/s08_local_celery_package": [
+        (
+            """
+            import sys
+            here = sys.path.pop(0)
+            import celery
+            sys.path.insert(0, here)
+            from proj.celery import app
+            import proj.tasks
+            """,
+            {
+                "task_time_limit": 60,
+                "task_soft_time_limit": 50,
+                "task_acks_late": False,
+                'app.tasks["proj.tasks.refresh"].acks_late': False,
+                'app.tasks["proj.tasks.rebuild"].acks_late': True,
+                'app.tasks["proj.tasks.rebuild"].serializer': "pickle",
+            },
+        ),
+    ],
+    # S9: configuration modules nothing in the repository names, loaded at deploy time.
+    "shapes/s09_config_by_content": [
+        (
+            """
+            import os
+            from celery import Celery
+            os.environ["CELERY_CONFIG_MODULE"] = "proj.worker_conf"
+            app = Celery("proj", set_as_current=False)
+            app.config_from_envvar("CELERY_CONFIG_MODULE")
+            """,
+            {"result_serializer": "pickle", "task_serializer": "json", "accept_content": ["json"]},
+        ),
+        (
+            """
+            import runpy
+            from types import SimpleNamespace
+            from celery import Celery
+            overlay = runpy.run_path("deploy/overlay.py")
+            settings = SimpleNamespace(**{k: v for k, v in overlay.items() if k.isupper()})
+            app = Celery("proj", set_as_current=False)
+            app.config_from_object(settings, namespace="CELERY")
+            """,
+            {"accept_content": ["pickle", "json"], "task_serializer": "json"},
+        ),
+    ],
 }
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..settings_catalogue import SettingsCatalogue
+from .config_content import CELERY_ONLY_PREFIXES
 from .model import App, ConfigWrite, ProjectModel, config_writes_in
 from .scan import ModuleSummary
 from .values import Known, Origin, Resolved, Unknown
@@ -49,10 +50,6 @@ BUILTIN_EXTENSION_SETTINGS = (
     "ONCE",
 )
 
-# New-name prefixes no other library uses: an unprefixed ``TASK_ROUTES`` under a namespace
-# is a Celery setting gone astray, while ``REDIS_HOST`` or ``DATABASE_URL`` is usually the
-# project's own.
-CELERY_ONLY_PREFIXES = ("task_", "worker_", "beat_", "result_", "broker_", "event_")
 
 HINT_CUTOFF = 0.75
 """How close (difflib ratio) a key must be to a Celery setting to count as a misspelling."""

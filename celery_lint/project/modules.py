@@ -21,6 +21,13 @@ CELERY_MENTION = (b"celery", b"Celery", b"CELERY")
 _SUBSTRING_SEARCH_LIMIT = 12
 
 
+def _celery_api_name(name: str) -> bool:
+    """``celery`` and ``celery.*`` are Celery's API whatever the tree holds: a top-level
+    ``celery/`` package in the project (a vendored copy, Celery's own repository) must not
+    turn ``from celery import Celery, shared_task`` into project code."""
+    return name == "celery" or name.startswith("celery.")
+
+
 class ModuleIndex:
     """Files by path and by module name, parsed on demand, and the prefilter patterns."""
 
@@ -100,7 +107,7 @@ class ModuleIndex:
     def _index_files(self) -> None:
         pending, self._unindexed = self._unindexed, []
         for file in pending:
-            if file.module:
+            if file.module and not _celery_api_name(file.module):
                 self._by_module.setdefault(file.module, file)
             aliases = self._importable_names(file.path)
             for alias in aliases:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .binding import worker_apps
 from .entities import (
     App,
     ClassSym,
@@ -66,9 +67,13 @@ class TaskOptions(TaskRegistry):
     """Task names and effective task options."""
 
     def task_apps(self, task: Task) -> list[App]:
+        """The apps whose settings apply to ``task``: its own app, or for a shared task the
+        apps whose workers import its module (every app when none is seen to)."""
         if task.decorator is not None and task.decorator.apps is not None:
             return task.decorator.apps
-        return self.default_apps()
+        if task.is_test:
+            return self.default_apps()
+        return worker_apps(self, task.summary.file)
 
     # ------------------------------------------------------------------ task options
     def task_name(self, task: Task) -> Resolved:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .apps import AppRegistry, code_of, runtime_note
+from .config_content import assigns_celery_settings
 from .entities import (
     App,
     ClassSym,
@@ -30,6 +31,8 @@ from .scan import ConfOp, ModuleSummary, dotted_name
 from .values import CELERY_DEFAULT, Known, Origin, Resolved, Unknown, agree
 
 DEPLOYMENT = Origin("deployment", kind="deployment")
+DEFAULT_CONFIG_MODULE = "celeryconfig"
+"""The module Celery's default app (a worker started without ``-A``) reads its settings from."""
 """Where a value of ``deployment-settings`` in ``[tool.celery-lint]`` comes from."""
 
 if TYPE_CHECKING:
@@ -57,7 +60,17 @@ class SettingsModel(AppRegistry):
         """A module some app reads settings from, or a settings module naming Celery settings."""
         if str(file.path) in self.config_modules:
             return True
-        return _looks_like_settings(file) and b"CELERY" in (file.read() or b"")
+        if _looks_like_settings(file) and b"CELERY" in (file.read() or b""):
+            return True
+        return self.assigns_settings(file)
+
+    def assigns_settings(self, file: SourceFile) -> bool:
+        """A module recognised as configuration by its assignments of Celery setting names
+        (``worker_conf.py``, ``deploy/overlay.py``), whatever its name."""
+        return self.memo(
+            ("assigns_settings", str(file.path)),
+            lambda: assigns_celery_settings(self.catalogue, file.read() or b""),
+        )
 
     def _finish_app(self, app: App) -> None:
         if not app.source_ops:
@@ -435,9 +448,23 @@ class SettingsModel(AppRegistry):
         """True when a setting may resolve through :meth:`names_setting_anywhere`, which reads
         files the model does not parse: an app reads configuration the repository cannot show.
         (Known from the build alone, so a ``-j`` parent knows it without the workers.)"""
-        return self.read_whole_repository or any(
-            app.runtime_sources or (app.source is not None and app.source.runtime) for app in self.apps
+        return (
+            self.read_whole_repository
+            or self.binds_by_imports()
+            or any(
+                app.runtime_sources or (app.source is not None and app.source.runtime) for app in self.apps
+            )
         )
+
+    def binds_by_imports(self) -> bool:
+        """Whether the apps of a shared task depend on the project's import graph (every
+        file of it): two or more production apps, or Celery's default app configured by a
+        ``celeryconfig`` module. Known from the file list and the apps alone."""
+        return len(self.default_apps()) > 1 or self.find_module(DEFAULT_CONFIG_MODULE) is not None
+
+    def config_module_source(self, module: ModuleSummary, description: str) -> ConfigSource:
+        """The settings a module holds, read as ``config_from_object`` would read it."""
+        return self._module_source([module], None, description, django=False)
 
     def names_setting_anywhere(self, name: str, app: App | None = None) -> bool:
         """Some file of the repository spells setting ``name`` (new name, old name, any
@@ -639,7 +666,7 @@ def _config_writes_in(model: SettingsModel, file: SourceFile) -> list[ConfigWrit
         str(w.summary.file.path) == path and w.form in ("Django settings", "config module")
         for w in found.values()
     )
-    if not linked and _looks_like_settings(file):
+    if not linked and (_looks_like_settings(file) or model.assigns_settings(file)):
         flat, _ = model.flatten_module(summary)
         for key, writes in flat.items():
             for write in writes:
