@@ -64,8 +64,12 @@ def settings_call_effect(
 
 
 def _where(module: ModuleSummary, node: cst.CSTNode) -> str:
+    """``globals().update(...) in app/settings.py:8``: a call named short, where it is."""
     text = code_of(node)
-    return runtime_note(module, text, text.removesuffix("..."))
+    shown = text
+    if isinstance(node, cst.Call) and len(text) > 40:
+        shown = f"{code_of(node.func)}(...)"
+    return runtime_note(module, shown, text.removesuffix("..."), shown.removesuffix("...)") + "(")
 
 
 # ------------------------------------------------------------------ S3: split-settings include()
@@ -105,8 +109,8 @@ def _include(model: SymbolResolver, module: ModuleSummary, call: cst.Call, flatt
             return effect
         try:
             specs.append(_pattern(model, module, arg.value, optional=False))
-        except NotEvaluable as reason:
-            effect.opaque = f"{where}: the pattern {code_of(arg.value)} cannot be evaluated ({reason})"
+        except NotEvaluable:
+            effect.opaque = f"{where}: the file pattern {code_of(arg.value)} cannot be evaluated"
             return effect
     folder = module.file.path.parent
     for spec in specs:
@@ -270,7 +274,7 @@ def _attribute_source(
     target: cst.BaseExpression | None = None
     if (
         isinstance(expr, cst.Call)
-        and model.qualname_of(module, expr.func) == "vars"
+        and _builtin(module, expr.func, "vars")
         and len(expr.args) == 1
         and not expr.args[0].star
     ):
@@ -313,7 +317,7 @@ def _comprehension(model: SymbolResolver, module: ModuleSummary, comp: cst.DictC
     elif (
         not over_items
         and isinstance(iterable, cst.Call)
-        and model.qualname_of(module, iterable.func) == "dir"
+        and _builtin(module, iterable.func, "dir")
         and len(iterable.args) == 1
     ):
         symbol = model.symbol_of(module, iterable.args[0].value)
@@ -340,6 +344,16 @@ def _comprehension(model: SymbolResolver, module: ModuleSummary, comp: cst.DictC
     return kept
 
 
+def _builtin(module: ModuleSummary, func: cst.BaseExpression, name: str) -> bool:
+    """``func`` is the builtin ``name`` (not shadowed by the module)."""
+    return (
+        isinstance(func, cst.Name)
+        and func.value == name
+        and not module.defines(name)
+        and name not in module.imports
+    )
+
+
 def _loop_names(target: cst.BaseExpression) -> tuple[str, str | None] | None:
     if isinstance(target, cst.Name):
         return target.value, None
@@ -353,7 +367,7 @@ def _loop_names(target: cst.BaseExpression) -> tuple[str, str | None] | None:
 def _getattr_of(
     model: SymbolResolver, module: ModuleSummary, expr: cst.BaseExpression, klass: ClassSym, key: str
 ) -> bool:
-    if not (isinstance(expr, cst.Call) and model.qualname_of(module, expr.func) == "getattr"):
+    if not (isinstance(expr, cst.Call) and _builtin(module, expr.func, "getattr")):
         return False
     args = expr.args
     if len(args) != 2 or not isinstance(args[1].value, cst.Name) or args[1].value.value != key:
