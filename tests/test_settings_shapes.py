@@ -198,6 +198,36 @@ def test_include_through_the_module_and_aliases(project: Project) -> None:
     assert got["acks_late"] == (True, "site_cfg/c.py", 1)
 
 
+def test_include_of_a_list_written_in_the_settings(project: Project) -> None:
+    """The wemake-django-template shape: ``include(*base_settings)``."""
+    django_project(
+        project,
+        "import os\n"
+        "from split_settings.tools import include, optional\n"
+        "\n"
+        "base_settings = [\n"
+        '    "components/limits.py",\n'
+        '    optional("components/local.py"),\n'
+        "]\n"
+        "include(*base_settings)\n",
+        {"site_cfg/components/limits.py": LIMITS},
+    )
+    assert options(project)["time_limit"] == (300, "site_cfg/components/limits.py", 1)
+    project.write(
+        "site_cfg/settings.py",
+        "import os\n"
+        "from split_settings.tools import include\n"
+        'ENV = os.environ.get("DJANGO_ENV", "production")\n'
+        'base_settings = ["components/limits.py", "environments/{0}.py".format(ENV)]\n'
+        "include(*base_settings)\n",
+    )
+    assert options(project)["time_limit"] == (
+        "unknown",
+        "include(*base_settings) in site_cfg/settings.py:5: the file pattern "
+        '"environments/{0}.py".format(ENV) cannot be evaluated',
+    )
+
+
 def test_an_include_into_another_namespace_is_unknown(project: Project) -> None:
     django_project(
         project,
@@ -278,6 +308,23 @@ def test_an_export_function_and_a_staticmethod_are_recognised_by_their_body(proj
     got = options(project)
     assert got["time_limit"] == (300, "site_cfg/settings.py", 9)
     assert got["acks_late"] == (True, "site_cfg/settings.py", 12)
+
+
+def test_an_export_through_an_instance(project: Project) -> None:
+    django_project(
+        project,
+        "import sys\n"
+        "\n"
+        "class SiteSettings:\n"
+        "    CELERY_TASK_TIME_LIMIT = 300\n"
+        "\n"
+        "    def export(self, name):\n"
+        "        for key in dir(self):\n"
+        "            setattr(sys.modules[name], key, getattr(self, key))\n"
+        "\n"
+        "SiteSettings().export(__name__)\n",
+    )
+    assert options(project)["time_limit"] == (300, "site_cfg/settings.py", 4)
 
 
 def test_globals_update_forms(project: Project) -> None:

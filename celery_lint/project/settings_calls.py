@@ -104,14 +104,17 @@ def _include(model: SymbolResolver, module: ModuleSummary, call: cst.Call, flatt
                 continue
             effect.opaque = f"{where} includes settings into a namespace the analyzer cannot tell"
             return effect
-        if arg.star:
+        # ``include(*base_settings)`` of a list written in the project.
+        elements = [(module, arg.value)] if not arg.star else _sequence(model, module, arg.value)
+        if elements is None:
             effect.opaque = f"{where} takes its file patterns from a computed sequence"
             return effect
-        try:
-            specs.append(_pattern(model, module, arg.value, optional=False))
-        except NotEvaluable:
-            effect.opaque = f"{where}: the file pattern {code_of(arg.value)} cannot be evaluated"
-            return effect
+        for owner, element in elements:
+            try:
+                specs.append(_pattern(model, owner, element, optional=False))
+            except NotEvaluable:
+                effect.opaque = f"{where}: the file pattern {code_of(element)} cannot be evaluated"
+                return effect
     folder = module.file.path.parent
     for spec in specs:
         if spec is None:  # optional(None): split-settings skips it
@@ -141,6 +144,23 @@ def _include(model: SymbolResolver, module: ModuleSummary, call: cst.Call, flatt
                 unit[key] = unit[key] + key_writes if key in unit and len(matches) > 1 else list(key_writes)
         effect.units.append(unit)
     return effect
+
+
+def _sequence(
+    model: SymbolResolver, module: ModuleSummary, expr: cst.BaseExpression
+) -> list[tuple[ModuleSummary, cst.BaseExpression]] | None:
+    """The elements of a list or tuple written in the project (a literal, or a name bound
+    once to one), each with the module it is written in."""
+    if isinstance(expr, (cst.Name, cst.Attribute)):
+        symbol = model.symbol_of(module, expr)
+        if not isinstance(symbol, ValueSym) or symbol.expr is None:
+            return None
+        module, expr = symbol.summary, symbol.expr
+    if not isinstance(expr, (cst.List, cst.Tuple)):
+        return None
+    if not all(isinstance(e, cst.Element) for e in expr.elements):
+        return None
+    return [(module, e.value) for e in expr.elements]
 
 
 def _pattern(
@@ -413,8 +433,8 @@ def _export(model: SymbolResolver, module: ModuleSummary, call: cst.Call) -> Cal
     klass: ClassSym | None = None
     method: cst.FunctionDef | None = None
     if isinstance(func, cst.Attribute):
-        owner = model.symbol_of(module, func.value)
-        if not isinstance(owner, ClassSym):
+        owner = _class_of(model, module, func.value)
+        if owner is None:
             return None
         klass = owner
         mro, _ = _mro(model, owner)
@@ -453,6 +473,17 @@ def _export(model: SymbolResolver, module: ModuleSummary, call: cst.Call) -> Cal
     if any(isinstance(d.func, cst.Attribute) and d.func.attr.value == "isupper" for d in reads):
         attributes = {k: v for k, v in attributes.items() if k.isupper()}
     return CallEffect(units=[attributes])
+
+
+def _class_of(model: SymbolResolver, module: ModuleSummary, expr: cst.BaseExpression) -> ClassSym | None:
+    """The project class ``expr`` names, or of the instance it makes (``SiteSettings()``, a
+    name bound to one)."""
+    if isinstance(expr, cst.Call):
+        expr = expr.func
+    symbol = model.symbol_of(module, expr)
+    if isinstance(symbol, ValueSym) and isinstance(symbol.expr, cst.Call):
+        symbol = model.symbol_of(symbol.summary, symbol.expr.func)
+    return symbol if isinstance(symbol, ClassSym) else None
 
 
 def _names_this_module(expr: cst.BaseExpression) -> bool:
