@@ -429,3 +429,19 @@ def test_a_class_method_call_that_exports_nothing_changes_nothing(project: Proje
         "SiteSettings.check(__name__)\n",
     )
     assert options(project)["time_limit"] == (300, "site_cfg/settings.py", 6)
+
+
+def test_a_class_method_that_sets_attributes_on_the_class_exports_nothing(project: Project) -> None:
+    django_project(
+        project,
+        "class SiteSettings:\n"
+        "    CELERY_TASK_TIME_LIMIT = 300\n"
+        "\n"
+        "    @classmethod\n"
+        "    def tag(cls, name):\n"
+        "        setattr(cls, 'origin', name)\n"
+        "\n"
+        "SiteSettings.tag(__name__)\n",
+    )
+    assert options(project)["time_limit"][:2] == (None, None)
+

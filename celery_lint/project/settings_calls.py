@@ -457,7 +457,7 @@ def _export(model: SymbolResolver, module: ModuleSummary, call: cst.Call) -> Cal
     where = _where(module, call)
     if method is None or klass is None:
         return CallEffect(opaque=f"{where} may set module settings the analyzer cannot read")
-    if not _sets_module_attributes(method):
+    if not _sets_module_attributes(method, call):
         if _mentions_modules(method):
             return CallEffect(opaque=f"{where} may set module settings the analyzer cannot read")
         return None
@@ -497,20 +497,41 @@ def _names_this_module(expr: cst.BaseExpression) -> bool:
     return _is_module_namespace(expr)
 
 
-def _sets_module_attributes(function: cst.FunctionDef) -> bool:
-    """The body ``setattr``s onto an object (the module) or updates a module's ``__dict__``."""
+def _sets_module_attributes(function: cst.FunctionDef, call: cst.Call) -> bool:
+    """The body ``setattr``s onto a module object (``sys.modules[name]``, a local bound to
+    one, or a parameter given ``sys.modules[__name__]`` by ``call``) or updates a module's
+    namespace (``vars(module).update(...)``); ``setattr(cls, ...)`` is not an export."""
+    modules: set[str] = set()
+    if any(isinstance(a.value, cst.Subscript) and _names_this_module(a.value) for a in call.args):
+        params = function.params
+        modules.update(p.name.value for p in [*params.posonly_params, *params.params, *params.kwonly_params])
+    for node in _descendants(function):
+        if isinstance(node, cst.Assign) and _is_module_object(node.value, modules):
+            modules.update(t.target.value for t in node.targets if isinstance(t.target, cst.Name))
     for node in _descendants(function):
         if not isinstance(node, cst.Call):
             continue
         if isinstance(node.func, cst.Name) and node.func.value == "setattr" and len(node.args) == 3:
-            return True
-        if (
+            if _is_module_object(node.args[0].value, modules):
+                return True
+        elif (
             isinstance(node.func, cst.Attribute)
             and node.func.attr.value == "update"
             and _mentions_modules(node.func.value)
         ):
             return True
     return False
+
+
+def _is_module_object(expr: cst.BaseExpression, modules: set[str]) -> bool:
+    """``sys.modules[name]``, ``sys.modules.get(name)``, ``importlib.import_module(name)``,
+    or a name known to hold one."""
+    if isinstance(expr, cst.Name):
+        return expr.value in modules
+    if isinstance(expr, cst.Call):
+        name = dotted_name(expr.func) or ""
+        return name.endswith("import_module") or name.endswith("modules.get")
+    return isinstance(expr, cst.Subscript) and (dotted_name(expr.value) or "").endswith("modules")
 
 
 def _mentions_modules(node: cst.CSTNode) -> bool:
