@@ -228,6 +228,24 @@ def test_include_of_a_list_written_in_the_settings(project: Project) -> None:
     )
 
 
+def test_include_in_a_branch_may_not_run(project: Project) -> None:
+    django_project(
+        project,
+        "import os\n"
+        "from split_settings.tools import include\n"
+        'include("base.py")\n'
+        'if os.environ.get("SLOW"):\n'
+        '    include("slow.py")\n',
+        {
+            "site_cfg/base.py": LIMITS,
+            "site_cfg/slow.py": "CELERY_TASK_TIME_LIMIT = 300\nCELERY_TASK_ACKS_LATE = True\n",
+        },
+    )
+    got = options(project)
+    assert got["time_limit"][0] == 300  # both files agree
+    assert got["acks_late"][0] == "unknown"  # set only when the branch runs
+
+
 def test_an_include_into_another_namespace_is_unknown(project: Project) -> None:
     django_project(
         project,
@@ -444,4 +462,3 @@ def test_a_class_method_that_sets_attributes_on_the_class_exports_nothing(projec
         "SiteSettings.tag(__name__)\n",
     )
     assert options(project)["time_limit"][:2] == (None, None)
-

@@ -331,6 +331,10 @@ class SettingsModel(AppRegistry):
                         opaque or f"{effect.overlays[0]} names an optional file absent from the repository"
                     )
                 for unit in effect.units:
+                    if conditional:
+                        # A call in a branch may not run: a name it alone sets may be unset.
+                        for key in unit.keys() - result.keys():
+                            result[key] = [ConfigWrite(key, None, None, module, node, "conditional")]
                     _merge(result, unit, conditional)
                 continue
             for name, value in assigned_names(node):
