@@ -169,12 +169,16 @@ def test_nested_include_is_relative_to_the_included_file(project: Project) -> No
             "site_cfg/components/main.py": (
                 'from split_settings.tools import include\ninclude("limits.py")\nCELERY_TASK_ACKS_LATE = True\n'
             ),
-            "site_cfg/components/limits.py": LIMITS,
+            # include and optional come from the namespace the file runs in, not an import.
+            "site_cfg/components/limits.py": LIMITS
+            + 'include("more/serializer.py", optional("more/x.py"))\n',
+            "site_cfg/components/more/serializer.py": "CELERY_TASK_SERIALIZER = 'json'\n",
         },
     )
     got = options(project)
     assert got["time_limit"] == (300, "site_cfg/components/limits.py", 1)
     assert got["acks_late"] == (True, "site_cfg/components/main.py", 3)
+    assert got["serializer"] == ("json", "site_cfg/components/more/serializer.py", 1)
 
 
 def test_include_through_the_module_and_aliases(project: Project) -> None:

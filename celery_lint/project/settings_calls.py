@@ -33,10 +33,8 @@ Writes = dict[str, list[ConfigWrite]]
 Flatten = Callable[[ModuleSummary], tuple[Writes, "str | None"]]
 """Settings in effect at the end of a module (its own includes and star imports followed)."""
 
-_INCLUDE = frozenset({"split_settings.tools.include", "split_settings.include"})
-_OPTIONAL = frozenset({"split_settings.tools.optional", "split_settings.wrappers.optional"})
-_ONE_OF = frozenset({"split_settings.tools.one_of", "split_settings.wrappers.one_of"})
-_ENTRY = frozenset({"split_settings.tools.entry", "split_settings.wrappers.entry"})
+_SPLIT_SETTINGS = ("split_settings.tools.", "split_settings.wrappers.", "split_settings.")
+_HELPERS = frozenset({"include", "optional", "one_of", "entry"})
 
 
 @dataclass
@@ -56,7 +54,7 @@ def settings_call_effect(
     """What ``call`` (a statement at the module level of ``module``) does to the module's
     settings; None when it is not a call that sets module settings."""
     func = call.func
-    if _is_include(model, module, func):
+    if _split_settings(model, module, func) == "include":
         return _include(model, module, call, flatten)
     if isinstance(func, cst.Attribute) and func.attr.value == "update" and _is_module_namespace(func.value):
         return _namespace_update(model, module, call, flatten)
@@ -73,17 +71,17 @@ def _where(module: ModuleSummary, node: cst.CSTNode) -> str:
 
 
 # ------------------------------------------------------------------ S3: split-settings include()
-def _is_include(model: SymbolResolver, module: ModuleSummary, func: cst.BaseExpression) -> bool:
+def _split_settings(model: SymbolResolver, module: ModuleSummary, func: cst.BaseExpression) -> str:
+    """``include``, ``optional``, ``one_of`` or ``entry`` when ``func`` names split-settings'
+    function, else "". A bare name the module does not bind counts too: a file that
+    ``include()`` runs shares the namespace of the module that includes it."""
     qualname = model.qualname_of(module, func)
-    if qualname in _INCLUDE:
-        return True
-    # ``from split_settings.tools import *``
-    return (
-        qualname is None
-        and isinstance(func, cst.Name)
-        and func.value == "include"
-        and "split_settings.tools" in module.star_imports
-    )
+    if qualname is not None:
+        prefix, _, name = qualname.rpartition(".")
+        return name if name in _HELPERS and prefix + "." in _SPLIT_SETTINGS else ""
+    if isinstance(func, cst.Name) and func.value in _HELPERS:
+        return func.value
+    return ""
 
 
 @dataclass
@@ -167,19 +165,19 @@ def _pattern(
     model: SymbolResolver, module: ModuleSummary, expr: cst.BaseExpression, optional: bool
 ) -> _Pattern | None:
     if isinstance(expr, cst.Call):
-        qualname = model.qualname_of(module, expr.func)
+        helper = _split_settings(model, module, expr.func)
         args = [a for a in expr.args if a.keyword is None and not a.star]
         if len(args) != len(expr.args):
             raise NotEvaluable("keyword or starred arguments")
-        if qualname in _OPTIONAL and len(args) == 1:
+        if helper == "optional" and len(args) == 1:
             if isinstance(args[0].value, cst.Name) and args[0].value.value == "None":
                 return None
             inner = _pattern(model, module, args[0].value, optional=True)
             return None if inner is None else _Pattern(inner.patterns, True, expr)
-        if qualname in _ENTRY and len(args) == 1:
+        if helper == "entry" and len(args) == 1:
             inner = _pattern(model, module, args[0].value, optional)
             return None if inner is None else _Pattern(inner.patterns, optional, expr)
-        if qualname in _ONE_OF and args:
+        if helper == "one_of" and args:
             patterns: list[str] = []
             for arg in args:
                 inner = _pattern(model, module, arg.value, optional=False)
