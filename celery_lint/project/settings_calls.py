@@ -567,6 +567,8 @@ def _own_attributes(klass: ClassSym) -> tuple[Writes, str | None]:
         else:
             return result, f"class {klass.node.name.value} sets attributes in a block"
         for small in smalls:
+            if isinstance(small, cst.AnnAssign) and small.value is None:
+                continue  # ``X: int`` alone sets no attribute
             for name, value in assigned_names(small):
                 if not name.startswith("_"):
                     result[name] = [ConfigWrite(name, None, value, klass.summary, small, "config module")]
