@@ -466,3 +466,41 @@ def test_a_class_method_that_sets_attributes_on_the_class_exports_nothing(projec
         "SiteSettings.tag(__name__)\n",
     )
     assert options(project)["time_limit"][:2] == (None, None)
+
+
+def test_an_export_from_a_class_chosen_at_run_time_is_unknown(project: Project) -> None:
+    django_project(
+        project,
+        "import os, sys\n"
+        "\n"
+        "class Production:\n"
+        "    CELERY_TASK_TIME_LIMIT = 300\n"
+        "\n"
+        "    @classmethod\n"
+        "    def export(cls, name):\n"
+        "        for key in dir(cls):\n"
+        "            setattr(sys.modules[name], key, getattr(cls, key))\n"
+        "\n"
+        "class Development(Production):\n"
+        "    CELERY_TASK_TIME_LIMIT = None\n"
+        "\n"
+        'CLASSES = {"production": Production, "development": Development}\n'
+        'CLASSES[os.environ.get("ENV", "production")].export(__name__)\n',
+    )
+    assert options(project)["time_limit"] == (
+        "unknown",
+        'CLASSES[os.environ.get("ENV", "production")].export(...) in site_cfg/settings.py:15 '
+        "may set module settings the analyzer cannot read",
+    )
+
+
+def test_the_module_dict_through_sys_modules(project: Project) -> None:
+    django_project(
+        project,
+        "import sys\n"
+        "vars(sys.modules[__name__]).update(CELERY_TASK_TIME_LIMIT=300)\n"
+        'sys.modules[__name__].__dict__.update({"CELERY_TASK_ACKS_LATE": True})\n',
+    )
+    got = options(project)
+    assert got["time_limit"] == (300, "site_cfg/settings.py", 2)
+    assert got["acks_late"] == (True, "site_cfg/settings.py", 3)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .apps import code_of, runtime_note
-from .entities import ClassSym, ConfigWrite, FunctionSym, ModuleSym, ValueSym, assigned_names
+from .entities import ClassSym, ConfigWrite, External, FunctionSym, ModuleSym, ValueSym, assigned_names
 from .evaluate import NotEvaluable, evaluate
 from .scan import ModuleSummary, dotted_name
 from .symbols import SymbolResolver
@@ -198,13 +198,15 @@ def _pattern(
 
 # ------------------------------------------------------------------ S4: globals().update(...)
 def _is_module_namespace(expr: cst.BaseExpression) -> bool:
-    """``globals()`` (``locals()`` at module level is the same dict)."""
-    return (
-        isinstance(expr, cst.Call)
-        and not expr.args
-        and isinstance(expr.func, cst.Name)
-        and expr.func.value in ("globals", "locals")
-    )
+    """``globals()`` (``locals()`` at module level is the same dict), and
+    ``vars(sys.modules[__name__])``/``sys.modules[__name__].__dict__``."""
+    if isinstance(expr, cst.Attribute) and expr.attr.value == "__dict__":
+        return isinstance(expr.value, cst.Subscript) and _names_this_module(expr.value)
+    if not isinstance(expr, cst.Call) or not isinstance(expr.func, cst.Name):
+        return False
+    if expr.func.value == "vars" and len(expr.args) == 1:
+        return isinstance(expr.args[0].value, cst.Subscript) and _names_this_module(expr.args[0].value)
+    return not expr.args and expr.func.value in ("globals", "locals")
 
 
 def _namespace_update(
@@ -433,7 +435,14 @@ def _export(model: SymbolResolver, module: ModuleSummary, call: cst.Call) -> Cal
     if isinstance(func, cst.Attribute):
         owner = _class_of(model, module, func.value)
         if owner is None:
-            return None
+            # A library's object (``django_heroku.settings(locals())``) sets no Celery
+            # setting; a project object the analyzer cannot tie to a class
+            # (``{"prod": Production}[ENV].export(__name__)``) may.
+            if isinstance(model.symbol_of(module, func.value), External):
+                return None
+            return CallEffect(
+                opaque=f"{_where(module, call)} may set module settings the analyzer cannot read"
+            )
         klass = owner
         mro, _ = _mro(model, owner)
         method = next(
