@@ -190,6 +190,39 @@ def test_files_without_expectations_are_clean(name: str, fixtures_copy: Path) ->
 # Celery apps has one entry per app; each setup binds ``app``. A fact is a setting name
 # (read from ``app.conf``) or a Python expression; ``{"raises": "Name"}`` says that
 # reading the configuration raises that exception.
+# django-split-settings is not installed with the tests: a stand-in with its semantics.
+# include() runs each file a pattern matches (relative to the file that calls it) in the
+# caller's namespace, each file once; a pattern that matches nothing is an error unless
+# optional() marks it. (glob lists a folder in the file system's order; sorted here.)
+SPLIT_SETTINGS_STAND_IN = """
+import glob, os, sys, types
+
+class _Optional(str):
+    pass
+
+def _include(*patterns, scope=None):
+    scope = scope if scope is not None else sys._getframe(1).f_globals
+    done = scope.setdefault("__included_files__", [])
+    here = scope.get("__included_file__", scope["__file__"])
+    for pattern in patterns:
+        found = sorted(glob.glob(os.path.join(os.path.dirname(here), pattern)))
+        if not found and not isinstance(pattern, _Optional):
+            raise OSError(pattern)
+        for path in found:
+            if path not in done:
+                done.append(path)
+                scope["__included_file__"] = path
+                with open(path) as handle:
+                    exec(compile(handle.read(), path, "exec"), scope)
+                scope["__included_file__"] = here
+
+split_settings = types.ModuleType("split_settings")
+split_settings.tools = types.ModuleType("split_settings.tools")
+split_settings.tools.include, split_settings.tools.optional = _include, _Optional
+sys.modules.update({"split_settings": split_settings, "split_settings.tools": split_settings.tools})
+"""
+
+
 CELERY_FACTS: dict[str, list[tuple[str, dict[str, object]]]] = {
     "django_shop": [
         (
@@ -667,6 +700,100 @@ CELERY_FACTS: dict[str, list[tuple[str, dict[str, object]]]] = {
             app.config_from_object(settings, namespace="CELERY")
             """,
             {"accept_content": ["pickle", "json"], "task_serializer": "json"},
+        ),
+    ],
+    # S3: django-split-settings include() (a glob, an optional file absent, a file name that
+    # is not importable, an override after the includes); reports/ picks its environment
+    # file at run time, so its settings differ by environment (the analyzer says unknown).
+    "shapes/s03_split_settings": [
+        (
+            SPLIT_SETTINGS_STAND_IN
+            + textwrap.dedent(
+                """
+            from portal.celery import app
+            import portal.tasks
+            """
+            ),
+            {
+                "task_time_limit": 300,
+                "task_soft_time_limit": 240,
+                "task_acks_late": True,
+                "task_reject_on_worker_lost": True,
+                "result_backend": "redis://redis:6379/1",
+                "result_expires": 86400,
+                "accept_content": ["json", "pickle"],
+                "task_serializer": "json",
+                "worker_prefetch_multiplier": 1,
+                "broker_connection_retry_on_startup": True,
+                'app.tasks["portal.tasks.render"].time_limit': 200,
+                'app.tasks["portal.tasks.legacy"].serializer': "pickle",
+            },
+        ),
+        (
+            SPLIT_SETTINGS_STAND_IN
+            + textwrap.dedent(
+                """
+            from reports.celery import app
+            """
+            ),
+            {"task_time_limit": 900, "task_soft_time_limit": 840, "task_acks_late": True},
+        ),
+        (
+            SPLIT_SETTINGS_STAND_IN
+            + textwrap.dedent(
+                """
+            import os
+            os.environ["REPORTS_ENVIRONMENT"] = "staging"
+            from reports.celery import app
+            """
+            ),
+            {"task_time_limit": None, "task_soft_time_limit": None, "task_acks_late": True},
+        ),
+    ],
+    # S4: settings exported from a settings class at import time: a classmethod that
+    # setattrs the uppercase attributes along the bases (two other modules) onto the module;
+    # globals().update() of a class's own attributes, a filtered comprehension, keywords; a
+    # mapping only the running process has.
+    "shapes/s04_settings_class": [
+        (
+            """
+            from intranet.celery import app
+            import intranet.tasks
+            """,
+            {
+                "task_time_limit": 300,
+                "task_soft_time_limit": 240,  # ReliableTasks comes first in SiteSettings' MRO
+                "task_acks_late": True,
+                "task_reject_on_worker_lost": True,
+                "accept_content": ["json", "pickle"],
+                "task_serializer": "json",
+                "broker_connection_retry_on_startup": True,
+                'app.tasks["intranet.tasks.render"].time_limit': 200,
+            },
+        ),
+        (
+            """
+            from archive.celery import app
+            import archive.tasks
+            from django.conf import settings
+            """,
+            {
+                "task_time_limit": 600,
+                "task_soft_time_limit": 540,
+                "task_acks_late": True,
+                "task_serializer": "json",
+                "result_expires": 3600,
+                "broker_connection_retry_on_startup": True,
+                'hasattr(settings, "helper_value")': False,  # Django keeps uppercase names only
+            },
+        ),
+        (
+            """
+            import os
+            os.environ["LEDGER_SETTINGS"] = '{"CELERY_TASK_TIME_LIMIT": 30}'
+            from ledger.celery import app
+            """,
+            {"task_time_limit": 30, "task_acks_late": False},
         ),
     ],
 }

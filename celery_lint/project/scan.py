@@ -63,7 +63,8 @@ class ModuleSummary:
     settings_module_env: list[tuple[str | None, cst.CSTNode]] = field(default_factory=list)
     """DJANGO_SETTINGS_MODULE values this module sets; None for a computed value."""
     ordered: list[tuple[cst.CSTNode, bool]] = field(default_factory=list)
-    """Module-level assignments and star imports in order, each with its 'conditional' flag."""
+    """Module-level assignments, star imports and call statements in order, each with its
+    'conditional' flag."""
 
     @property
     def name(self) -> str:
@@ -275,6 +276,12 @@ class _Scanner(Walker):
             self._bind(node.target, node.value, node)
         if node.value is not None:
             self._conf_assignment(node.target, node.value, node)
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        # ``include("base.py")``, ``Settings.export(__name__)``, ``globals().update(...)``:
+        # module-level calls that may set the module's names.
+        if not self.function_depth and not self.class_depth and isinstance(node.value, cst.Call):
+            self.s.ordered.append((node.value, self.block_depth > 0))
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if not self.function_depth and not self.class_depth and isinstance(node.target, cst.Name):

@@ -28,6 +28,7 @@ from .entities import (
 from .evaluate import NotEvaluable, evaluate
 from .files import SourceFile
 from .scan import ConfOp, ModuleSummary, dotted_name
+from .settings_calls import settings_call_effect
 from .values import CELERY_DEFAULT, Known, Origin, Resolved, Unknown, agree
 
 DEPLOYMENT = Origin("deployment", kind="deployment")
@@ -329,7 +330,8 @@ class SettingsModel(AppRegistry):
     def flatten_module(
         self, module: ModuleSummary, seen: set[str] | None = None, overlays: list[str] | None = None
     ) -> tuple[dict[str, list[ConfigWrite]], str | None]:
-        """Module-level settings in effect at the end of ``module``, star imports followed.
+        """Module-level settings in effect at the end of ``module``, star imports, split-settings
+        ``include()`` and exported settings classes followed (``settings_calls``).
 
         Each key maps to one write, or to several when conditional assignments disagree.
         With ``overlays``, an optional star import of a module absent from the repository
@@ -360,11 +362,27 @@ class SettingsModel(AppRegistry):
                     continue
                 inner, inner_opaque = self.flatten_module(target, seen, overlays)
                 opaque = opaque or inner_opaque
-                for key, writes in inner.items():
-                    if conditional and key in result:
-                        result[key] = result[key] + writes
-                    else:
-                        result[key] = list(writes)
+                _merge(result, inner, conditional)
+                continue
+            if isinstance(node, cst.Call):
+                effect = settings_call_effect(
+                    self, module, node, lambda inner: self.flatten_module(inner, seen, overlays)
+                )
+                if effect is None:
+                    continue
+                opaque = opaque or effect.opaque
+                if effect.overlays and overlays is not None:
+                    overlays.extend(effect.overlays)
+                elif effect.overlays:
+                    opaque = (
+                        opaque or f"{effect.overlays[0]} names an optional file absent from the repository"
+                    )
+                for unit in effect.units:
+                    if conditional:
+                        # A call in a branch may not run: a name it alone sets may be unset.
+                        for key in unit.keys() - result.keys():
+                            result[key] = [ConfigWrite(key, None, None, module, node, "conditional")]
+                    _merge(result, unit, conditional)
                 continue
             for name, value in assigned_names(node):
                 write = ConfigWrite(name, None, value, module, node, "config module")
@@ -581,6 +599,17 @@ def _data_files(root: Path) -> list[Path]:
 
 
 _ENVIRONMENT_READERS = frozenset({"os.environ", "os.environ.get", "os.getenv"})
+
+
+def _merge(
+    result: dict[str, list[ConfigWrite]], writes: dict[str, list[ConfigWrite]], conditional: bool
+) -> None:
+    """Settings a star import or an included file brings in, over those set before."""
+    for key, key_writes in writes.items():
+        if conditional and key in result:
+            result[key] = result[key] + key_writes
+        else:
+            result[key] = list(key_writes)
 
 
 def _object_argument(call: cst.Call) -> cst.BaseExpression | None:
