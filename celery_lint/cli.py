@@ -175,7 +175,7 @@ def _load_local_packs(args: argparse.Namespace, registry: RuleRegistry) -> None:
 
     from .config import ConfigError
     from .engine import project_settings
-    from .project.files import find_project_root
+    from .project.roots import find_project_root
 
     root = find_project_root(Path(args.paths[0] if args.paths else "."))
     # The listing does not depend on the rest of the configuration: errors wait for a run.
