@@ -175,3 +175,18 @@ def test_without_a_marker_from_outside_the_root_is_the_outermost_package_parent(
     )
     assert [t["name"] for t in data["tasks"]] == ["shop.jobs.export_orders"]
     assert data["tasks"][0]["options"]["acks_late"]["value"] is True
+
+
+def test_without_a_marker_the_filesystem_root_is_never_the_project(unmarked: Path) -> None:
+    """Run from ``/`` (a container's default working directory), a file with no marker
+    above it is linted in its package's project, not with everything on the machine."""
+    run = run_cli(
+        "--no-cache",
+        "--select",
+        "CEL201,CEL205",
+        unmarked / "shop" / "jobs.py",
+        cwd=Path(unmarked.anchor),
+        timeout=60,
+    )
+    assert [(line, code) for _, line, code in findings(run)] == [(5, "CEL201")]
+    assert "task 'shop.jobs.export_orders'" in run.stdout
