@@ -24,13 +24,14 @@ if TYPE_CHECKING:
     from .project.broker_urls import UrlText
     from .project.configuration import ConfigIndex
     from .project.entities import App, ConfigWrite, Task
+    from .project.hooks import Hook
     from .project.routing import Route
     from .project.setting_styles import StyleFinding
     from .project.tasks import TaskFactory
 else:
     from ._lazy_libcst import cst
 
-__all__ = ["AppView", "Known", "Origin", "ProjectView", "Resolved", "TaskView", "Unknown"]
+__all__ = ["AppView", "Known", "Origin", "ProjectView", "Resolved", "TaskHookView", "TaskView", "Unknown"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,12 +184,33 @@ class TaskView:
         return bound_self(self._context.model, self._task)
 
     @property
+    def result_may_be_read(self) -> bool:
+        """Production code may read the task's result: it runs in a group or chord, its
+        caller picks the task id, or the ``AsyncResult`` of an enqueue call is kept."""
+        from .project.results import tasks_with_read_results
+
+        return id(self._task.node) in tasks_with_read_results(self._context.model)
+
+    @property
     def defers_to_commit(self) -> bool:
         """The task's class (its own, ``base=`` or the app's ``task_cls``, up the class
         chain) overrides ``delay``/``apply_async`` to send on the transaction's commit."""
         from .project.transactions import defers_to_commit
 
         return defers_to_commit(self._context.model, self._task)
+
+    @property
+    def hooks(self) -> list[TaskHookView]:
+        """The hook methods (``before_start``, ``on_success``, ``on_failure``, ``on_retry``,
+        ``after_return``, ``__call__``) that the task's project classes define: code the
+        worker runs around every execution of the task, redeliveries included."""
+        from .project.hooks import task_hooks
+
+        return [
+            TaskHookView(hook, self._context)
+            for hook in task_hooks(self._context.model).values()
+            if self._task in hook.tasks
+        ]
 
     @property
     def model_task(self) -> Task:
@@ -216,6 +238,15 @@ class TaskView:
         from .project.retries import retry_limit
 
         return retry_limit(self._context.model, self._task, call)
+
+    @property
+    def retries_bounded_by_calls(self) -> bool:
+        """The task has no ``autoretry_for`` and every ``retry(...)`` in its body and hook
+        methods passes an integer ``max_retries``: its own ``max_retries`` (even ``None``)
+        bounds nothing."""
+        from .project.retries import retries_bounded_by_calls
+
+        return retries_bounded_by_calls(self._context.model, self._task)
 
     def apps(self) -> list[AppView]:
         """The apps the task is registered with (every production app for ``shared_task``)."""
@@ -245,6 +276,41 @@ class TaskView:
         from .project.limits import option_node
 
         return option_node(self._task, value)
+
+
+@dataclass(frozen=True, eq=False)
+class TaskHookView:
+    """A hook method of a project task class (``on_failure``, ``__call__``...): Celery
+    runs it around every execution of each task whose class chain holds the class."""
+
+    _hook: Hook
+    _context: FileContext
+
+    @property
+    def method(self) -> str:
+        """The method's name (``on_failure``)."""
+        return self._hook.method
+
+    @property
+    def class_name(self) -> str:
+        return self._hook.class_name
+
+    @property
+    def node(self) -> cst.FunctionDef:
+        return self._hook.node
+
+    @property
+    def tasks(self) -> list[TaskView]:
+        """The project tasks the hook runs for."""
+        return [TaskView(task, self._context) for task in self._hook.tasks]
+
+    @property
+    def label(self) -> str:
+        """How messages name it: ``the `on_failure` hook of task class `Base` (task
+        'proj.tasks.a' and 2 more)``."""
+        labels = sorted(task.label for task in self.tasks)
+        more = f" and {len(labels) - 1} more" if len(labels) > 1 else ""
+        return f"the `{self.method}` hook of task class `{self.class_name}` (task '{labels[0]}'{more})"
 
 
 class ProjectView:
@@ -279,6 +345,13 @@ class ProjectView:
         """During the visit: the task whose body encloses the node being visited."""
         task = self._context.current_task
         return TaskView(task, self._context) if task is not None else None
+
+    def current_hook(self) -> TaskHookView | None:
+        """During the visit: the task hook method (``on_failure``, ``__call__``...) whose
+        body encloses the node being visited; rules about task bodies check it as task
+        code (Celery runs it on every execution)."""
+        hook = self._context.current_hook
+        return TaskHookView(hook, self._context) if hook is not None else None
 
     def setting(self, name: str) -> Resolved:
         """The effective value of a Celery setting (new lowercase name) for the project's

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     import libcst as cst
 
     from .project.files import SourceFile
+    from .project.hooks import Hook
     from .project.model import ProjectModel, Task
     from .project.scan import ModuleSummary
 
@@ -55,6 +56,8 @@ class FileContext:
         """Configuration keys of Celery extensions the run's rule packs know (CEL601 skips them)."""
         self.findings: list[RawFinding] = []
         self.current_task: Task | None = None
+        self.current_hook: Hook | None = None
+        """During the walk: the task hook method (``on_failure``...) enclosing the node."""
         self.function_stack: list[cst.FunctionDef] = []
 
     @property

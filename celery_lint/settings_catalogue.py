@@ -2,7 +2,9 @@
 
 The names come from ``celery.app.defaults`` (the same tables Celery itself uses to
 rename old settings and to detect mixed styles), never from a hand-copied list: the
-documentation's rename table is wrong in many places. Importing ``celery.app`` costs
+documentation's rename table is wrong in many places. A few settings Celery reads by
+name (``conf.get('result_backend_thread_safe')`` in a backend) are missing from those
+tables: they are found by reading the installed Celery's own source. Importing ``celery.app`` costs
 about a quarter of a second, so the catalogue is kept in a small JSON file keyed by
 the installed Celery version and rebuilt only when that version changes.
 """
@@ -19,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-_CACHE_FORMAT = 3
+_CACHE_FORMAT = 4
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,10 @@ class SettingsCatalogue:
     types: dict[str, str] = field(default_factory=dict)
     """New name to the type Celery declares for it: ``bool``, ``int``, ``float``, ``string``,
     ``list``, ``dict`` or ``any``."""
+    undeclared: dict[str, str] = field(default_factory=dict)
+    """Settings Celery reads by name (``conf.get('firestore_project')``, ``conf['x']``,
+    ``app.conf.x``) that ``celery.app.defaults`` does not declare, each with the first
+    place of the installed Celery that reads it (``celery/backends/gcs.py:189``)."""
 
     def is_new(self, key: str) -> bool:
         return key in self.defaults
@@ -54,6 +60,19 @@ class SettingsCatalogue:
             return None
         rest = key[len(prefix) :].lower()
         return rest if rest in self.defaults else None
+
+    def read_undeclared(self, key: str, namespace: str | None) -> str | None:
+        """The undeclared setting Celery reads ``key`` as (the key itself, or
+        ``<NS>_<NAME>`` under a namespace), or None."""
+        if key in self.undeclared:
+            return key
+        if namespace:
+            prefix = namespace + "_"
+            if key.startswith(prefix) and key == (key.upper() if namespace.isupper() else key):
+                rest = key[len(prefix) :].lower()
+                if rest in self.undeclared:
+                    return rest
+        return None
 
     def all_names(self) -> list[str]:
         return sorted(set(self.defaults) | set(self.old_to_new))
@@ -87,7 +106,75 @@ def _read_from_celery() -> dict[str, Any]:
             name: _type_name(option.type)
             for name, option in celery_defaults.flatten(celery_defaults.NAMESPACES)
         },
+        "undeclared": _undeclared_reads(set(celery_defaults.DEFAULTS) | set(celery_defaults._TO_NEW_KEY)),
     }
+
+
+def _undeclared_reads(declared: set[str]) -> dict[str, str]:
+    """Names the installed Celery reads from an app's configuration (``conf.get('name')``,
+    ``conf['name']``, ``x.conf.name``) that ``declared`` does not hold."""
+    import ast
+
+    import celery
+    from celery.app.utils import Settings
+
+    root = Path(celery.__file__).parent
+    ignored = declared | set(dir(Settings))
+    found: dict[str, str] = {}
+    for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root.parent)
+        if "tests" in relative.parts:
+            continue
+        try:
+            tree = ast.parse(path.read_text("utf-8"))
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        decorators = {
+            id(node)
+            for owner in ast.walk(tree)
+            if isinstance(owner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            for decorator in owner.decorator_list
+            for node in ast.walk(decorator)
+        }
+        for node in ast.walk(tree):
+            if id(node) in decorators:
+                continue
+            name = _conf_read(node)
+            if name is not None and name not in ignored and name not in found:
+                found[name] = f"{relative.as_posix()}:{getattr(node, 'lineno', 0)}"
+    return found
+
+
+def _conf_read(node: Any) -> str | None:
+    """``conf.get('name', ...)``, ``conf['name']`` or ``x.conf.name`` read: the name."""
+    import ast
+
+    def is_conf(expr: Any) -> bool:
+        if isinstance(expr, ast.Name):
+            return expr.id in ("conf", "_conf")
+        return isinstance(expr, ast.Attribute) and expr.attr in ("conf", "_conf")
+
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("get", "setdefault")
+        and is_conf(node.func.value)
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    ):
+        return node.args[0].value
+    if (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.ctx, ast.Load)
+        and is_conf(node.value)
+        and isinstance(node.slice, ast.Constant)
+        and isinstance(node.slice.value, str)
+    ):
+        return node.slice.value
+    if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load) and is_conf(node.value):
+        return node.attr
+    return None
 
 
 def _type_name(declared: Any) -> str:
@@ -136,4 +223,5 @@ def load_catalogue() -> SettingsCatalogue:
         old_to_new=data["old_to_new"],
         new_to_old=data["new_to_old"],
         types=data["types"],
+        undeclared=data["undeclared"],
     )

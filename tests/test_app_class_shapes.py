@@ -219,3 +219,50 @@ def test_app_method_factories_and_wrapper_option_changes(project: Project) -> No
     # A plain wrapper's assignment beats the caller; its setdefault does not.
     assert option(data, "proj.jobs.pull", "acks_late") == (False, "decorator", "proj/jobs.py", 11)
     assert option(data, "proj.jobs.pull", "time_limit") == (60, "decorator", "proj/celery.py", 18)
+
+
+def test_config_from_object_in_the_app_class(project: Project) -> None:
+    """``self.config_from_object(...)`` in ``__init__`` loads its module for every instance;
+    one in a method the project calls with its own argument cannot be followed."""
+    project.write("proj/__init__.py", "")
+    project.write(
+        "proj/celery.py",
+        "from celery import Celery\n"
+        "\n"
+        "class ProjCelery(Celery):\n"
+        "    def __init__(self, *args, **kwargs):\n"
+        "        super().__init__(*args, **kwargs)\n"
+        "        self.config_from_object('proj.settings')\n"
+        "\n"
+        "class LateCelery(Celery):\n"
+        "    def setup(self, settings):\n"
+        "        self.config_from_object(settings)\n"
+        "\n"
+        "app = ProjCelery('proj')\n"
+        "late = LateCelery('late')\n"
+        "late.setup('proj.settings')\n",
+    )
+    project.write(
+        "proj/settings.py",
+        "task_acks_late = True\ntask_time_limit = 300\ntask_serializer = 'pickle'\n",
+    )
+    project.write(
+        "proj/tasks.py",
+        "from proj.celery import app, late\n"
+        "\n"
+        "@app.task\n"
+        "def work():\n"
+        "    pass\n"
+        "\n"
+        "@late.task\n"
+        "def later():\n"
+        "    pass\n",
+    )
+    data = tasks_json(project)
+    assert option(data, "proj.tasks.work", "acks_late") == (True, "setting", "proj/settings.py", 1)
+    assert option(data, "proj.tasks.work", "time_limit") == (300, "setting", "proj/settings.py", 2)
+    assert option(data, "proj.tasks.later", "acks_late")[0] == "unknown"
+    run = project.run("--format", "json")
+    found = {(f["code"], f["path"], f["line"]) for f in json.loads(run.stdout)["findings"]}
+    assert ("CEL101", "proj/settings.py", 3) in found
+    assert not {code for code, path, _ in found if path == "proj/tasks.py"} - {"CEL202"}

@@ -634,7 +634,7 @@ def test_message_of_a_plain_shared_task():
     assert time_limit.column == 1
     assert time_limit.name == "missing-time-limit"
     assert "task 'orders.tasks.charge' has no time limit" in time_limit.message
-    assert "none on the task" in time_limit.message
+    assert "neither on the task nor `task_time_limit` in" in time_limit.message
     assert "task_time_limit" in time_limit.message
 
 

@@ -358,7 +358,10 @@ def test_namespace_mismatches_are_invisible_to_celery_and_fixed_by_the_rename(ke
 
 
 def test_extension_settings_option_silences_cel601():
-    settings = "CELERY_TASK_ACKS_LATE = True\nCELERY_MYAPP_TIME_LIMIT = 5\n"
+    # The extension's prefix reads like Celery's own: without the option the key looks like
+    # a misspelt CELERY_TASK_TIME_LIMIT. (A key with a word of its own, such as
+    # CELERY_MYAPP_TIME_LIMIT, is another name and never gets a hint.)
+    settings = "CELERY_TASK_ACKS_LATE = True\nCELERY_TASKS_TIME_LIMIT = 5\n"
     celery_py = (
         "import os\nfrom celery import Celery\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'proj.settings')\n"
         "app = Celery('proj')\napp.config_from_object('django.conf:settings', namespace='CELERY')\n"
@@ -370,7 +373,7 @@ def test_extension_settings_option_silences_cel601():
         "proj/settings.py",
         **{
             "proj/celery.py": celery_py,
-            "pyproject.toml": "[tool.celery-lint]\nextension-settings = ['CELERY_MYAPP_*']\n",
+            "pyproject.toml": "[tool.celery-lint]\nextension-settings = ['CELERY_TASKS_*']\n",
         },
     )
 

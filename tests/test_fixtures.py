@@ -470,6 +470,18 @@ CELERY_FACTS: dict[str, list[tuple[str, dict[str, object]]]] = {
                 "broker_connection_retry_on_startup": True,
             },
         ),
+        (
+            """
+            from catalog.celery import app
+            import catalog.tasks
+            """,
+            {
+                "task_time_limit": None,
+                "task_acks_late": True,
+                'app.tasks["catalog.tasks.refresh"].acks_late': True,
+                'app.tasks["catalog.tasks.refresh"].soft_time_limit': None,
+            },
+        ),
     ],
     # The deployment file of ingest/worker.py: empty here, what deployment-settings states there.
     "shapes/s02_runtime_mapping": [
@@ -600,6 +612,33 @@ CELERY_FACTS: dict[str, list[tuple[str, dict[str, object]]]] = {
                 'app.tasks["shop.jobs.export_orders"].acks_late': True,
                 'app.tasks["shop.jobs.export_orders"].time_limit': None,
                 'app.tasks["shop.jobs.export_customers"].time_limit': 60,
+            },
+        ),
+    ],
+    # S13: smaller rule gaps: undeclared settings Celery reads, the eager fallback, hooks
+    # of the base class, an explicit ignore_result=False.
+    "shapes/s13_rule_gaps": [
+        (
+            """
+            from shop.celery import app
+            import shop.tasks
+            from celery.backends.base import BaseBackend
+            """,
+            {
+                "broker_url": None,
+                "task_always_eager": True,  # only because no broker is configured here
+                "task_ignore_result": True,
+                "BaseBackend(app).thread_safe": True,
+                'app.conf.get("gcs_threadpool_maxsize")': 4,
+                'app.conf.get("CELERY_DB_REUSE_MAX")': 10,
+                "worker_concurrency": None,  # CELERY_WORKER_CONCURRENCY_MAX is another name
+                'app.tasks["shop.tasks.audit"].ignore_result': False,
+                'app.tasks["shop.tasks.sync"].max_retries': None,
+                '[c.__name__ for c in type(app.tasks["shop.tasks.sync"]).__mro__[:3]]': [
+                    "sync",
+                    "Audited",
+                    "Task",
+                ],
             },
         ),
     ],

@@ -12,6 +12,7 @@ from ..rules.base import Rule
 if TYPE_CHECKING:
     import libcst as cst
 
+    from ..project.hooks import Hook
     from ..project.model import Task
 else:
     from .._lazy_libcst import cst
@@ -20,7 +21,13 @@ else:
 class BatchedVisitor:
     """Dispatches every node of a module to the rules that want it, in one walk."""
 
-    def __init__(self, rules: list[Rule], context: FileContext, task_bodies: dict[int, Task]) -> None:
+    def __init__(
+        self,
+        rules: list[Rule],
+        context: FileContext,
+        task_bodies: dict[int, Task],
+        hook_bodies: dict[int, Hook] | None = None,
+    ) -> None:
         self.visit: dict[str, list[Callable[[Any], Any]]] = {}
         self.leave: dict[str, list[Callable[[Any], Any]]] = {}
         for rule in rules:
@@ -30,6 +37,7 @@ class BatchedVisitor:
                 table.setdefault(node_name, []).append(getattr(rule, attr))
         self.context = context
         self.task_bodies = task_bodies
+        self.hook_bodies = hook_bodies or {}
         self.visit_by_type: dict[type, list[Callable[[Any], Any]]] = {}
         self.leave_by_type: dict[type, list[Callable[[Any], Any]]] = {}
         self.function_type = cst.FunctionDef
@@ -55,6 +63,7 @@ class DispatchWalker(Walker):
         if node_type is batch.function_type:
             batch.context.function_stack.append(node)  # type: ignore[arg-type]
             batch.context.current_task = batch.task_bodies.get(id(node))
+            batch.context.current_hook = batch.hook_bodies.get(id(node))
         callbacks = batch.visit_by_type.get(node_type)
         if callbacks is None:
             callbacks = batch.visit_by_type[node_type] = batch.visit.get(node_type.__name__, [])
@@ -74,3 +83,4 @@ class DispatchWalker(Walker):
             stack = batch.context.function_stack
             stack.pop()
             batch.context.current_task = batch.task_bodies.get(id(stack[-1])) if stack else None
+            batch.context.current_hook = batch.hook_bodies.get(id(stack[-1])) if stack else None

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..context import FileContext, RawFinding
 from ..noqa import NoqaIndex
 from ..project.files import ANALYSIS_SKIPPED, SourceFile, run_with_large_stack
+from ..project.hooks import hooks_in
 from ..rules import all_rules
 from ..rules.base import Rule
 from ..types import Fix, Kind, Violation
@@ -195,7 +196,7 @@ class Engine:
         for rule in rules:
             rule.check()
         task_bodies = {id(t.body): t for t in model.tasks_in(file) if t.body is not None}
-        batched = BatchedVisitor(rules, context, task_bodies)
+        batched = BatchedVisitor(rules, context, task_bodies, hooks_in(model, file))
         if batched.needed:
             batched.walk(summary.tree)
         findings = context.findings

@@ -1,4 +1,5 @@
-"""Configuration an app's own Celery subclass writes through ``self.conf``.
+"""Configuration an app's own Celery subclass writes through ``self.conf`` (and loads with
+``self.config_from_object``).
 
 ``class ProjCelery(Celery): def __init__(self, *a, **k): super().__init__(*a, **k);
 self.conf.task_acks_late = True`` configures every instance: what ``__init__`` (and the
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 else:
     from .._lazy_libcst import cst
 
-_WRITES = ("update", "setdefault", "attr", "item")
+_WRITES = ("update", "setdefault", "attr", "item", "config_from_object")
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,22 @@ def apply_class_writes(model: AppRegistry, app: App, summaries: list[ModuleSumma
     for method, conditional in methods.values():
         local_names = function_locals(method.node)
         for op in _method_ops(method):
+            if op.kind == "config_from_object" and op.call is not None:
+                if (
+                    conditional
+                    or op.conditional
+                    or not at_init
+                    or any(mentions(arg.value, local_names) for arg in op.call.args)
+                ):
+                    # ``self.config_from_object(settings)`` of a parameter, in a branch, or in
+                    # a method called later: which object, and whether it replaces what the
+                    # module set, cannot be known.
+                    computed = cst.Call(
+                        func=cst.Name("x"), args=[cst.Arg(cst.Call(func=cst.Name("computed")))]
+                    )
+                    op = ConfOp(op.kind, op.receiver, op.node, call=computed, in_function=True)
+                model._apply_conf_op(app, method.klass.summary, op)
+                continue
             before = len(app.preconf)
             model._apply_conf_op(app, method.klass.summary, op)
             for write in app.preconf[before:]:

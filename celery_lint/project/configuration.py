@@ -162,22 +162,47 @@ def looks_like_setting(catalogue: SettingsCatalogue, key: str, namespace: str | 
 
 
 def closest_setting(catalogue: SettingsCatalogue, key: str, namespace: str | None) -> str | None:
-    """The known name closest to ``key`` in the same style, or None when nothing is close."""
+    """The known name closest to ``key`` in the same style, or None when nothing is close.
+
+    Only a misspelling of a name is suggested: a key that adds or swaps a word
+    (``result_backend_thread_safe``, ``firestore_project``) names another thing, and
+    renaming it to ``result_backend`` or ``gcs_project`` would overwrite a different
+    setting. Settings Celery reads without declaring them count as names too.
+    """
+    undeclared = list(catalogue.undeclared)
     if key.islower():
-        pool = list(catalogue.defaults)
+        pool = [*catalogue.defaults, *(name for name in undeclared if name.islower())]
         found = difflib.get_close_matches(key, pool, n=1, cutoff=HINT_CUTOFF)
-        return found[0] if found else None
+        return found[0] if found and misspelling(key, found[0]) else None
     if namespace:
-        spelled = {prefixed(namespace, new): new for new in catalogue.defaults}
+        spelled = {prefixed(namespace, new): new for new in [*catalogue.defaults, *undeclared]}
         pool = [*spelled, *catalogue.old_to_new]
         found = difflib.get_close_matches(key, pool, n=1, cutoff=HINT_CUTOFF)
-        if not found:
+        if not found or not misspelling(key, found[0]):
             return None
         # Under a namespace the prefixed spelling is the one to suggest.
         new = spelled.get(found[0]) or catalogue.old_to_new[found[0]]
         return prefixed(namespace, new)
-    found = difflib.get_close_matches(key, list(catalogue.old_to_new), n=1, cutoff=HINT_CUTOFF)
-    return found[0] if found else None
+    pool = [*catalogue.old_to_new, *(name for name in undeclared if name.isupper())]
+    found = difflib.get_close_matches(key, pool, n=1, cutoff=HINT_CUTOFF)
+    return found[0] if found and misspelling(key, found[0]) else None
+
+
+def misspelling(key: str, name: str) -> bool:
+    """Whether ``key`` reads as ``name`` misspelt (``task_acks_lte``, ``TASK_TIMELIMIT``,
+    ``DB_TABLE_NAMES`` for ``DB_TABLENAMES``) or with a word left out (``CELERYD_TIME_LIMIT``
+    for ``CELERYD_TASK_TIME_LIMIT``), rather than as another name (``worker_concurrency_max``):
+    every word of the key is close to a word of ``name``, or the key spells ``name``'s
+    letters with its words joined or split and at most one letter more."""
+    key_words = [word for word in key.lower().split("_") if word]
+    words = [word for word in name.lower().split("_") if word]
+    if all(
+        any(difflib.SequenceMatcher(None, word, other).ratio() >= HINT_CUTOFF for other in words)
+        for word in key_words
+    ):
+        return True
+    joined, other = "".join(key_words), "".join(words)
+    return len(joined) <= len(other) + 1 and difflib.SequenceMatcher(None, joined, other).ratio() >= 0.9
 
 
 def is_extension_setting(key: str, extra: Iterable[str]) -> bool:
@@ -292,6 +317,23 @@ def _mentions_test(expr: cst.BaseExpression) -> bool:
         if isinstance(node, cst.Name) and "test" in node.value.lower():
             return True
         if isinstance(node, cst.SimpleString) and "test" in node.value.lower():
+            return True
+        stack.extend(children(node))
+    return False
+
+
+def depends_on_broker(write: ConfigWrite) -> bool:
+    """A value computed from whether a broker is configured: ``not CELERY_BROKER_URL``,
+    ``BROKER_URL is None``, ``not env("BROKER")``, ``"BROKER_URL" not in os.environ``. A
+    fallback for a process started without a broker (a developer machine, a one-off
+    script), not a switch that is always on. A bare name or literal is not computed."""
+    value = write.value
+    if value is None or isinstance(value, (cst.Name, cst.Attribute, cst.BaseNumber, cst.BaseString)):
+        return False
+    stack: list[cst.CSTNode] = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.Name, cst.SimpleString)) and "broker" in node.value.lower():
             return True
         stack.extend(children(node))
     return False

@@ -127,7 +127,9 @@ class App:
 
     @property
     def label(self) -> str:
-        return f"{self.summary.name}.{self.name}"
+        """The app by the name Python imports it under (``shop.celery_app.app`` in a
+        ``src/`` layout, not ``src.shop.celery_app.app``)."""
+        return f"{self.summary.file.import_name or self.summary.name}.{self.name}"
 
     def __repr__(self) -> str:
         return f"<App {self.label}>"

@@ -87,7 +87,7 @@ class TaskOptions(TaskRegistry):
         if task.decorator is not None:
             raw = task.decorator.options.get(option)
             if raw is not None:
-                return self._option_value(raw, option, task.decorator.via)
+                return self._option_value(raw, option, option_via(task, raw))
             if task.decorator.opaque:
                 return Unknown(task.decorator.opaque)
             return None
@@ -275,6 +275,24 @@ class TaskOptions(TaskRegistry):
 
 
 # ----------------------------------------------------------------------- tasks by name and expression
+def option_via(task: Task, raw: OptionExpr | Resolved) -> str:
+    """Where messages say a decorator option was given: "the decorator" when it is
+    written in the task's own decorator (``@wrapper(max_retries=5)``), else the wrapper
+    or alias that supplies it."""
+    assert task.decorator is not None
+    if (
+        isinstance(raw, OptionExpr)
+        and raw.summary is task.summary
+        and any(_contains(decorator, raw.expr) for decorator in task.node.decorators)
+    ):
+        return "the decorator"
+    return task.decorator.via
+
+
+def _contains(node: cst.CSTNode, target: cst.CSTNode) -> bool:
+    return node is target or any(_contains(child, target) for child in node.children)
+
+
 def task_for_expression(model: TaskOptions, summary: ModuleSummary, expr: cst.BaseExpression) -> Task | None:
     """The project task an expression names (``add``, ``tasks.add``), if the analyzer can tell."""
     symbol = model.symbol_of(summary, expr)

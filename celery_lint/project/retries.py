@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from .entities import External, OptionExpr, ValueSym
+from .hooks import task_classes, task_hooks
+from .options import option_via
 from .scan import dotted_name
 from .values import Known, Origin, Resolved, Unknown
 from .walk import Walker
@@ -46,7 +48,9 @@ def decorator_option(model: ProjectModel, task: Task, option: str) -> Resolved |
     if raw is None:
         return Unknown(decorator.opaque) if decorator.opaque else None
     if isinstance(raw, OptionExpr):
-        origin = Origin(f"{option} on {decorator.via}", raw.summary.file.relpath, raw.expr, kind="decorator")
+        origin = Origin(
+            f"{option} on {option_via(task, raw)}", raw.summary.file.relpath, raw.expr, kind="decorator"
+        )
         return model.value_of(raw.summary, raw.expr, origin)
     return raw
 
@@ -231,6 +235,70 @@ def retry_limit(model: ProjectModel, task: Task, call: cst.Call | None = None) -
         if found is not None:
             return found
     return None
+
+
+class _RetryCalls(Walker):
+    """The ``.retry(...)`` calls of a function, and whether it hands ``self_name`` on."""
+
+    def __init__(self, self_name: str | None, methods: set[str]) -> None:
+        super().__init__()
+        self.self_name = self_name
+        self.methods = methods
+        self.calls: list[cst.Call] = []
+        self.passes_self = False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "retry":
+            self.calls.append(node)
+        elif (
+            isinstance(func, cst.Attribute)
+            and func.attr.value in self.methods
+            and isinstance(func.value, cst.Name)
+            and func.value.value == self.self_name
+        ):
+            self.passes_self = True  # a method of the task's own classes may retry
+        for arg in node.args:
+            if isinstance(arg.value, cst.Name) and arg.value.value == self.self_name:
+                self.passes_self = True
+
+
+def retries_bounded_by_calls(model: ProjectModel, task: Task) -> bool:
+    """A ``max_retries=None`` on the task bounds nothing: the task has no ``autoretry_for``
+    and retries only through ``retry(...)`` calls of its body and hook methods, each with an
+    integer ``max_retries`` (``Task.retry`` uses the call's value when it is not None).
+    False without any such call, when a ``retry()`` call leaves the limit out, or when the
+    body hands the task instance on (``helper(self)``, ``self.method()`` of a project
+    task class: either may retry)."""
+    autoretry = autoretry_option(model, task, "autoretry_for")
+    if not isinstance(autoretry, Known) or autoretry.value:
+        return False
+    body = task.body
+    if body is None:
+        return False
+    methods = {
+        item.name.value
+        for klass in task_classes(model, task)
+        for item in klass.node.body.body
+        if isinstance(item, cst.FunctionDef)
+    }
+    functions: list[tuple[cst.FunctionDef, str | None]] = [(body, bound_self(model, task))]
+    for hook in task_hooks(model).values():
+        if task in hook.tasks:
+            params = [*hook.node.params.posonly_params, *hook.node.params.params]
+            functions.append((hook.node, params[0].name.value if params else None))
+    calls = 0
+    for function, self_name in functions:
+        finder = _RetryCalls(self_name, methods)
+        finder.walk(function)
+        if finder.passes_self:
+            return False
+        for call in finder.calls:
+            arg = keyword(call, "max_retries")
+            if arg is None or has_splat(call) or not isinstance(arg.value, cst.Integer):
+                return False
+        calls += len(finder.calls)
+    return calls > 0
 
 
 # ----------------------------------------------------------------------- exception lists

@@ -52,7 +52,8 @@ class ModuleSummary:
     imports: dict[str, str] = field(default_factory=dict)
     star_imports: list[str] = field(default_factory=list)
     optional_stars: set[int] = field(default_factory=set)
-    """ids of star imports guarded by ``except ImportError`` or ``suppress(ImportError)``."""
+    """ids of star imports guarded by ``except ImportError``, ``suppress(ImportError)`` or
+    an ``if`` that checks a file or module exists."""
     bindings: dict[str, list[Binding]] = field(default_factory=dict)
     functions: dict[str, cst.FunctionDef] = field(default_factory=dict)
     classes: dict[str, cst.ClassDef] = field(default_factory=dict)
@@ -164,6 +165,9 @@ class _Scanner(Walker):
     def visit_If(self, node: cst.If) -> None:
         self._enter_block()
         self.branch_depth += 1
+        if not self.function_depth and not self.class_depth and _checks_existence(node.test):
+            # ``if os.path.isfile(join(HERE, "private.py")): from .private import *``
+            self._mark_optional_stars(node.body)
 
     def leave_If(self, original_node: cst.If) -> None:
         self._leave_block()
@@ -377,6 +381,24 @@ def scan_module(file: SourceFile) -> ModuleSummary | None:
     summary = ModuleSummary(file=file, tree=tree)
     _Scanner(summary).walk(tree)
     return summary
+
+
+# Calls that ask whether a file or module is there: ``os.path.isfile``, ``Path.exists``, ...
+_EXISTENCE_CHECKS = frozenset({"isfile", "exists", "is_file", "lexists", "find_spec", "access"})
+
+
+def _checks_existence(test: cst.BaseExpression) -> bool:
+    """An ``if`` test that holds when a file or module exists (also within ``and``)."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return _checks_existence(test.left) or _checks_existence(test.right)
+    if isinstance(test, cst.Comparison):
+        # ``find_spec("x") is not None``
+        return _checks_existence(test.left)
+    if not isinstance(test, cst.Call):
+        return False
+    func = test.func
+    name = func.attr.value if isinstance(func, cst.Attribute) else dotted_name(func)
+    return name in _EXISTENCE_CHECKS
 
 
 def _catches_import_error(expr: cst.BaseExpression) -> bool:

@@ -108,6 +108,11 @@ class SettingsModel(AppRegistry):
                 symbol = self.resolve(f"{module_name}.{attr}")
                 return self._source_from_symbol(symbol, namespace, target)
             module = self.module_summary(module_name)
+            if module is None and self.absent_from_repository(module_name):
+                # ``config_from_object("celeryconfig")`` of a module the deployment provides.
+                text = code_of(call)
+                note = runtime_note(summary, f"{text} (not in the repository)", text.removesuffix("..."))
+                return ConfigSource(target, {}, namespace=namespace, runtime=[note])
             if module is None:
                 return ConfigSource(
                     target,
@@ -215,6 +220,30 @@ class SettingsModel(AppRegistry):
                             found.update(m for m, _ in env_summary.settings_module_env if m is not None)
         return sorted(found)
 
+    def absent_from_repository(self, module: str) -> bool:
+        """No file of the repository is module ``module``: neither one the model indexes nor
+        one on disk under the root or a source root (an excluded or unreadable file is there)."""
+        if self.find_module(module) is not None or not module or module.startswith("."):
+            return False
+        relative = Path(*module.split("."))
+        for base in (self.root, *self._source_roots()):
+            if (base / relative).with_suffix(".py").exists() or (base / relative / "__init__.py").exists():
+                return False
+        suffix = "/" + relative.as_posix()
+        return not any(
+            f.relpath.replace("\\", "/").removesuffix(".py").removesuffix("/__init__").endswith(suffix)
+            or f.module == module
+            for f in self.files.values()
+        )
+
+    def _settings_env_note(self, name: str) -> str:
+        """Where the project names the absent settings module, for messages."""
+        text = f"DJANGO_SETTINGS_MODULE {name} (not in the repository)"
+        for summary in self.parsed_summaries():
+            if any(value == name for value, _ in summary.settings_module_env):
+                return runtime_note(summary, text, name)
+        return text
+
     def _django_source(self, app: App, summary: ModuleSummary, namespace: str | None) -> ConfigSource:
         names = self.django_settings_modules(summary)
         if names is None:
@@ -236,6 +265,11 @@ class SettingsModel(AppRegistry):
         modules = []
         for name in names:
             module = self.module_summary(name)
+            if module is None and len(names) == 1 and self.absent_from_repository(name):
+                # ``DJANGO_SETTINGS_MODULE=settings.prod`` that the deployment provides:
+                # configuration the repository cannot show, like a runtime mapping.
+                note = self._settings_env_note(name)
+                return ConfigSource(name, {}, namespace=namespace, django=True, runtime=[note])
             if module is None:
                 return ConfigSource(
                     name,

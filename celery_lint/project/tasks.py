@@ -71,6 +71,8 @@ class TaskFactory:
     reason: str = ""
     bound: bool = False
     """The wrapper is a method of the app's class, called through the app (``self`` is bound)."""
+    inner_wrapper: TaskFactory | None = None
+    """The wrapper's inner call is another wrapper (``job`` calling ``task``)."""
 
 
 class _InnerFactoryFinder(Walker):
@@ -278,6 +280,9 @@ class TaskRegistry(SettingsModel):
                 ):
                     self.patterns.add(symbol.node.name.value.encode())
                     self.factory_names.add(symbol.node.name.value)
+                    stored = self._stored_options_factory(symbol, depth)
+                    if stored is not None:
+                        return stored
                     return TaskFactory(
                         "opaque",
                         reason=f"class decorator {symbol.node.name.value} passes options the analyzer cannot follow",
@@ -334,18 +339,64 @@ class TaskRegistry(SettingsModel):
         finder.walk(func.body)
         return finder.found
 
+    def _stored_options_factory(self, klass: ClassSym, depth: int) -> TaskFactory | None:
+        """A class decorator whose ``__init__(self, *args, **kwargs)`` only stores its
+        arguments (``self.task_kwargs = kwargs``) and whose ``__call__`` hands them to the
+        task decorator unchanged (``shared_task(*self.task_args, **self.task_kwargs)``):
+        a wrapper taking ``__init__``'s parameters."""
+        init = _method(klass.node, "__init__")
+        call = _method(klass.node, "__call__")
+        if init is None or call is None or not init.params.params:
+            return None
+        stored = _stored_parameters(init)
+        inner = self._find_inner_factory_call(klass.summary, call, depth)
+        if stored is None or inner is None or inner[1].kind != "base":
+            return None
+        self_name = call.params.params[0].name.value if call.params.params else None
+        args: list[cst.Arg] = []
+        for arg in inner[0].args:
+            value = arg.value
+            attribute = dotted_name(value) if isinstance(value, cst.Attribute) else None
+            if attribute is not None and attribute.startswith(f"{self_name}."):
+                parameter = stored.get(attribute.partition(".")[2])
+                if parameter is None or _assigned_elsewhere(klass.node, init, attribute.partition(".")[2]):
+                    return None
+                arg = arg.with_changes(value=cst.Name(parameter))
+            elif _mentions_name(value, self_name):
+                return None
+            args.append(arg)
+        # The wrapper as if written as a function: ``def klass(*args, **kwargs): return shared_task(...)``.
+        inner_call = inner[0].with_changes(args=args)
+        function = init.with_changes(
+            name=cst.Name(klass.node.name.value),
+            body=cst.IndentedBlock([cst.SimpleStatementLine([cst.Return(inner_call)])]),
+        )
+        return TaskFactory(
+            "wrapper",
+            apps=inner[1].apps,
+            wrapper=FunctionSym(klass.summary, function),
+            inner_call=inner_call,
+            inner_summary=klass.summary,
+            bound=True,
+        )
+
     def _wrapper_factory(self, symbol: FunctionSym, depth: int) -> TaskFactory | None:
         inner = self._find_inner_factory_call(symbol.summary, symbol.node, depth)
         if inner is None:
             return None
         call, factory = inner
-        if factory.kind != "base":
-            # A wrapper around another wrapper: a task for sure, its options not followed.
+        if factory.kind not in ("base", "wrapper"):
+            # A wrapper around an applied or opaque decorator: a task for sure, its options not followed.
             return TaskFactory(
                 "opaque", apps=factory.apps, reason=f"wrapper {symbol.node.name.value} nests other wrappers"
             )
         return TaskFactory(
-            "wrapper", apps=factory.apps, wrapper=symbol, inner_call=call, inner_summary=symbol.summary
+            "wrapper",
+            apps=factory.apps,
+            wrapper=symbol,
+            inner_call=call,
+            inner_summary=symbol.summary,
+            inner_wrapper=factory if factory.kind == "wrapper" else None,
         )
 
     def task_decorator(self, summary: ModuleSummary, expr: cst.BaseExpression) -> TaskDecorator | None:
@@ -438,43 +489,77 @@ class TaskRegistry(SettingsModel):
     def _apply_wrapper(
         self, factory: TaskFactory, site: ModuleSummary, call: cst.Call | None
     ) -> TaskDecorator:
+        """The decorator a call of a project wrapper makes (``@task(queue="low")``)."""
+        assert factory.wrapper is not None
+        name = factory.wrapper.node.name.value
+        via = f"the wrapper {name} ({factory.wrapper.summary.file.relpath})"
+        arguments: list[tuple[str | None, OptionExpr | Resolved]] = []
+        for arg in call.args if call is not None else ():
+            if arg.star == "**":
+                entries = self.splat_entries(site, arg.value)
+                if isinstance(entries, str):
+                    return TaskDecorator(factory.apps, {}, opaque=entries, via=via)
+                arguments.extend(entries.items())
+            elif arg.star:
+                return TaskDecorator(
+                    factory.apps, {}, opaque=f"options are passed to {name} with {arg.star}...", via=via
+                )
+            else:
+                arguments.append((arg.keyword.value if arg.keyword else None, OptionExpr(site, arg.value)))
+        return self._wrapped(factory, arguments, via, 0)
+
+    def _wrapped(
+        self,
+        factory: TaskFactory,
+        arguments: list[tuple[str | None, OptionExpr | Resolved]],
+        via: str,
+        depth: int,
+    ) -> TaskDecorator:
+        """What reaches the task when ``factory``'s wrapper is called with ``arguments``
+        (keyword or positional, each as written at its call site), following the wrapper's
+        inner call into the wrapper it nests, if any."""
         wrapper = factory.wrapper
         inner_call = factory.inner_call
         inner_summary = factory.inner_summary
         assert wrapper is not None and inner_call is not None and inner_summary is not None
         name = wrapper.node.name.value
-        via = f"the wrapper {name} ({wrapper.summary.file.relpath})"
         params = wrapper.node.params
         named = [p for p in (*params.posonly_params, *params.params)]
         if factory.bound:
             named = named[1:]
         defaults = {p.name.value: p.default for p in (*named, *params.kwonly_params)}
         star_kwargs = params.star_kwarg.name.value if params.star_kwarg is not None else None
-        bound: dict[str, OptionExpr] = {}
-        extra: dict[str, OptionExpr] = {}
-        if call is not None:
-            for index, arg in enumerate(call.args):
-                if arg.star == "**":
-                    entries = self.splat_entries(site, arg.value)
-                    if isinstance(entries, str):
-                        return TaskDecorator(factory.apps, {}, opaque=entries, via=via)
-                    for key, entry in entries.items():
-                        (bound if key in defaults else extra)[key] = entry
-                    continue
-                if arg.star:
-                    return TaskDecorator(
-                        factory.apps, {}, opaque=f"options are passed to {name} with {arg.star}...", via=via
-                    )
-                if arg.keyword is None:
-                    if index < len(named):
-                        bound[named[index].name.value] = OptionExpr(site, arg.value)
-                    continue
-                key = arg.keyword.value
-                if key in defaults:
-                    bound[key] = OptionExpr(site, arg.value)
-                else:
-                    extra[key] = OptionExpr(site, arg.value)
+        bound: dict[str, OptionExpr | Resolved] = {}
+        extra: dict[str, OptionExpr | Resolved] = {}
+        for index, (keyword, value) in enumerate(arguments):
+            if keyword is None:
+                if index < len(named):
+                    bound[named[index].name.value] = value
+            elif keyword in defaults:
+                bound[keyword] = value
+            else:
+                extra[keyword] = value
+
+        def argument(value: cst.BaseExpression, key: str) -> OptionExpr | Resolved:
+            """An argument of the inner call: a parameter's value, or as written in the wrapper."""
+            if isinstance(value, cst.Name) and value.value in defaults:
+                if value.value in bound:
+                    return bound[value.value]
+                default = defaults[value.value]
+                if default is None:
+                    return Unknown(f"{name} requires {value.value}")
+                return OptionExpr(wrapper.summary, default)
+            if (
+                isinstance(value, cst.Name)
+                and not inner_summary.defines(value.value)
+                and value.value not in inner_summary.imports
+                and value.value not in ("True", "False", "None")
+            ):
+                return Unknown(f"{key} is computed inside {name}")
+            return OptionExpr(inner_summary, value)
+
         options: dict[str, OptionExpr | Resolved] = {}
+        positional: list[tuple[str | None, OptionExpr | Resolved]] = []
         opaque: str | None = None
         for arg in inner_call.args:
             if arg.star == "**":
@@ -491,30 +576,23 @@ class TaskRegistry(SettingsModel):
                     else:
                         options.update(entries)
                 continue
-            if arg.star or arg.keyword is None:
+            if arg.star:
                 continue
-            key = arg.keyword.value
-            value = arg.value
-            if isinstance(value, cst.Name) and value.value in defaults:
-                if value.value in bound:
-                    options[key] = bound[value.value]
-                else:
-                    default = defaults[value.value]
-                    options[key] = (
-                        OptionExpr(wrapper.summary, default)
-                        if default is not None
-                        else Unknown(f"{name} requires {value.value}")
-                    )
-            elif (
-                isinstance(value, cst.Name)
-                and not inner_summary.defines(value.value)
-                and value.value not in inner_summary.imports
-                and value.value not in ("True", "False", "None")
-            ):
-                options[key] = Unknown(f"{key} is computed inside {name}")
-            else:
-                options[key] = OptionExpr(inner_summary, value)
-        return TaskDecorator(factory.apps, options, opaque=opaque, via=via)
+            if arg.keyword is None:
+                if not options:
+                    positional.append((None, argument(arg.value, f"argument {len(positional) + 1}")))
+                continue
+            options[arg.keyword.value] = argument(arg.value, arg.keyword.value)
+        inner = factory.inner_wrapper
+        if inner is None or opaque is not None:
+            return TaskDecorator(factory.apps, options, opaque=opaque, via=via)
+        if depth > 5:
+            return TaskDecorator(
+                factory.apps, {}, opaque=f"wrapper {name} nests wrappers too deeply", via=via
+            )
+        # ``job(name, **opts)`` calling ``task(name=name, bind=True, **opts)``: the options
+        # reach the inner wrapper as if written at its call.
+        return self._wrapped(inner, [*positional, *options.items()], via, depth + 1)
 
 
 def _may_make_tasks(summary: ModuleSummary, func: cst.BaseExpression, known_factories: set[str]) -> bool:
@@ -538,7 +616,7 @@ def _may_make_tasks(summary: ModuleSummary, func: cst.BaseExpression, known_fact
 
 
 def _changed_options(
-    given: dict[str, OptionExpr], flow: KwargsFlow, wrapper: FunctionSym
+    given: dict[str, OptionExpr | Resolved], flow: KwargsFlow, wrapper: FunctionSym
 ) -> dict[str, OptionExpr | Resolved]:
     """The caller's options after the wrapper's pops, defaults and assignments."""
     options: dict[str, OptionExpr | Resolved] = dict(given)
@@ -548,6 +626,14 @@ def _changed_options(
                 options[change.key] = Unknown(f"{change.key} may be changed inside {wrapper.node.name.value}")
         elif change.kind == "pop":
             options.pop(change.key, None)
+        elif change.kind == "copy" and change.source is not None:
+            # ``opts["default_queue"] = opts.pop("queue")``: the caller's value, moved.
+            moved = options.get(change.source)
+            options[change.key] = (
+                moved
+                if moved is not None
+                else Unknown(f"{change.key} is read from {change.source}, which the caller does not pass")
+            )
         elif change.kind == "setdefault" and change.key in options:
             continue
         elif change.value is not None:
@@ -609,6 +695,52 @@ def _method(klass: cst.ClassDef, name: str) -> cst.FunctionDef | None:
         if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
             return stmt
     return None
+
+
+def _stored_parameters(init: cst.FunctionDef) -> dict[str, str] | None:
+    """``self.attr = param`` statements that make up all of ``__init__`` (a docstring
+    aside): attribute -> parameter; None for any other statement."""
+    receiver = init.params.params[0].name.value
+    params = init.params
+    names = {p.name.value for p in (*params.params[1:], *params.kwonly_params)}
+    names.update(p.name.value for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param))
+    stored: dict[str, str] = {}
+    for stmt in init.body.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            return None
+        for small in stmt.body:
+            if isinstance(small, cst.Expr) and isinstance(
+                small.value, (cst.SimpleString, cst.ConcatenatedString)
+            ):
+                continue
+            if not (isinstance(small, cst.Assign) and len(small.targets) == 1):
+                return None
+            target = dotted_name(small.targets[0].target)
+            if target is None or not target.startswith(f"{receiver}.") or target.count(".") != 1:
+                return None
+            if not isinstance(small.value, cst.Name) or small.value.value not in names:
+                return None
+            stored[target.partition(".")[2]] = small.value.value
+    return stored
+
+
+def _assigned_elsewhere(klass: cst.ClassDef, init: cst.FunctionDef, attribute: str) -> bool:
+    """Another method of ``klass`` writes or changes ``self.<attribute>``."""
+    for stmt in klass.body.body:
+        if stmt is init or not isinstance(stmt, cst.FunctionDef):
+            continue
+        code = cst.Module([]).code_for_node(stmt)
+        if f".{attribute} =" in code or f".{attribute}[" in code or f".{attribute}." in code:
+            return True
+    return False
+
+
+def _mentions_name(node: cst.CSTNode, name: str | None) -> bool:
+    if name is None:
+        return False
+    if isinstance(node, cst.Name):
+        return node.value == name
+    return any(_mentions_name(child, name) for child in node.children)
 
 
 def _defines_method(klass: cst.ClassDef, name: str) -> bool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .entities import ClassSym, FunctionSym, OptionExpr
+from .entities import FunctionSym
+from .hooks import task_classes
 from .walk import Walker
 
 if TYPE_CHECKING:
@@ -18,6 +19,41 @@ else:
 
 ATOMIC = frozenset({"django.db.transaction.atomic"})
 CONTEXT_MANAGER = frozenset({"contextlib.contextmanager"})
+METHOD_DECORATOR = frozenset({"django.utils.decorators.method_decorator"})
+"""``method_decorator(atomic)`` turns a function decorator into a method decorator; on a
+class with ``name="post"`` it decorates that method."""
+HTTP_HANDLERS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "trace"})
+"""``View.http_method_names``: the handlers ``View.dispatch`` calls, inside whatever
+decorates ``dispatch``."""
+
+
+def method_decorated(call: cst.Call) -> list[cst.BaseExpression]:
+    """The decorators ``method_decorator(...)`` applies: its first argument (or
+    ``decorator=``), a list or tuple of them counting one by one."""
+    given = next(
+        (a.value for a in call.args if a.keyword is not None and a.keyword.value == "decorator"), None
+    )
+    if given is None and call.args and call.args[0].keyword is None and not call.args[0].star:
+        given = call.args[0].value
+    if given is None:
+        return []
+    if isinstance(given, (cst.List, cst.Tuple)):
+        return [e.value for e in given.elements if isinstance(e, cst.Element)]
+    return [given]
+
+
+def decorated_methods(call: cst.Call, klass: cst.ClassDef) -> list[cst.FunctionDef]:
+    """The methods of ``klass`` a class decorator ``method_decorator(d, name="post")``
+    wraps in ``d``: the named method, and for ``name="dispatch"`` also the HTTP handlers
+    (``get``, ``post``, ...) ``View.dispatch`` calls inside it."""
+    name = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "name"), None)
+    if not isinstance(name, cst.SimpleString):
+        return []
+    target = name.evaluated_value
+    names = {target} | (HTTP_HANDLERS if target == "dispatch" else set())
+    return [
+        item for item in klass.body.body if isinstance(item, cst.FunctionDef) and item.name.value in names
+    ]
 
 
 class _YieldInAtomic(Walker):
@@ -87,28 +123,7 @@ def is_atomic_wrapper(model: ProjectModel, summary: ModuleSummary, func: cst.Bas
 
 def defers_to_commit(model: ProjectModel, task: Task) -> bool:
     """A task class of the project whose ``delay``/``apply_async`` waits for the commit itself."""
-    pending: list[ClassSym] = []
-
-    def add(summary: ModuleSummary, expr: cst.BaseExpression) -> None:
-        symbol = model.symbol_of(summary, expr)
-        if isinstance(symbol, ClassSym):
-            pending.append(symbol)
-
-    if isinstance(task.node, cst.ClassDef):
-        pending.append(ClassSym(task.summary, task.node))
-    elif task.decorator is not None:
-        base = task.decorator.options.get("base")
-        if isinstance(base, OptionExpr):
-            add(base.summary, base.expr)
-    for app in model.task_apps(task):
-        if app.task_cls is not None and not isinstance(app.task_cls[1], cst.SimpleString):
-            add(*app.task_cls)
-    seen: set[int] = set()
-    while pending and len(seen) < 30:
-        klass = pending.pop()
-        if id(klass.node) in seen:
-            continue
-        seen.add(id(klass.node))
+    for klass in task_classes(model, task):
         for item in klass.node.body.body:
             if (
                 isinstance(item, cst.FunctionDef)
@@ -116,6 +131,4 @@ def defers_to_commit(model: ProjectModel, task: Task) -> bool:
                 and "on_commit" in cst.Module([]).code_for_node(item)
             ):
                 return True
-        for arg in klass.node.bases:
-            add(klass.summary, arg.value)
     return False

@@ -26,19 +26,26 @@ def is_pickle(value: Any) -> bool:
 
 
 def where_looked(task: TaskView, option: str) -> str:
-    """``none on the task, its base class OrdersTask, or task_time_limit in proj/celery.py``."""
-    places = ["none on the task"]
+    """``neither on the task, its base class OrdersTask, nor `task_time_limit` in proj/celery.py``."""
+    places = ["on the task"]
     bases = task.declared_bases
     if bases:
         places.append(f"its base class {', '.join(bases)}")
     setting = FROM_CONFIG.get(option)
+    apps = task.apps()
     if setting:
-        sources = sorted({app.configuration_source for app in task.apps()})
-        where = f" in {', '.join(sources)}" if sources else " in any Celery configuration"
-        places.append(f"`{setting}`{where}")
-    text = ", ".join(places[:-1]) + ", or " + places[-1] if len(places) > 1 else places[0]
+        sources = sorted({app.configuration_source for app in apps})
+        places.append(f"`{setting}` in {', '.join(sources)}" if sources else f"`{setting}`")
+    if len(places) == 1:
+        text = "none on the task"
+    elif len(places) == 2:
+        text = f"neither {places[0]} nor {places[1]}"
+    else:
+        text = "neither " + ", ".join(places[:-1]) + ", nor " + places[-1]
+    if setting and not apps:
+        text += "; no Celery app was found"
     if setting:
-        runtime = sorted({source for app in task.apps() for source in app.runtime_sources})
+        runtime = sorted({source for app in apps for source in app.runtime_sources})
         if runtime:
             # The finding assumes the setting is unset: nothing in the repository sets it.
             text += f"; {', '.join(runtime)} may add settings at run time"

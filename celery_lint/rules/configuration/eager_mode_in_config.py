@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from ...project.configuration import effective_setting
+from ...project.configuration import depends_on_broker, effective_setting
 from ...project.values import Known
 from ..base import Invalid, Rule, Valid
 
@@ -23,7 +23,10 @@ class EagerModeInConfig(Rule):
 
     Test code is skipped: test files, `*test*` settings modules, configuration classes
     named like `TestingConfig`, and assignments under an `if` whose condition mentions
-    tests (`if "test" in sys.argv:`, `if TESTING:`).
+    tests (`if "test" in sys.argv:`, `if TESTING:`). A value computed from whether a
+    broker is configured (`CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL`,
+    `= BROKER_URL is None`, `= not env("BROKER")`) is a deliberate fallback for a
+    process started without a broker, not a switch that is always on: it is not flagged.
 
     ## Why is this bad?
     In eager mode `delay()` runs the task in the caller's process and thread: no
@@ -91,6 +94,24 @@ class EagerModeInConfig(Rule):
             files={"proj/celery.py": DJANGO_CELERY_PY},
             note="computed",
         ),
+        Valid(
+            "CELERY_BROKER_URL = None\ntry:\n    from .local_settings import *\nexcept ImportError:\n    pass\nCELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL\n",
+            path="proj/settings.py",
+            files={"proj/celery.py": DJANGO_CELERY_PY},
+            note="eager only when no broker is configured: a fallback, not always on",
+        ),
+        Valid(
+            "BROKER_URL = ''\nCELERY_TASK_ALWAYS_EAGER = not BROKER_URL\n",
+            path="proj/settings.py",
+            files={"proj/celery.py": DJANGO_CELERY_PY},
+            note="the old broker name, empty in the repository",
+        ),
+        Valid(
+            "import environ\nenv = environ.Env()\nCELERY_TASK_ALWAYS_EAGER = not env('BROKER', default='')\n",
+            path="proj/settings.py",
+            files={"proj/celery.py": DJANGO_CELERY_PY},
+            note="the broker read from the environment",
+        ),
     ]
     INVALID = [
         Invalid(
@@ -154,6 +175,8 @@ class EagerModeInConfig(Rule):
         index = project.configuration()
         for write in index.writes_in(self.context.summary):
             if effective_setting(index, write) != "task_always_eager" or index.in_test_config(write):
+                continue
+            if depends_on_broker(write):
                 continue
             value = project.write_value(write)
             if isinstance(value, Known) and isinstance(value.value, (bool, int)) and value.value:

@@ -39,7 +39,15 @@ class UnknownSetting(Rule):
       or with the app's namespace prefix; other Django settings are never candidates;
     - and a Celery setting is at least 75% similar (`difflib`), in the same style: new
       names for lowercase keys, old names for uppercase keys, `CELERY_<NEW_NAME>` under
-      a namespace.
+      a namespace;
+    - and the key reads as that setting misspelt or with a word left out, never as
+      another name: `CELERY_RESULT_BACKEND_POOL_SIZE` is not offered `CELERY_RESULT_BACKEND`,
+      whose value the rename would overwrite.
+
+    Settings Celery reads by name without declaring them in `celery.app.defaults`
+    (`result_backend_thread_safe`, `cassandra_secure_bundle_path`, `firestore_project`,
+    `gcs_threadpool_maxsize`, `override_backends`, `CELERY_DB_REUSE_MAX` of the Django
+    fixup: found in the installed Celery's source) are settings too.
 
     Not reported: keys that some project code reads itself (`settings.CELERY_MY_FLAG`,
     `app.conf.my_option`), settings of known Celery extensions (`CELERY_EMAIL_*`,
@@ -145,8 +153,32 @@ class UnknownSetting(Rule):
             path="tests/test_app.py",
             note="test code",
         ),
+        Valid(
+            "from celery import Celery\napp = Celery('proj')\napp.conf.update(\n    result_backend_thread_safe=True,\n"
+            "    gcs_threadpool_maxsize=4,\n    firestore_project='jobs',\n    override_backends={'db': 'proj.backends:DB'},\n)\n",
+            note="settings Celery reads with conf.get() but does not declare in celery.app.defaults",
+        ),
+        Valid(
+            "CELERY_RESULT_BACKEND_THREAD_SAFE = True\nCELERY_CASSANDRA_SECURE_BUNDLE_PATH = '/etc/bundle.zip'\nCELERY_DB_REUSE_MAX = 10\n",
+            path="proj/settings.py",
+            files={"proj/celery.py": DJANGO_CELERY_PY},
+            note="the same under the namespace, and the Django fixup's CELERY_DB_REUSE_MAX",
+        ),
+        Valid(
+            "CELERY_RESULT_BACKEND_POOL_SIZE = 4\nCELERY_WORKER_CONCURRENCY_MAX = 8\n",
+            path="proj/settings.py",
+            files={"proj/celery.py": DJANGO_CELERY_PY},
+            note="another name, not a misspelling: renaming it would overwrite a different setting",
+        ),
     ]
     INVALID = [
+        Invalid(
+            "from celery import Celery\napp = Celery('proj')\napp.conf.result_backend_thread_safes = True\n",
+            line=3,
+            column=1,
+            message_contains="did you mean `result_backend_thread_safe`",
+            note="a misspelt undeclared setting",
+        ),
         Invalid(
             "# The docs list CELERYD_TIME_LIMIT; Celery does not know it.\nCELERYD_TIME_LIMIT = 300\n",
             path="celeryconfig.py",
@@ -271,7 +303,7 @@ def _unknown_hint(index: ConfigIndex, write: ConfigWrite) -> str | None:
     for ns in candidates:
         if django and key.islower():
             return None
-        if visible_setting(catalogue, key, ns) is not None:
+        if visible_setting(catalogue, key, ns) is not None or catalogue.read_undeclared(key, ns):
             return None
         if namespace_mismatch(catalogue, key, ns, django) is not None:
             return None

@@ -112,7 +112,7 @@ class MissingTimeLimit(UnsetTaskOptionRule):
             "from celery import shared_task\n\n@shared_task\ndef f():\n    pass\n",
             line=4,
             column=1,
-            message_contains="none on the task",
+            message_contains="neither on the task nor `task_time_limit`; no Celery app was found",
             fixed="from celery import shared_task\n\n@shared_task(time_limit=300, soft_time_limit=270)\ndef f():\n    pass\n",
         ),
         Invalid(
@@ -127,7 +127,7 @@ class MissingTimeLimit(UnsetTaskOptionRule):
             "from celery import shared_task\n\n@shared_task(soft_time_limit=60)\ndef f():\n    pass\n",
             line=4,
             column=1,
-            message_contains="has no time limit (none on the task",
+            message_contains="has no time limit (neither on the task nor",
             note="a soft limit but no hard one: the message does not say neither, the fix sets `time_limit` only",
             fixed="from celery import shared_task\n\n@shared_task(soft_time_limit=60, time_limit=300)\ndef f():\n    pass\n",
         ),

@@ -55,7 +55,14 @@ class ResultNotIgnored(Rule):
     ## What it does
     Checks for tasks that never return a value (no `return <value>`, not a generator)
     while their effective `ignore_result` is false and a result backend is configured
-    (or cannot be ruled out).
+    (or cannot be ruled out). Only Celery's default keeps the result unasked: a task
+    that says `ignore_result=False` itself (on its decorator, its class or a project
+    base class, or in `task_annotations`), or a configuration that sets
+    `task_ignore_result = False`, has chosen to keep results and is not flagged. Nor is
+    a task whose result the project's code may read: it runs in a `group` or `chord`
+    (a chord's callback waits on its header's results), its caller picks the task id
+    (`apply_async(task_id=...)`), or the `AsyncResult` of `delay()`/`apply_async()` is
+    kept rather than dropped.
 
     ## Why is this bad?
     Celery stores every task's state and `None` result in the backend unless told not
@@ -113,13 +120,62 @@ class ResultNotIgnored(Rule):
             "from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\n@app.task\ndef f():\n    yield 1\n",
             note="a generator",
         ),
+        Valid(
+            "from celery import Celery\napp = Celery('proj', backend='redis://localhost', task_ignore_result=True)\n\n@app.task(ignore_result=False)\ndef f():\n    print('hi')\n",
+            note="an explicit ignore_result=False keeps the result on purpose",
+        ),
+        Valid(
+            "from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\nclass Tracked(app.Task):\n    ignore_result = False\n\n@app.task(base=Tracked)\ndef f():\n    print('hi')\n",
+            note="a project base class that keeps results on purpose",
+        ),
+        Valid(
+            "from celery import Celery\napp = Celery('proj', backend='redis://localhost', task_ignore_result=False)\n\n@app.task\ndef f():\n    print('hi')\n",
+            note="the configuration keeps results on purpose",
+        ),
+        Valid(
+            "from celery import Celery, chord\napp = Celery('proj', backend='redis://localhost')\n\n@app.task\ndef f(n):\n    print(n)\n\n@app.task\ndef done(results):\n    return len(results)\n\ndef run():\n    chord(f.s(n) for n in range(3))(done.s())\n",
+            note="a chord header: the callback waits on its results",
+        ),
+        Valid(
+            "from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\n@app.task\ndef f(n):\n    print(n)\n\ndef run(job):\n    f.apply_async(args=[job.id], task_id=job.task_id)\n",
+            note="the caller keeps the task id to look the result up",
+        ),
+        Valid(
+            "from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\n@app.task\ndef f(n):\n    print(n)\n\ndef run(job):\n    result = f.delay(job.id)\n    job.result_id = result.id\n",
+            note="the AsyncResult is kept",
+        ),
+        Valid(
+            "from celery import Celery, group\napp = Celery('proj', backend='redis://localhost')\n\n@app.task\ndef f(n):\n    print(n)\n\ndef run():\n    job = group(f.s(n) for n in range(3))\n    results = job.apply_async()\n    results.save()\n",
+            note="a group whose result is kept",
+        ),
     ]
     INVALID = [
+        Invalid(
+            "from celery import Celery, group\napp = Celery('proj', backend='redis://localhost')\n\n@app.task\ndef f(n):\n    print(n)\n\ndef run():\n    job = group(f.s(n) for n in range(3))\n    job.apply_async()\n",
+            line=5,
+            column=1,
+            note="a group applied by a bare statement drops its results",
+            fixed="from celery import Celery, group\napp = Celery('proj', backend='redis://localhost')\n\n@app.task(ignore_result=True)\ndef f(n):\n    print(n)\n\ndef run():\n    job = group(f.s(n) for n in range(3))\n    job.apply_async()\n",
+        ),
+        Invalid(
+            "from celery import Celery\nfrom django.db import transaction\napp = Celery('proj', backend='redis://localhost')\n\n@app.task\ndef f(n):\n    print(n)\n\ndef run():\n    transaction.on_commit(lambda: f.delay(1))\n",
+            line=6,
+            column=1,
+            note="enqueued on commit: the lambda's AsyncResult is dropped",
+            fixed="from celery import Celery\nfrom django.db import transaction\napp = Celery('proj', backend='redis://localhost')\n\n@app.task(ignore_result=True)\ndef f(n):\n    print(n)\n\ndef run():\n    transaction.on_commit(lambda: f.delay(1))\n",
+        ),
         Invalid(
             "from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\n@app.task\ndef f():\n    print('hi')\n",
             line=5,
             column=1,
             fixed="from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\n@app.task(ignore_result=True)\ndef f():\n    print('hi')\n",
+        ),
+        Invalid(
+            "from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\n@app.task\ndef f(n):\n    print(n)\n\ndef run():\n    f.delay(1)\n",
+            line=5,
+            column=1,
+            note="enqueued and its AsyncResult dropped",
+            fixed="from celery import Celery\napp = Celery('proj', backend='redis://localhost')\n\n@app.task(ignore_result=True)\ndef f(n):\n    print(n)\n\ndef run():\n    f.delay(1)\n",
         ),
         Invalid(
             "import os\nfrom celery import Celery\napp = Celery('proj', backend=os.environ['RESULT_URL'])\n\n@app.task\ndef f():\n    return None\n",
@@ -160,6 +216,12 @@ class ResultNotIgnored(Rule):
                 continue
             ignore = task.option("ignore_result")
             if not isinstance(ignore, Known) or ignore.value:
+                continue
+            if not ignore.origin.default:
+                # ``ignore_result=False`` written for this task, or ``task_ignore_result =
+                # False`` in the configuration: keeping results is a choice.
+                continue
+            if task.result_may_be_read:
                 continue
             backend = task.setting("result_backend")
             if isinstance(backend, Known) and not backend.value:

@@ -42,6 +42,10 @@ class UnboundedRetries(Rule):
     default). They are reported when the task's own limit is a known integer, since
     the code asks for unbounded retries and does not get them.
 
+    A `max_retries=None` on a task without `autoretry_for` that retries only through
+    `retry(...)` calls (in its body and its hook methods), each passing an integer
+    `max_retries`, is bounded by those calls and is not flagged.
+
     ## Why is this bad?
     With `max_retries=None` a task that can never succeed (a deleted row, a revoked
     token, a bug) retries forever: the failure never reaches the error tracker, the
@@ -95,6 +99,10 @@ class UnboundedRetries(Rule):
             "from celery import shared_task\nfrom vendor.tasks import VendorTask\n\n@shared_task(bind=True, base=VendorTask)\ndef f(self):\n    raise self.retry(max_retries=None)\n",
             note="the task's limit is unknown",
         ),
+        Valid(
+            "from celery import shared_task\n\n@shared_task(bind=True, max_retries=None)\ndef f(self, pk):\n    try:\n        work(pk)\n    except IOError as exc:\n        raise self.retry(exc=exc, max_retries=5)\n    except KeyError as exc:\n        raise self.retry(exc=exc, countdown=60, max_retries=2)\n",
+            note="every retry() call passes an integer: bounded by the calls",
+        ),
     ]
     INVALID = [
         Invalid(
@@ -102,6 +110,20 @@ class UnboundedRetries(Rule):
             line=5,
             column=5,
             message_contains="never stop",
+        ),
+        Invalid(
+            "from celery import shared_task\n\n@shared_task(bind=True, max_retries=None)\ndef f(self, pk):\n    try:\n        work(pk)\n    except IOError as exc:\n        raise self.retry(exc=exc, max_retries=5)\n    except KeyError as exc:\n        raise self.retry(exc=exc)\n",
+            line=3,
+            column=25,
+            message_contains="never stop",
+            note="one retry() call without a limit",
+        ),
+        Invalid(
+            "from celery import shared_task\n\n@shared_task(bind=True, max_retries=None, autoretry_for=(IOError,))\ndef f(self, pk):\n    raise self.retry(max_retries=5)\n",
+            line=3,
+            column=25,
+            message_contains="never stop",
+            note="autoretry_for retries with the task's unbounded max_retries",
         ),
         Invalid(
             "from celery import shared_task\nfrom proj.base import Persistent\n\n@shared_task(base=Persistent)\ndef f():\n    pass\n",
@@ -147,6 +169,8 @@ class UnboundedRetries(Rule):
         for task in project.tasks():
             limit = task.option("max_retries")
             if isinstance(limit, Known) and limit.value is None and not limit.origin.default:
+                if task.retries_bounded_by_calls:
+                    continue
                 self.report(
                     task.option_site(limit),
                     self.message(

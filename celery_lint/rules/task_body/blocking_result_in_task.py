@@ -28,7 +28,9 @@ class BlockingResultInTask(Rule):
     chain or chord (`group(...)()`, `group(...).apply_async()`, `chord(header)(callback)`),
     directly (`add.delay(1, 2).get()`) or through a local name bound to such a call (or a
     loop over a list of them). `.get()` on anything that is not provably a Celery result
-    (dicts, querysets, caches) is not flagged.
+    (dicts, querysets, caches) is not flagged. The hook methods of a task's project
+    classes (`before_start`, `on_success`, `on_failure`, `on_retry`, `after_return`,
+    `__call__`) run in the worker around every execution and are checked as task code.
 
     ## Why is this bad?
     A worker process that blocks on another task's result holds its slot while the
@@ -65,7 +67,7 @@ class BlockingResultInTask(Rule):
     CODE = "CEL402"
     NAME = "blocking-result-in-task"
     SKIP_TEST_CODE = True
-    MESSAGE = "`{call}` in task '{task}' waits on another task's result: Celery raises RuntimeError in a worker (or the worker deadlocks)"
+    MESSAGE = "`{call}` in {where} waits on another task's result: Celery raises RuntimeError in a worker (or the worker deadlocks)"
     FIX_TITLE = "chain the next step with `chain()`/`link=` instead"
 
     VALID = [
@@ -113,6 +115,10 @@ class BlockingResultInTask(Rule):
         Valid(
             "from celery import shared_task\n\n@shared_task\ndef f(rows):\n    return [r.get('id') for r in rows]\n",
             note="a comprehension over data",
+        ),
+        Valid(
+            "from celery.result import AsyncResult\n\nclass Monitor:\n    def on_success(self, task_id):\n        return AsyncResult(task_id).get()\n",
+            note="a hook-named method of a class no task uses",
         ),
     ]
     INVALID = [
@@ -193,6 +199,13 @@ class BlockingResultInTask(Rule):
             column=12,
             note="explicit default",
         ),
+        Invalid(
+            "from celery import Task, shared_task\nfrom celery.result import AsyncResult\n\nclass Audited(Task):\n    def after_return(self, status, retval, task_id, args, kwargs, einfo):\n        AsyncResult(kwargs['parent']).get()\n\n@shared_task(base=Audited)\ndef f(parent):\n    return parent\n",
+            line=6,
+            column=9,
+            message_contains="in the `after_return` hook of task class `Audited`",
+            note="a hook of the task's base class runs in the worker",
+        ),
     ]
 
     def __init__(self, context: FileContext) -> None:
@@ -267,9 +280,18 @@ class BlockingResultInTask(Rule):
                     return self.sites.iterates_results(targets[receiver.value])
         return self.sites.is_result(receiver)
 
-    def visit_Call(self, node: cst.Call) -> None:
+    def _where(self) -> str | None:
         task = self.project.current_task()
-        if task is None or self._allowed:
+        if task is not None:
+            return f"task '{task.label}'"
+        hook = self.project.current_hook()
+        return hook.label if hook is not None else None
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self._allowed:
+            return
+        where = self._where()
+        if where is None:
             return
         func = node.func
         if not isinstance(func, cst.Attribute) or func.attr.value not in WAIT_METHODS:
@@ -281,5 +303,5 @@ class BlockingResultInTask(Rule):
             return
         self.report(
             node,
-            self.message(call=code_of(node), task=task.label),
+            self.message(call=code_of(node), where=where),
         )

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ...project.callsites import CallSites, code_of
-from ...project.transactions import ATOMIC
+from ...project.transactions import ATOMIC, METHOD_DECORATOR, decorated_methods, method_decorated
 from ..base import Invalid, Rule, Valid
 
 if TYPE_CHECKING:
@@ -35,7 +35,10 @@ class EnqueueInsideTransaction(Rule):
     transaction: in a `with transaction.atomic():` block (also `with atomic():` and
     `with transaction.atomic(using=...)`) or in a function decorated
     `@transaction.atomic` / `@atomic(...)`, including a project `@contextmanager` that
-    yields inside `transaction.atomic()` (used as `with wrapper():` or `@wrapper()`). It
+    yields inside `transaction.atomic()` (used as `with wrapper():` or `@wrapper()`), and
+    a view method under Django's `@method_decorator(atomic)` (also in a list of
+    decorators) or named by `@method_decorator(atomic, name="post")` on its class
+    (`name="dispatch"` covers the HTTP handlers `get`, `post`, ... that `dispatch` calls). It
     applies to any code (views, models, services, tasks). Calls inside a `lambda` or nested function (such as
     `transaction.on_commit(lambda: t.delay(...))`) run later and are not flagged, nor
     are `delay_on_commit()` and `apply_async_on_commit()`.
@@ -152,6 +155,13 @@ class EnqueueInsideTransaction(Rule):
             files=ORDERS,
             note="an `atomic` that is not Django's",
         ),
+        Valid(
+            "from django.contrib.auth.decorators import login_required\nfrom django.db import transaction\nfrom django.utils.decorators import method_decorator\nfrom django.views import View\nfrom orders.tasks import charge\n\n"
+            "@method_decorator(transaction.atomic, name='post')\nclass Checkout(View):\n    @method_decorator(login_required)\n    def get(self, request, pk):\n        charge.delay(pk)\n",
+            files=ORDERS,
+            path="orders/views.py",
+            note="method_decorator of another decorator; the class form names another method",
+        ),
     ]
     INVALID = [
         Invalid(
@@ -226,6 +236,34 @@ class EnqueueInsideTransaction(Rule):
             column=35,
             note="on_commit given the result of delay(): it has already been sent",
         ),
+        Invalid(
+            "from django.db.transaction import atomic\nfrom django.utils.decorators import method_decorator\nfrom django.views import View\nfrom orders.tasks import charge\n\n"
+            "class Checkout(View):\n    @method_decorator(atomic)\n    def post(self, request, pk):\n        charge.delay(pk)\n",
+            files=ORDERS,
+            path="orders/views.py",
+            line=9,
+            column=9,
+            note="@method_decorator(atomic) on a view method",
+        ),
+        Invalid(
+            "from django.db import transaction\nfrom django.utils.decorators import method_decorator\nfrom django.views import View\nfrom orders.tasks import charge\n\n"
+            "@method_decorator(transaction.atomic, name='post')\nclass Checkout(View):\n    def post(self, request, pk):\n        charge.delay(pk)\n",
+            files=ORDERS,
+            path="orders/views.py",
+            line=9,
+            column=9,
+            message_contains="on class Checkout",
+            note="the class form names the method",
+        ),
+        Invalid(
+            "from django.db import transaction\nfrom django.utils.decorators import method_decorator\nfrom django.views.generic import FormView\nfrom orders.tasks import charge\n\n"
+            "@method_decorator([transaction.atomic], name='dispatch')\nclass Checkout(FormView):\n    def post(self, request, pk):\n        charge.delay(pk)\n",
+            files=ORDERS,
+            path="orders/views.py",
+            line=9,
+            column=9,
+            note="a list of decorators on dispatch, which calls the handler",
+        ),
     ]
 
     def __init__(self, context: FileContext) -> None:
@@ -234,6 +272,7 @@ class EnqueueInsideTransaction(Rule):
         self._blocks: list[_Block] = []
         self._lambdas = 0
         self._wrappers: dict[int, bool] = {}
+        self._class_atomic: dict[int, str] = {}
 
     def _depth(self) -> int:
         return len(self.context.function_stack) + self._lambdas
@@ -272,12 +311,30 @@ class EnqueueInsideTransaction(Rule):
         if self._blocks and self._blocks[-1].node is original_node:
             self._blocks.pop()
 
+    def _method_atomic(self, expr: cst.BaseExpression) -> bool:
+        """``method_decorator(atomic)``, ``method_decorator([atomic, login_required])``."""
+        if not isinstance(expr, cst.Call) or not self.sites.names_in(expr.func, METHOD_DECORATOR):
+            return False
+        return any(self._is_atomic(d) or self._atomic_wrapper(d) for d in method_decorated(expr))
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        for decorator in node.decorators:
+            expr = decorator.decorator
+            if isinstance(expr, cst.Call) and self._method_atomic(expr):
+                where = f"(decorated `@{code_of(expr, 60)}` on class {node.name.value})"
+                for method in decorated_methods(expr, node):
+                    self._class_atomic.setdefault(id(method), where)
+
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         for decorator in node.decorators:
-            if self._is_atomic(decorator.decorator) or self._atomic_wrapper(decorator.decorator):
-                where = f"`{node.name.value}()` (decorated `@{code_of(decorator.decorator, 40)}`)"
+            expr = decorator.decorator
+            if self._is_atomic(expr) or self._atomic_wrapper(expr) or self._method_atomic(expr):
+                where = f"`{node.name.value}()` (decorated `@{code_of(expr, 40)}`)"
                 self._blocks.append(_Block(node, self._depth(), where))
                 return
+        by_class = self._class_atomic.get(id(node))
+        if by_class is not None:
+            self._blocks.append(_Block(node, self._depth(), f"`{node.name.value}()` {by_class}"))
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         if self._blocks and self._blocks[-1].node is original_node:

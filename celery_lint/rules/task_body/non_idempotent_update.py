@@ -73,7 +73,10 @@ class NonIdempotentUpdate(Rule):
     ## What it does
     Checks task bodies for relative updates of an object's state: an augmented
     assignment (`+=`, `-=`, ...) on an attribute or item (`order.total += amount`,
-    `stock["left"] -= 1`), `x.f = x.f + n`, and Django `F("f") + n` updates.
+    `stock["left"] -= 1`), `x.f = x.f + n`, and Django `F("f") + n` updates. The hook
+    methods of a task's project classes (`before_start`, `on_success`, `on_failure`,
+    `on_retry`, `after_return`, `__call__` of a class-based task, its `base=` class or
+    the app's `task_cls`) run on every execution too and are checked as task code.
 
     ## Why is this bad?
     Celery delivers a message at least once: with late acknowledgement, retries and
@@ -107,7 +110,7 @@ class NonIdempotentUpdate(Rule):
     CODE = "CEL401"
     NAME = "non-idempotent-update"
     SKIP_TEST_CODE = True
-    MESSAGE = "relative update `{target}` in task '{task}': a redelivered or retried message applies it twice"
+    MESSAGE = "relative update `{target}` in {where}: a redelivered or retried message applies it twice"
     FIX_TITLE = "write absolute values or guard with an idempotency key"
 
     VALID = [
@@ -130,6 +133,14 @@ class NonIdempotentUpdate(Rule):
         ),
         Valid(
             "from celery import shared_task\n\n@shared_task\ndef f(order_id, total):\n    order = Order.objects.get(pk=order_id)\n    order.total = total\n    order.save()\n",
+        ),
+        Valid(
+            "class Listener:\n    def on_failure(self, exc, job):\n        job.failures += 1\n",
+            note="a hook-named method of a class no task uses",
+        ),
+        Valid(
+            "from celery import Task, shared_task\n\nclass Tracked(Task):\n    def on_failure(self, exc, task_id, args, kwargs, einfo):\n        self.failures += 1\n\n@shared_task(base=Tracked)\ndef f(pk):\n    return pk\n",
+            note="a hook updating the task instance's own in-memory state",
         ),
     ]
     INVALID = [
@@ -158,20 +169,41 @@ class NonIdempotentUpdate(Rule):
             line=5,
             column=5,
         ),
+        Invalid(
+            "from celery import Task, shared_task\n\nclass Tracked(Task):\n    def on_failure(self, exc, task_id, args, kwargs, einfo):\n        job = Job.objects.get(pk=args[0])\n        job.failures += 1\n        job.save()\n\n@shared_task(base=Tracked)\ndef f(pk):\n    return pk\n",
+            line=6,
+            column=9,
+            message_contains="the `on_failure` hook of task class `Tracked` (task 'tasks.f')",
+            note="a hook of the task's base class runs on every execution",
+        ),
+        Invalid(
+            "from celery import Celery, Task\nfrom django.db.models import F\n\nclass Counted(Task):\n    def __call__(self, *args, **kwargs):\n        Stats.objects.filter(pk=1).update(runs=F('runs') + 1)\n        return super().__call__(*args, **kwargs)\n\napp = Celery('proj', task_cls=Counted)\n\n@app.task\ndef f(pk):\n    return pk\n",
+            line=6,
+            column=43,
+            note="`__call__` of the app's task_cls",
+        ),
     ]
 
     def __init__(self, context: object) -> None:
         super().__init__(context)  # type: ignore[arg-type]
         self._containers: dict[int, set[str]] = {}
 
-    def _skipped_roots(self) -> set[str]:
-        task = self.current_task
-        if task is None or task.body is None:
-            return set()
-        key = id(task.body)
+    def _task_code(self) -> tuple[str, cst.FunctionDef] | None:
+        """Where the visit is: a task's body, or a hook method of a task class (Celery runs
+        both on every delivery); with the function to look for local containers in."""
+        task = self.project.current_task()
+        if task is not None and task.body is not None:
+            return f"task '{task.label}'", task.body
+        hook = self.project.current_hook()
+        if hook is not None:
+            return hook.label, hook.node
+        return None
+
+    def _skipped_roots(self, function: cst.FunctionDef) -> set[str]:
+        key = id(function)
         if key not in self._containers:
             finder = _LocalContainers()
-            finder.walk(task.body)
+            finder.walk(function)
             module_level = {
                 name
                 for name, bindings in self.context.summary.bindings.items()
@@ -181,14 +213,14 @@ class NonIdempotentUpdate(Rule):
         return self._containers[key]
 
     def _flag(self, node: cst.CSTNode, target: cst.BaseExpression) -> None:
-        task = self.project.current_task()
-        if task is None:
+        code = self._task_code()
+        if code is None:
             return
         root = _root_name(target)
-        if root is None or root in self._skipped_roots():
+        if root is None or root in self._skipped_roots(code[1]):
             return
         text = cst.Module([]).code_for_node(target)
-        self.report(node, self.message(target=text, task=task.label))
+        self.report(node, self.message(target=text, where=code[0]))
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if isinstance(node.target, (cst.Attribute, cst.Subscript)):
@@ -211,8 +243,8 @@ class NonIdempotentUpdate(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         """``qs.update(left=F("left") - 1)``: the field is written from its own old value."""
-        task = self.project.current_task()
-        if task is None:
+        code = self._task_code()
+        if code is None:
             return
         if not (isinstance(node.func, cst.Attribute) and node.func.attr.value == "update"):
             return
@@ -221,7 +253,7 @@ class NonIdempotentUpdate(Rule):
                 text = f"{arg.keyword.value}={cst.Module([]).code_for_node(arg.value)}"
                 self.report(
                     arg,
-                    self.message(target=text, task=task.label),
+                    self.message(target=text, where=code[0]),
                 )
 
     def _self_relative_f(self, value: cst.BaseExpression, field: str) -> bool:
