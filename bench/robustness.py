@@ -139,7 +139,7 @@ def worker_flake8(list_file: str, out_file: str, hard_limit: float) -> None:
     import traceback
 
     from celery_lint import flake8_plugin
-    from celery_lint.project.files import find_project_root
+    from celery_lint.project.roots import find_project_root
 
     paths = Path(list_file).read_text("utf-8").splitlines()
     with open(out_file, "a", encoding="utf-8") as out:

@@ -52,9 +52,17 @@ def build_parser() -> argparse.ArgumentParser:
         prog="celery-lint",
         description="Check Celery task code and configuration for lost work, hung workers and unsafe serializers.",
         epilog="celery-lint tasks [PATH ...] lists every Celery app and task with each effective option "
-        "and where its value came from (see celery-lint tasks --help).",
+        "and where its value came from (see celery-lint tasks --help). 'tasks' as the first argument "
+        "is always that subcommand: to lint a file or folder named tasks, write ./tasks or tasks/, "
+        "or put it after -- (celery-lint -- tasks).",
     )
-    parser.add_argument("paths", nargs="*", default=[], metavar="PATH", help="files or folders (default: .)")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        default=[],
+        metavar="PATH",
+        help="files or folders (default: .); a path named tasks as ./tasks, tasks/ or after --",
+    )
     parser.add_argument(
         "--select",
         type=_codes,
@@ -175,7 +183,7 @@ def _load_local_packs(args: argparse.Namespace, registry: RuleRegistry) -> None:
 
     from .config import ConfigError
     from .engine import project_settings
-    from .project.files import find_project_root
+    from .project.roots import find_project_root
 
     root = find_project_root(Path(args.paths[0] if args.paths else "."))
     # The listing does not depend on the rest of the configuration: errors wait for a run.
@@ -227,9 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    # ``celery-lint tasks``: the subcommand, unless a file or folder named ``tasks`` is in
-    # the working directory: then it is linted, as before (see the README).
-    if arguments[:1] == ["tasks"] and not os.path.lexists("tasks"):
+    # ``celery-lint tasks``: always the subcommand, also where a ``tasks`` folder or
+    # ``tasks.py`` is in the working directory; ``./tasks``, ``tasks/`` or ``-- tasks`` lint
+    # a path named so (see the README).
+    if arguments[:1] == ["tasks"]:
         return _tasks(arguments[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -267,7 +276,18 @@ def build_tasks_parser() -> argparse.ArgumentParser:
 
 def _tasks(argv: list[str]) -> int:
     args = build_tasks_parser().parse_args(argv)
+    # As for a lint run (see ``_run``): the cycle collector only costs time while the model
+    # is built; it is back on when the listing is done.
+    collecting = gc.isenabled()
     gc.disable()
+    try:
+        return _list_tasks(args)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _list_tasks(args: argparse.Namespace) -> int:
     from .config import ConfigError
     from .engine.runner import projects_of
     from .inventory import (

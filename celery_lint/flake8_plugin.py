@@ -103,22 +103,15 @@ class Flake8Session:
             yield from engine.lint_file(model, file, parse_errors=False, apply_noqa=False)
 
     def root_of(self, folder: Path) -> Path:
-        """The project root of files in ``folder``, as the CLI would find it when run from the
-        current directory: the nearest folder with a project marker, else the current directory
-        when the file is under it (the CLI's root for ``celery-lint .``), else the folder."""
+        """The project root of files in ``folder``, by the rule every front end follows
+        (:mod:`celery_lint.project.roots`): the nearest project marker, else the current
+        directory when the file is under it (the CLI's root for ``celery-lint .``), else the
+        parent of the outermost package holding the file."""
         root = self._roots.get(folder)
         if root is None:
-            from .project.files import find_marked_root
+            from .project.roots import find_project_root
 
-            marked = find_marked_root(folder)
-            if marked is not None:
-                root = marked
-            else:
-                root = folder.resolve()
-                cwd = Path.cwd().resolve()
-                if cwd == root or cwd in root.parents:
-                    root = cwd
-            self._roots[folder] = root
+            root = self._roots[folder] = find_project_root(folder)
         return root
 
     def analysis_for(self, root: Path) -> tuple[ProjectModel, Engine] | str:

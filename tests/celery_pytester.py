@@ -12,6 +12,12 @@ import celery.contrib.pytest
 import celery.contrib.testing.worker
 import celery.worker.request  # noqa: F401
 import kombu.transport.memory  # noqa: F401
+
+# LibCST too: the linter reaches it through a stand-in that imports it on first use; first
+# used inside an inner run (the lint gate), it would be dropped afterwards while the
+# stand-in keeps it, and later in-process lint runs of this process would mix two LibCSTs
+# (their trees would match none of the rules' node classes: no findings).
+import libcst  # noqa: F401
 import pytest
 
 import celery_lint.pytest_plugin._audit

@@ -167,6 +167,18 @@ def fixtures_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_clean(REPO / "fixtures", root / "fixtures")
 
 
+@pytest.fixture(scope="session")
+def unmarked_fixtures_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of fixtures/ in a folder with no project marker above it (no pyproject.toml,
+    setup.py, setup.cfg or .git): a project with no marker of its own (shape S11) runs
+    there, where the tools find no root but the current directory."""
+    root = tmp_path_factory.mktemp("unmarked")
+    for folder in (root, *root.parents):
+        if any((folder / marker).exists() for marker in ("pyproject.toml", "setup.py", "setup.cfg", ".git")):
+            pytest.skip(f"the temporary folder is inside a project ({folder}): no unmarked copy possible")
+    return copy_clean(REPO / "fixtures", root / "fixtures")
+
+
 def _repository_state() -> set[str] | None:
     """``git status`` of the repository, ignored files included; None outside a git checkout.
     Python's bytecode and pytest's own cache are the interpreter's and the runner's."""

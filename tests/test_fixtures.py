@@ -25,15 +25,39 @@ import pytest
 # The tests that run the tools run them on a copy (``fixtures_copy``), never in the repository.
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 # Every folder with a pyproject.toml, named by its path under fixtures/: the sample
-# projects (``django_shop``) and one project per rule family (``families/limits``).
+# projects (``django_shop``) and one project per rule family (``families/limits``), and
+# every folder of fixtures/shapes/ (one project per real-world shape; S11 has no marker).
 # Sample projects to lint; fixtures/example_pack is a rule pack (tested in test_rule_packs.py).
 NOT_LINT_FIXTURES = {"example_pack"}
 PROJECTS = sorted(
-    config.parent.relative_to(FIXTURES).as_posix()
-    for pattern in ("*/pyproject.toml", "families/*/pyproject.toml", "shapes/*/pyproject.toml")
-    for config in FIXTURES.glob(pattern)
-    if config.parent.name not in NOT_LINT_FIXTURES
+    {
+        config.parent.relative_to(FIXTURES).as_posix()
+        for pattern in ("*/pyproject.toml", "families/*/pyproject.toml")
+        for config in FIXTURES.glob(pattern)
+        if config.parent.name not in NOT_LINT_FIXTURES
+    }
+    | {
+        folder.relative_to(FIXTURES).as_posix()
+        for folder in (FIXTURES / "shapes").iterdir()
+        if folder.is_dir() and not folder.name.startswith((".", "_"))
+    }
 )
+MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+
+
+def has_own_marker(name: str) -> bool:
+    """Whether fixture project ``name`` marks its own root (S11's does not)."""
+    return any((FIXTURES / name / marker).exists() for marker in MARKERS)
+
+
+def project_copy(name: str, request: pytest.FixtureRequest) -> Path:
+    """Where the tools run on fixture project ``name``: in ``fixtures_copy`` (beside the
+    repository's pyproject.toml), or, for a project with no marker of its own, in
+    ``unmarked_fixtures_copy``, where no marker above it claims it."""
+    fixture = "fixtures_copy" if has_own_marker(name) else "unmarked_fixtures_copy"
+    copy: Path = request.getfixturevalue(fixture)
+    return copy / name
+
 
 # The codes each project under fixtures/families/ exists to show: every one of them
 # fires there at least once, and no other code does.
@@ -125,8 +149,8 @@ def test_every_family_project_is_listed() -> None:
 
 
 @pytest.mark.parametrize("name", PROJECTS)
-def test_whole_project(name: str, fixtures_copy: Path) -> None:
-    project = fixtures_copy / name
+def test_whole_project(name: str, request: pytest.FixtureRequest) -> None:
+    project = project_copy(name, request)
     code, got, summary = run_cli(project, ".")
     expected = expected_findings(project)
     assert got == expected, describe(expected, got)
@@ -135,10 +159,11 @@ def test_whole_project(name: str, fixtures_copy: Path) -> None:
 
 
 @pytest.mark.parametrize("name", PROJECTS)
-def test_from_the_repository_root(name: str, fixtures_copy: Path) -> None:
-    """``celery-lint fixtures/django_shop`` (the README demo) uses the fixture's own root."""
-    project = fixtures_copy / name
-    code, got, _ = run_cli(fixtures_copy.parent, f"fixtures/{name}")
+def test_from_the_repository_root(name: str, request: pytest.FixtureRequest) -> None:
+    """``celery-lint fixtures/django_shop`` (the README demo) uses the fixture's own root
+    (a project without a marker, the current directory: the same findings)."""
+    project = project_copy(name, request)
+    code, got, _ = run_cli(project.parents[len(Path(name).parts)], f"fixtures/{name}")
     prefix = f"fixtures/{name}/"
     assert all(path.startswith(prefix) for path, _, _ in got)
     stripped = {(path[len(prefix) :], line, rule) for path, line, rule in got}
@@ -158,9 +183,9 @@ def _files_with_expectations() -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize(("name", "relpath"), _files_with_expectations())
-def test_single_file_matches_whole_project(name: str, relpath: str, fixtures_copy: Path) -> None:
+def test_single_file_matches_whole_project(name: str, relpath: str, request: pytest.FixtureRequest) -> None:
     """Linting one file still sees the whole project: the same findings for that file."""
-    project = fixtures_copy / name
+    project = project_copy(name, request)
     code, got, _ = run_cli(project, relpath)
     expected = expected_in(project, project / relpath)
     assert got == expected, describe(expected, got)
@@ -168,9 +193,9 @@ def test_single_file_matches_whole_project(name: str, relpath: str, fixtures_cop
 
 
 @pytest.mark.parametrize("name", PROJECTS)
-def test_files_without_expectations_are_clean(name: str, fixtures_copy: Path) -> None:
+def test_files_without_expectations_are_clean(name: str, request: pytest.FixtureRequest) -> None:
     """The good part of each project, named file by file, has no findings."""
-    project = fixtures_copy / name
+    project = project_copy(name, request)
     clean = [
         path.relative_to(project).as_posix()
         for path in python_files(project)
@@ -584,6 +609,42 @@ CELERY_FACTS: dict[str, list[tuple[str, dict[str, object]]]] = {
                 'app.tasks["proj.tasks.purge"].ignore_result': True,
                 'app.tasks["proj.tasks.retried"].time_limit': None,
                 'app.tasks["proj.tasks.retried"].max_retries': 4,
+            },
+        ),
+    ],
+    "shapes/s10_wizard_setup": [
+        (
+            """
+            from shop.celery import app
+            import shop.views.jobs, shop.views.setup
+            import scripts.maintenance
+            """,
+            {
+                "task_time_limit": 300,
+                "task_soft_time_limit": 240,
+                "task_acks_late": False,
+                'app.tasks["shop.views.jobs.seed_catalog"].acks_late': False,
+                'app.tasks["shop.views.jobs.send_welcome"].acks_late': True,
+                'app.tasks["shop.views.jobs.import_products"].time_limit': 600,
+                'app.tasks["scripts.maintenance.rebuild_search_index"].acks_late': False,
+                # The wizard's setup() is a view, not setuptools' setup().
+                "shop.views.setup.setup.__module__": "shop.views.setup",
+            },
+        ),
+    ],
+    "shapes/s11_no_marker": [
+        (
+            """
+            from shop.celery import app
+            import shop.jobs
+            """,
+            {
+                "task_time_limit": None,
+                "task_soft_time_limit": None,
+                "task_acks_late": True,
+                'app.tasks["shop.jobs.export_orders"].acks_late': True,
+                'app.tasks["shop.jobs.export_orders"].time_limit': None,
+                'app.tasks["shop.jobs.export_customers"].time_limit': 60,
             },
         ),
     ],

@@ -139,3 +139,24 @@ def test_the_engine_api_leaves_sys_path_as_it_was(tmp_path: Path, gc_state: bool
     fixed, _ = fix_paths([root], write=False)
     assert "ACM101" in {v.code for v in fixed.violations}
     _assert_untouched(path_before, gc_state)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [([], 0), (["--format", "json"], 0), (["--option", "no_such_option"], 2), (["--format", "sarif"], 2)],
+    ids=["text", "json", "bad-option", "bad-format-system-exit"],
+)
+def test_the_tasks_subcommand_leaves_gc_and_sys_path_as_they_were(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], gc_state: bool, args: list[str], expected: int
+) -> None:
+    root = _project(tmp_path / "proj", local_pack=True)
+    path_before = list(sys.path)
+    try:
+        code = main(["tasks", str(root), *args])
+    except SystemExit as exc:  # argparse refuses a bad --format
+        code = exc.code
+    out = capsys.readouterr().out
+    assert code == expected, out
+    if expected == 0:
+        assert "payments.tasks.capture" in out
+    _assert_untouched(path_before, gc_state)

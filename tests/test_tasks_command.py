@@ -371,15 +371,25 @@ def test_no_tasks(project: Project) -> None:
     assert run.lines[-2:] == ["no Celery app found", "0 tasks, 0 apps."]
 
 
-def test_a_folder_named_tasks_is_still_linted(project: Project) -> None:
-    project.write("tasks/__init__.py", "")
-    project.write("tasks/work.py", BARE_TASK)
-    run = project.run("tasks", "--select", "CEL201")
-    assert run.returncode == 1, run
-    assert run.finding_lines == [f"{Path('tasks/work.py')}:4:1: " + run.finding_lines[0].split(": ", 1)[1]]
-    # From elsewhere, ``tasks`` is the subcommand.
-    data = inventory(run_cli("tasks", "--format", "json", project.root, cwd=project.root.parent))
-    assert [t["name"] for t in data["tasks"]] == ["tasks.work.bare"]
+@pytest.mark.parametrize("layout", ["tasks/__init__.py", "tasks.py"])
+def test_tasks_is_the_subcommand_beside_a_path_named_tasks(project: Project, layout: str) -> None:
+    """A root ``tasks/`` folder or ``tasks.py`` does not turn ``celery-lint tasks`` into a
+    lint run; ``./tasks``, ``tasks/`` and ``-- tasks`` lint the path."""
+    if layout == "tasks.py":
+        project.write("tasks.py", BARE_TASK)
+        module, relpath = "tasks.bare", "tasks.py"
+        spellings = [["./tasks.py"], ["--", "tasks.py"]]
+    else:
+        project.write("tasks/__init__.py", "")
+        project.write("tasks/work.py", BARE_TASK)
+        module, relpath = "tasks.work.bare", str(Path("tasks/work.py"))
+        spellings = [["./tasks"], ["tasks/"], ["--", "tasks"], ["--select", "CEL201", "tasks"]]
+    data = inventory(project.run("tasks", "--format", "json"))
+    assert [t["name"] for t in data["tasks"]] == [module]
+    for spelling in spellings:
+        run = project.run("--no-cache", "--select", "CEL201", *spelling)
+        assert run.returncode == 1, run
+        assert [(path, line, code) for path, line, _, code in run.findings] == [(relpath, 4, "CEL201")], run
 
 
 def test_help_mentions_the_subcommand(project: Project) -> None:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Settings
-from ..project.files import SourceFile, find_project_root, is_excluded, iter_python_files
+from ..project.files import SourceFile, is_excluded, iter_python_files
 from ..project.model import ProjectModel
-from ..project.roots import ProjectRoots
+from ..project.roots import ProjectRoots, find_project_root
 from ..registry import RuleRegistry
 from ..rules.base import Rule
 from ..types import LintResult, Violation
@@ -76,12 +76,15 @@ def lint_paths(
     jobs: int = 1,
     rules: Sequence[type[Rule]] | None = None,
     registry: RuleRegistry | None = None,
+    base: Path | None = None,
 ) -> LintResult:
     """Lint files and folders; the project model covers each path's whole project.
 
     ``use_cache`` reuses findings from ``.celery_lint_cache/`` for unchanged files (the
     CLI's default); ``jobs`` lints files in that many processes. ``registry``: the rule
-    packs of the run (a fresh one, with the installed packs, when None).
+    packs of the run (a fresh one, with the installed packs, when None). ``base``: the
+    folder a path without a project marker belongs to when it is under it (None: the
+    current directory; the pytest gate passes its rootdir), see :mod:`..project.roots`.
     """
     registry = registry if registry is not None else RuleRegistry()
     # Local rule packs are importable for the run only: sys.path is restored on return.
@@ -98,6 +101,7 @@ def lint_paths(
             use_cache,
             jobs,
             rules,
+            base,
         )
 
 
@@ -113,9 +117,10 @@ def _lint_paths(
     use_cache: bool,
     jobs: int,
     rules: Sequence[type[Rule]] | None,
+    base: Path | None,
 ) -> LintResult:
     result = LintResult()
-    all_settings, projects, walked = projects_of(registry, paths, config_file, settings, result.errors)
+    all_settings, projects, walked = projects_of(registry, paths, config_file, settings, result.errors, base)
     # Engines first, in this process: a bad selector is one error before any work starts.
     plans = [
         _ProjectPlan(
@@ -278,18 +283,20 @@ def projects_of(
     config_file: str | Path | None,
     settings: Settings | None,
     errors: list[str],
+    base: Path | None = None,
 ) -> tuple[dict[Path, Settings], dict[Path, dict[Path, bool]], set[Path]]:
     """Each project's settings, its files to check (file -> named by the user), and the
     projects whose files were all found by walking a folder as the model would.
 
     A folder is walked with the settings of the project it is in; a file found under a
-    nested project (a folder with its own marker) belongs to that project.
+    nested project (a folder with its own marker) belongs to that project. Roots follow
+    :func:`~celery_lint.project.roots.find_project_root` (``base``: see :func:`lint_paths`).
     """
     config_path = Path(config_file) if config_file else None
     path_list = [Path(p) for p in paths] or [Path(".")]
     roots: dict[Path, list[Path]] = {}
     for path in path_list:
-        roots.setdefault(find_project_root(path), []).append(path)
+        roots.setdefault(find_project_root(path, base), []).append(path)
     # Every project's settings first: their local rule packs must all be known before any
     # project's selectors are checked, whatever the order of the paths.
     all_settings = {root: settings or project_settings(registry, root, config_path) for root in roots}

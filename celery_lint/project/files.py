@@ -22,8 +22,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     import libcst as cst
 
-ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
-
 # Folders no one wants linted: environments, caches, build output and VCS metadata.
 ALWAYS_SKIPPED_DIRS = frozenset(
     {
@@ -135,23 +133,6 @@ def run_with_large_stack(function: Callable[..., _R], *args: Any, recursion_limi
 
     result: _R = _parse_executor.submit(call).result()
     return result
-
-
-def find_project_root(path: Path) -> Path:
-    """Nearest ancestor (or the path itself) holding a project marker; else the path's folder."""
-    start = path if path.is_dir() else path.parent
-    return find_marked_root(path) or start.resolve()
-
-
-def find_marked_root(path: Path) -> Path | None:
-    """Nearest ancestor (or the path itself) holding a project marker, if any."""
-    start = path if path.is_dir() else path.parent
-    start = start.resolve()
-    for candidate in (start, *start.parents):
-        for marker in ROOT_MARKERS:
-            if (candidate / marker).exists():
-                return candidate
-    return None
 
 
 def is_test_path(relpath: str) -> bool:

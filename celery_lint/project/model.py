@@ -36,7 +36,7 @@ from .entities import (
     TaskDecorator,
     ValueSym,
 )
-from .files import SourceFile, find_project_root
+from .files import SourceFile
 from .modules import CELERY_MENTION
 from .options import (
     FROM_CONFIG,
@@ -46,6 +46,7 @@ from .options import (
     task_for_expression,
     tasks_by_name,
 )
+from .roots import find_project_root
 from .settings import config_writes_in
 from .tasks import CELERY_TASK_CLASSES, SHARED_TASK
 

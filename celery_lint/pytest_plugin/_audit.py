@@ -79,11 +79,11 @@ def _static(root: Path | None) -> _Static:
         return _Static(error="no project root")
     try:
         from celery_lint.engine import project_settings
-        from celery_lint.project.files import find_project_root
         from celery_lint.project.model import model_for
+        from celery_lint.project.roots import find_project_root
         from celery_lint.registry import RuleRegistry
 
-        project = find_project_root(root)
+        project = find_project_root(root, root)
         registry = RuleRegistry()
         with registry.importable():
             settings = project_settings(registry, project, None)

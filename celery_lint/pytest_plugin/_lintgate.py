@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from celery_lint.config import ConfigError, Settings
-from celery_lint.project.files import find_project_root, is_excluded
+from celery_lint.project.files import is_excluded
+from celery_lint.project.roots import find_project_root
 from celery_lint.registry import RuleRegistry
 from celery_lint.types import Violation
 
@@ -59,15 +60,22 @@ def _registry(config: pytest.Config) -> RuleRegistry:
 # first use, and an in-process pytest run that restores ``sys.modules`` afterwards would
 # leave that stand-in pointing at a LibCST the rest of the process no longer uses.
 def _settings_for(config: pytest.Config, path: Path) -> tuple[Path, Settings]:
+    """The project root of ``path`` (by the rule every front end follows; a project without
+    a marker defaults to pytest's rootdir) and its settings."""
+    root = find_project_root(path, config.rootpath)
+    return root, _root_settings(config, root)
+
+
+def _root_settings(config: pytest.Config, root: Path) -> Settings:
     from celery_lint.engine import project_settings
 
-    root = find_project_root(path)
     cache = config.stash.setdefault(_SETTINGS, {})
     if root not in cache:
         registry = _registry(config)
         with registry.importable():
             cache[root] = project_settings(registry, root, None)
-    return root, cache[root]
+    settings: Settings = cache[root]
+    return settings
 
 
 def collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -134,8 +142,10 @@ def _lint_session(session: pytest.Session) -> dict[Path, _Outcome]:
         by_root.setdefault(root, []).append(path)
     outcomes: dict[Path, _Outcome] = {path: _Outcome() for path in paths}
     for root, files in by_root.items():
-        _, settings = _settings_for(session.config, root / "pyproject.toml")
-        result = lint_paths(files, settings=settings, registry=_registry(session.config))
+        settings = _root_settings(session.config, root)
+        result = lint_paths(
+            files, settings=settings, registry=_registry(session.config), base=session.config.rootpath
+        )
         for violation in result.violations:
             outcome = outcomes.setdefault(Path(violation.path).resolve(), _Outcome())
             if violation.kind.is_error:
