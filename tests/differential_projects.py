@@ -526,13 +526,15 @@ def same(analyzer: object, live: object) -> bool:
     return analyzer == live
 
 
-def write_projects(parent: object, seeds: list[int]) -> list[tuple[str, Project]]:
+def write_projects(
+    parent: object, seeds: list[int], extra: list[Project] | None = None
+) -> list[tuple[str, Project]]:
     from pathlib import Path
 
     out = []
-    for seed in seeds:
-        project = generate(seed)
-        folder = f"p{seed}"
+    projects = [generate(seed) for seed in seeds] + list(extra or [])
+    for index, project in enumerate(projects):
+        folder = f"p{project.seed}" if project.seed >= 0 else f"x{index}"
         root = Path(str(parent)) / folder
         for relpath, text in project.files.items():
             path = root / relpath
@@ -565,7 +567,7 @@ def analyzer_inventory(parent: object) -> dict[str, object]:
     return data
 
 
-def compare_round(parent: object, seeds: list[int]) -> Report:
+def compare_round(parent: object, seeds: list[int], extra: list[Project] | None = None) -> Report:
     """Generate the projects of ``seeds`` under ``parent``, ask celery-lint and Celery, compare."""
     import time
     from pathlib import Path
@@ -574,7 +576,7 @@ def compare_round(parent: object, seeds: list[int]) -> Report:
 
     started = time.perf_counter()
     report = Report()
-    written = write_projects(parent, seeds)
+    written = write_projects(parent, seeds, extra)
     inventory = analyzer_inventory(parent)
     requests = [
         {
