@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from differential_projects import compare_round  # noqa: E402
+from differential_projects import compare_round
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ Run as a script: ``python celery_oracle.py REQUEST.json`` where the request is a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -71,7 +72,7 @@ def _inspect(request: dict[str, Any]) -> dict[str, Any]:
 def _child(request: dict[str, Any], out_path: str) -> None:
     try:
         result = _inspect(request)
-    except BaseException as exc:  # noqa: BLE001 - the oracle reports every failure as data
+    except BaseException as exc:
         import traceback
 
         result = {"error": f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"}
@@ -81,14 +82,12 @@ def _child(request: dict[str, Any], out_path: str) -> None:
 
 def _serve(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     # Import what every child needs once, before forking.
-    import celery  # noqa: F401
-    import celery.app.base  # noqa: F401
+    import celery
+    import celery.app.base
     import celery.app.task  # noqa: F401
 
-    try:
+    with contextlib.suppress(ImportError):
         import django.conf  # noqa: F401
-    except ImportError:
-        pass
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for index, request in enumerate(requests):

@@ -164,7 +164,9 @@ class _Gen:
                 text = text.replace("<ANNOTATIONS>", self.annotations(), 1)
             self.files[path] = text
         if r.random() < 0.3 and "proj/celery.py" in self.files and not self.project.django_settings:
-            self.files["proj/__init__.py"] = f"from .celery import {self.app_var}\n\n__all__ = [{self.app_var!r}]\n"
+            self.files["proj/__init__.py"] = (
+                f"from .celery import {self.app_var}\n\n__all__ = [{self.app_var!r}]\n"
+            )
         return self.project
 
     def annotations(self) -> str:
@@ -240,7 +242,10 @@ class _Gen:
         lines = [HEADER, "import os", "", "from celery import Celery"]
         lines += prelude
         if self.project.django_settings:
-            lines += ["", f"os.environ.setdefault('DJANGO_SETTINGS_MODULE', '{self.project.django_settings}')"]
+            lines += [
+                "",
+                f"os.environ.setdefault('DJANGO_SETTINGS_MODULE', '{self.project.django_settings}')",
+            ]
         lines += [""]
         lines += self.config_prelude
         if factory:
@@ -258,7 +263,9 @@ class _Gen:
         items = self.setting_items(most=3)
         if not items:
             return []
-        form = self.r.choice(["update", "update_dict", "attr", "item"])
+        form = self.r.choice(["update", "update_dict", "attr", "item", "setdefault"])
+        if form == "setdefault":
+            return [f"APP.conf.setdefault({self.spelled(s, style)!r}, {v})" for s, v in items]
         if form == "update":
             return [f"APP.conf.update({', '.join(f'{self.spelled(s, style)}={v}' for s, v in items)})"]
         if form == "update_dict":
@@ -340,7 +347,11 @@ class _Gen:
         wrappers = self.make_wrappers()
         for module in modules:
             dotted = f"proj.{module}"
-            lines = [HEADER, "from celery import Task, shared_task", "from celery import shared_task as task_alias"]
+            lines = [
+                HEADER,
+                "from celery import Task, shared_task",
+                "from celery import shared_task as task_alias",
+            ]
             lines += [f"from proj.celery import {self.app_var}"]
             if self.bases:
                 if self.chance(0.5):
@@ -359,7 +370,9 @@ class _Gen:
                 lines.append(f"OPTIONS = {{{body}}}")
             if self.chance(0.3):
                 alias_opts = self.some_options(most=2)
-                lines.append(f"limited = {r.choice(['shared_task', self.app_var + '.task'])}({self.kwargs(alias_opts)})")
+                lines.append(
+                    f"limited = {r.choice(['shared_task', self.app_var + '.task'])}({self.kwargs(alias_opts)})"
+                )
             alias = "limited" if any(line.startswith("limited =") for line in lines) else None
             for _ in range(r.randint(1, 4)):
                 lines += self.task(dotted, wrappers, splat, alias, base_ref if self.bases else {})
@@ -378,6 +391,10 @@ class _Gen:
             maker = self.r.choice(["shared_task", f"{self.app_var}.task"])
             body = [f"def {name}(**options):"]
             body += [f"    options.setdefault({k!r}, {v})" for k, v in defaults.items()]
+            forced = {
+                k: v for k, v in self.some_options(most=1).items() if k not in fixed and k not in defaults
+            }
+            body += [f"    options[{k!r}] = {v}" for k, v in forced.items()]
             call_args = [*(f"{k}={v}" for k, v in fixed.items()), "**options"]
             body += [f"    return {maker}({', '.join(call_args)})", "", ""]
             lines += ["", *body]
@@ -429,7 +446,9 @@ class _Gen:
         if kind == "splat":
             assert splat is not None
             options = {k: v for k, v in options.items() if k not in splat}
-            lines.append(f"@{app}.task({self.kwargs({**options, '**OPTIONS': ''}).replace('**OPTIONS=', '**OPTIONS')})")
+            lines.append(
+                f"@{app}.task({self.kwargs({**options, '**OPTIONS': ''}).replace('**OPTIONS=', '**OPTIONS')})"
+            )
         elif kind == "app_bare":
             lines.append(f"@{app}.task")
         elif kind == "shared_bare":
@@ -455,7 +474,9 @@ class _Gen:
             if maker == "shared_task":
                 lines.append(f"{func} = shared_task({self.kwargs(options)})({inner})")
             else:
-                lines.append(f"{func} = {app}.task({', '.join([inner, *(f'{k}={v}' for k, v in options.items())])})")
+                lines.append(
+                    f"{func} = {app}.task({', '.join([inner, *(f'{k}={v}' for k, v in options.items())])})"
+                )
             if "name" not in options:
                 name = f"{module}.{inner}"
             self.task_names.append(name)
@@ -554,7 +575,17 @@ def analyzer_inventory(parent: object) -> dict[str, object]:
     env = dict(os.environ)
     env.pop("PYTHONWARNINGS", None)
     completed = subprocess.run(
-        [sys.executable, "-m", "celery_lint", "tasks", "--format", "json", "--option", ",".join(OPTIONS), "."],
+        [
+            sys.executable,
+            "-m",
+            "celery_lint",
+            "tasks",
+            "--format",
+            "json",
+            "--option",
+            ",".join(OPTIONS),
+            ".",
+        ],
         cwd=str(parent),
         capture_output=True,
         text=True,

@@ -21,7 +21,7 @@ import pytest
 
 pytest.importorskip("django")
 
-from differential_projects import Project, Report, compare_round  # noqa: E402
+from differential_projects import Project, Report, compare_round
 
 SEEDS = list(range(80))
 MIN_SHARE_KNOWN = 0.9
@@ -94,12 +94,21 @@ CASES: dict[str, dict[str, str]] = {
             "@app.task(time_limit=3)\ndef other():\n    return 1\n"
         ),
     },
-    "annotation_none_takes_the_setting": {
+    "annotation_none": {
         "proj/celery.py": (
             "from celery import Celery\n\napp = Celery('proj', task_acks_late=True)\n"
-            "app.conf.task_annotations = {'*': {'acks_late': None, 'max_retries': None}}\n"
+            "app.conf.task_annotations = {'*': {'max_retries': None, 'time_limit': None}}\n"
         ),
-        "proj/tasks.py": "from proj.celery import app\n\n\n@app.task(acks_late=False)\ndef work():\n    return 1\n",
+        "proj/tasks.py": "from proj.celery import app\n\n\n@app.task(time_limit=9)\ndef work():\n    return 1\n",
+    },
+    "setdefault_keeps_either_name": {
+        "proj/celery.py": (
+            "from celery import Celery\n\napp = Celery('proj', task_annotations={'*': {'max_retries': 1}})\n"
+            "app.conf.setdefault('CELERY_ANNOTATIONS', {'*': {'max_retries': 2}})\n"
+            "app.conf.update(task_time_limit=5)\napp.conf.setdefault('task_time_limit', 9)\n"
+            "app.conf.setdefault('task_soft_time_limit', 4)\n"
+        ),
+        "proj/tasks.py": "from proj.celery import app\n\n\n@app.task\ndef work():\n    return 1\n",
     },
     "celery_changes_before_keywords_and_none_keywords": {
         "proj/celery.py": (

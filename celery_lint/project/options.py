@@ -112,12 +112,19 @@ class TaskOptions(TaskRegistry):
         if annotated is not None:
             if not (isinstance(annotated, Known) and annotated.value is None and config_key is not None):
                 return annotated
-            # Celery binds a task again when the app is finalized (a worker imports the
-            # task modules first): the None an annotation wrote is then filled from the
-            # configuration, whatever the decorator said.
-            chain: Resolved | None = None
-        else:
-            chain = self._option_chain(task, option)
+            # A task made before the app is finalized is bound again then, and the None an
+            # annotation wrote is filled from the configuration; one made later (after
+            # something read ``app.tasks``) keeps the None. Known when both agree.
+            setting = self.project_setting(config_key, apps)
+            if isinstance(setting, Known) and setting.value is None:
+                return annotated
+            if isinstance(setting, Unknown):
+                return setting
+            return Unknown(
+                f"task_annotations sets {option} to None: Celery fills it from {config_key}"
+                " only for tasks made before the app is finalized"
+            )
+        chain = self._option_chain(task, option)
         if chain is not None:
             if isinstance(chain, Unknown):
                 return chain
@@ -305,7 +312,9 @@ class TaskOptions(TaskRegistry):
                 return Unknown("task_annotations entry cannot be analysed")
             if option in entry:
                 if entry[option] is UNKNOWN_ELEMENT:
-                    return Unknown(f"task_annotations ({annotations.origin}) sets {option} to a computed value")
+                    return Unknown(
+                        f"task_annotations ({annotations.origin}) sets {option} to a computed value"
+                    )
                 found = Known(
                     entry[option], Origin(f"task_annotations ({annotations.origin})", kind="annotation")
                 )

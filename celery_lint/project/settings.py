@@ -399,7 +399,15 @@ class SettingsModel(AppRegistry):
         return stated
 
     def _repository_setting(self, app: App, name: str) -> Resolved:
-        matching = [w for w in app.preconf if w.setting == name]
+        matching: list[ConfigWrite] = []
+        for write in app.preconf:
+            if write.setting != name:
+                continue
+            if write.form == "conf.setdefault" and any(not w.conditional for w in matching):
+                # ``conf.setdefault`` keeps what the pre-configuration already holds
+                # under either name of the setting.
+                continue
+            matching.append(write)
         if app.preconf_opaque:
             return Unknown(app.preconf_opaque[0])
         if any(w.conditional for w in matching):
