@@ -195,7 +195,14 @@ class _Gen:
         b = self.some_options(most=2)
         lines = [HEADER, "from celery import Task", ""]
         lines += ["", "class BaseA(Task):"] + [f"    {k} = {v}" for k, v in a.items()] + ["    pass", ""]
-        lines += ["", "class BaseB(BaseA):"] + [f"    {k} = {v}" for k, v in b.items()] + ["    pass", ""]
+        other = ["", "class BaseB(BaseA):"] + [f"    {k} = {v}" for k, v in b.items()] + ["    pass", ""]
+        self.baseb_module = "base_more" if self.chance(0.5) else "base"
+        if self.baseb_module == "base":
+            lines += other
+        else:
+            self.files["proj/base_more.py"] = "\n".join(
+                [HEADER, "from proj.base import BaseA", "", *other]
+            )
         self.files["proj/base.py"] = "\n".join(lines)
         self.bases = ["BaseA", "BaseB"]
 
@@ -263,7 +270,26 @@ class _Gen:
         items = self.setting_items(most=3)
         if not items:
             return []
-        form = self.r.choice(["update", "update_dict", "attr", "item", "setdefault"])
+        form = self.r.choice(
+            ["update", "update_dict", "attr", "item", "setdefault", "update_name", "update_splat"]
+        )
+        if self.chance(0.05):
+            form = "conditional"
+        elif self.chance(0.05):
+            form = "environment"
+        if form in ("update_name", "update_splat"):
+            # A module-level dict of settings, given whole or as ``**``.
+            name = self.fresh("SETTINGS")
+            body = ", ".join(f"{self.spelled(s, style)!r}: {v}" for s, v in items)
+            self.config_prelude.append(f"{name} = {{{body}}}")
+            return [f"APP.conf.update({'**' if form == 'update_splat' else ''}{name})"]
+        if form == "conditional":
+            # Celery sees the write only when the variable is set (it is not): unknown.
+            setting, value = items[0]
+            return [f"if os.environ.get('DIFFERENTIAL_FLAG'):\n    APP.conf.{self.spelled(setting, style)} = {value}"]
+        if form == "environment":
+            setting = self.r.choice(["task_time_limit", "task_soft_time_limit"])
+            return [f"APP.conf.{self.spelled(setting, style)} = int(os.environ.get('DIFFERENTIAL_LIMIT', '45'))"]
         if form == "setdefault":
             return [f"APP.conf.setdefault({self.spelled(s, style)!r}, {v})" for s, v in items]
         if form == "update":
@@ -278,17 +304,23 @@ class _Gen:
     def assignments(self, items: list[tuple[str, str]], style: str) -> list[str]:
         return [f"{self.spelled(s, style)} = {v}" for s, v in items]
 
-    def star_chain(self, module: str, style: str, extra: list[str] | None = None) -> None:
-        """``proj/<module>.py`` of settings, maybe star-importing one or two more modules."""
+    def star_chain(self, module: str, style: str, extra: list[str] | None = None, package: bool = False) -> None:
+        """``proj/<module>.py`` of settings, maybe star-importing one or two more modules
+        (``proj/<module>/__init__.py`` and modules beside it for a package)."""
         depth = self.r.choice([0, 0, 1, 2])
-        names = [module] + [f"{module}_base{i}" for i in range(1, depth + 1)]
+        if package:
+            depth = max(depth, 1)
+            names = ["__init__"] + [f"base{i}" for i in range(1, depth + 1)]
+        else:
+            names = [module] + [f"{module}_base{i}" for i in range(1, depth + 1)]
         for i, name in enumerate(names):
             lines = self.assignments(self.setting_items(), style)
             if i == len(names) - 1 and extra:
                 lines = extra + lines
             if i + 1 < len(names):
                 lines.insert(self.r.randint(0, len(lines)), f"from .{names[i + 1]} import *  # noqa: F403")
-            self.files[f"proj/{name}.py"] = HEADER + "\n" + "\n".join(lines) + "\n"
+            path = f"proj/{module}/{name}.py" if package else f"proj/{name}.py"
+            self.files[path] = HEADER + "\n" + "\n".join(lines) + "\n"
 
     def object_source(self, style: str) -> list[str]:
         r = self.r
@@ -317,6 +349,8 @@ class _Gen:
         if self.chance(0.5):
             module = self.fresh("config_classes")
             self.files[f"proj/{module}.py"] = HEADER + "\n\n" + "\n".join(text)
+            if kind == "class" and self.chance(0.4):
+                return [f"APP.config_from_object('proj.{module}:{name}'{namespace})"]
             self.config_prelude.append(f"from proj.{module} import {name}")
         else:
             self.config_prelude.extend(["", *text])
@@ -328,14 +362,16 @@ class _Gen:
         namespaced = self.chance(0.6)
         style = "namespace" if namespaced else "old"
         django_lines = ["SECRET_KEY = 'differential'", "INSTALLED_APPS = []"]
-        self.star_chain("settings", style, extra=django_lines)
+        package = self.chance(0.3)
+        self.star_chain("settings", style, extra=django_lines, package=package)
+        top = "proj/settings/__init__.py" if package else "proj/settings.py"
         if namespaced and self.chance(0.3):
             # An old name under the namespace: honoured when the prefixed name is absent.
             setting, value = self.r.choice(self.setting_items(most=1) or [("task_acks_late", "True")])
-            self.files["proj/settings.py"] += f"{OLD_NAMES[setting]} = {value}\n"
+            self.files[top] += f"{OLD_NAMES[setting]} = {value}\n"
         if self.chance(0.2):
             # Lowercase names are not Django settings.
-            self.files["proj/settings.py"] += "task_time_limit = 11\n"
+            self.files[top] += "task_time_limit = 11\n"
         self.config_prelude = getattr(self, "config_prelude", [])
         namespace = ", namespace='CELERY'" if namespaced else ""
         return [f"APP.config_from_object('django.conf:settings'{namespace})"]
@@ -354,12 +390,14 @@ class _Gen:
             ]
             lines += [f"from proj.celery import {self.app_var}"]
             if self.bases:
+                more = self.baseb_module
                 if self.chance(0.5):
-                    lines.append("from proj.base import BaseA, BaseB")
+                    lines.append("from proj.base import BaseA")
+                    lines.append(f"from proj.{more} import BaseB")
                     base_ref = {"BaseA": "BaseA", "BaseB": "BaseB"}
                 else:
-                    lines.append("from proj import base")
-                    base_ref = {"BaseA": "base.BaseA", "BaseB": "base.BaseB"}
+                    lines.append(f"from proj import {', '.join(sorted({'base', more}))}")
+                    base_ref = {"BaseA": "base.BaseA", "BaseB": f"{more}.BaseB"}
             if wrappers:
                 lines.append("from proj.wrappers import " + ", ".join(wrappers))
             lines.append("")
@@ -428,6 +466,8 @@ class _Gen:
             kinds += ["splat", "splat"]
         if alias is not None:
             kinds += ["alias"]
+        if wrappers and self.chance(0.3):
+            kinds += ["wrapper_alias"]
         if self.bases or self.chance(0.3):
             kinds += ["class"]
         kind = r.choice(kinds)
@@ -461,6 +501,13 @@ class _Gen:
             lines.append(f"@task_alias({self.kwargs(options)})")
         elif kind == "alias":
             lines.append(f"@{alias}")
+        elif kind == "wrapper_alias":
+            # ``periodic = task_with_defaults1(queue='low')`` once, then ``@periodic``.
+            wrapper = r.choice(wrappers)
+            options = {k: v for k, v in options.items() if k not in self.wrapper_fixed[wrapper]}
+            alias_name = f"applied{self.counter}"
+            lines = ["", "", f"{alias_name} = {wrapper}({self.kwargs(options)})", "", ""]
+            lines.append(f"@{alias_name}")
         elif kind == "wrapper":
             wrapper = r.choice(wrappers)
             options = {k: v for k, v in options.items() if k not in self.wrapper_fixed[wrapper]}

@@ -129,6 +129,17 @@ CASES: dict[str, dict[str, str]] = {
             "@app.task(base=Task)\ndef plain_base():\n    return 1\n\n\n@app.task\ndef default_base():\n    return 1\n"
         ),
     },
+    "applied_wrapper_alias": {
+        "proj/celery.py": "from celery import Celery\n\napp = Celery('proj')\n",
+        "proj/wrappers.py": (
+            "from celery import shared_task\n\n\ndef limited(**options):\n"
+            "    options.setdefault('time_limit', 30)\n    return shared_task(acks_late=True, **options)\n"
+        ),
+        "proj/tasks.py": (
+            "from proj.wrappers import limited\n\nlow = limited(queue='low', max_retries=1)\n\n\n"
+            "@low\ndef work():\n    return 1\n"
+        ),
+    },
 }
 
 

@@ -264,8 +264,13 @@ class TaskRegistry(SettingsModel):
             value = symbol.expr
             if isinstance(value, cst.Call):
                 inner = self._factory(symbol.summary, value.func, depth + 1)
-                if inner is not None and inner.kind == "base":
-                    decorator = self._apply_factory(inner, symbol.summary, value)
+                if inner is not None and inner.kind in ("base", "wrapper"):
+                    # ``retry_task = shared_task(max_retries=5)``, or a project wrapper
+                    # applied once (``periodic = limited_task(queue="low")``).
+                    if inner.kind == "base":
+                        decorator = self._apply_factory(inner, symbol.summary, value)
+                    else:
+                        decorator = self._apply_wrapper(inner, symbol.summary, value)
                     decorator.via = f"the decorator {symbol.name} ({symbol.summary.file.relpath})"
                     return TaskFactory("applied", applied=decorator)
             return None
