@@ -239,6 +239,10 @@ class _Gen:
         else:
             for _ in range(r.choice([0, 1, 1, 1, 2])):
                 sources.append(self.object_source(source_style))
+        if sources and not django and "namespace=" not in sources[0][-1] and self.chance(0.2):
+            # ``Celery(config_source=...)``: config_from_object made by the constructor.
+            call = sources.pop(0)
+            ctor.append("config_source=" + call[-1].removeprefix("APP.config_from_object(")[:-1])
         # The configuration calls in a random order (only the last config_from_object counts).
         statements = ops[:]
         for source in sources:
@@ -248,7 +252,13 @@ class _Gen:
         body += [s.replace("APP", v) for s in statements]
         lines = [HEADER, "import os", "", "from celery import Celery"]
         lines += prelude
-        if self.project.django_settings:
+        if self.project.django_settings and self.chance(0.3):
+            # The settings module named in manage.py only.
+            self.files["manage.py"] = (
+                "import os\n\n"
+                f"os.environ.setdefault('DJANGO_SETTINGS_MODULE', '{self.project.django_settings}')\n"
+            )
+        elif self.project.django_settings:
             lines += [
                 "",
                 f"os.environ.setdefault('DJANGO_SETTINGS_MODULE', '{self.project.django_settings}')",
