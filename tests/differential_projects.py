@@ -200,9 +200,7 @@ class _Gen:
         if self.baseb_module == "base":
             lines += other
         else:
-            self.files["proj/base_more.py"] = "\n".join(
-                [HEADER, "from proj.base import BaseA", "", *other]
-            )
+            self.files["proj/base_more.py"] = "\n".join([HEADER, "from proj.base import BaseA", "", *other])
         self.files["proj/base.py"] = "\n".join(lines)
         self.bases = ["BaseA", "BaseB"]
 
@@ -226,6 +224,11 @@ class _Gen:
         # One style for everything Celery checks together (the source, else the preconf).
         preconf_style = r.choice(["new", "new", "old"])
         source_style = r.choice(["new", "new", "old"])
+        self.app_namespace = not django and self.chance(0.1)
+        if self.app_namespace:
+            # ``Celery(namespace="CELERY")``: the default prefix of config_from_object.
+            ctor.append("namespace='CELERY'")
+            source_style = "namespace"
         if self.chance(0.1):
             changes = self.setting_items(most=2)
             body = ", ".join(f"{self.spelled(s, preconf_style)!r}: {v}" for s, v in changes)
@@ -296,10 +299,14 @@ class _Gen:
         if form == "conditional":
             # Celery sees the write only when the variable is set (it is not): unknown.
             setting, value = items[0]
-            return [f"if os.environ.get('DIFFERENTIAL_FLAG'):\n    APP.conf.{self.spelled(setting, style)} = {value}"]
+            return [
+                f"if os.environ.get('DIFFERENTIAL_FLAG'):\n    APP.conf.{self.spelled(setting, style)} = {value}"
+            ]
         if form == "environment":
             setting = self.r.choice(["task_time_limit", "task_soft_time_limit"])
-            return [f"APP.conf.{self.spelled(setting, style)} = int(os.environ.get('DIFFERENTIAL_LIMIT', '45'))"]
+            return [
+                f"APP.conf.{self.spelled(setting, style)} = int(os.environ.get('DIFFERENTIAL_LIMIT', '45'))"
+            ]
         if form == "setdefault":
             return [f"APP.conf.setdefault({self.spelled(s, style)!r}, {v})" for s, v in items]
         if form == "update":
@@ -314,7 +321,9 @@ class _Gen:
     def assignments(self, items: list[tuple[str, str]], style: str) -> list[str]:
         return [f"{self.spelled(s, style)} = {v}" for s, v in items]
 
-    def star_chain(self, module: str, style: str, extra: list[str] | None = None, package: bool = False) -> None:
+    def star_chain(
+        self, module: str, style: str, extra: list[str] | None = None, package: bool = False
+    ) -> None:
         """``proj/<module>.py`` of settings, maybe star-importing one or two more modules
         (``proj/<module>/__init__.py`` and modules beside it for a package)."""
         depth = self.r.choice([0, 0, 1, 2])
@@ -335,7 +344,9 @@ class _Gen:
     def object_source(self, style: str) -> list[str]:
         r = self.r
         namespace = ""
-        if self.chance(0.15):
+        if getattr(self, "app_namespace", False):
+            pass
+        elif self.chance(0.15):
             style, namespace = "namespace", ", namespace='CELERY'"
         kind = r.choice(["module", "module", "module_object", "class", "instance", "dict"])
         self.config_prelude = getattr(self, "config_prelude", [])
@@ -559,11 +570,14 @@ class Disagreement:
     analyzer: object
     celery: object
     source: object = None
+    conf: dict[str, object] | None = None  # the live app's task settings
 
     def __str__(self) -> str:
+        conf = f"# the live app's settings: {self.conf}\n" if self.conf else ""
         return (
             f"seed {self.project.seed}, task {self.task}, {self.option}: celery-lint says"
             f" {self.analyzer!r} (source {self.source}), Celery says {self.celery!r}\n"
+            + conf
             + self.project.listing()
         )
 
@@ -687,7 +701,10 @@ def compare_round(parent: object, seeds: list[int], extra: list[Project] | None 
         if "error" in live:
             report.disagreements.append(Disagreement(project, "-", "import", None, live["error"]))
             continue
+        before = len(report.disagreements)
         _compare_project(report, project, by_folder.get(folder, []), live["tasks"])  # type: ignore[arg-type]
+        for disagreement in report.disagreements[before:]:
+            disagreement.conf = live.get("conf")  # type: ignore[assignment]
     report.seconds = time.perf_counter() - started
     return report
 
