@@ -739,7 +739,7 @@ def _compare_project(
             got = entry[option]  # type: ignore[index]
             if got["unknown"] is not None:
                 report.unknown += 1
-                reason = f"{option}: {got['unknown']}"
+                reason = str(got["unknown"])
                 report.unknown_reasons[reason] = report.unknown_reasons.get(reason, 0) + 1
                 report.unknown_seed.setdefault(reason, project.seed)
                 continue
