@@ -10,7 +10,7 @@ costs one interpreter start.
 
 Run as a script: ``python celery_oracle.py REQUEST.json`` where the request is a list of
 ``{"root", "app_module", "app_attr", "task_modules", "django_settings", "options",
-"settings"}``; it prints one JSON list of results, ``{"tasks": {name: {option: value}},
+"settings"}``; it prints one JSON list of results, ``{"tasks": {app: {name: {option: value}}},
 "conf": {setting: value}}`` or ``{"error": text}`` each.
 """
 
@@ -57,16 +57,26 @@ def _inspect(request: dict[str, Any]) -> dict[str, Any]:
         os.environ.pop("DJANGO_SETTINGS_MODULE", None)
     module = importlib.import_module(request["app_module"])
     app = getattr(module, request["app_attr"])
+    apps = {request["app_attr"]: app}
+    for module_name, attr in request.get("other_apps", []):
+        apps[attr] = getattr(importlib.import_module(module_name), attr)
     for name in request["task_modules"]:
         importlib.import_module(name)
-    app.finalize(auto=True)
-    tasks = {}
-    for name, task in sorted(app.tasks.items()):
-        if name.startswith("celery."):
-            continue
-        tasks[name] = {option: plain(getattr(task, option, None)) for option in request["options"]}
+    # Every app's own tasks (Celery also adds an ``@app.task`` task to each other app of
+    # the process, with that app's configuration: ``shared=True``).
+    tasks: dict[str, dict[str, dict[str, Any]]] = {}
+    for label, each in apps.items():
+        each.finalize(auto=True)
+        tasks[label] = {
+            name: {option: plain(getattr(task, option, None)) for option in request["options"]}
+            for name, task in sorted(each.tasks.items())
+            if not name.startswith("celery.")
+        }
     conf = {setting: plain(app.conf.get(setting)) for setting in request["settings"]}
     return {"tasks": tasks, "conf": conf}
+
+
+DIFFERS = "<differs between the apps>"
 
 
 def _child(request: dict[str, Any], out_path: str) -> None:

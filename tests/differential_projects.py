@@ -90,6 +90,7 @@ class Project:
     files: dict[str, str] = field(default_factory=dict)
     app_module: str = "proj.celery"
     app_attr: str = "app"
+    other_apps: list[tuple[str, str]] = field(default_factory=list)  # (module, attribute)
     task_modules: list[str] = field(default_factory=list)
     django_settings: str | None = None
     registered: list[str] = field(default_factory=list)  # class-based tasks, their names
@@ -398,8 +399,42 @@ class _Gen:
         return [f"APP.config_from_object('django.conf:settings'{namespace})"]
 
     # ------------------------------------------------------------------ tasks
+    def make_other_app(self) -> None:
+        """A second app in the project: ``shared_task`` tasks belong to both."""
+        style = self.r.choice(["new", "old"])
+        ctor = ['"other"', *(f"{self.spelled(s, style)}={v}" for s, v in self.setting_items(most=3))]
+        prelude = self.config_prelude
+        self.config_prelude = []
+        ops = [
+            line.replace("APP", "other")
+            for _ in range(self.r.randint(0, 1))
+            for line in self.preconf_op(style)
+        ]
+        self.files["proj/other_app.py"] = (
+            "\n".join(
+                [
+                    HEADER,
+                    "import os",
+                    "",
+                    "from celery import Celery",
+                    "",
+                    f"other = Celery({', '.join(ctor)})",
+                    *ops,
+                ]
+            )
+            + "\n"
+        )
+        self.config_prelude, leftover = prelude, self.config_prelude
+        if leftover:  # module-level settings dicts the operations use
+            self.files["proj/other_app.py"] = self.files["proj/other_app.py"].replace(
+                "\nother = Celery(", "\n" + "\n".join(leftover) + "\n\nother = Celery(", 1
+            )
+        self.project.other_apps.append(("proj.other_app", "other"))
+
     def make_tasks(self) -> None:
         r = self.r
+        if self.chance(0.12):
+            self.make_other_app()
         modules = ["tasks"] + (["jobs"] if self.chance(0.4) else [])
         wrappers = self.make_wrappers()
         for module in modules:
@@ -410,6 +445,8 @@ class _Gen:
                 "from celery import shared_task as task_alias",
             ]
             lines += [f"from proj.celery import {self.app_var}"]
+            if self.project.other_apps:
+                lines.append("from proj.other_app import other")
             if self.bases:
                 more = self.baseb_module
                 if self.chance(0.5):
@@ -493,6 +530,8 @@ class _Gen:
             kinds += ["class"]
         kind = r.choice(kinds)
         app = self.app_var
+        if self.project.other_apps and kind in ("app", "app_bare") and self.chance(0.4):
+            app = "other"
         lines = ["", ""]
         if kind == "class":
             klass = f"Work{self.counter}"
@@ -685,6 +724,7 @@ def compare_round(parent: object, seeds: list[int], extra: list[Project] | None 
             "root": str(Path(str(parent)) / folder),
             "app_module": project.app_module,
             "app_attr": project.app_attr,
+            "other_apps": project.other_apps,
             "task_modules": project.task_modules,
             "django_settings": project.django_settings,
             "options": list(OPTIONS),
@@ -710,32 +750,54 @@ def compare_round(parent: object, seeds: list[int], extra: list[Project] | None 
 
 
 def _compare_project(
-    report: Report, project: Project, found: list[dict[str, object]], live: dict[str, dict[str, object]]
+    report: Report,
+    project: Project,
+    found: list[dict[str, object]],
+    live: dict[str, dict[str, dict[str, object]]],
 ) -> None:
+    """``live``: each app's tasks. A task is compared with its value in the apps celery-lint
+    names for it (one value where they agree); tasks the main app holds must be found."""
+    from celery_oracle import DIFFERS
+
+    main = project.app_attr
     named: dict[str, list[dict[str, object]]] = {}
     unnamed = [t for t in found if t["name"] is None]
     for task in found:
         if task["name"] is not None:
             named.setdefault(str(task["name"]), []).append(task)
     for name in named:
-        if name not in live:
+        if not any(name in tasks for tasks in live.values()):
             report.disagreements.append(Disagreement(project, name, "task", "a task", "no such task"))
-    for name, options in live.items():
+    wanted = set(live.get(main, {}))
+    for tasks in live.values():  # a task of another app, declared on it
+        wanted |= {n for n in tasks if n in named}
+    for name in sorted(wanted):
         report.tasks += 1
         entries = named.get(name, [])
         if not entries:
+            count = len(OPTIONS)
             if unnamed:
-                report.unknown += len(options)
+                report.unknown += count
                 reason = "task name unknown"
-                report.unknown_reasons[reason] = report.unknown_reasons.get(reason, 0) + len(options)
+                report.unknown_reasons[reason] = report.unknown_reasons.get(reason, 0) + count
+                report.unknown_seed.setdefault(reason, project.seed)
             else:
                 report.disagreements.append(Disagreement(project, name, "task", "no such task", "a task"))
             continue
         if len(entries) > 1:
             report.disagreements.append(Disagreement(project, name, "task", "several tasks", "one task"))
             continue
+        apps = [str(a) for a in entries[0]["apps"]] or [main]  # type: ignore[attr-defined]
+        values = [live[a][name] for a in apps if a in live and name in live[a]]
+        if not values:
+            report.disagreements.append(
+                Disagreement(project, name, "apps", apps, sorted(a for a in live if name in live[a]))
+            )
+            continue
         entry = entries[0]["options"]  # type: ignore[index]
-        for option, value in options.items():
+        for option in OPTIONS:
+            seen = [v[option] for v in values]
+            value = seen[0] if all(same(x, seen[0]) for x in seen) else DIFFERS
             got = entry[option]  # type: ignore[index]
             if got["unknown"] is not None:
                 report.unknown += 1

@@ -143,6 +143,18 @@ CASES: dict[str, dict[str, str]] = {
             "@low\ndef work():\n    return 1\n"
         ),
     },
+    "shared_task_of_two_apps_annotated_by_one": {
+        "proj/celery.py": (
+            "from celery import Celery\n\napp = Celery('proj', task_time_limit=30)\n"
+            "app.conf.task_annotations = {'proj.tasks.declared': {'max_retries': 1}}\n"
+        ),
+        "proj/other_app.py": "from celery import Celery\n\nother = Celery('other', task_time_limit=30)\n",
+        "proj/tasks.py": (
+            "from celery import shared_task\nfrom proj.celery import app\nfrom proj.other_app import other\n\n\n"
+            "@shared_task(acks_late=True)\ndef shared():\n    return 1\n\n\n"
+            "@app.task\ndef declared():\n    return 1\n"
+        ),
+    },
 }
 
 
@@ -154,7 +166,8 @@ def test_regression_case_agrees_with_celery(tmp_path: Path, case: str) -> None:
         for path in files
         if path.startswith("proj/") and path != "proj/__init__.py"
     )
-    project = Project(seed=-1, files=files, task_modules=modules)
+    others = [("proj.other_app", "other")] if "proj/other_app.py" in files else []
+    project = Project(seed=-1, files=files, task_modules=modules, other_apps=others)
     report = compare_round(tmp_path, [], extra=[project])
     assert report.tasks >= 1
     _fail_on(report)

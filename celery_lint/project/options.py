@@ -273,6 +273,17 @@ class TaskOptions(TaskRegistry):
         return qualname in ("abc.ABC", "typing.Generic", "typing.Protocol")
 
     def _annotation(self, task: Task, option: str, apps: list[App]) -> Resolved | None:
+        if len(apps) > 1:
+            # A task of several apps (``shared_task``): each app annotates it on its own.
+            found = [self._app_annotation(task, option, [app]) for app in apps]
+            if all(f is None for f in found):
+                return None
+            if any(f is None for f in found):
+                return Unknown(f"task_annotations sets {option} in some of the task's apps only")
+            return agree([f for f in found if f is not None], f"apps annotate {option} differently")
+        return self._app_annotation(task, option, apps)
+
+    def _app_annotation(self, task: Task, option: str, apps: list[App]) -> Resolved | None:
         annotations = self.project_setting("task_annotations", apps)
         if isinstance(annotations, Unknown):
             return annotations
