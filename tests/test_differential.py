@@ -172,3 +172,10 @@ def test_regression_case_agrees_with_celery(tmp_path: Path, case: str) -> None:
     assert report.tasks >= 1
     _fail_on(report)
     assert report.unknown == 0, report.unknown_lines()
+
+
+def test_generator_old_names_are_celerys() -> None:
+    from celery.app.defaults import _TO_OLD_KEY
+    from differential_projects import OLD_NAMES
+
+    assert {setting: _TO_OLD_KEY[setting] for setting in OLD_NAMES} == OLD_NAMES
