@@ -329,3 +329,22 @@ def hooks_config(hook_repo: Path, *hook_ids: str) -> str:
     rev = git("rev-parse", "HEAD", cwd=hook_repo).strip()
     hooks = "".join(f"      - id: {hook_id}\n" for hook_id in hook_ids)
     return f"repos:\n  - repo: {hook_repo}\n    rev: {rev}\n    hooks:\n{hooks}"
+
+
+# ------------------------------------------------------------------ the differential test's figures
+DIFFERENTIAL_PROPERTY = "differential"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The differential test's figures (projects, options compared, unknown, share known),
+    recorded as a property so that they reach the summary from an xdist worker too."""
+    lines = []
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            for key, value in getattr(report, "user_properties", []):
+                if key == DIFFERENTIAL_PROPERTY:
+                    lines.append(str(value))
+    if lines:
+        terminalreporter.section("celery-lint against Celery")
+        for line in lines:
+            terminalreporter.write_line(line)

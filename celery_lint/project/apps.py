@@ -340,8 +340,13 @@ class AppRegistry(SymbolResolver):
         binding = Binding(factory.call, factory.assign, conditional=False)
         app = self._app_for(summary, name, binding)
         for op in factory.ops:
-            if op.kind == "config_from_object" and op.call is not None and mentions(op.call, factory.locals):
-                # The object is computed from the function's parameters or locals.
+            if (
+                op.kind == "config_from_object"
+                and op.call is not None
+                and any(mentions(arg.value, factory.locals) for arg in op.call.args)
+            ):
+                # The object is computed from the function's parameters or locals (the app
+                # local the call is made on does not count).
                 computed = cst.Call(func=cst.Name("x"), args=[cst.Arg(cst.Call(func=cst.Name("computed")))])
                 op = ConfOp(op.kind, op.receiver, op.node, call=computed, in_function=True)
             before = len(app.preconf)
@@ -388,13 +393,18 @@ class AppRegistry(SymbolResolver):
         self.apps.append(app)
         if call is not None:
             self._subclass_task_cls(app, summary, call)
-            for arg in call.args:
+            # Celery starts its pre-configuration from ``changes`` and then sets the other
+            # keyword arguments that are not None (``Celery.__autoset``), whatever their order.
+            ordered = sorted(call.args, key=lambda a: not (a.keyword and a.keyword.value == "changes"))
+            for arg in ordered:
                 if arg.star == "**":
                     app.preconf_opaque.append(f"Celery(**...) in {summary.file.relpath}")
                     continue
                 if arg.keyword is None:
                     continue
                 key = arg.keyword.value
+                if _is_name(arg.value, "None") and key not in ("namespace", "task_cls", "changes"):
+                    continue
                 if key == "broker":
                     app.preconf.append(ConfigWrite(key, "broker_url", arg.value, summary, arg, "Celery()"))
                 elif key == "backend":

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from .binding import worker_apps
 from .entities import (
     App,
+    AttrOf,
     ClassSym,
     FunctionSym,
     OptionExpr,
@@ -20,7 +21,7 @@ from .entities import (
 )
 from .scan import ModuleSummary
 from .tasks import TaskRegistry
-from .values import CELERY_DEFAULT, Known, Origin, Resolved, Unknown, agree
+from .values import CELERY_DEFAULT, UNKNOWN_ELEMENT, Known, Origin, Resolved, Unknown, agree
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -112,9 +113,22 @@ class TaskOptions(TaskRegistry):
     def _task_option(self, task: Task, option: str) -> Resolved:
         apps = self.task_apps(task)
         annotated = self._annotation(task, option, apps)
-        if annotated is not None:
-            return annotated
         config_key = FROM_CONFIG.get(option)
+        if annotated is not None:
+            if not (isinstance(annotated, Known) and annotated.value is None and config_key is not None):
+                return annotated
+            # A task made before the app is finalized is bound again then, and the None an
+            # annotation wrote is filled from the configuration; one made later (after
+            # something read ``app.tasks``) keeps the None. Known when both agree.
+            setting = self.project_setting(config_key, apps)
+            if isinstance(setting, Known) and setting.value is None:
+                return annotated
+            if isinstance(setting, Unknown):
+                return setting
+            return Unknown(
+                f"task_annotations sets {option} to None: Celery fills it from {config_key}"
+                " only for tasks made before the app is finalized"
+            )
         chain = self._option_chain(task, option)
         if chain is not None:
             if isinstance(chain, Unknown):
@@ -142,12 +156,12 @@ class TaskOptions(TaskRegistry):
                     found = self._symbol_attribute(symbol, option, 0)
                     if found is not None:
                         return found
-                    if not self._is_task_class_symbol(symbol):
-                        return (
-                            None
-                            if isinstance(symbol, ClassSym)
-                            else Unknown("the base class cannot be analysed")
-                        )
+                    if not isinstance(symbol, ClassSym) and not self._is_task_class_symbol(symbol):
+                        return Unknown("the base class cannot be analysed")
+                    # The app's task class is the base only through ``app.Task``; a base
+                    # deriving from ``celery.Task`` itself never sees ``task_cls``.
+                    if not self._uses_app_task(symbol):
+                        return None
                 else:
                     return Unknown("the base class cannot be analysed")
         else:
@@ -157,7 +171,22 @@ class TaskOptions(TaskRegistry):
                 return found
             if self._class_has_unknown_bases(task.summary, task.node):
                 return Unknown("a base class cannot be analysed")
+            if not self._uses_app_task(ClassSym(task.summary, task.node)):
+                return None
         return self._task_cls_attribute(self.task_apps(task), option)
+
+    def _uses_app_task(self, symbol: Symbol | None, depth: int = 0) -> bool:
+        """Whether a task class derives from ``app.Task`` (the app's ``task_cls``) rather
+        than from ``celery.Task``, directly or through project classes."""
+        if isinstance(symbol, AttrOf):
+            return isinstance(symbol.base, App) and symbol.attrs == ("Task",)
+        if isinstance(symbol, ClassSym) and depth < 20:
+            return any(
+                self._uses_app_task(self.symbol_of(symbol.summary, base.value), depth + 1)
+                for base in symbol.node.bases
+                if base.keyword is None
+            )
+        return False
 
     def _task_cls_attribute(self, apps: list[App], option: str) -> Resolved | None:
         results: list[Resolved | None] = []
@@ -249,34 +278,63 @@ class TaskOptions(TaskRegistry):
         return qualname in ("abc.ABC", "typing.Generic", "typing.Protocol")
 
     def _annotation(self, task: Task, option: str, apps: list[App]) -> Resolved | None:
+        if len(apps) > 1:
+            # A task of several apps (``shared_task``): each app annotates it on its own.
+            found = [self._app_annotation(task, option, [app]) for app in apps]
+            if all(f is None for f in found):
+                return None
+            if any(f is None for f in found):
+                return Unknown(f"task_annotations sets {option} in some of the task's apps only")
+            return agree([f for f in found if f is not None], f"apps annotate {option} differently")
+        return self._app_annotation(task, option, apps)
+
+    def _app_annotation(self, task: Task, option: str, apps: list[App]) -> Resolved | None:
         annotations = self.project_setting("task_annotations", apps)
         if isinstance(annotations, Unknown):
             return annotations
         value = annotations.value
         if value is None:
             return None
-        if not isinstance(value, dict):
-            return Unknown(f"task_annotations ({annotations.origin}) cannot be analysed")
+        # Celery (celery/app/annotations.py): a dict or a list of them; the first map that
+        # names the task gives its entry, the first map with ``"*"`` gives the entry for
+        # every task, and the task's attributes are set from the named entry, then from
+        # the ``"*"`` one (which so wins where both set an option).
+        maps = list(value) if isinstance(value, (list, tuple)) else [value]
         name = self.task_name(task)
-        entries = []
-        for key, entry in value.items():
-            if not isinstance(key, str):
-                return Unknown("task_annotations has computed keys")
-            if key == "*" or (isinstance(name, Known) and key == name.value):
-                entries.append(entry)
-            elif isinstance(name, Unknown) or (
-                (not task.decorator or "name" not in task.decorator.options)
-                and key.endswith("." + task.function_name)
-            ):
-                return Unknown("task_annotations may name this task")
-        for entry in entries:
+        named: object = None
+        anything: object = None
+        for mapping in maps:
+            if not isinstance(mapping, dict):
+                return Unknown(f"task_annotations ({annotations.origin}) cannot be analysed")
+            for key in mapping:
+                if not isinstance(key, str):
+                    return Unknown("task_annotations has computed keys")
+                if key == "*" or (isinstance(name, Known) and key == name.value):
+                    continue
+                if isinstance(name, Unknown) or (
+                    (not task.decorator or "name" not in task.decorator.options)
+                    and key.endswith("." + task.function_name)
+                ):
+                    return Unknown("task_annotations may name this task")
+            if named is None and isinstance(name, Known) and name.value in mapping:
+                named = mapping[name.value]
+            if anything is None and "*" in mapping:
+                anything = mapping["*"]
+        found: Resolved | None = None
+        for entry in (named, anything):
+            if entry is None:
+                continue
             if not isinstance(entry, dict):
                 return Unknown("task_annotations entry cannot be analysed")
             if option in entry:
-                return Known(
+                if entry[option] is UNKNOWN_ELEMENT:
+                    return Unknown(
+                        f"task_annotations ({annotations.origin}) sets {option} to a computed value"
+                    )
+                found = Known(
                     entry[option], Origin(f"task_annotations ({annotations.origin})", kind="annotation")
                 )
-        return None
+        return found
 
 
 # ----------------------------------------------------------------------- tasks by name and expression

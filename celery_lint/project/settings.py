@@ -149,7 +149,30 @@ class SettingsModel(AppRegistry):
             text = code_of(written)
             note = runtime_note(summary, text, text.removesuffix("..."), "config_from_object(")
             return ConfigSource("config_from_object", {}, namespace=namespace, runtime=[note])
+        if isinstance(obj, cst.Dict):
+            # ``config_from_object({"task_acks_late": True})``: a dict literal is a mapping.
+            return self._source_from_symbol(ValueSym(summary, obj, "literal"), namespace, "dict")
+        if isinstance(obj, cst.Call) and not obj.args:
+            # ``config_from_object(Config())``: an instance reads its class's attributes,
+            # unless the class writes attributes of its own when it is made.
+            klass = self.symbol_of(summary, obj.func)
+            if isinstance(klass, ClassSym) and not self._class_defines(klass, ("__init__", "__getattr__")):
+                return self._source_from_symbol(klass, namespace, f"{code_of(obj)}")
         return self._source_from_symbol(symbol, namespace, dotted_name(obj) or "object")
+
+    def _class_defines(self, symbol: ClassSym, names: tuple[str, ...], depth: int = 0) -> bool:
+        """Whether the class or one of its project bases defines a method of ``names``; a
+        base the project cannot show counts as one."""
+        for item in symbol.node.body.body:
+            if isinstance(item, cst.FunctionDef) and item.name.value in names:
+                return True
+        for base in symbol.node.bases:
+            if base.keyword is not None or self._plain_base(symbol.summary, base.value):
+                continue
+            found = self.symbol_of(symbol.summary, base.value)
+            if not isinstance(found, ClassSym) or depth > 20 or self._class_defines(found, names, depth + 1):
+                return True
+        return False
 
     def _runtime_config_object(self, summary: ModuleSummary, obj: cst.BaseExpression) -> bool:
         """A mapping only the running process holds, given to ``config_from_object``. Not a
@@ -169,23 +192,7 @@ class SettingsModel(AppRegistry):
         if isinstance(symbol, ModuleSym):
             return self._module_source([symbol.summary], namespace, description, django=False)
         if isinstance(symbol, ClassSym):
-            writes: dict[str, list[ConfigWrite]] = {}
-            opaque = None
-            if any(not self._plain_base(symbol.summary, b.value) for b in symbol.node.bases):
-                opaque = f"class {symbol.node.name.value} inherits settings"
-            for stmt in class_statements(symbol.node):
-                for name, value in assigned_names(stmt):
-                    writes[name] = [
-                        ConfigWrite(
-                            name,
-                            self._setting_name(name, namespace),
-                            value,
-                            symbol.summary,
-                            stmt,
-                            f"class {symbol.node.name.value}",
-                            namespace,
-                        )
-                    ]
+            writes, opaque = self._class_settings(symbol, namespace, 0)
             return ConfigSource(description, writes, opaque=opaque, namespace=namespace)
         if isinstance(symbol, ValueSym) and isinstance(symbol.expr, cst.Dict):
             writes = {}
@@ -208,6 +215,38 @@ class SettingsModel(AppRegistry):
                 return ConfigSource(description, writes, opaque="dict has computed keys", namespace=namespace)
             return ConfigSource(description, writes, namespace=namespace)
         return ConfigSource(description, {}, opaque=f"{description} cannot be analysed", namespace=namespace)
+
+    def _class_settings(
+        self, symbol: ClassSym, namespace: str | None, depth: int
+    ) -> tuple[dict[str, list[ConfigWrite]], str | None]:
+        """The class attributes of a configuration class, its project base classes' too
+        (the class's own first, then its bases left to right, as Python looks them up)."""
+        writes: dict[str, list[ConfigWrite]] = {}
+        opaque = None
+        for base in reversed(symbol.node.bases):
+            if base.keyword is not None or self._plain_base(symbol.summary, base.value):
+                continue
+            found = self.symbol_of(symbol.summary, base.value)
+            if isinstance(found, ClassSym) and depth < 20:
+                inherited, inner_opaque = self._class_settings(found, namespace, depth + 1)
+                writes.update(inherited)
+                opaque = opaque or inner_opaque
+            else:
+                opaque = opaque or f"class {symbol.node.name.value} inherits settings"
+        for stmt in class_statements(symbol.node):
+            for name, value in assigned_names(stmt):
+                writes[name] = [
+                    ConfigWrite(
+                        name,
+                        self._setting_name(name, namespace),
+                        value,
+                        symbol.summary,
+                        stmt,
+                        f"class {symbol.node.name.value}",
+                        namespace,
+                    )
+                ]
+        return writes, opaque
 
     def django_settings_modules(self, app_summary: ModuleSummary | None = None) -> list[str] | None:
         """DJANGO_SETTINGS_MODULE values set in the project (the app's own module first).
@@ -425,7 +464,15 @@ class SettingsModel(AppRegistry):
         return stated
 
     def _repository_setting(self, app: App, name: str) -> Resolved:
-        matching = [w for w in app.preconf if w.setting == name]
+        matching: list[ConfigWrite] = []
+        for write in app.preconf:
+            if write.setting != name:
+                continue
+            if write.form == "conf.setdefault" and any(not w.conditional for w in matching):
+                # ``conf.setdefault`` keeps what the pre-configuration already holds
+                # under either name of the setting.
+                continue
+            matching.append(write)
         if app.preconf_opaque:
             return Unknown(app.preconf_opaque[0])
         if any(w.conditional for w in matching):

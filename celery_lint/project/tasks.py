@@ -143,14 +143,26 @@ class TaskRegistry(SettingsModel):
         self._tasks_by_module.setdefault(str(task.summary.file.path), []).append(task)
 
     def _call_form_task(self, summary: ModuleSummary, binding: Binding) -> Task | None:
-        """``add = app.task(_add)`` or ``add = shared_task(bind=True)(_add)``."""
+        """``add = app.task(_add)``, ``add = app.task(_add, acks_late=True)`` (options after
+        the function, as Celery's ``task(*args, **opts)`` takes them) or
+        ``add = shared_task(bind=True)(_add)``."""
         value = binding.value
-        if not isinstance(value, cst.Call) or len(value.args) != 1 or value.args[0].keyword is not None:
+        if not isinstance(value, cst.Call) or not value.args:
             return None
-        target = value.args[0].value
+        first, rest = value.args[0], value.args[1:]
+        if first.keyword is not None or first.star or any(a.keyword is None and a.star != "**" for a in rest):
+            return None
+        target = first.value
         if not isinstance(target, cst.Name) or target.value not in summary.functions:
             return None
-        spec = self.task_decorator(summary, value.func)
+        spec: TaskDecorator | None
+        if rest:
+            factory = self._factory(summary, value.func)
+            if factory is None or factory.kind != "base":
+                return None
+            spec = self._apply_factory(factory, summary, value)
+        else:
+            spec = self.task_decorator(summary, value.func)
         if spec is None:
             return None
         spec.node = value
@@ -254,8 +266,13 @@ class TaskRegistry(SettingsModel):
             value = symbol.expr
             if isinstance(value, cst.Call):
                 inner = self._factory(symbol.summary, value.func, depth + 1)
-                if inner is not None and inner.kind == "base":
-                    decorator = self._apply_factory(inner, symbol.summary, value)
+                if inner is not None and inner.kind in ("base", "wrapper"):
+                    # ``retry_task = shared_task(max_retries=5)``, or a project wrapper
+                    # applied once (``periodic = limited_task(queue="low")``).
+                    if inner.kind == "base":
+                        decorator = self._apply_factory(inner, symbol.summary, value)
+                    else:
+                        decorator = self._apply_wrapper(inner, symbol.summary, value)
                     decorator.via = f"the decorator {symbol.name} ({symbol.summary.file.relpath})"
                     return TaskFactory("applied", applied=decorator)
             return None
