@@ -343,14 +343,15 @@ def test_extension_setting_is_not_an_unknown_setting(way: Way) -> None:
 
 def test_extension_settings_hook_silences_what_cel601_would_report(tmp_path: Path) -> None:
     """``acme_audit_*`` keys never look like Celery settings, so the example pack cannot
-    show that the hook does anything; a pack whose extension uses a Celery-like prefix can."""
+    show that the hook does anything; a pack whose extension setting reads like a
+    misspelt Celery setting (``worker_pol``, one letter from ``worker_pool``) can."""
     root = tmp_path / "proj"
     root.mkdir()
     (root / "app.py").write_text(CELERY_APP, encoding="utf-8")
-    (root / "celeryconfig.py").write_text("worker_acme_pool = 'x'\ntask_acks_lte = True\n", encoding="utf-8")
+    (root / "celeryconfig.py").write_text("worker_pol = 'x'\ntask_acks_lte = True\n", encoding="utf-8")
     (root / "ext_pack.py").write_text(
         "from celery_lint import hookimpl\n\n\n@hookimpl\ndef celery_lint_extension_settings():\n"
-        "    return ['worker_acme_*']\n",
+        "    return ['worker_po*']\n",
         encoding="utf-8",
     )
     (root / "pyproject.toml").write_text("", encoding="utf-8")
