@@ -339,7 +339,16 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, registry: Ru
 
     from .config import ConfigError
     from .engine import lint_paths
-    from .output import format_github, format_json, format_sarif, format_text, summary_line
+    from .output import (
+        format_github,
+        format_github_warnings,
+        format_json,
+        format_sarif,
+        format_text,
+        run_hints,
+        run_warnings,
+        summary_line,
+    )
 
     if args.write_baseline and not args.baseline:
         parser.error("--write-baseline needs --baseline FILE")
@@ -394,10 +403,17 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, registry: Ru
     elif args.format == "github":
         if result.violations:
             print(format_github(result.violations))
+        if run_warnings(result):
+            print(format_github_warnings(run_warnings(result)))
     else:
         if result.violations:
             print(format_text(result.violations))
         print(summary_line(result))
+        for hint in run_hints(result):
+            print(hint)
+    # A run that saw nothing of a project using Celery says so, whatever the format.
+    for warning in run_warnings(result):
+        sys.stderr.write(f"celery-lint: warning: {warning}\n")
     if result.errors:
         return EXIT_ERROR
     if result.violations and not args.exit_zero:
