@@ -97,17 +97,17 @@ HINT_THRESHOLD = 3
 """Findings of one cause on at least this many tasks get a hint line."""
 
 # Findings whose cause one global setting removes: the code, what the tasks lack, and the
-# settings (with their value, when a bare name would not say it) that cover them all.
-_HINTS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
-    "CEL201": ("have no time limit", (("task_time_limit", ""), ("task_soft_time_limit", ""))),
-    "CEL202": ("have no soft time limit", (("task_soft_time_limit", ""),)),
-    "CEL205": ("acknowledge before they run", (("task_acks_late", " = True"),)),
+# setting (with its value, when the bare name would not say it) that covers them all.
+_HINTS: dict[str, tuple[str, str, str]] = {
+    "CEL201": ("have no time limit", "task_time_limit", ""),
+    "CEL202": ("have no soft time limit", "task_soft_time_limit", ""),
+    "CEL205": ("acknowledge before they run", "task_acks_late", " = True"),
 }
 
 
 def run_hints(result: LintResult) -> list[str]:
-    """``125 tasks have no time limit: one task_time_limit (and task_soft_time_limit) in
-    proj/settings/celery.py covers them all``: one line a cause that one setting in the
+    """``125 tasks have no time limit: one task_time_limit in proj/settings/celery.py
+    covers them all``: one line a cause that one setting in the
     apps' configuration module removes, when at least ``HINT_THRESHOLD`` tasks share it."""
     from .project.census import setting_name
 
@@ -122,13 +122,9 @@ def run_hints(result: LintResult) -> list[str]:
     for (code, where), members in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0])):
         if len(members) < HINT_THRESHOLD:
             continue
-        lack, settings = _HINTS[code]
-        places = []
-        for path, style in where:
-            first, *rest = (setting_name(name, style) + value for name, value in settings)
-            named = first + (f" (and {', '.join(rest)})" if rest else "")
-            places.append(f"{named} in {path}")
-        out.append(f"{len(members)} tasks {lack}: one {' and one '.join(places)} covers them all")
+        lack, setting, value = _HINTS[code]
+        places = " and one ".join(f"{setting_name(setting, style)}{value} in {path}" for path, style in where)
+        out.append(f"{len(members)} tasks {lack}: one {places} covers them all")
     return out
 
 
