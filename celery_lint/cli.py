@@ -51,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="celery-lint",
         description="Check Celery task code and configuration for lost work, hung workers and unsafe serializers.",
-        epilog="celery-lint tasks [PATH ...] lists every Celery app and task with each effective option "
+        epilog="The summary line counts the apps and tasks of the checked files and the tasks whose "
+        "configuration cannot be known; a project that imports Celery but where no app or no task "
+        "was found gets a warning on stderr (the exit status is unchanged). "
+        "celery-lint tasks [PATH ...] lists every Celery app and task with each effective option "
         "and where its value came from (see celery-lint tasks --help).",
     )
     parser.add_argument("paths", nargs="*", default=[], metavar="PATH", help="files or folders (default: .)")
