@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from conftest import BARE_TASK, CLEAN_TASK, SUMMARY_LINE, WARNING_PREFIX, Project, Run, run_cli
 
 APP = "from celery import Celery\n\napp = Celery('proj')\napp.conf.broker_url = 'redis://localhost'\n"
@@ -156,27 +157,27 @@ def test_tasks_without_an_app_warn_and_keep_the_exit_code(project: Project) -> N
     assert len(warnings(clean)) == 1, clean
 
 
-def test_an_app_without_tasks_warns(project: Project) -> None:
+@pytest.mark.parametrize(
+    ("module", "figures", "warning"),
+    [
+        # An app without tasks.
+        (CLEAN_APP, "1 app, 0 tasks", "no Celery task was found: no task was checked"),
+        # An app built in a way the analysis does not follow: the run must not look clean.
+        (
+            "import celery\n\nWORKER = build(celery)\n",
+            "0 apps, 0 tasks",
+            "no Celery app or task was found: no Celery code was checked",
+        ),
+    ],
+    ids=["app-without-tasks", "nothing-found"],
+)
+def test_what_was_not_found_warns(project: Project, module: str, figures: str, warning: str) -> None:
     project.write("proj/__init__.py", "")
-    project.write("proj/celery.py", CLEAN_APP)
+    project.write("proj/celery.py", module)
     run = project.run()
     assert run.returncode == 0, run
-    assert run.lines == ["No findings in 2 files checked (1 app, 0 tasks)."], run
-    assert warnings(run) == [
-        f"proj_root imports Celery but no Celery task was found: no task was checked; {WHY}"
-    ]
-
-
-def test_celery_imported_but_nothing_found(project: Project) -> None:
-    """An app built in a way the analysis does not follow: the run must not look clean."""
-    project.write("proj/__init__.py", "")
-    project.write("proj/worker.py", "import celery\n\nWORKER = build(celery)\n")
-    run = project.run()
-    assert run.returncode == 0, run
-    assert run.lines == ["No findings in 2 files checked (0 apps, 0 tasks)."], run
-    assert warnings(run) == [
-        f"proj_root imports Celery but no Celery app or task was found: no Celery code was checked; {WHY}"
-    ]
+    assert run.lines == [f"No findings in 2 files checked ({figures})."], run
+    assert warnings(run) == [f"proj_root imports Celery but {warning}; {WHY}"], run
 
 
 def test_factory_import_inside_a_function_counts(project: Project) -> None:
@@ -262,38 +263,50 @@ DJANGO_CELERY = (
     "import os\n\nfrom celery import Celery\n\n"
     "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'proj.settings')\n"
     "app = Celery('proj')\n"
-    "app.config_from_object('django.conf:settings'{namespace})\n"
+    "app.config_from_object({source})\n"
     "app.autodiscover_tasks()\n"
 )
 
 
-def django_project(project: Project, namespace: str, settings: str) -> Project:
+@pytest.mark.parametrize(
+    ("source", "settings", "time_limit", "acks_late"),
+    [
+        (
+            "'django.conf:settings', namespace='CELERY'",
+            "INSTALLED_APPS = ['shop']\nCELERY_BROKER_URL = 'redis://localhost'\n",
+            "CELERY_TASK_TIME_LIMIT",
+            "CELERY_TASK_ACKS_LATE",
+        ),
+        # Without ``namespace=`` Celery reads only the old uppercase names from Django.
+        (
+            "'django.conf:settings'",
+            "INSTALLED_APPS = ['shop']\nBROKER_URL = 'redis://localhost'\n",
+            "CELERYD_TASK_TIME_LIMIT",
+            "CELERY_ACKS_LATE",
+        ),
+        # A configuration module written in old names takes old names: Celery refuses a mix.
+        (
+            "'proj.settings'",
+            "BROKER_URL = 'redis://localhost'\nCELERY_RESULT_BACKEND = None\n",
+            "CELERYD_TASK_TIME_LIMIT",
+            "CELERY_ACKS_LATE",
+        ),
+    ],
+    ids=["django-namespace", "django-old-names", "module-in-old-names"],
+)
+def test_hint_names_the_settings_module_and_its_spelling(
+    project: Project, source: str, settings: str, time_limit: str, acks_late: str
+) -> None:
     project.write("proj/__init__.py", "")
-    project.write("proj/celery.py", DJANGO_CELERY.format(namespace=namespace))
-    project.write("proj/settings.py", "INSTALLED_APPS = ['shop']\n" + settings)
+    project.write("proj/celery.py", DJANGO_CELERY.format(source=source))
+    project.write("proj/settings.py", settings)
     project.write("shop/__init__.py", "")
     project.write("shop/tasks.py", bare_tasks(3, "@shared_task", "from celery import shared_task\n"))
-    return project
-
-
-def test_hint_names_the_django_settings_module_and_its_spelling(project: Project) -> None:
-    django_project(project, ", namespace='CELERY'", "CELERY_BROKER_URL = 'redis://localhost'\n")
     run = project.run("--select", "CEL201,CEL205")
-    settings = os.path.join("proj", "settings.py")
+    where = os.path.join("proj", "settings.py")
     assert run.lines[-2:] == [
-        f"3 tasks have no time limit: one CELERY_TASK_TIME_LIMIT in {settings} covers them all",
-        f"3 tasks acknowledge before they run: one CELERY_TASK_ACKS_LATE = True in {settings} covers them all",
-    ], run
-
-
-def test_hint_without_a_namespace_uses_the_old_names(project: Project) -> None:
-    """Without ``namespace=`` Celery reads only the old uppercase names from Django."""
-    django_project(project, "", "BROKER_URL = 'redis://localhost'\n")
-    run = project.run("--select", "CEL201,CEL205")
-    settings = os.path.join("proj", "settings.py")
-    assert run.lines[-2:] == [
-        f"3 tasks have no time limit: one CELERYD_TASK_TIME_LIMIT in {settings} covers them all",
-        f"3 tasks acknowledge before they run: one CELERY_ACKS_LATE = True in {settings} covers them all",
+        f"3 tasks have no time limit: one {time_limit} in {where} covers them all",
+        f"3 tasks acknowledge before they run: one {acks_late} = True in {where} covers them all",
     ], run
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..settings_catalogue import load_catalogue
-from .files import SourceFile, run_with_large_stack
+from .files import SourceFile, resolve_positions
 from .values import Unknown
 
 if TYPE_CHECKING:
@@ -119,15 +119,7 @@ def _name_lines(file: SourceFile, tasks: list[Task]) -> dict[int, int]:
 
 def _positions(tree: cst.Module, nodes: Iterable[cst.CSTNode]) -> dict[int, int]:
     """The first line of each node, from LibCST's positions."""
-    from libcst.metadata import MetadataWrapper, PositionProvider
-
-    def resolve() -> Any:
-        return MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
-
-    try:
-        positions = resolve()
-    except RecursionError:
-        positions = run_with_large_stack(resolve, recursion_limit=200_000)
+    positions = resolve_positions(tree)
     out = {}
     for node in nodes:
         code_range = positions.get(node)
