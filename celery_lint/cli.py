@@ -51,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="celery-lint",
         description="Check Celery task code and configuration for lost work, hung workers and unsafe serializers.",
-        epilog="celery-lint tasks [PATH ...] lists every Celery app and task with each effective option "
+        epilog="The summary line counts the apps and tasks of the checked files and the tasks whose "
+        "configuration cannot be known; a project that imports Celery but where no app or no task "
+        "was found gets a warning on stderr (the exit status is unchanged). "
+        "celery-lint tasks [PATH ...] lists every Celery app and task with each effective option "
         "and where its value came from (see celery-lint tasks --help). 'tasks' as the first argument "
         "is always that subcommand: to lint a file or folder named tasks, write ./tasks or tasks/, "
         "or put it after -- (celery-lint -- tasks).",
@@ -359,7 +362,16 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, registry: Ru
 
     from .config import ConfigError
     from .engine import lint_paths
-    from .output import format_github, format_json, format_sarif, format_text, summary_line
+    from .output import (
+        format_github,
+        format_github_warnings,
+        format_json,
+        format_sarif,
+        format_text,
+        run_hints,
+        run_warnings,
+        summary_line,
+    )
 
     if args.write_baseline and not args.baseline:
         parser.error("--write-baseline needs --baseline FILE")
@@ -414,10 +426,17 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, registry: Ru
     elif args.format == "github":
         if result.violations:
             print(format_github(result.violations))
+        if run_warnings(result):
+            print(format_github_warnings(run_warnings(result)))
     else:
         if result.violations:
             print(format_text(result.violations))
         print(summary_line(result))
+        for hint in run_hints(result):
+            print(hint)
+    # A run that saw nothing of a project using Celery says so, whatever the format.
+    for warning in run_warnings(result):
+        sys.stderr.write(f"celery-lint: warning: {warning}\n")
     if result.errors:
         return EXIT_ERROR
     if result.violations and not args.exit_zero:

@@ -7,7 +7,7 @@ import json
 import re
 import textwrap
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .types import LintResult, Violation
@@ -19,16 +19,113 @@ if TYPE_CHECKING:
 FORMATS = ("text", "json", "sarif", "github")
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def summary_line(result: LintResult) -> str:
+    """``Found 2 findings in 1 file (3 files checked; 1 app, 4 tasks)``, or ``No findings
+    in 3 files checked (1 app, 4 tasks)``, with how many tasks the configuration-dependent
+    rules could not judge."""
     count = len(result.violations)
     files = len({v.path for v in result.violations})
     checked = result.files_checked
     noun = "file" if checked == 1 else "files"
+    seen = _seen_text(result)
     if not count:
-        return f"No findings in {checked} {noun} checked."
+        return f"No findings in {checked} {noun} checked" + (f" ({seen})." if seen else ".")
     finding_noun = "finding" if count == 1 else "findings"
     in_noun = "file" if files == 1 else "files"
-    return f"Found {count} {finding_noun} in {files} {in_noun} ({checked} {noun} checked)."
+    seen = f"; {seen}" if seen else ""
+    return f"Found {count} {finding_noun} in {files} {in_noun} ({checked} {noun} checked{seen})."
+
+
+def _seen_text(result: LintResult) -> str:
+    """``1 app, 37 tasks, 3 with unknown configuration: celery-lint tasks shows why``."""
+    figures = run_figures(result)
+    if figures is None:
+        return ""
+    apps, tasks, unknown = figures
+    text = f"{_plural(apps, 'app')}, {_plural(tasks, 'task')}"
+    if unknown:
+        text += f", {unknown} with unknown configuration: celery-lint tasks shows why"
+    return text
+
+
+def run_figures(result: LintResult) -> tuple[int, int, int] | None:
+    """Apps and tasks in the checked files, and how many of those tasks have an option the
+    configuration-dependent rules read that the analysis cannot know; None when the run
+    did not count them."""
+    if result.projects is None:
+        return None
+    apps = sum(project.apps for project in result.projects)
+    tasks = sum(len(project.tasks) for project in result.projects)
+    unknown = sum(1 for project in result.projects for task in project.tasks if task.unknown)
+    return apps, tasks, unknown
+
+
+_WHY_IT_MATTERS = {
+    "app or task": "no Celery code was checked",
+    "app": "its tasks were judged against Celery's default configuration and no app configuration was checked",
+    "task": "no task was checked",
+}
+
+
+def run_warnings(result: LintResult) -> list[str]:
+    """One line a project that imports Celery but where the analysis found no app or no
+    task: a run that saw nothing says so."""
+    out = []
+    for project in result.projects or []:
+        if not project.imports_celery:
+            continue
+        missing = [
+            noun
+            for noun, count in (("app", project.project_apps), ("task", project.project_tasks))
+            if not count
+        ]
+        if not missing:
+            continue
+        what = " or ".join(missing)
+        out.append(
+            f"{project.root} imports Celery but no Celery {what} was found: {_WHY_IT_MATTERS[what]};"
+            " celery-lint tasks shows what was found"
+        )
+    return out
+
+
+HINT_THRESHOLD = 3
+"""Findings of one cause on at least this many tasks get a hint line."""
+
+# Findings whose cause one global setting removes: the code, what the tasks lack, and the
+# setting (with its value, when the bare name would not say it) that covers them all.
+_HINTS: dict[str, tuple[str, str, str]] = {
+    "CEL201": ("have no time limit", "task_time_limit", ""),
+    "CEL202": ("have no soft time limit", "task_soft_time_limit", ""),
+    "CEL205": ("acknowledge before they run", "task_acks_late", " = True"),
+}
+
+
+def run_hints(result: LintResult) -> list[str]:
+    """``125 tasks have no time limit: one task_time_limit in proj/settings/celery.py
+    covers them all``: one line a cause that one setting in the
+    apps' configuration module removes, when at least ``HINT_THRESHOLD`` tasks share it."""
+    from .project.census import setting_name
+
+    tasks = {(task.path, task.line): task for project in result.projects or [] for task in project.tasks}
+    groups: dict[tuple[str, tuple[tuple[str, str], ...]], set[tuple[str, int]]] = {}
+    for violation in result.violations:
+        task = tasks.get((violation.path, violation.line))
+        if violation.code not in _HINTS or task is None or not task.settings:
+            continue
+        groups.setdefault((violation.code, task.settings), set()).add((violation.path, violation.line))
+    out = []
+    for (code, where), members in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0])):
+        if len(members) < HINT_THRESHOLD:
+            continue
+        lack, setting, value = _HINTS[code]
+        places = " and one ".join(f"{setting_name(setting, style)}{value} in {path}" for path, style in where)
+        out.append(f"{len(members)} tasks {lack}: one {places} covers them all")
+    return out
 
 
 def format_text(violations: Sequence[Violation]) -> str:
@@ -39,16 +136,26 @@ def format_json(result: LintResult) -> str:
     by_code: dict[str, int] = {}
     for violation in result.violations:
         by_code[violation.code] = by_code.get(violation.code, 0) + 1
-    payload = {
-        "findings": [v.as_dict() for v in result.violations],
-        "summary": {
-            "findings": len(result.violations),
-            "files_checked": result.files_checked,
-            "files_with_findings": len({v.path for v in result.violations}),
-            "by_code": dict(sorted(by_code.items())),
-            "errors": list(result.errors),
-        },
+    summary: dict[str, Any] = {
+        "findings": len(result.violations),
+        "files_checked": result.files_checked,
+        "files_with_findings": len({v.path for v in result.violations}),
+        "by_code": dict(sorted(by_code.items())),
+        "errors": list(result.errors),
     }
+    figures = run_figures(result)
+    if figures is not None:
+        apps, tasks, unknown = figures
+        summary.update(
+            {
+                "apps": apps,
+                "tasks": tasks,
+                "tasks_with_unknown_configuration": unknown,
+                "warnings": run_warnings(result),
+                "hints": run_hints(result),
+            }
+        )
+    payload = {"findings": [v.as_dict() for v in result.violations], "summary": summary}
     return json.dumps(payload, indent=2)
 
 
@@ -109,25 +216,31 @@ def format_sarif(result: LintResult, rules: Sequence[type[Rule]]) -> str:
                 ],
             }
         )
-    payload = {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "celery-lint",
-                        "version": __version__,
-                        "semanticVersion": __version__,
-                        "informationUri": TOOL_URL,
-                        "rules": descriptors,
-                    }
-                },
-                "columnKind": "unicodeCodePoints",
-                "results": results,
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "celery-lint",
+                "version": __version__,
+                "semanticVersion": __version__,
+                "informationUri": TOOL_URL,
+                "rules": descriptors,
             }
-        ],
+        },
+        "columnKind": "unicodeCodePoints",
+        "results": results,
     }
+    warnings = run_warnings(result)
+    if warnings:
+        # What the run could not see: run-level notifications, beside the results.
+        run["invocations"] = [
+            {
+                "executionSuccessful": True,
+                "toolExecutionNotifications": [
+                    {"level": "warning", "message": {"text": warning}} for warning in warnings
+                ],
+            }
+        ]
+    payload = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(payload, indent=2)
 
 
@@ -167,6 +280,12 @@ def format_github(violations: Sequence[Violation]) -> str:
         )
         lines.append(f"::{level} {properties}::{_escape_data(f'{v.code} {v.text}')}")
     return "\n".join(lines)
+
+
+def format_github_warnings(warnings: Sequence[str]) -> str:
+    """Warnings of the run (a project where no app or task was found) as annotations
+    that belong to no file."""
+    return "\n".join(f"::warning title=celery-lint::{_escape_data(warning)}" for warning in warnings)
 
 
 # --------------------------------------------------------------------------- diff

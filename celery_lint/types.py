@@ -81,12 +81,49 @@ class Message:
     fix_title: str = ""
 
 
+@dataclass(frozen=True)
+class TaskFigures:
+    """One task of a checked file, as the run's summary counts it."""
+
+    path: str
+    """As the findings show it."""
+    line: int
+    """The line of its ``def``/``class`` name: where its task findings land."""
+    unknown: bool
+    """An option the task-option rules read from the configuration is unknown."""
+    settings: tuple[tuple[str, str], ...] = ()
+    """Where a setting for all of the task's apps would go: (the configuration module's
+    path as the findings show it, how a setting is spelled there: ``new``, ``old`` or
+    ``prefix:CELERY_``), one pair an app; empty when the task has no app."""
+
+
+@dataclass
+class ProjectFigures:
+    """What a lint run saw of one project besides its findings."""
+
+    root: str
+    """The project's folder as the findings show paths (its name when it is the working directory)."""
+    imports_celery: bool
+    """A file of the project (not test code) imports ``celery``."""
+    project_apps: int
+    """Celery apps of the whole project."""
+    project_tasks: int
+    """Tasks of the whole project."""
+    apps: int = 0
+    """Apps created in the checked files."""
+    tasks: list[TaskFigures] = field(default_factory=list)
+    """Tasks defined in the checked files."""
+
+
 @dataclass
 class LintResult:
     violations: list[Violation] = field(default_factory=list)
     files_checked: int = 0
     errors: list[str] = field(default_factory=list)
     """Errors of the run that belong to no finding (a missing path, a refused rule pack)."""
+    projects: list[ProjectFigures] | None = None
+    """What each project's run saw (apps, tasks, unknown configuration); None when the run
+    did not count them (``--fix``)."""
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,14 @@ import pytest
 FINDING_LINE = re.compile(
     r"^(?P<path>.+?):(?P<line>\d+):(?P<column>\d+): (?P<code>[A-Z]+[0-9]+) (?P<message>.+)$"
 )
+# What the run saw: ``1 app, 37 tasks`` and, when some are, ``, 3 with unknown configuration: ...``.
+_SEEN = r"\d+ apps?, \d+ tasks?(, \d+ with unknown configuration: celery-lint tasks shows why)?"
 SUMMARY_LINE = re.compile(
-    r"^(No findings in \d+ files? checked\.|Found \d+ findings? in \d+ files? \(\d+ files? checked\)\.)$"
+    rf"^(No findings in \d+ files? checked \({_SEEN}\)\.|"
+    rf"Found \d+ findings? in \d+ files? \(\d+ files? checked; {_SEEN}\)\.)$"
 )
+# A project that imports Celery where no app (or no task) was found: one such line on stderr.
+WARNING_PREFIX = "celery-lint: warning: "
 
 # A task that every default rule is happy with.
 CLEAN_TASK = (
@@ -85,6 +90,11 @@ class Run:
     @property
     def stderr_lines(self) -> list[str]:
         return [line for line in self.stderr.splitlines() if line.strip()]
+
+    @property
+    def error_lines(self) -> list[str]:
+        """stderr without the run's warnings (a project with tasks but no app says so)."""
+        return [line for line in self.stderr_lines if not line.startswith(WARNING_PREFIX)]
 
     def __repr__(self) -> str:  # shown by pytest on assertion failures
         return f"$ {' '.join(self.args)}\n[exit {self.returncode}]\n--- stdout\n{self.stdout}--- stderr\n{self.stderr}"

@@ -33,12 +33,12 @@ def test_syntax_error_is_cel900_and_the_run_goes_on(project: Project) -> None:
     project.write("good.py", BARE_TASK)
     run = project.run("--select", SELECT)
     assert run.returncode == 1, run
-    assert run.stderr == "", run
+    assert run.error_lines == [], run
     bad = [(line, code) for line, _, code in run.at("bad.py")]
     assert bad == [(4, "CEL900")], run
     assert "syntax error" in run.stdout and "line 4" in run.stdout, run
     _assert_good_file_still_checked(run)
-    assert run.lines[-1] == "Found 3 findings in 2 files (2 files checked).", run
+    assert run.lines[-1] == "Found 3 findings in 2 files (2 files checked; 0 apps, 1 task).", run
 
 
 def test_syntax_error_only_selected_codes(project: Project) -> None:
@@ -164,7 +164,7 @@ def test_directory_named_like_a_module(project: Project) -> None:
     for args in ((), ("x.py", "good.py")):
         run = project.run(*args, "--select", SELECT)
         assert run.returncode == 1, run
-        assert run.stderr == "", run
+        assert run.error_lines == [], run
         assert "CEL900" not in run.stdout, run
         assert {p for p, *_ in run.findings} == {"good.py", os.path.join("x.py", "inner.py")}, run
 
@@ -202,13 +202,13 @@ def test_empty_file(project: Project) -> None:
     project.write("empty.py", "")
     run = project.run("--select", SELECT)
     assert run.returncode == 0, run
-    assert run.lines == ["No findings in 1 file checked."], run
+    assert run.lines == ["No findings in 1 file checked (0 apps, 0 tasks)."], run
     project.write("pkg/__init__.py", "")
     project.write("good.py", BARE_TASK)
     run = project.run("--select", SELECT)
     assert run.returncode == 1, run
     _assert_good_file_still_checked(run)
-    assert run.lines[-1] == "Found 2 findings in 1 file (3 files checked).", run
+    assert run.lines[-1] == "Found 2 findings in 1 file (3 files checked; 0 apps, 1 task).", run
 
 
 def test_large_generated_file_finishes(project: Project) -> None:

@@ -80,6 +80,13 @@ def json_findings(cwd: Path, *args: str) -> list[dict[str, object]]:
     return findings
 
 
+def json_warnings(cwd: Path, *args: str) -> list[str]:
+    """The run's warnings (a project that imports Celery where no app or task was found)."""
+    run = cli(cwd, "--format", "json", *args)
+    warnings: list[str] = run.json["summary"]["warnings"]
+    return warnings
+
+
 # --------------------------------------------------------------------------- SARIF
 def sarif(cwd: Path, *args: str) -> tuple[Run, dict]:
     run = cli(cwd, "--format", "sarif", *args)
@@ -143,6 +150,12 @@ def test_sarif_special_characters_and_empty_run(project: Project) -> None:
     special_project(project)
     _, document = sarif(project.root, ".")
     check_sarif(document, json_findings(project.root, "."))
+    # No app in the project: the run says so in a run-level notification (schema-checked above).
+    warnings = json_warnings(project.root, ".")
+    assert len(warnings) == 1 and "no Celery app was found" in warnings[0], warnings
+    (invocation,) = document["runs"][0]["invocations"]
+    notes = invocation["toolExecutionNotifications"]
+    assert [(n["level"], n["message"]["text"]) for n in notes] == [("warning", warnings[0])]
     uris = {
         r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
         for r in document["runs"][0]["results"]
@@ -181,8 +194,21 @@ def github(cwd: Path, *args: str) -> Run:
     return run
 
 
-def check_github(run: Run, findings: list[dict[str, object]]) -> list[re.Match[str]]:
+RUN_WARNING = re.compile(r"^::warning title=celery-lint::(?P<data>[^\r\n]*)$")
+
+
+def check_github(
+    run: Run, findings: list[dict[str, object]], warnings: list[str] | None = None
+) -> list[re.Match[str]]:
+    """One annotation a finding, then one a warning of the run, nothing else on stdout."""
     lines = run.stdout.splitlines()
+    warnings = warnings or []
+    if warnings:
+        lines, tail = lines[: -len(warnings)], lines[-len(warnings) :]
+        for line, warning in zip(tail, warnings, strict=True):
+            match = RUN_WARNING.match(line)
+            assert match, f"not a run warning: {line!r}"
+            assert _unescape(match["data"], _DATA_ESCAPES) == warning
     assert len(lines) == len(findings), "one annotation a finding, nothing else on stdout"
     matches = []
     for line, finding in zip(lines, findings, strict=True):
@@ -213,7 +239,7 @@ def test_github_escaping(project: Project) -> None:
     special_project(project)
     run = github(project.root, ".")
     findings = json_findings(project.root, ".")
-    check_github(run, findings)
+    check_github(run, findings, json_warnings(project.root, "."))
     out = run.stdout
     # Properties: ',' ':' '%' escaped.
     assert "file=my%2Capp/tasks.py," in out
@@ -228,9 +254,18 @@ def test_github_escaping(project: Project) -> None:
 
 def test_github_with_no_findings_prints_nothing(project: Project) -> None:
     project.write("app/tasks.py", CLEAN_TASK)
+    project.write("app/celery.py", "from celery import Celery\n\napp = Celery('app')\n")
     run = github(project.root, "--select", "CEL201", ".")
     assert run.returncode == 0, run
     assert run.stdout == ""
+
+
+def test_github_run_warning_without_findings(project: Project) -> None:
+    """Tasks but no app: no finding, one annotation that belongs to no file."""
+    project.write("app/tasks.py", CLEAN_TASK)
+    run = github(project.root, "--select", "CEL201", ".")
+    assert run.returncode == 0, run
+    check_github(run, [], json_warnings(project.root, "--select", "CEL201", "."))
 
 
 # --------------------------------------------------------------------------- baseline

@@ -40,13 +40,13 @@ def test_clean_project_exits_0_with_no_findings_summary(project: Project) -> Non
     )
     run = project.run()
     assert run.returncode == 0, run
-    assert run.lines == ["No findings in 1 file checked."], run
+    assert run.lines == ["No findings in 1 file checked (0 apps, 0 tasks)."], run
     assert run.stderr == ""
     project.write("tasks.py", CLEAN_TASK)
     run = project.run("--select", SELECT)
     assert run.returncode == 0, run
-    assert run.lines == ["No findings in 2 files checked."], run
-    assert run.stderr == ""
+    assert run.lines == ["No findings in 2 files checked (0 apps, 1 task)."], run
+    assert run.error_lines == [], run
 
 
 def test_findings_exit_1_with_summary(project: Project) -> None:
@@ -57,14 +57,15 @@ def test_findings_exit_1_with_summary(project: Project) -> None:
         ("tasks.py", 4, 1, "CEL201"),
         ("tasks.py", 4, 1, "CEL205"),
     ]
-    assert run.lines[-1] == "Found 2 findings in 1 file (1 file checked).", run
-    assert run.stderr == ""
+    assert run.lines[-1] == "Found 2 findings in 1 file (1 file checked; 0 apps, 1 task).", run
+    assert run.error_lines == [], run
     default = project.run()
     assert default.returncode == 1, default
     assert default.codes_in("tasks.py") >= TASK_CODES, default
     count = len(default.findings)
     assert (
-        default.lines[-1] == f"Found {count} finding{'s' if count > 1 else ''} in 1 file (1 file checked)."
+        default.lines[-1]
+        == f"Found {count} finding{'s' if count > 1 else ''} in 1 file (1 file checked; 0 apps, 1 task)."
     ), default
 
 
@@ -240,7 +241,7 @@ def test_nonexistent_path_is_an_error_but_other_paths_are_checked(project: Proje
     assert run.returncode == 2, run
     assert [line for line in run.stderr_lines if "missing.py" in line], run
     assert [line for line in run.stderr_lines if "missing_dir" in line], run
-    assert len(run.stderr_lines) == 2, run
+    assert len(run.error_lines) == 2, run
     assert run.codes_in("tasks.py") == TASK_CODES, run
     as_json = project.run("missing.py", "tasks.py", "--select", SELECT, "--format", "json")
     assert as_json.returncode == 2, as_json
@@ -265,7 +266,7 @@ def test_text_output_is_sorted_relative_and_ends_with_one_summary_line(project: 
     body, summary = run.lines[:-1], run.lines[-1]
     assert body and all(FINDING_LINE.match(line) for line in body), run
     assert SUMMARY_LINE.match(summary), run
-    assert summary == f"Found {len(body)} findings in 3 files (4 files checked).", run
+    assert summary == f"Found {len(body)} findings in 3 files (4 files checked; 0 apps, 3 tasks).", run
     keys = [(p, line, col, code) for p, line, col, code in run.findings]
     assert keys == sorted(keys), run
     assert {p for p, *_ in keys} == {"a_first.py", os.path.join("pkg", "a.py"), os.path.join("pkg", "b.py")}
@@ -546,7 +547,7 @@ def test_per_file_ignores(project: Project) -> None:
     assert run.codes_in("tasks.py") == {"CEL201"}, run
     assert run.codes_in(os.path.join("legacy", "old.py")) == set(), run
     assert run.codes_in(os.path.join("legacy", "deep", "older.py")) == set(), run
-    assert run.lines[-1] == "Found 1 finding in 1 file (3 files checked).", run
+    assert run.lines[-1] == "Found 1 finding in 1 file (3 files checked; 0 apps, 3 tasks).", run
 
 
 def test_exclude_in_configuration(project: Project) -> None:
@@ -557,7 +558,7 @@ def test_exclude_in_configuration(project: Project) -> None:
     project.config('[tool.celery-lint]\nexclude = ["generated", "migrations"]\n')
     run = project.run()
     assert {p for p, *_ in run.findings} == {"tasks.py", os.path.join("pkg", "keep.py")}, run
-    assert run.lines[-1].endswith("(2 files checked)."), run
+    assert run.lines[-1].endswith("(2 files checked; 0 apps, 2 tasks)."), run
     # the same when the folder holding the excluded one is named
     run = project.run("pkg")
     assert {p for p, *_ in run.findings} == {os.path.join("pkg", "keep.py")}, run
@@ -658,7 +659,8 @@ def test_module_and_console_script_agree(mixed: Project) -> None:
     )
     assert proc.returncode == module_run.returncode == 1
     assert proc.stdout == module_run.stdout
-    assert proc.stderr == module_run.stderr == ""
+    assert proc.stderr == module_run.stderr
+    assert module_run.error_lines == [], module_run
 
 
 def test_output_into_a_closed_pipe_does_not_print_a_traceback(project: Project) -> None:

@@ -49,7 +49,7 @@ def test_bom_with_a_conflicting_coding_cookie(project: Project) -> None:
     project.write("conflict.py", b"\xef\xbb\xbf# -*- coding: latin-1 -*-\nimport celery\n")
     project.write("good.py", BARE_TASK)
     run = project.run("--select", SELECT)
-    assert run.returncode == 1 and run.stderr == "", run
+    assert run.returncode == 1 and run.error_lines == [], run
     assert "encoding problem" in _cel900_message(run, "conflict.py"), run
     _assert_good_file_still_checked(run)
 
@@ -100,7 +100,7 @@ def test_undecodable_files_are_cel900_with_the_reason(
     project.write("bad.py", content)
     project.write("good.py", BARE_TASK)
     run = project.run("--select", SELECT)
-    assert run.returncode == 1 and run.stderr == "", run
+    assert run.returncode == 1 and run.error_lines == [], run
     message = _cel900_message(run, "bad.py")
     assert "cannot decode" in message and expected in message, run
     _assert_good_file_still_checked(run)
@@ -252,7 +252,7 @@ def test_long_subscript_chain_takes_under_five_seconds(project: Project) -> None
     _assert_good_file_still_checked(run)
     assert elapsed < 5, f"{elapsed:.1f}s for {len(source)} bytes"
     assert run.returncode == 2 and run.codes_in("chain.py") == set(), run
-    assert run.stderr_lines == [
+    assert run.error_lines == [
         "celery-lint: error: chain.py: analysis skipped: the chain of 2500 subscripts, calls and "
         "attribute accesses at line 4 would take too long to parse (CPython accepts the file)"
     ], run
@@ -301,7 +301,7 @@ def test_other_long_chains_are_skipped_quickly(project: Project, body: str) -> N
     run = project.run("--select", SELECT, timeout=120)
     elapsed = time.monotonic() - start
     assert run.returncode == 2 and run.codes_in("chain.py") == set(), run
-    assert len(run.stderr_lines) == 1 and "chain.py: analysis skipped: the chain of" in run.stderr, run
+    assert len(run.error_lines) == 1 and "chain.py: analysis skipped: the chain of" in run.stderr, run
     _assert_good_file_still_checked(run)
     assert elapsed < 5, f"{elapsed:.1f}s"
 
@@ -311,7 +311,7 @@ def test_screened_file_does_not_print_cpython_warnings(project: Project) -> None
     project.write("warns.py", "import celery\n\nif celery is 1:\n    X = '" + "x" * 2000 + "'\n")
     project.write("good.py", BARE_TASK)
     run = project.run("--select", SELECT)
-    assert run.returncode == 1 and run.stderr == "", run
+    assert run.returncode == 1 and run.error_lines == [], run
     _assert_good_file_still_checked(run)
 
 
@@ -332,7 +332,7 @@ def test_symlink_to_a_folder_named_like_a_module(project: Project) -> None:
     project.write("real/inner.py", BARE_TASK)
     os.symlink("real", project.root / "link.py")
     run = project.run("--select", SELECT, "link.py")
-    assert run.returncode == 1 and run.stderr == "", run
+    assert run.returncode == 1 and run.error_lines == [], run
     assert run.codes_in(os.path.join("link.py", "inner.py")) == TASK_CODES, run
 
 
@@ -514,6 +514,6 @@ def test_valid_python_libcst_cannot_parse_is_no_cel900(project: Project) -> None
     run = project.run("--select", SELECT)
     _assert_good_file_still_checked(run)
     assert run.returncode == 2 and run.codes_in("chain.py") == set(), run
-    assert run.stderr_lines == [
+    assert run.error_lines == [
         "celery-lint: error: chain.py: analysis skipped: LibCST cannot parse line 4 (CPython accepts the file)"
     ], run

@@ -221,7 +221,7 @@ def test_pack_rule_fires_in_the_cli(way: Way) -> None:
     root = way.project()
     run = way.cli("--no-cache", "--select", "CEL201,ACM", ".", cwd=root)
     assert run.returncode == 1, run
-    assert run.stderr == "", run
+    assert run.error_lines == [], run
     # Line 12 has a noqa comment for ACM101: the CLI drops ACM101 there, and only ACM101.
     assert of(run, "ACM101") == {(PAYMENTS, 4)}, run
     assert of(run, "CEL201") == {(PAYMENTS, 4), (PAYMENTS, 8), (PAYMENTS, 12), (HEALTH, 4)}, run
@@ -254,7 +254,7 @@ def test_pack_rule_fires_in_flake8(way: Way) -> None:
     root = way.project()
     run = way.flake8("--select", "CEL201,ACM", ".", cwd=root)
     assert run.returncode == 1, run
-    assert run.stderr == "", run
+    assert run.error_lines == [], run
     # flake8 applies the noqa comment itself (celery-lint hands it every finding).
     assert of(run, "ACM101") == {(PAYMENTS, 4)}, run
     assert of(run, "CEL201") == {(PAYMENTS, 4), (PAYMENTS, 8), (PAYMENTS, 12), (HEALTH, 4)}, run
@@ -296,7 +296,7 @@ def test_pack_option_changes_the_expected_queue(way: Way) -> None:
     root = way.project('acme-payments-queue = "pci"\n')
     run = way.cli("--no-cache", "--select", "ACM", ".", cwd=root)
     assert run.returncode == 1, run
-    assert run.stderr == "", run
+    assert run.error_lines == [], run
     # The `payments` queue is now wrong too; line 12 stays suppressed.
     assert of(run, "ACM101") == {(PAYMENTS, 4), (PAYMENTS, 8)}, run
     assert all(m.endswith("route it to `pci`") for m in messages(run, "ACM101")), run
@@ -360,7 +360,7 @@ def test_extension_settings_hook_silences_what_cel601_would_report(tmp_path: Pat
 
     (root / "pyproject.toml").write_text('[tool.celery-lint]\nplugins = ["ext_pack"]\n', encoding="utf-8")
     after = celery_lint("--no-cache", "--select", "CEL601", ".", cwd=root)
-    assert after.stderr == "", after
+    assert after.error_lines == [], after
     assert findings(after) == {("celeryconfig.py", 2, "CEL601")}, after
 
 
@@ -448,8 +448,8 @@ def broken_project(root: Path, case: str, *, with_acme: bool = False) -> str:
 
 
 def _one_pack_error(run: Run, module: str, detail: str) -> None:
-    assert len(run.stderr_lines) == 1, run
-    line = run.stderr_lines[0]
+    assert len(run.error_lines) == 1, run
+    line = run.error_lines[0]
     assert line.startswith(f"celery-lint: error: rule pack '{module}'"), run
     assert detail in line, run
 

@@ -29,8 +29,9 @@ if TYPE_CHECKING:
     from ..rules.base import Rule
 
 CACHE_DIR = ".celery_lint_cache"
-CACHE_FORMAT = 4
-"""3: a finding records its kind."""
+CACHE_FORMAT = 5
+"""3: a finding records its kind. 5: what each file holds for the run's summary (apps,
+tasks) and the project's figures."""
 
 
 def content_hash(data: bytes) -> str:
@@ -90,6 +91,8 @@ class ResultCache:
         self.all_files: list[str] = []
         self.patterns: list[str] = []
         self.results: dict[str, dict[str, Any]] = {}
+        self.project: dict[str, Any] | None = None
+        """The project's figures (see :mod:`celery_lint.project.census`), valid with the model."""
         # relpath -> [size, mtime_ns, content hash] as last seen: a file whose size and
         # modification time are unchanged is not read again to be hashed (git's index does
         # the same). Files modified within a few seconds of being seen are not recorded, so
@@ -112,6 +115,8 @@ class ResultCache:
         self.all_files = list(data.get("all_files", []))
         self.patterns = list(data.get("patterns", []))
         self.results = dict(data.get("results", {}))
+        project = data.get("project")
+        self.project = project if isinstance(project, dict) else None
         stats = data.get("stats", {})
         self.stats = dict(stats) if isinstance(stats, dict) else {}
 
@@ -193,7 +198,15 @@ class ResultCache:
         if entry is None or bool(entry.get("named")) != named or entry.get("hash") != self.hash_of(file):
             return None
         violations = entry.get("violations")
+        if not isinstance(entry.get("census"), dict):
+            return None
         return violations if isinstance(violations, list) else None
+
+    def census(self, file: SourceFile) -> dict[str, Any] | None:
+        """What the file held for the run's summary when its findings were cached."""
+        entry = self.results.get(file.relpath)
+        census = entry.get("census") if entry is not None else None
+        return census if isinstance(census, dict) else None
 
     def store(
         self,
@@ -201,7 +214,9 @@ class ResultCache:
         violations: list[Violation],
         root_relative: list[str],
         named: bool = False,
+        census: dict[str, Any] | None = None,
     ) -> None:
+        """``census``: what the file holds for the run's summary (apps, tasks)."""
         digest = self.hash_of(file)
         if digest is None:
             return
@@ -211,6 +226,7 @@ class ResultCache:
             "violations": [
                 {**asdict(v), "path": rel} for v, rel in zip(violations, root_relative, strict=True)
             ],
+            "census": census if census is not None else {"apps": 0, "tasks": []},
         }
 
     def save(self) -> None:
@@ -230,6 +246,7 @@ class ResultCache:
                 "all_files": self.all_files,
                 "patterns": self.patterns,
                 "results": self.results,
+                "project": self.project,
                 "stats": {
                     rel: stat for rel, stat in stats.items() if rel in self.results and stat[1] < recent
                 },

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..context import FileContext, RawFinding
 from ..noqa import NoqaIndex
-from ..project.files import ANALYSIS_SKIPPED, SourceFile, run_with_large_stack
+from ..project.files import ANALYSIS_SKIPPED, SourceFile, resolve_positions
 from ..project.hooks import hooks_in
 from ..rules import all_rules
 from ..rules.base import Rule
@@ -38,17 +38,7 @@ def _positions(tree: cst.Module, findings: list[RawFinding]) -> None:
     if not any(f.node is not None for f in findings):
         return
     # Only a file with findings gets here: the metadata machinery loads on first use.
-    from libcst.metadata import MetadataWrapper, PositionProvider
-
-    def resolve() -> Any:
-        return MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
-
-    try:
-        positions = resolve()
-    except RecursionError:
-        # Code generation recurses once per nesting level; a long ``a and b and ...`` chain
-        # needs more than the default limit, which only the large-stack thread can afford.
-        positions = run_with_large_stack(resolve, recursion_limit=200_000)
+    positions = resolve_positions(tree)
     for finding in findings:
         node = finding.node
         if node is None:

@@ -14,14 +14,16 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..config import Settings
+from ..project.census import file_census, project_imports_celery
 from ..project.files import SourceFile, is_excluded, iter_python_files
 from ..project.model import ProjectModel
 from ..project.roots import ProjectRoots, find_project_root
 from ..registry import RuleRegistry
 from ..rules.base import Rule
-from ..types import LintResult, Violation
+from ..types import LintResult, ProjectFigures, TaskFigures, Violation
 from .cache import ResultCache, run_key, violations_from_cache
 from .linter import Engine, display_path
 from .selection import engine_for, ignored_codes, project_settings
@@ -157,9 +159,11 @@ def _lint_paths(
             _PLANS = None
     else:
         outcomes = [_lint_project(plan, options) for plan in plans]
-    for violations, files_checked in outcomes:
+    result.projects = []
+    for violations, files_checked, figures in outcomes:
         result.violations.extend(violations)
         result.files_checked += files_checked
+        result.projects.append(figures)
     report_pack_errors(registry, result)
     result.violations.sort()
     return result
@@ -205,14 +209,15 @@ def _estimated_cost(plan: _ProjectPlan) -> int:
     return cost
 
 
-def _lint_planned_project(index: int) -> tuple[list[Violation], int]:
+def _lint_planned_project(index: int) -> tuple[list[Violation], int, ProjectFigures]:
     assert _PLANS is not None
     plans, options = _PLANS
     return _lint_project(plans[index], options)
 
 
-def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> tuple[list[Violation], int]:
-    """Findings (per-file ignores applied) and the number of files checked, for one project."""
+def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> tuple[list[Violation], int, ProjectFigures]:
+    """Findings (per-file ignores applied), the number of files checked and what the run
+    saw (apps, tasks), for one project."""
     root, settings, engine = plan.root, plan.settings, plan.engine
     discovered = list(plan.targets) if plan.walked else None
     model = ProjectModel(root, settings.exclude, options.use_prefilter, discovered, settings.deployment)
@@ -234,6 +239,7 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> tuple[list[Violat
         )
         cache = ResultCache(root, key)
     found: dict[Path, list[Violation]] = {}
+    census: dict[Path, dict[str, Any]] = {}
     pending = files
     model_unchanged = cache is not None and cache.model_unchanged(model)
     if cache is not None and model_unchanged:
@@ -244,17 +250,30 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> tuple[list[Violat
                 pending.append((file, named))
             else:
                 found[file.path] = violations_from_cache(cached, display_path(file.path)) if cached else []
-    if pending:
+                census[file.path] = cache.census(file) or {}
+    facts = cache.project if cache is not None and model_unchanged else None
+    built = bool(pending) or (facts is None and bool(files))
+    if built:
         model.build()
         found.update(_lint_files(engine, model, pending, options.jobs))
+        facts = {
+            "imports_celery": project_imports_celery(model),
+            "apps": len(model.apps),
+            "tasks": len(model.tasks),
+        }
+        targets: dict[int, tuple[str, str] | None] = {}
+        for file, _ in pending:
+            census[file.path] = file_census(model, file, targets)
         if cache is not None:
             cache.remember_model(model, keep_previous=model_unchanged)
+            cache.project = facts
             for file, named in pending:
                 if file.path in found:
                     violations = found[file.path]
-                    cache.store(file, violations, [file.relpath] * len(violations), named)
-    if cache is not None and pending:
+                    cache.store(file, violations, [file.relpath] * len(violations), named, census[file.path])
+    if cache is not None and built:
         cache.save()
+    figures = _figures(root, facts or {}, census, [file for file, _ in files])
 
     kept: list[Violation] = []
     for file, _ in files:
@@ -266,7 +285,33 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> tuple[list[Violat
     # with the cycle collector off), and hand the freed memory back to the system.
     model.release()
     _return_free_memory()
-    return kept, len(files)
+    return kept, len(files), figures
+
+
+def _figures(
+    root: Path, facts: dict[str, Any], census: dict[Path, dict[str, Any]], files: list[SourceFile]
+) -> ProjectFigures:
+    """The project's figures for the run's summary, paths as the findings show them."""
+    label = display_path(root)
+    figures = ProjectFigures(
+        root=root.name if label == "." else label,
+        imports_celery=bool(facts.get("imports_celery")),
+        project_apps=int(facts.get("apps", 0)),
+        project_tasks=int(facts.get("tasks", 0)),
+    )
+    shown_settings: dict[str, str] = {}
+    for file in files:
+        record = census.get(file.path) or {}
+        figures.apps += int(record.get("apps", 0))
+        shown = display_path(file.path)
+        for line, unknown, where in record.get("tasks", []):
+            settings = []
+            for relpath, style in where:
+                if relpath not in shown_settings:
+                    shown_settings[relpath] = display_path(root / relpath)
+                settings.append((shown_settings[relpath], style))
+            figures.tasks.append(TaskFigures(shown, int(line), bool(unknown), tuple(settings)))
+    return figures
 
 
 def _return_free_memory() -> None:

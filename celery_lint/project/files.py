@@ -135,6 +135,21 @@ def run_with_large_stack(function: Callable[..., _R], *args: Any, recursion_limi
     return result
 
 
+def resolve_positions(tree: Any) -> Any:
+    """LibCST's ``PositionProvider`` for a module tree (node -> ``CodeRange``). Code
+    generation recurses once per nesting level; a long ``a and b and ...`` chain needs more
+    than the default limit, which only the large-stack thread can afford."""
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    def resolve() -> Any:
+        return MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
+
+    try:
+        return resolve()
+    except RecursionError:
+        return run_with_large_stack(resolve, recursion_limit=200_000)
+
+
 def is_test_path(relpath: str) -> bool:
     """Test code as the catalogue defines it: tests/, test_*.py, *_test.py, conftest.py, *test* settings."""
     parts = relpath.replace(os.sep, "/").split("/")
