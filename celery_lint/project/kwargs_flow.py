@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .strings import static_string
+
 if TYPE_CHECKING:
     import libcst as cst
 else:
@@ -193,79 +195,8 @@ def _is_membership_test(comparison: cst.Comparison, kwargs: str) -> bool:
 
 
 def _string_value(expr: cst.BaseExpression, bindings: Bindings) -> str | None:
-    """The string ``expr`` always gives: literals, loop variables of a loop over literal
-    strings, and ``+``, ``%``, ``str.format`` and f-strings of those; None otherwise."""
-    if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString)):
-        value = expr.evaluated_value
-        return value if isinstance(value, str) else None
-    if isinstance(expr, cst.Name):
-        return bindings.get(expr.value)
-    if isinstance(expr, cst.FormattedString):
-        pieces: list[str] = []
-        for part in expr.parts:
-            if isinstance(part, cst.FormattedStringText):
-                pieces.append(part.value)
-                continue
-            if not isinstance(part, cst.FormattedStringExpression):
-                return None
-            if part.conversion is not None or part.format_spec is not None:
-                return None
-            value = _string_value(part.expression, bindings)
-            if value is None:
-                return None
-            pieces.append(value)
-        return "".join(pieces)
-    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, (cst.Add, cst.Modulo)):
-        left = _string_value(expr.left, bindings)
-        if left is None:
-            return None
-        if isinstance(expr.operator, cst.Add):
-            right = _string_value(expr.right, bindings)
-            return None if right is None else left + right
-        operands = _string_values(expr.right, bindings)
-        if operands is None:
-            return None
-        try:
-            return left % operands
-        except (TypeError, ValueError, KeyError):
-            return None
-    if (
-        isinstance(expr, cst.Call)
-        and isinstance(expr.func, cst.Attribute)
-        and expr.func.attr.value == "format"
-    ):
-        template = _string_value(expr.func.value, bindings)
-        if template is None:
-            return None
-        positional: list[str] = []
-        named: dict[str, str] = {}
-        for arg in expr.args:
-            value = _string_value(arg.value, bindings) if not arg.star else None
-            if value is None:
-                return None
-            if arg.keyword is None:
-                positional.append(value)
-            else:
-                named[arg.keyword.value] = value
-        try:
-            return template.format(*positional, **named)
-        except (IndexError, KeyError, ValueError, AttributeError):
-            return None
-    return None
-
-
-def _string_values(expr: cst.BaseExpression, bindings: Bindings) -> str | tuple[str, ...] | None:
-    """The right operand of ``%``: one string or a tuple of strings."""
-    if isinstance(expr, cst.Tuple):
-        values = [
-            _string_value(element.value, bindings)
-            for element in expr.elements
-            if not isinstance(element, cst.StarredElement)
-        ]
-        if len(values) != len(expr.elements) or any(value is None for value in values):
-            return None
-        return tuple(value for value in values if value is not None)
-    return _string_value(expr, bindings)
+    """The string ``expr`` always gives, loop variables of a loop over literal strings known."""
+    return static_string(expr, lambda leaf: bindings.get(leaf.value) if isinstance(leaf, cst.Name) else None)
 
 
 def _is_branch(node: cst.CSTNode) -> bool:

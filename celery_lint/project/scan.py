@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .files import SourceFile
+from .strings import static_string
 from .walk import Walker
 
 if TYPE_CHECKING:
@@ -342,39 +343,21 @@ class _Scanner(Walker):
             self.s.settings_module_env.append((self._module_name(value, 0), node))
 
     def _module_name(self, expr: cst.BaseExpression, depth: int) -> str | None:
-        """A settings module name as the module computes it: a literal, an f-string or
-        ``+`` of literals, module-level names bound once to such, and the name of the
-        folder holding this file (``os.path.basename(os.path.dirname(__file__))``)."""
+        """A settings module name as the module computes it: literals and operations on
+        strings (``f"{PROJECT}.settings.prod"``), module-level names bound once to such, and
+        the name of the folder holding this file (``os.path.basename(os.path.dirname(__file__))``)."""
         if depth > 5:
             return None
-        if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString)):
-            value = expr.evaluated_value
-            return value if isinstance(value, str) else None
-        if isinstance(expr, cst.FormattedString):
-            pieces: list[str] = []
-            for part in expr.parts:
-                if isinstance(part, cst.FormattedStringText):
-                    pieces.append(part.value)
-                    continue
-                if not isinstance(part, cst.FormattedStringExpression) or part.conversion or part.format_spec:
+
+        def leaf(node: cst.BaseExpression) -> str | None:
+            if isinstance(node, cst.Name):
+                bindings = self.s.bindings.get(node.value, [])
+                if len(bindings) != 1 or bindings[0].conditional or bindings[0].value is None:
                     return None
-                piece = self._module_name(part.expression, depth + 1)
-                if piece is None:
-                    return None
-                pieces.append(piece)
-            return "".join(pieces)
-        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
-            left = self._module_name(expr.left, depth + 1)
-            right = self._module_name(expr.right, depth + 1)
-            return None if left is None or right is None else left + right
-        if isinstance(expr, cst.Name):
-            bindings = self.s.bindings.get(expr.value, [])
-            if len(bindings) != 1 or bindings[0].conditional or bindings[0].value is None:
-                return None
-            return self._module_name(bindings[0].value, depth + 1)
-        if _folder_of_this_file(expr):
-            return self.s.file.path.parent.name
-        return None
+                return self._module_name(bindings[0].value, depth + 1)
+            return self.s.file.path.parent.name if _folder_of_this_file(node) else None
+
+        return static_string(expr, leaf)
 
     # -- calls ---------------------------------------------------------------------------
     def visit_Call(self, node: cst.Call) -> None:
