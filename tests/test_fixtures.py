@@ -172,42 +172,6 @@ def test_from_the_repository_root(name: str, request: pytest.FixtureRequest) -> 
     assert code == 1
 
 
-def _files_with_expectations() -> list[tuple[str, str]]:
-    cases = []
-    for name in PROJECTS:
-        project = FIXTURES / name
-        for path in python_files(project):
-            if expected_in(project, path):
-                cases.append((name, path.relative_to(project).as_posix()))
-    return cases
-
-
-@pytest.mark.parametrize(("name", "relpath"), _files_with_expectations())
-def test_single_file_matches_whole_project(name: str, relpath: str, request: pytest.FixtureRequest) -> None:
-    """Linting one file still sees the whole project: the same findings for that file."""
-    project = project_copy(name, request)
-    code, got, _ = run_cli(project, relpath)
-    expected = expected_in(project, project / relpath)
-    assert got == expected, describe(expected, got)
-    assert code == 1
-
-
-@pytest.mark.parametrize("name", PROJECTS)
-def test_files_without_expectations_are_clean(name: str, request: pytest.FixtureRequest) -> None:
-    """The good part of each project, named file by file, has no findings."""
-    project = project_copy(name, request)
-    clean = [
-        path.relative_to(project).as_posix()
-        for path in python_files(project)
-        if not expected_in(project, path)
-    ]
-    assert clean
-    code, got, summary = run_cli(project, *clean)
-    assert got == set(), describe(set(), got)
-    assert summary["files_checked"] == len(clean)
-    assert code == 0
-
-
 # What each fixture's comments say Celery makes of its configuration. The settings are
 # loaded by the installed Celery exactly as the project loads them (Django settings are
 # given as the settings module, which is what ``django.conf:settings`` reads from; the
