@@ -189,6 +189,21 @@ def test_deployment_settings_count_as_configuration_of_every_app(project: Projec
     assert "hard limit 300 s (deployment)" in run.stdout, run
 
 
+def test_deployment_settings_configure_shared_tasks_of_a_project_without_an_app(project: Project) -> None:
+    """A reusable app ships shared tasks and no Celery app: the project that installs it
+    configures the worker, which deployment-settings states."""
+    project.write("tasks.py", BARE_TASK)
+    before = project.run("--no-cache", "--select", "CEL201,CEL205")
+    assert {code for _, _, _, code in before.findings} == {"CEL201", "CEL205"}, before
+    project.config(
+        "[tool.celery-lint]\n"
+        "deployment-settings = { task_time_limit = 300, task_soft_time_limit = 240, task_acks_late = true }\n"
+    )
+    run = project.run("--no-cache", "--select", "CEL201,CEL205")
+    assert run.returncode == 0, run
+    assert run.findings == [], run
+
+
 @pytest.mark.parametrize(
     ("key", "suggestion"),
     [("task_time_limt", "task_time_limit"), ("CELERYD_TASK_TIME_LIMIT", "task_time_limit")],

@@ -590,6 +590,10 @@ class SettingsModel(AppRegistry):
         """A setting across apps (for shared tasks): Known only when every app agrees."""
         apps = self.default_apps() if apps is None else apps
         if not apps:
+            # No app in the project (a reusable Django app's shared tasks): what the
+            # deployment states is the configuration they run under.
+            if name in self.deployment:
+                return Known(self.deployment[name], DEPLOYMENT)
             if name in self.catalogue.defaults:
                 return Known(self.catalogue.defaults[name], CELERY_DEFAULT)
             return Known(None, CELERY_DEFAULT)
