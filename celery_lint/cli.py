@@ -35,6 +35,14 @@ def _codes(value: str) -> list[str]:
     return [part.strip().upper() for part in value.split(",") if part.strip()]
 
 
+def _selected_codes(value: str) -> list[str]:
+    codes = _codes(value)
+    if not codes:
+        # ``--select ""`` would check nothing and exit 0: a silent pass.
+        raise argparse.ArgumentTypeError("no codes given: it would check nothing (e.g. --select CEL2,CEL101)")
+    return codes
+
+
 def _jobs(value: str) -> int:
     if value in ("auto", "0"):
         return os.cpu_count() or 1
@@ -68,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--select",
-        type=_codes,
+        type=_selected_codes,
         default=None,
         metavar="CODES",
         help="only these codes or prefixes (CEL2 = CEL2xx); replaces the default set",

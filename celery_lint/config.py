@@ -133,6 +133,11 @@ def settings_from(source: ConfigSource, vocabulary: RuleVocabulary) -> Settings:
         if key in ("select", "extend-select", "ignore", "extend-ignore", "exclude", "extend-exclude"):
             values = _check_list(key, value, where)
             if key == "select":
+                if not values:
+                    # An empty selection would check nothing and pass: never what a gate wants.
+                    raise ConfigError(
+                        f"{where}: 'select' is empty: it would check nothing; name codes or remove it"
+                    )
                 settings.select = values
             elif key == "extend-select":
                 settings.extend_select += values

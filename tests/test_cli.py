@@ -699,3 +699,24 @@ def test_output_into_a_closed_pipe_does_not_print_a_traceback(project: Project) 
     proc.wait(timeout=60)
     assert "Traceback" not in stderr, stderr
     assert "BrokenPipeError" not in stderr, stderr
+
+
+@pytest.mark.parametrize("selection", ["", " , "])
+def test_an_empty_select_is_a_usage_error(project: Project, selection: str) -> None:
+    """An empty selection would check nothing and pass: a CI gate that sees nothing."""
+    project.write("tasks.py", BARE_TASK)
+    run = project.run("--select", selection, ".")
+    assert run.returncode == 2, run
+    assert run.stderr.splitlines()[-1] == (
+        "celery-lint: error: argument --select: no codes given: it would check nothing (e.g. --select CEL2,CEL101)"
+    ), run
+    assert run.stdout == "", run
+
+
+def test_an_empty_select_in_the_configuration_is_an_error(project: Project) -> None:
+    project.write("tasks.py", BARE_TASK)
+    project.config("[tool.celery-lint]\nselect = []\n")
+    run = project.run(".")
+    assert run.returncode == 2, run
+    assert "'select' is empty: it would check nothing" in run.stderr, run
+    assert run.stdout == "", run
