@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .apps import CELERY_CLASS, AppRegistry, function_locals, mentions
+from .apps import CELERY_CLASS, AppRegistry, computed_config_from_object, function_locals, mentions
 from .entities import App, ClassSym
 from .scan import ConfOp, ModuleSummary, dotted_name
 
@@ -233,10 +233,7 @@ def apply_class_writes(model: AppRegistry, app: App, summaries: list[ModuleSumma
                     # ``self.config_from_object(settings)`` of a parameter, in a branch, or in
                     # a method called later: which object, and whether it replaces what the
                     # module set, cannot be known.
-                    computed = cst.Call(
-                        func=cst.Name("x"), args=[cst.Arg(cst.Call(func=cst.Name("computed")))]
-                    )
-                    op = ConfOp(op.kind, op.receiver, op.node, call=computed, in_function=True)
+                    op = computed_config_from_object(op)
                 model._apply_conf_op(app, method.klass.summary, op)
                 continue
             before = len(app.preconf)

@@ -104,6 +104,13 @@ def function_locals(function: cst.FunctionDef) -> frozenset[str]:
     return frozenset(names)
 
 
+def computed_config_from_object(op: ConfOp) -> ConfOp:
+    """``op``, a ``config_from_object`` call, with its object replaced by a stand-in for a
+    computed value: the configuration source it gives is unknown."""
+    computed = cst.Call(func=cst.Name("x"), args=[cst.Arg(cst.Call(func=cst.Name("computed")))])
+    return ConfOp(op.kind, op.receiver, op.node, call=computed, in_function=True)
+
+
 def mentions(expr: cst.CSTNode, names: frozenset[str]) -> bool:
     """Whether ``expr`` reads any of ``names`` (an attribute's own name does not count)."""
     if isinstance(expr, cst.Name):
@@ -347,8 +354,7 @@ class AppRegistry(SymbolResolver):
             ):
                 # The object is computed from the function's parameters or locals (the app
                 # local the call is made on does not count).
-                computed = cst.Call(func=cst.Name("x"), args=[cst.Arg(cst.Call(func=cst.Name("computed")))])
-                op = ConfOp(op.kind, op.receiver, op.node, call=computed, in_function=True)
+                op = computed_config_from_object(op)
             before = len(app.preconf)
             self._apply_conf_op(app, summary, op)
             if op.conditional:

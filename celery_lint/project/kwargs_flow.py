@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .strings import static_string
+from .walk import contains
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -145,7 +146,7 @@ def _visit(
         yield from _nodes(child.slice[0], conditional, inner_call, kwargs, bindings)
         return
     nested = conditional or _is_branch(child)
-    if isinstance(child, (cst.FunctionDef, cst.Lambda)) and not _contains(child, inner_call):
+    if isinstance(child, (cst.FunctionDef, cst.Lambda)) and not contains(child, inner_call):
         nested = True
     yield from _nodes(child, nested, inner_call, kwargs, bindings)
 
@@ -202,10 +203,6 @@ def _string_value(expr: cst.BaseExpression, bindings: Bindings) -> str | None:
 def _is_branch(node: cst.CSTNode) -> bool:
     """Children of these may or may not run when the wrapper runs."""
     return isinstance(node, (cst.If, cst.For, cst.While, cst.Try, cst.IfExp, cst.BooleanOperation))
-
-
-def _contains(node: cst.CSTNode, target: cst.CSTNode) -> bool:
-    return node is target or any(_contains(child, target) for child in node.children)
 
 
 def _method_change(

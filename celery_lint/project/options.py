@@ -22,6 +22,7 @@ from .entities import (
 from .scan import ModuleSummary
 from .tasks import TaskRegistry
 from .values import CELERY_DEFAULT, UNKNOWN_ELEMENT, Known, Origin, Resolved, Unknown, agree
+from .walk import contains
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -346,14 +347,10 @@ def option_via(task: Task, raw: OptionExpr | Resolved) -> str:
     if (
         isinstance(raw, OptionExpr)
         and raw.summary is task.summary
-        and any(_contains(decorator, raw.expr) for decorator in task.node.decorators)
+        and any(contains(decorator, raw.expr) for decorator in task.node.decorators)
     ):
         return "the decorator"
     return task.decorator.via
-
-
-def _contains(node: cst.CSTNode, target: cst.CSTNode) -> bool:
-    return node is target or any(_contains(child, target) for child in node.children)
 
 
 def task_for_expression(model: TaskOptions, summary: ModuleSummary, expr: cst.BaseExpression) -> Task | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from .callsites import CHORD, GROUP
+from .callsites import CHORD, ENQUEUE_METHODS, GROUP, SIGNATURE_METHODS
 from .options import task_for_expression
 
 if TYPE_CHECKING:
@@ -25,9 +25,6 @@ if TYPE_CHECKING:
     from .scan import ModuleSummary
 else:
     from .._lazy_libcst import cst
-
-_SIGNATURE_METHODS = ("s", "si", "signature", "subtask")
-_ENQUEUE_METHODS = ("delay", "apply_async")
 
 
 def tasks_with_read_results(model: TaskOptions) -> frozenset[int]:
@@ -39,7 +36,7 @@ def _scan(model: TaskOptions) -> frozenset[int]:
     names = sorted({task.function_name for task in model.tasks})
     if not names:
         return frozenset()
-    methods = (*_SIGNATURE_METHODS, *_ENQUEUE_METHODS)
+    methods = sorted(SIGNATURE_METHODS | ENQUEUE_METHODS)
     # Files that gain such a call must invalidate a cached model.
     model.patterns.update(f"{name}.{method}(".encode() for name in names for method in methods)
     mention = re.compile(
@@ -99,12 +96,12 @@ class _Reads:
             return
         method = func.attr.value
         receiver = func.value
-        if method in _SIGNATURE_METHODS and in_canvas:
+        if method in SIGNATURE_METHODS and in_canvas:
             self._mark(receiver)
-        elif method in _ENQUEUE_METHODS:
+        elif method in ENQUEUE_METHODS:
             if isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Attribute):
                 # ``t.s(x).apply_async()``: the signature's task.
-                if receiver.func.attr.value not in _SIGNATURE_METHODS:
+                if receiver.func.attr.value not in SIGNATURE_METHODS:
                     return
                 receiver = receiver.func.value
             keeps_id = any(arg.keyword is not None and arg.keyword.value == "task_id" for arg in call.args)
@@ -130,7 +127,7 @@ class _Reads:
                     continue
                 if isinstance(child, cst.Expr) and isinstance(child.value, cst.Call):
                     func = child.value.func
-                    if isinstance(func, cst.Attribute) and func.attr.value in _ENQUEUE_METHODS:
+                    if isinstance(func, cst.Attribute) and func.attr.value in ENQUEUE_METHODS:
                         applied.append(func.value)
                     elif not isinstance(func, cst.Attribute):
                         applied.append(func)

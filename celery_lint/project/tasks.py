@@ -379,7 +379,7 @@ class TaskRegistry(SettingsModel):
                 if parameter is None or _assigned_elsewhere(klass.node, init, attribute.partition(".")[2]):
                     return None
                 arg = arg.with_changes(value=cst.Name(parameter))
-            elif _mentions_name(value, self_name):
+            elif self_name is not None and mentions(value, frozenset({self_name})):
                 return None
             args.append(arg)
         # The wrapper as if written as a function: ``def klass(*args, **kwargs): return shared_task(...)``.
@@ -750,14 +750,6 @@ def _assigned_elsewhere(klass: cst.ClassDef, init: cst.FunctionDef, attribute: s
         if f".{attribute} =" in code or f".{attribute}[" in code or f".{attribute}." in code:
             return True
     return False
-
-
-def _mentions_name(node: cst.CSTNode, name: str | None) -> bool:
-    if name is None:
-        return False
-    if isinstance(node, cst.Name):
-        return node.value == name
-    return any(_mentions_name(child, name) for child in node.children)
 
 
 def _defines_method(klass: cst.ClassDef, name: str) -> bool:

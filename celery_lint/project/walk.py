@@ -78,6 +78,11 @@ def _is_node(value_type: type) -> bool:
     return known
 
 
+def contains(node: cst.CSTNode, target: cst.CSTNode) -> bool:
+    """``target`` is ``node`` or one of the nodes under it (by identity)."""
+    return node is target or any(contains(child, target) for child in node.children)
+
+
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """The syntactic children of ``node``, in field order."""
     found: list[cst.CSTNode] = []
