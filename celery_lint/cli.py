@@ -160,6 +160,7 @@ def _fix(args: argparse.Namespace, registry: RuleRegistry) -> int:
             sys.stdout.write(unified_diff(display_path(path), before, after))
         count = len(changes)
         print(f"{count} file{'s' if count != 1 else ''} would be changed.")
+        _print_unsafe_left(args, result)
         if result.errors:
             return EXIT_ERROR
         return EXIT_FINDINGS if changes else EXIT_CLEAN
@@ -167,9 +168,19 @@ def _fix(args: argparse.Namespace, registry: RuleRegistry) -> int:
         print(format_text(result.violations))
     count = len(changes)
     print(f"Fixed {count} file{'s' if count != 1 else ''}. " + summary_line(result))
+    _print_unsafe_left(args, result)
     if result.errors:
         return EXIT_ERROR
     return EXIT_FINDINGS if result.violations and not args.exit_zero else EXIT_CLEAN
+
+
+def _print_unsafe_left(args: argparse.Namespace, result: LintResult) -> None:
+    """After ``--fix``/``--diff`` without ``--unsafe-fixes``: how many unsafe fixes it left."""
+    from .output import fixes_line
+
+    line = "" if args.unsafe_fixes else fixes_line(result.violations, unsafe_only=True)
+    if line:
+        print(line)
 
 
 def _report_skipped_files(result: LintResult) -> None:
@@ -371,6 +382,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, registry: Ru
     from .config import ConfigError
     from .engine import lint_paths
     from .output import (
+        fixes_line,
         format_github,
         format_github_warnings,
         format_json,
@@ -442,6 +454,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, registry: Ru
         print(summary_line(result))
         for hint in run_hints(result):
             print(hint)
+        fixes = fixes_line(result.violations)
+        if fixes:
+            print(fixes)
     # A run that saw nothing of a project using Celery says so, whatever the format.
     for warning in run_warnings(result):
         sys.stderr.write(f"celery-lint: warning: {warning}\n")

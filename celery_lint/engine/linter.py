@@ -211,7 +211,7 @@ class Engine:
                 name=by_code[code].NAME,
                 end_line=end_line,
                 end_column=end_column + 1,
-                fixable=finding.fixable,
+                fix_safety=by_code[code].FIX_SAFETY if finding.fixable else None,
             )
             if result.get(violation) is None:
                 result[violation] = finding.fix
