@@ -340,10 +340,10 @@ def test_directory_named_like_a_module_with_fix(project: Project) -> None:
     (project.root / "x.py").mkdir()
     project.write("x.py/conf.py", PICKLE_CONF)
     project.write("good.py", BARE_TASK)
-    run = project.run("--diff", "--select", "CEL101")
+    run = project.run("--diff", "--unsafe-fixes", "--select", "CEL101")
     assert run.returncode == 1 and "Traceback" not in run.stderr, run
     assert "+app.conf.task_serializer = 'json'" in run.stdout, run
-    run = project.run("--fix", "--select", "CEL101")
+    run = project.run("--fix", "--unsafe-fixes", "--select", "CEL101")
     assert run.returncode == 0, run
     assert "'json'" in (project.root / "x.py" / "conf.py").read_text()
 

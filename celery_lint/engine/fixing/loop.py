@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...config import Settings
+from ...fix_layout import line_length_of
 from ...fixes import apply_fixes
 from ...project.files import SourceFile, parse_with_large_stack
 from ...project.model import ProjectModel
@@ -57,6 +58,7 @@ def fix_project(
     outcome = FixOutcome()
     overlay: dict[Path, str] = {}
     allowed = _fixable_codes(engine.known_rules, unsafe)
+    line_length = line_length_of(root)
     model: ProjectModel | None = None
     final: ProjectModel | None = None
     found: dict[Path, list[Violation]] = {}
@@ -76,7 +78,7 @@ def fix_project(
             ]
             if not fixes or file.text is None or file.tree is None:
                 continue
-            new_text, applied = _apply_valid(file.tree, file.text, fixes)
+            new_text, applied = _apply_valid(file.tree, file.text, fixes, line_length)
             if applied == 0 or new_text == file.text:
                 continue
             outcome.original.setdefault(path, file.text)
@@ -97,11 +99,14 @@ def fix_project(
     return outcome
 
 
-def _apply_valid(tree: cst.Module, text: str, fixes: Sequence[Fix]) -> tuple[str, int]:
+def _apply_valid(
+    tree: cst.Module, text: str, fixes: Sequence[Fix], line_length: int | None = None
+) -> tuple[str, int]:
     """The text with every fix applied, when the result is valid Python; else with as many
-    fixes as keep it valid, one at a time (a fix that breaks the file is never kept)."""
+    fixes as keep it valid, one at a time (a fix that breaks the file is never kept).
+    ``line_length``: the project's, for the layout of the options a fix adds."""
     compiles = _compiles(text)
-    new_tree, applied = apply_fixes(tree, fixes)
+    new_tree, applied = apply_fixes(tree, fixes, line_length)
     new_text = new_tree.code
     if applied == 0 or _valid(new_text, compiles):
         return new_text, applied
@@ -112,7 +117,7 @@ def _apply_valid(tree: cst.Module, text: str, fixes: Sequence[Fix]) -> tuple[str
             kept.append(fix)
     if not kept:
         return text, 0
-    final_tree, applied = apply_fixes(tree, kept)
+    final_tree, applied = apply_fixes(tree, kept, line_length)
     return final_tree.code, applied
 
 
