@@ -228,7 +228,8 @@ def _explain(code: str, registry: RuleRegistry) -> str | None:
             flag = "default" if rule.DEFAULT else "opt-in (enable with --extend-select " + rule.CODE + ")"
             header = f"# {rule.CODE} {rule.NAME}\n\nEnabled: {flag}\n"
             if rule.FIX_SAFETY:
-                header += f"Fix: {rule.FIX_SAFETY}\n"
+                flags = "--fix --unsafe-fixes" if rule.FIX_SAFETY == "unsafe" else "--fix"
+                header += f"Fix: {rule.FIX_SAFETY} (applied with {flags})\n"
             return header + "\n" + _dedent(rule.docs())
     return None
 
