@@ -71,7 +71,9 @@ def test_serializer_fixes_are_unsafe_and_only_unsafe_fixes_apply_them(
     assert out == ["Fixed 1 file. No findings in 1 file checked."], out
 
 
-def test_list_rules_shows_the_serializer_fixes_as_unsafe(shop: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_rules_shows_the_serializer_fixes_as_unsafe(
+    shop: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out = run(capsys, "--list-rules")
     assert code == 0
     rows = {line.split()[0]: line for line in out}
@@ -149,7 +151,9 @@ def test_no_fixes_line_when_no_finding_has_a_fix(shop: Path, capsys: pytest.Capt
     (shop / "tasks.py").write_text(PICKLE_APP, "utf-8")
     code, out = run(capsys, "--select", "CEL704,CEL303,CEL304", ".")
     assert code == 0 and out == ["No findings in 1 file checked (1 app, 1 task)."], out
-    (shop / "tasks.py").write_text(PICKLE_APP.replace("@app.task\n", "@app.task(max_retries=None)\n"), "utf-8")
+    (shop / "tasks.py").write_text(
+        PICKLE_APP.replace("@app.task\n", "@app.task(max_retries=None)\n"), "utf-8"
+    )
     code, out = run(capsys, "--select", "CEL304", ".")
     assert code == 1 and out[-1].startswith("Found 1 finding in 1 file"), out
 
@@ -225,7 +229,9 @@ def _ruff_leaves_alone(root: Path, path: Path) -> None:
 def test_added_options_wrap_one_a_line_past_ruffs_line_length(
     shop: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (shop / "pyproject.toml").write_text('[project]\nname = "shop"\n\n[tool.ruff]\nline-length = 100\n', "utf-8")
+    (shop / "pyproject.toml").write_text(
+        '[project]\nname = "shop"\n\n[tool.ruff]\nline-length = 100\n', "utf-8"
+    )
     path = shop / "tasks.py"
     path.write_text(FORMATTED_TASKS, "utf-8")
     _ruff_leaves_alone(shop, path)  # the project is formatted before the fix
@@ -243,11 +249,15 @@ def test_added_options_wrap_one_a_line_past_ruffs_line_length(
 
 def test_black_line_length_when_ruff_sets_none(shop: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``[tool.black] line-length = 59``: the mail decorator (60 columns once fixed) wraps too."""
-    (shop / "pyproject.toml").write_text('[project]\nname = "shop"\n\n[tool.black]\nline-length = 59\n', "utf-8")
+    (shop / "pyproject.toml").write_text(
+        '[project]\nname = "shop"\n\n[tool.black]\nline-length = 59\n', "utf-8"
+    )
     path = shop / "tasks.py"
     path.write_text(FORMATTED_TASKS.replace("  # the mail queue", ""), "utf-8")
     fixed = _fix_limits(capsys, path)
-    assert '@app.task(\n    queue="mail",\n    time_limit=300,\n    soft_time_limit=270,\n)\ndef mail' in fixed
+    assert (
+        '@app.task(\n    queue="mail",\n    time_limit=300,\n    soft_time_limit=270,\n)\ndef mail' in fixed
+    )
     assert WRAPPED_REPORT in fixed
 
 
@@ -286,3 +296,16 @@ def test_added_keyword_of_the_app_call_wraps_in_an_indented_block(
         "    )\n",
     )
     _ruff_leaves_alone(shop, path)
+
+
+def test_every_rule_page_opens_its_fix_safety_section_with_the_declared_safety() -> None:
+    """What ``--fix`` does and what the page says cannot drift apart: a rule with a fix
+    opens its *Fix safety* section with ``Safe`` or ``Unsafe`` as it declares."""
+    from celery_lint.rules import all_rules
+
+    for rule in all_rules():
+        if rule.FIX_SAFETY is None:
+            continue
+        doc = rule.__doc__ or ""
+        section = doc[doc.index("## Fix safety") + len("## Fix safety") :].split()
+        assert section[0].rstrip(":") == rule.FIX_SAFETY.capitalize(), (rule.CODE, section[:3])
