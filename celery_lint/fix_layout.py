@@ -38,6 +38,7 @@ DEFAULT_LINE_LENGTH = 88
 _RUFF_FILES = (".ruff.toml", "ruff.toml")
 _STOP_AT = (".git", ".hg")
 _OPENERS_AND_QUOTES = frozenset("([{'\"#;\\")
+_PRAGMA = re.compile(r"#\s*(noqa|type:|pyright:|pylint:|nosec|isort:|ruff:|mypy:|flake8[:=])", re.IGNORECASE)
 
 
 def line_length_of(root: Path) -> int:
@@ -117,11 +118,13 @@ def wrap_long_calls(tree: cst.Module, calls: list[cst.Call], line_length: int) -
         if where is None or where.start.line != where.end.line or not call.args:
             continue
         line = lines[where.start.line - 1]
-        if _width(line) <= line_length:
-            continue
         before, after = line[: where.start.column], line[where.end.column :].strip()
         if _OPENERS_AND_QUOTES & set(before) or (after and not after.startswith("#")):
             continue  # nested in other brackets, or more code after it: the formatter's call
+        if _width(line) <= line_length or _PRAGMA.match(after):
+            # A pragma comment (``# noqa``) would leave the lines it applies to: the line
+            # stays as it is (ruff does not count the comment in the width either).
+            continue
         if any(isinstance(node, (cst.Subscript, cst.Call)) for node in _nodes(call.func)):
             continue
         wrapped[id(call)] = _one_a_line(call, unit)

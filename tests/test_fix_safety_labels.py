@@ -309,3 +309,44 @@ def test_every_rule_page_opens_its_fix_safety_section_with_the_declared_safety()
         doc = rule.__doc__ or ""
         section = doc[doc.index("## Fix safety") + len("## Fix safety") :].split()
         assert section[0].rstrip(":") == rule.FIX_SAFETY.capitalize(), (rule.CODE, section[:3])
+
+
+def test_a_line_with_a_noqa_comment_is_not_wrapped(shop: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Wrapped, the ``# noqa`` would end up after the closing parenthesis, away from the
+    finding it suppresses: the fix keeps the line whole."""
+    line = (
+        'app = Celery("shop", broker="redis://localhost:6379/0", task_serializer="pickle")  # noqa: CEL101\n'
+    )
+    path = shop / "tasks.py"
+    path.write_text("from celery import Celery\n\n" + line, "utf-8")
+    code, out = run(capsys, "--fix", "--select", "CEL101,CEL604", "tasks.py")
+    assert code == 0, out
+    assert path.read_text("utf-8") == "from celery import Celery\n\n" + line.replace(
+        '"pickle")', '"pickle", broker_connection_retry_on_startup=True)'
+    )
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"pyproject.toml": "[tool.ruff]\nline-length = 120\n[tool.black]\nline-length = 70\n"}, 120),
+        ({"pyproject.toml": "[tool.black]\nline-length = 70\n"}, 70),
+        ({"ruff.toml": "line-length = 99\n", "pyproject.toml": "[tool.ruff]\nline-length = 120\n"}, 99),
+        ({".ruff.toml": "line-length = 77\n", "ruff.toml": "line-length = 99\n"}, 77),
+        ({"pyproject.toml": "[tool.ruff]\nline-length = 'long'\n"}, 88),
+        ({"pyproject.toml": "[tool.ruff\n"}, 88),
+        ({"../pyproject.toml": "[tool.ruff]\nline-length = 101\n"}, 101),
+        ({"../pyproject.toml": "[tool.ruff]\nline-length = 101\n", ".git/HEAD": ""}, 88),
+    ],
+)
+def test_the_line_length_comes_from_the_formatters_configuration(
+    tmp_path: Path, files: dict[str, str], expected: int
+) -> None:
+    from celery_lint.fix_layout import line_length_of
+
+    root = tmp_path / "repo" / "shop"
+    root.mkdir(parents=True)
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, "utf-8")
+    assert line_length_of(root) == expected
