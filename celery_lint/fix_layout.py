@@ -122,7 +122,7 @@ def wrap_long_calls(tree: cst.Module, calls: list[cst.Call], line_length: int) -
         if _OPENERS_AND_QUOTES & set(before) or (after and not after.startswith("#")):
             continue  # nested in other brackets, or more code after it: the formatter's call
         if _width(line) <= line_length or _PRAGMA.match(after):
-            # A pragma comment (``# noqa``) would leave the lines it applies to: the line
+            # A pragma comment (a noqa, a type: ignore) would leave the lines it applies to: the line
             # stays as it is (ruff does not count the comment in the width either).
             continue
         if any(isinstance(node, (cst.Subscript, cst.Call)) for node in _nodes(call.func)):
