@@ -7,6 +7,7 @@ was, with one error line; the others are still fixed, and the run exits 2.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Sequence
 from pathlib import Path
@@ -148,8 +149,10 @@ def _write(
     except WrittenThenInterrupted:
         written.append(path)
         raise
-    done[identity] = data
     written.append(path)
+    # A replaced file has a new inode: the identity its other names now lead to.
+    with contextlib.suppress(OSError):
+        done[file_identity(path)] = data
     return None
 
 
