@@ -376,3 +376,14 @@ def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen[bytes], limi
             pytest.fail(f"the fix ended (exit {proc.returncode}) before the paused write")
         assert time.monotonic() < deadline, "the fix never reached the paused write"
         time.sleep(0.01)
+
+
+def test_noqa_holds_in_a_file_with_lone_cr_line_endings(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ``# noqa`` on line 4 of a CR-only file is on line 4: the fix leaves that task alone."""
+    source = b"from celery import shared_task\r\r@shared_task\rdef f():  # noqa: CEL201\r    pass\r"
+    (root / "tasks.py").write_bytes(source)
+    assert main(["--fix", "--unsafe-fixes", "--no-cache", "--select", "CEL201", "."]) == 0
+    assert "No findings" in capsys.readouterr().out
+    assert (root / "tasks.py").read_bytes() == source
