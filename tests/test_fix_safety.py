@@ -334,7 +334,8 @@ def test_ctrl_c_before_any_write_changes_nothing(
     assert (root / "a.py").read_bytes() == PICKLE
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGINT") or sys.platform == "win32", reason="needs POSIX SIGINT")
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX SIGINT")
 def test_a_real_ctrl_c_in_a_write_leaves_the_file_and_no_debris(tmp_path: Path) -> None:
     """SIGINT to a real process, paused inside its second write (the temporary file is
     complete, the rename not done): one line, exit 130, the file as it was, no temporary file."""
