@@ -22,9 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from celery_lint.cli import main
 from celery_lint.engine.fixing import paths as fixing_paths
+from celery_lint.engine.fixing.preserve import _dropped, carry_edits
 
 PICKLE = b"from celery import Celery\n\napp = Celery('proj')\napp.conf.task_serializer = 'pickle'\n"
 FIXED = PICKLE.replace(b"'pickle'", b"'json'")
@@ -388,3 +391,40 @@ def test_noqa_holds_in_a_file_with_lone_cr_line_endings(
     assert main(["--fix", "--unsafe-fixes", "--no-cache", "--select", "CEL201", "."]) == 0
     assert "No findings" in capsys.readouterr().out
     assert (root / "tasks.py").read_bytes() == source
+
+
+# ------------------------------------------------------------------ carrying edits over, as a property
+_CHUNKS = st.sampled_from(["app", " = ", "'pickle'", "(", ")", "x", "\n", "\r\n", "\r", "    ", "#", "é"])
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+@given(
+    printed=st.lists(_CHUNKS, max_size=30).map("".join),
+    dropped=st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(["\x0c", "\r", " \x0c"])), max_size=4),
+    edits=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 3), _CHUNKS), max_size=3),
+)
+def test_edits_carried_to_the_source_keep_everything_else(
+    printed: str, dropped: list[tuple[int, str]], edits: list[tuple[int, int, str]]
+) -> None:
+    """``source`` is ``printed`` (LibCST's print of it) plus whitespace LibCST dropped;
+    ``fixed`` is ``printed`` edited. The result is ``fixed`` plus some of that whitespace,
+    and is ``source`` exactly when nothing was edited."""
+    source = printed
+    for at, text in sorted(dropped, reverse=True):
+        at %= len(source) + 1
+        source = source[:at] + text + source[at:]
+    fixed = printed
+    for at, length, text in edits:
+        at %= len(fixed) + 1
+        fixed = fixed[:at] + text + fixed[at + length :]
+    result = carry_edits(source, printed, fixed)
+    assert result is not None
+    assert carry_edits(source, printed, printed) == source
+    assert _dropped(result, fixed) is not None, (source, fixed, result)
+    kept = "".join(text for _, text in _dropped(result, fixed) or [])
+    assert len(kept) <= sum(len(text) for _, text in dropped)
+
+
+def test_edits_are_not_carried_over_a_source_printed_differently() -> None:
+    """LibCST's print of the source lost more than whitespace: nothing can be placed safely."""
+    assert carry_edits("a = 1  # x\n", "a = 1\n", "a = 2\n") is None
