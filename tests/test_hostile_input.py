@@ -550,6 +550,7 @@ def test_projects_with_old_mac_line_endings_or_form_feeds_get_the_same_findings(
     expected = run_cli("--no-cache", cwd=plain)
     run = run_cli("--no-cache", cwd=changed)
     assert expected.findings, expected
+
     def where(found: Run) -> list[tuple[str, int, str]]:
         return [(path, line, code) for path, line, _column, code in found.findings]
 
