@@ -160,7 +160,44 @@ def test_lint_gate_fails_every_file_when_a_pack_fails_to_load(pytester: pytest.P
     result.stdout.fnmatch_lines(["*celery-lint: error: rule pack 'pack_that_is_not_there'*"])
 
 
+SYNTAX_ERROR_TASK = "from celery import shared_task\n\n@shared_task\ndef f(:\n    pass\n"
+# CPython compiles this at once; LibCST would take many seconds, so the analysis is skipped.
+CHAIN = (
+    "from celery import Celery\n\napp = Celery('proj')\napp.conf.beat_schedule = settings"
+    + "[0]" * 2500
+    + "\n"
+)
+
+
+def test_lint_gate_fails_a_file_it_could_not_parse_whatever_the_selection(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml('[tool.celery-lint]\nselect = ["CEL201"]\n')
+    (pytester.path / "tasks.py").write_text(SYNTAX_ERROR_TASK, encoding="utf-8")
+    result = pytester.runpytest(*QUIET, "--celery-lint")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*tasks.py:4:7: CEL900 file cannot be analysed: syntax error at line 4*"])
+
+
 # =========================================================================== CLI and local packs
+def test_cli_a_file_no_rule_could_check_is_reported_whatever_the_selection(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A syntax error is a CEL900 finding and a skipped analysis an error, with a selection
+    that leaves CEL900 out (on the command line or in the configuration); only an ignore
+    turns CEL900 off."""
+    for config in ("", '[tool.celery-lint]\nselect = ["CEL201"]\n'):
+        root = _project(
+            tmp_path / f"proj{len(config)}", config, {"tasks.py": SYNTAX_ERROR_TASK, "chain.py": CHAIN}
+        )
+        assert main([str(root / "tasks.py"), "--no-cache", "--select", "CEL201"]) == 1
+        out = capsys.readouterr().out
+        assert "tasks.py:4:7: CEL900 file cannot be analysed: syntax error at line 4" in out, out
+        assert main([str(root / "tasks.py"), "--no-cache", "--select", "CEL201", "--ignore", "CEL900"]) == 0
+        capsys.readouterr()
+        assert main([str(root / "chain.py"), "--no-cache", "--select", "CEL201", "--ignore", "CEL900"]) == 2
+        err = capsys.readouterr().err
+        assert "chain.py: analysis skipped: the chain of 2500 " in err, err
+
+
 @pytest.fixture
 def forget_modules() -> Iterator[list[str]]:
     """Module names a test imports through a pack, forgotten afterwards (the next test's

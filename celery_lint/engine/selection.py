@@ -15,7 +15,7 @@ from ..project.files import is_excluded
 from ..registry import RuleRegistry
 from ..rules import all_rules
 from ..rules.base import Rule
-from .linter import Engine
+from .linter import UNPARSABLE, Engine
 
 
 def project_settings(
@@ -69,13 +69,15 @@ def select_rules(
     rules: Sequence[type[Rule]] | None = None,
 ) -> list[type[Rule]]:
     """Of ``rules`` (the built-in ones when None), those these selectors enable; opt-in
-    rules need their full code (or ``ALL``)."""
+    rules need their full code (or ``ALL``). CEL900 is on whatever the selection, unless
+    ignored: a file that could not be checked would otherwise pass as a clean one (ruff
+    reports syntax errors whatever its selection too)."""
     chosen: list[type[Rule]] = []
     selectors = list(select) if select is not None else []
     selectors += list(extend_select)
     for rule in rules if rules is not None else all_rules():
         code = rule.CODE
-        if "ALL" in selectors:
+        if "ALL" in selectors or code == UNPARSABLE:
             enabled = True
         elif select is None and rule.DEFAULT:
             enabled = True  # no --select: every default rule, built-in or from a pack
