@@ -163,12 +163,17 @@ class Flake8Session:
             model = _built_model(ProjectModel(root, settings.exclude, deployment=settings.deployment))
         # flake8 does the selecting, so every rule runs. CEL900 is left to flake8's E999, and
         # CEL901 to flake8 itself: only flake8 knows which of its noqa comments were used.
-        # Opt-in rules are reported only when named in full, so only those run.
+        # Opt-in rules are reported only when named in full, so only those run. Another
+        # project's local pack (loaded earlier in this process) does not apply here.
         named = self.named
+        foreign = self.registry.foreign_packs(settings.plugins)
+        pack_of = self.registry.pack_of
         chosen = [
             r
             for r in self.registry.rules
-            if r.CODE not in ("CEL900", "CEL901") and (named is None or r.DEFAULT or r.CODE in named)
+            if r.CODE not in ("CEL900", "CEL901")
+            and (named is None or r.DEFAULT or r.CODE in named)
+            and pack_of.get(r.CODE) not in foreign
         ]
         engine = Engine(
             chosen,

@@ -3,7 +3,8 @@ pack is code that runs only for the project that lists it (issue #14).
 
 - flake8 (the real one, in a subprocess): a broken ``[tool.celery-lint]`` or a rule pack
   that fails to load is a CEL900 error line on every file, at line 0 where no ``# noqa``
-  reaches it; when flake8's selection would hide CEL900, the run stops with exit 1;
+  reaches it; when flake8's selection would hide CEL900, the run stops with exit 1; a
+  local pack's rules run on the project that lists it only;
 - the pytest lint gate (pytester): every file of such a project is a failing item, with one
   line saying why and no traceback;
 - the CLI (in process): a failing pack is one error line and exit 2; a ``plugins`` module
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 from celery_pytester import forget_shared_tasks  # noqa: F401 (an autouse fixture)
 from conftest import BARE_TASK, CLEAN_TASK
+from test_rule_packs import LOCAL_CONFIG, PAYMENTS, make_project
 
 from celery_lint.cli import main
 
@@ -133,6 +135,16 @@ def test_flake8_pack_that_fails_to_load_is_an_error_line_on_every_file(tmp_path:
         row, text = lines[0]
         assert row == 0 and text.startswith("CEL900 celery-lint: rule pack 'pack_that_is_not_there'"), proc
         assert "No module named 'pack_that_is_not_there'" in text, proc
+
+
+def test_flake8_runs_a_local_pack_on_the_project_that_lists_it_only(tmp_path: Path) -> None:
+    """Two projects in one flake8 process: ``a`` lists the example pack, ``b`` does not.
+    Once ``a`` has loaded it, its rule must not run on ``b``'s files."""
+    make_project(tmp_path / "a", LOCAL_CONFIG, local_pack=True)
+    make_project(tmp_path / "b", "")
+    proc = _flake8("-j", "1", "--select", "ACM", "a", "b", cwd=tmp_path)
+    assert proc.returncode == 1, proc
+    assert sorted(_lines_by_file(proc.stdout)) == [os.path.join("a", PAYMENTS)], proc.stdout
 
 
 # =========================================================================== pytest lint gate
