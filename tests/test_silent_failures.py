@@ -240,18 +240,22 @@ def test_a_pack_module_outside_the_project_is_refused_unimported(
     forget_modules: list[str],
 ) -> None:
     """A module the name reaches on ``sys.path`` but that is no file of the project (here a
-    folder on ``sys.path``, as site-packages is; the standard library's ``json``) is refused."""
+    folder on ``sys.path``, as site-packages is; the standard library's ``json``; a link in
+    the project to a file outside it) is refused."""
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "silent_outside_pack.py").write_text(MARKER_PACK, encoding="utf-8")
+    (elsewhere / "linked_target.py").write_text(MARKER_PACK, encoding="utf-8")
     monkeypatch.syspath_prepend(str(elsewhere))
-    forget_modules.append("silent_outside_pack")
-    for module in ("silent_outside_pack", "json"):
+    forget_modules.extend(["silent_outside_pack", "silent_linked_pack"])
+    for module in ("silent_outside_pack", "json", "silent_linked_pack"):
         root = _project(
             tmp_path / f"proj_{module}",
             f'[tool.celery-lint]\nplugins = ["{module}"]\n',
             {"tasks.py": CLEAN_TASK},
         )
+        if module == "silent_linked_pack":
+            (root / "silent_linked_pack.py").symlink_to(elsewhere / "linked_target.py")
         assert main([str(root), "--no-cache"]) == 2, module
         err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
         assert len(err) == 1, err
@@ -259,7 +263,8 @@ def test_a_pack_module_outside_the_project_is_refused_unimported(
             f"celery-lint: error: rule pack '{module}' (from plugins in [tool.celery-lint]) refused: "
         )
         assert "outside the project" in err[0] and str(root) in err[0], err
-    assert not (elsewhere / "silent_outside_pack.imported").exists()
+    imported = [path.name for path in tmp_path.rglob("*.imported")]
+    assert imported == [], imported
 
 
 def test_a_nested_project_cannot_load_a_module_of_the_enclosing_one(
