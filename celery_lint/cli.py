@@ -126,7 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", default=None, metavar="FILE", help="a pyproject.toml to read [tool.celery-lint] from"
     )
     parser.add_argument("--no-prefilter", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--list-rules", action="store_true", help="list every rule and exit")
+    parser.add_argument(
+        "--list-rules",
+        action="store_true",
+        help="list every rule (built-in and from installed packs; a project's local packs are not imported) and exit",
+    )
     parser.add_argument("--explain", metavar="CODE", help="print a rule's documentation and exit")
     parser.add_argument("--version", action="version", version=f"celery-lint {__version__}")
     return parser
