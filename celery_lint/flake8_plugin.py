@@ -21,7 +21,7 @@ import argparse
 import gc
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -73,7 +73,13 @@ class CeleryLintChecker:
         # flake8 lets an explicit --select beat its default ignore list, so ``--select CEL``
         # alone would turn every opt-in rule on; an opt-in rule runs only when named in full.
         named = [*(getattr(options, "select", None) or []), *(getattr(options, "extend_select", None) or [])]
-        cls._session = Flake8Session({code.strip().upper() for code in named}, _shows(options, ERROR_CODE))
+        session = cls._session = Flake8Session({code.strip().upper() for code in named})
+        shown = _decider(options)
+        # The run stops on an error only where the user asked for some of celery-lint's
+        # codes: flake8 runs every installed plugin, also in runs that select none of them.
+        session.errors_shown = shown(ERROR_CODE) or not any(
+            shown(rule.CODE) for rule in session.registry.rules if rule.CODE != ERROR_CODE
+        )
 
     def run(self) -> Iterator[tuple[int, int, str, type[CeleryLintChecker]]]:
         if self.filename in ("stdin", "-") or not self.filename.endswith(".py"):
@@ -89,11 +95,12 @@ class Flake8Session:
     """The plugin's state for one flake8 run in one process: the rule packs, each
     project's root, model and engine, and the projects whose configuration error was shown."""
 
-    def __init__(self, named: set[str] | None, errors_shown: bool = True) -> None:
+    def __init__(self, named: set[str] | None) -> None:
         self.named = named
         """Codes named by --select/--extend-select (None: every rule runs)."""
-        self.errors_shown = errors_shown
-        """Whether flake8's selection shows CEL900 lines; when not, an error stops the run."""
+        self.errors_shown = True
+        """Whether flake8's selection shows CEL900 lines (or no celery-lint code at all);
+        when not, an error stops the run."""
         self.registry = RuleRegistry()
         self._roots: dict[Path, Path] = {}
         self._analyses: dict[Path, tuple[ProjectModel, Engine] | str] = {}
@@ -185,14 +192,17 @@ class Flake8Session:
         return model, engine
 
 
-def _shows(options: argparse.Namespace, code: str) -> bool:
-    """Whether flake8's --select/--ignore (and their extend- forms) let ``code`` through."""
+def _decider(options: argparse.Namespace) -> Callable[[str], bool]:
+    """Whether flake8's --select/--ignore (and their extend- forms) let a code through."""
     try:
         from flake8.style_guide import Decision, DecisionEngine
 
-        return bool(DecisionEngine(options).decision_for(code) is Decision.Selected)
-    except Exception:  # another flake8, or options made by hand: assume it is shown
-        return True
+        engine = DecisionEngine(options)
+        selected = Decision.Selected
+        engine.decision_for(ERROR_CODE)
+    except Exception:  # another flake8, or options made by hand: assume every code is shown
+        return lambda code: True
+    return lambda code: bool(engine.decision_for(code) is selected)
 
 
 def _built_model(model: ProjectModel) -> ProjectModel:

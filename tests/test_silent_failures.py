@@ -121,6 +121,10 @@ def test_flake8_selection_that_hides_cel900_stops_the_run(tmp_path: Path) -> Non
     assert proc.returncode == 1, proc
     assert "There was a critical error during execution of Flake8" in proc.stdout, proc
     assert detail in proc.stdout, proc
+    # flake8 runs every installed plugin: a run that selects no celery-lint code goes on.
+    others = _flake8("-j", "1", "--select", "E302", ".", cwd=root)
+    assert others.returncode == 1 and "critical error" not in others.stdout, others
+    assert others.stdout.splitlines() == ["./a.py:4:1: E302 expected 2 blank lines, found 1"], others
 
 
 def test_flake8_pack_that_fails_to_load_is_an_error_line_on_every_file(tmp_path: Path) -> None:
