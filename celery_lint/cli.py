@@ -127,7 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", default=None, metavar="FILE", help="a pyproject.toml to read [tool.celery-lint] from"
     )
     parser.add_argument("--no-prefilter", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--list-rules", action="store_true", help="list every rule and exit")
+    parser.add_argument(
+        "--list-rules",
+        action="store_true",
+        help="list every rule (built-in and from installed packs; a project's local packs are not imported) and exit",
+    )
     parser.add_argument("--explain", metavar="CODE", help="print a rule's documentation and exit")
     parser.add_argument("--version", action="version", version=f"celery-lint {__version__}")
     return parser
@@ -207,7 +211,9 @@ def _report_skipped_files(result: LintResult) -> None:
 
 
 def _load_local_packs(args: argparse.Namespace, registry: RuleRegistry) -> None:
-    """``plugins = [...]`` of the project at hand, so its packs' rules are listed too."""
+    """``plugins = [...]`` of the project at hand, so that ``--explain`` knows its packs'
+    rules. A local pack is code the project runs: only ``--explain`` of a code no built-in
+    or installed rule has imports it (``--list-rules`` lists those two kinds only)."""
     from pathlib import Path
 
     from .config import ConfigError
@@ -215,7 +221,7 @@ def _load_local_packs(args: argparse.Namespace, registry: RuleRegistry) -> None:
     from .project.roots import find_project_root
 
     root = find_project_root(Path(args.paths[0] if args.paths else "."))
-    # The listing does not depend on the rest of the configuration: errors wait for a run.
+    # The explanation does not depend on the rest of the configuration: errors wait for a run.
     with contextlib.suppress(ConfigError):
         project_settings(registry, root, Path(args.config) if args.config else None)
 
@@ -344,7 +350,10 @@ def _list_tasks(args: argparse.Namespace) -> int:
     registry = RuleRegistry()
     try:
         with registry.importable():
-            settings, projects, _ = projects_of(registry, args.paths or ["."], args.config, None, errors)
+            # Listing tasks lints nothing: the projects' local rule packs stay unimported.
+            settings, projects, _ = projects_of(
+                registry, args.paths or ["."], args.config, None, errors, load_packs=False
+            )
     except ConfigError as exc:
         sys.stderr.write(f"celery-lint: error: {exc}\n")
         return EXIT_ERROR
@@ -369,13 +378,14 @@ def _list_tasks(args: argparse.Namespace) -> int:
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, registry: RuleRegistry) -> int:
-    if args.list_rules or args.explain:
-        _load_local_packs(args, registry)
     if args.list_rules:
         print(_list_rules(registry))
         return EXIT_CLEAN
     if args.explain:
         text = _explain(args.explain, registry)
+        if text is None:
+            _load_local_packs(args, registry)
+            text = _explain(args.explain, registry)
         if text is None:
             sys.stderr.write(f"celery-lint: error: unknown rule code '{args.explain}'\n")
             return EXIT_ERROR

@@ -467,7 +467,7 @@ def test_config_option_naming_a_directory(project: Project) -> None:
 
 
 def test_flake8_with_bad_configuration_reports_it_and_goes_on(project: Project) -> None:
-    """flake8 keeps its own checks; the plugin says once what is wrong and checks nothing."""
+    """flake8 keeps its own checks; the plugin says what is wrong and checks nothing."""
     project.write("good.py", BARE_TASK + "import os\n")
     project.config('[tool.celery-lint]\nselect = "CEL201"\n')
     proc = _flake8(project, "--select", "CEL,F401", "good.py")
