@@ -116,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write .celery_lint_cache/")
     parser.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="keep the result cache in DIR instead of each project's .celery_lint_cache/ "
+        "(default: $CELERY_LINT_CACHE_DIR when set)",
+    )
+    parser.add_argument(
         "-j",
         "--jobs",
         type=_jobs,
@@ -427,6 +433,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, registry: Ru
             use_cache=not args.no_cache,
             jobs=args.jobs,
             registry=registry,
+            cache_dir=args.cache_dir,
         )
     except ConfigError as exc:
         sys.stderr.write(f"celery-lint: error: {exc}\n")

@@ -25,6 +25,7 @@ from ..registry import RuleRegistry
 from ..rules.base import Rule
 from ..types import LintResult, ProjectFigures, TaskFigures, Violation
 from .cache import ResultCache, run_key, violations_from_cache
+from .cache_store import chosen_cache_dir
 from .linter import Engine, display_path
 from .selection import engine_for, ignored_codes, project_settings
 
@@ -79,11 +80,12 @@ def lint_paths(
     rules: Sequence[type[Rule]] | None = None,
     registry: RuleRegistry | None = None,
     base: Path | None = None,
+    cache_dir: str | Path | None = None,
 ) -> LintResult:
     """Lint files and folders; the project model covers each path's whole project.
 
     ``use_cache`` reuses findings from ``.celery_lint_cache/`` for unchanged files (the
-    CLI's default); ``jobs`` lints files in that many processes. ``registry``: the rule
+    CLI's default), or from ``cache_dir`` (None: ``$CELERY_LINT_CACHE_DIR`` when set); ``jobs`` lints files in that many processes. ``registry``: the rule
     packs of the run (a fresh one, with the installed packs, when None). ``base``: the
     folder a path without a project marker belongs to when it is under it (None: the
     current directory; the pytest gate passes its rootdir), see :mod:`..project.roots`.
@@ -104,6 +106,7 @@ def lint_paths(
             jobs,
             rules,
             base,
+            cache_dir,
         )
 
 
@@ -120,6 +123,7 @@ def _lint_paths(
     jobs: int,
     rules: Sequence[type[Rule]] | None,
     base: Path | None,
+    cache_dir: str | Path | None,
 ) -> LintResult:
     result = LintResult()
     all_settings, projects, walked = projects_of(registry, paths, config_file, settings, result.errors, base)
@@ -134,13 +138,13 @@ def _lint_paths(
         )
         for root, targets in projects.items()
     ]
-    options = _RunOptions(use_prefilter, use_cache, jobs)
+    options = _RunOptions(use_prefilter, use_cache, jobs, chosen_cache_dir(cache_dir) if use_cache else None)
     if jobs > 1 and len(plans) > 1 and "fork" in _start_methods():
         # Independent projects: one per process at a time, the largest first.
         import multiprocessing  # only with -j: it costs a warm run about 10 ms
 
         global _PLANS
-        _PLANS = (plans, _RunOptions(use_prefilter, use_cache, 1))
+        _PLANS = (plans, _RunOptions(use_prefilter, use_cache, 1, options.cache_dir))
         try:
             costs = {i: _estimated_cost(plan) for i, plan in enumerate(plans)}
             order = sorted(costs, key=lambda i: -costs[i])
@@ -184,6 +188,7 @@ class _RunOptions:
     use_prefilter: bool
     use_cache: bool
     jobs: int
+    cache_dir: Path | None = None
 
 
 # What forked per-project workers inherit; set just before the pool starts.
@@ -231,13 +236,14 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> tuple[list[Violat
     cache = None
     if options.use_cache:
         key = run_key(
+            root,
             engine.codes,
             {**settings.options, "deployment-settings": settings.deployment},
             settings.exclude,
             options.use_prefilter,
             engine.known_rules,
         )
-        cache = ResultCache(root, key)
+        cache = ResultCache(root, key, options.cache_dir)
     found: dict[Path, list[Violation]] = {}
     census: dict[Path, dict[str, Any]] = {}
     pending = files
