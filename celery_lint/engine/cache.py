@@ -33,7 +33,7 @@ from .cache_store import (
     remove,
     seal,
     unseal,
-    warn_once,
+    warn,
     write_atomic,
 )
 
@@ -173,7 +173,7 @@ class ResultCache:
 
     def _refuse(self, problem: str) -> None:
         self.usable = False
-        warn_once(f"{problem}: the result cache is not used")
+        warn(f"{problem}: the result cache is not used")
 
     def _load(self) -> None:
         assert self.secret is not None

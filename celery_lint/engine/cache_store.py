@@ -27,8 +27,7 @@ _HEADER = b"celery-lint-cache "
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_SECRET: list[bytes | None] = []
-_WARNED: set[str] = set()
+_SECRETS: dict[Path, bytes | None] = {}
 
 
 def _owned(st: os.stat_result) -> bool:
@@ -36,11 +35,9 @@ def _owned(st: os.stat_result) -> bool:
     return getuid is None or st.st_uid == getuid()
 
 
-def warn_once(message: str) -> None:
-    """One line on stderr per message and process: the run goes on without the cache."""
-    if message not in _WARNED:
-        _WARNED.add(message)
-        sys.stderr.write(f"celery-lint: warning: {message}\n")
+def warn(message: str) -> None:
+    """One line on stderr: the run goes on without the cache."""
+    sys.stderr.write(f"celery-lint: warning: {message}\n")
 
 
 def chosen_cache_dir(explicit: str | os.PathLike[str] | None) -> Path | None:
@@ -59,20 +56,15 @@ def user_cache_home() -> Path | None:
 
 def machine_secret() -> bytes | None:
     """This user's secret (made on first use); None when it cannot be kept: no cache then."""
-    if not _SECRET:
-        _SECRET.append(_load_or_make_secret())
-    return _SECRET[0]
-
-
-def forget_secret() -> None:
-    """For tests that change ``XDG_CACHE_HOME`` within one process."""
-    _SECRET.clear()
-
-
-def _load_or_make_secret() -> bytes | None:
     folder = user_cache_home()
     if folder is None:
         return None
+    if folder not in _SECRETS:
+        _SECRETS[folder] = _load_or_make_secret(folder)
+    return _SECRETS[folder]
+
+
+def _load_or_make_secret(folder: Path) -> bytes | None:
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         with _open_folder(folder) as fd:
