@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BARE_TASK, LEFTOVERS, Project, Run, run_cli
+from conftest import BARE_TASK, LEFTOVERS, Project, Run
 
 from celery_lint.cli import main
 
@@ -36,8 +36,8 @@ HEADER = b"celery-lint-cache "
 
 
 @pytest.fixture(autouse=True)
-def user_cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "user-cache"
+def user_cache_home(user_cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = user_cache_dir
     monkeypatch.setenv("XDG_CACHE_HOME", str(home))
     monkeypatch.delenv("CELERY_LINT_CACHE_DIR", raising=False)
     return home
@@ -213,7 +213,11 @@ def test_a_committed_cache_with_no_findings_is_not_trusted(
 
 
 def test_a_cache_sealed_by_another_user_is_not_trusted(
-    project: Project, lint: Callable[..., Run], user_cache_home: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    project: Project,
+    lint: Callable[..., Run],
+    user_cache_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The attacker's own celery-lint sealed the file with the attacker's secret."""
     project.write("app/tasks.py", BARE_TASK)
@@ -221,7 +225,7 @@ def test_a_cache_sealed_by_another_user_is_not_trusted(
     [results] = results_files(project.root / CACHE)
     edit_cache(results, no_findings, secret=user_secret(user_cache_home))
     # (With this user's secret the edited file would be trusted: the seal is what decides.)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(user_cache_home.parent / "another-user"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "another-user"))
     again = lint(project.root, ".")
     assert same_output(again, first), again
 
@@ -272,7 +276,12 @@ MALFORMED = {
     "entry-a-list": _set("results", "*", value=[1, 2]),
     "violations-a-string": _set("results", "*", "violations", value="none"),
     "violation-missing-fields": _set("results", "*", "violations", value=[{"code": "CEL201"}]),
-    "violation-bad-kind": _set("results", "*", "violations", value=[{"path": "a", "line": 1, "column": 1, "code": "X", "message": "m", "kind": 7}]),
+    "violation-bad-kind": _set(
+        "results",
+        "*",
+        "violations",
+        value=[{"path": "a", "line": 1, "column": 1, "code": "X", "message": "m", "kind": 7}],
+    ),
     "census-tasks-wrong": _set("results", "*", "census", value={"apps": 0, "tasks": [[1]]}),
     "model-files-a-list": _set("model_files", value=["app/tasks.py"]),
     "all-files-numbers": _set("all_files", value=[1, 2]),
