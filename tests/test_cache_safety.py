@@ -9,8 +9,8 @@
 - nothing is written or deleted through a symbolic link, in or as the cache folder;
 - ``--cache-dir`` / ``CELERY_LINT_CACHE_DIR`` keep the cache outside the project.
 
-Runs are in-process (``celery_lint.cli.main``) except where a rule pack is imported: a
-pack's modules stay in ``sys.modules``, so those runs are processes. The user's cache home
+Runs are in-process (``celery_lint.cli.main``); where a rule pack is imported, its modules
+are forgotten between runs, as a new process would not have them. The user's cache home
 (``XDG_CACHE_HOME``) is a temporary folder in every test.
 """
 
@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -179,8 +180,16 @@ class NoQueue(Rule):
 QUEUED_TASK = "from celery import shared_task\n\n\n@shared_task(queue='house')\ndef job():\n    pass\n"
 
 
+def forget_modules(*names: str) -> None:
+    """What a new process would not have: the pack's modules imported by an earlier run."""
+    for name in [m for m in sys.modules if m.split(".")[0] in names]:
+        del sys.modules[name]
+
+
 @pytest.mark.parametrize("helper", ["house_rules.constants", "house_constants"])
-def test_a_local_rule_pack_helper_module_change_is_seen(project: Project, helper: str) -> None:
+def test_a_local_rule_pack_helper_module_change_is_seen(
+    project: Project, lint: Callable[..., Run], helper: str
+) -> None:
     """The pack's rule imports its expected queue from a helper module: in the pack's package,
     or a module beside it at the project root."""
     project.config('[tool.celery-lint]\nplugins = ["house_rules"]\n')
@@ -189,12 +198,17 @@ def test_a_local_rule_pack_helper_module_change_is_seen(project: Project, helper
     helper_file = project.write(helper.replace(".", "/") + ".py", "EXPECTED = 'house'\n")
     project.write("app/tasks.py", QUEUED_TASK)
     args = ("--select", "HSE101", ".")
-    first = project.run(*args)
-    assert (first.returncode, first.findings) == (0, []), first
-    helper_file.write_text("EXPECTED = 'villa'  # changed\n", "utf-8")
-    cached = project.run(*args)
-    assert [f[3] for f in cached.findings] == ["HSE101"], cached
-    assert same_output(cached, project.run("--no-cache", *args))
+    try:
+        first = lint(project.root, *args)
+        assert (first.returncode, first.findings) == (0, []), first
+        helper_file.write_text("EXPECTED = 'villa'  # changed\n", "utf-8")
+        forget_modules("house_rules", "house_constants")
+        cached = lint(project.root, *args)
+        assert [f[3] for f in cached.findings] == ["HSE101"], cached
+        forget_modules("house_rules", "house_constants")
+        assert same_output(cached, lint(project.root, "--no-cache", *args))
+    finally:
+        forget_modules("house_rules", "house_constants")
 
 
 # --------------------------------------------------------------------------- trust
@@ -385,3 +399,15 @@ def test_cache_dir_keeps_the_project_clean_and_projects_apart(
     # ... and each project is still checked with its own entry.
     assert lint(two.root, "--no-cache", ".").stdout == first_two.stdout
     assert first_one.returncode == first_two.returncode == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_in_place_of_the_results_file_does_not_hang(tmp_path: Path, lint: Callable[..., Run]) -> None:
+    project = Project(tmp_path / "proj")
+    project.write("app/tasks.py", BARE_TASK)
+    first = lint(project.root, ".")
+    [results] = results_files(project.root / CACHE)
+    results.unlink()
+    os.mkfifo(results)
+    assert same_output(lint(project.root, "."), first)
+    assert results.is_file()  # replaced by a results file

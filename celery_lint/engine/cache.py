@@ -80,34 +80,36 @@ _INSTALLED = ("site-packages", "dist-packages")
 
 
 def _pack_folders(rules: Sequence[type[Rule]]) -> set[Path]:
-    """The code of the rule packs among ``rules``: folders (walked) and single files."""
+    """The code of the rule packs among ``rules``: folders (walked) and single files. An
+    installed pack counts by its rule modules (an upgrade rewrites them); a pack from
+    source (the project's own, an editable install) by every module of its package, the
+    modules beside it and the modules it imported from there."""
     out: set[Path] = set()
     bases: set[Path] = set()
+    own = __name__.split(".")[0]
     for rule in rules:
-        module_name = rule.__module__
-        if module_name.split(".")[0] == __name__.split(".")[0]:
+        top_name = rule.__module__.split(".")[0]
+        source = getattr(sys.modules.get(rule.__module__), "__file__", None)
+        if top_name == own or not source:
             continue
-        top = sys.modules.get(module_name.split(".")[0])
-        source = getattr(top, "__file__", None) or getattr(sys.modules.get(module_name), "__file__", None)
-        if not source:
+        out.add(Path(source))
+        top = sys.modules.get(top_name)
+        top_source = getattr(top, "__file__", None)
+        if not top_source or any(part in _INSTALLED for part in Path(top_source).parts):
             continue
-        path = Path(source)
+        path = Path(top_source)
         if getattr(top, "__path__", None) is not None and path.name == "__init__.py":
-            out.add(path.parent)  # the whole package, helper modules imported later too
-            base = path.parent.parent
+            out.add(path.parent)  # the whole package: helper modules imported later too
+            bases.add(path.parent.parent)
         else:
-            out.add(path)
-            base = path.parent
-        if base.name not in _INSTALLED:
-            bases.add(base)
+            bases.add(path.parent)
     for base in bases:
-        # A pack of the project: the modules beside it, and what it imported from there.
         out.update(base.glob("*.py"))
         prefix = str(base) + os.sep
         for module in list(sys.modules.values()):
-            source = getattr(module, "__file__", None)
-            if isinstance(source, str) and source.startswith(prefix):
-                out.add(Path(source))
+            module_source = getattr(module, "__file__", None)
+            if isinstance(module_source, str) and module_source.startswith(prefix):
+                out.add(Path(module_source))
     return out
 
 
@@ -183,8 +185,8 @@ class ResultCache:
         except UnsafeFolder as exc:
             self._refuse(str(exc))
             return
-        except OSError:
-            return  # no cache yet
+        except (OSError, NotImplementedError):
+            return  # no cache yet (or no safe way to read it here)
         payload = unseal(self.secret, data) if data is not None else None
         if payload is None:
             return  # not written by this user on this machine: rebuilt
@@ -342,7 +344,7 @@ class ResultCache:
                 write_atomic(fd, self.name, data)
         except UnsafeFolder as exc:
             self._refuse(str(exc))
-        except OSError:
+        except (OSError, NotImplementedError):
             pass  # a read-only project only loses the speed-up
 
 

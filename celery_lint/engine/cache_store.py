@@ -27,6 +27,7 @@ _HEADER = b"celery-lint-cache "
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _SECRETS: dict[Path, bytes | None] = {}
 
 
@@ -139,7 +140,8 @@ def open_folder(path: Path, create: bool) -> Iterator[int]:
 def read_regular(fd: int, name: str) -> bytes | None:
     """The content of ``name`` in the folder ``fd`` when it is a regular file of this user."""
     try:
-        handle = os.open(name, os.O_RDONLY | _NOFOLLOW | _CLOEXEC, dir_fd=fd)
+        # (Non-blocking: a FIFO put there must not hang the run; it is refused below.)
+        handle = os.open(name, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _NONBLOCK, dir_fd=fd)
     except OSError:
         return None
     with os.fdopen(handle, "rb") as file:
