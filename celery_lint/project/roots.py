@@ -121,7 +121,7 @@ def _is_packaging(module: str) -> bool:
 
 def find_marked_root(path: Path) -> Path | None:
     """The nearest folder holding ``path`` (or ``path``, a folder) that marks a project."""
-    start = (path if path.is_dir() else path.parent).resolve()
+    start = (path if os.path.isdir(path) else path.parent).resolve()
     for candidate in (start, *start.parents):
         if marks_project(candidate):
             return candidate
@@ -135,7 +135,7 @@ def find_project_root(path: Path, base: Path | None = None) -> Path:
     marked = find_marked_root(path)
     if marked is not None:
         return marked
-    start = (path if path.is_dir() else path.parent).resolve()
+    start = (path if os.path.isdir(path) else path.parent).resolve()
     folder = (base if base is not None else Path.cwd()).resolve()
     if (folder == start or folder in start.parents) and folder.parent != folder and folder != _home():
         return folder

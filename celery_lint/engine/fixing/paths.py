@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ...config import Settings
+from ...project.discovery import PathAliases, SkippedPaths, real_path
 from ...project.files import is_excluded
 from ...registry import RuleRegistry
 from ...types import LintResult, Violation
-from ..runner import projects_of, report_pack_errors
+from ..runner import projects_of, report_pack_errors, show_as_named
 from ..selection import engine_for, ignored_codes
 from .files import write_atomically
 from .loop import fix_project
@@ -54,7 +55,8 @@ def _fix_paths(
 ) -> tuple[LintResult, list[tuple[Path, str, str]]]:
     result = LintResult()
     changes: list[tuple[Path, str, str]] = []
-    all_settings, projects, _ = projects_of(registry, paths, config_file, None, result.errors)
+    skipped = SkippedPaths()
+    all_settings, projects, _ = projects_of(registry, paths, config_file, None, result.errors, skipped=skipped)
     for root, targets in projects.items():
         project_settings = all_settings[root]
         engine = engine_for(registry, project_settings, select, extend_select, ignore)
@@ -77,6 +79,7 @@ def _fix_paths(
             if write:
                 write_atomically(path, outcome.encoded[path])
     report_pack_errors(registry, result)
+    show_as_named(PathAliases(paths or ["."]), result, skipped)
     result.violations.sort()
     return result, changes
 
@@ -85,7 +88,7 @@ def _without_per_file_ignores(root: Path, violations: list[Violation], settings:
     kept = []
     for violation in violations:
         try:
-            relpath = str(Path(violation.path).resolve().relative_to(root))
+            relpath = str(real_path(violation.path).relative_to(root))
         except ValueError:
             relpath = violation.path
         if not violation.code.startswith(ignored_codes(settings, relpath)):
