@@ -26,29 +26,29 @@ def _plural(count: int, noun: str) -> str:
 def _skipped_text(result: LintResult) -> str:
     """``2 folders skipped: build, venv (virtual environments and build output, not packages
     of the project)`` for what the walks left out that needs no warning."""
-    from .project.discovery import ENVIRONMENT
+    from .project.discovery import ENVIRONMENT, REASONS
 
     paths = result.skipped.get(ENVIRONMENT, [])
     if not paths:
         return ""
-    return f"{_plural(len(paths), 'folder')} skipped: {_some(paths)} ({ENVIRONMENT})"
+    return f"{_plural(len(paths), 'folder')} skipped: {_some(paths)} ({REASONS[ENVIRONMENT]})"
 
 
 def _some(paths: Sequence[str], shown: int = 3) -> str:
-    listed = ", ".join(paths[:shown])
+    listed = ", ".join(path if len(path) <= 100 else f"{path[:40]}...{path[-50:]}" for path in paths[:shown])
     return listed + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
 
 
 def skip_warnings(result: LintResult) -> list[str]:
     """One line a reason the walks left out what may hold project code: an unreadable
     folder, a symbolic link out of the project or in a loop, a path too long."""
-    from .project.discovery import WARNING_REASONS
+    from .project.discovery import REASONS, WARNING_REASONS
 
     out = []
     for reason in WARNING_REASONS:
         paths = result.skipped.get(reason, [])
         if paths:
-            out.append(f"{_plural(len(paths), 'path')} not checked, {reason}: {_some(paths)}")
+            out.append(f"{_plural(len(paths), 'path')} not checked ({REASONS[reason]}): {_some(paths)}")
     return out
 
 

@@ -404,7 +404,7 @@ def projects_of(
         targets, path_errors = collect_targets(root_paths, root, all_settings[root].exclude, skipped)
         errors.extend(path_errors)
         named_paths = {real_path(p) for p in root_paths}
-        walked_dirs = {p.resolve() for p in root_paths if p.is_dir()}
+        walked_dirs = {real_path(p) for p in root_paths if os.path.isdir(p)}
         owners = ProjectRoots(root)
         seen: set[Path] = set()
         for target in targets:

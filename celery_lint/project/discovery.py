@@ -52,12 +52,19 @@ try:
 except (AttributeError, OSError, ValueError):  # not on Windows
     PATH_MAX = 4096
 
-# Why a walk left something out; the summary groups by these.
-ENVIRONMENT = "virtual environments and build output, not packages of the project"
-LINK_OUTSIDE = "symbolic links to folders outside the project"
-LINK_LOOP = "symbolic links that loop"
-UNREADABLE = "folders that cannot be read"
-TOO_LONG = f"paths longer than the system allows ({PATH_MAX} bytes)"
+# Why a walk left something out (the keys of the JSON summary's ``skipped``), and the words.
+ENVIRONMENT = "environment"
+LINK_OUTSIDE = "link-outside-project"
+LINK_LOOP = "link-loop"
+UNREADABLE = "unreadable"
+TOO_LONG = "path-too-long"
+REASONS = {
+    ENVIRONMENT: "virtual environments and build output, not packages of the project",
+    LINK_OUTSIDE: "symbolic links to folders outside the project",
+    LINK_LOOP: "symbolic links that loop",
+    UNREADABLE: "folders that cannot be read",
+    TOO_LONG: f"paths longer than the system allows ({PATH_MAX} bytes)",
+}
 WARNING_REASONS = (LINK_OUTSIDE, LINK_LOOP, UNREADABLE, TOO_LONG)
 """Reasons that may hide project code: a warning each. Environments are a note of the summary."""
 
@@ -206,7 +213,8 @@ def iter_python_files(
             if skips_quietly(name) or (excluded and _matches_any(rel, excluded)):
                 continue
             if is_environment(folder, name):
-                log.add(ENVIRONMENT, os.path.join(folder, name))
+                if not name.startswith("."):  # (``.venv``, ``.tox``: as quiet as ``.git``)
+                    log.add(ENVIRONMENT, os.path.join(folder, name))
                 continue
             target = os.path.join(folder, name)
             if _is_link(entry):
