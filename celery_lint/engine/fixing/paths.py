@@ -56,7 +56,9 @@ def _fix_paths(
     result = LintResult()
     changes: list[tuple[Path, str, str]] = []
     skipped = SkippedPaths()
-    all_settings, projects, _ = projects_of(registry, paths, config_file, None, result.errors, skipped=skipped)
+    all_settings, projects, _ = projects_of(
+        registry, paths, config_file, None, result.errors, skipped=skipped
+    )
     for root, targets in projects.items():
         project_settings = all_settings[root]
         engine = engine_for(registry, project_settings, select, extend_select, ignore)
