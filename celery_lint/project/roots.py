@@ -13,6 +13,9 @@ The root of a file's project is
 3. else the parent of the outermost package holding the file (the file's folder when it is
    in no package).
 
+Roots, like every path the front ends use, are real: their folders resolved through
+symbolic links (see :mod:`.discovery`).
+
 A folder walked from one project root may hold other projects (a monorepo's services,
 each with its own ``pyproject.toml``). Each is modelled on its own (:class:`ProjectRoots`),
 as the flake8 plugin does when it looks up a file's root, so one service's global
