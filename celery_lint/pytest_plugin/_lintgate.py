@@ -136,7 +136,9 @@ class CeleryLintItem(pytest.Item):
 def _lint_session(session: pytest.Session) -> dict[Path, _Outcome]:
     from celery_lint.engine import UNPARSABLE_PREFIX, lint_paths
 
-    paths = sorted({real_path(item.path) for item in session.items if isinstance(item, CeleryLintItem)})
+    # Each file once (by its real path), linted as pytest spells it: findings show that path.
+    spelled = {real_path(item.path): item.path for item in session.items if isinstance(item, CeleryLintItem)}
+    paths = sorted(spelled)
     by_root: dict[Path, list[Path]] = {}
     for path in paths:
         root, _ = _settings_for(session.config, path)
@@ -145,7 +147,10 @@ def _lint_session(session: pytest.Session) -> dict[Path, _Outcome]:
     for root, files in by_root.items():
         settings = _root_settings(session.config, root)
         result = lint_paths(
-            files, settings=settings, registry=_registry(session.config), base=session.config.rootpath
+            [spelled[path] for path in files],
+            settings=settings,
+            registry=_registry(session.config),
+            base=session.config.rootpath,
         )
         for violation in result.violations:
             outcome = outcomes.setdefault(real_path(violation.path), _Outcome())
