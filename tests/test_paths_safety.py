@@ -24,8 +24,7 @@ SELECT = "CEL201,CEL205,CEL101,CEL900"
 BARE_TASK = "from celery import shared_task\n\n\n@shared_task\ndef bare():\n    pass\n"
 APP = "from celery import Celery\n\napp = Celery('shop')\napp.conf.task_serializer = 'pickle'\n"
 PYPROJECT = (
-    "[project]\nname = 'shop'\n\n[tool.celery-lint]\n"
-    'per-file-ignores = { "shop/legacy/*" = ["CEL205"] }\n'
+    '[project]\nname = \'shop\'\n\n[tool.celery-lint]\nper-file-ignores = { "shop/legacy/*" = ["CEL205"] }\n'
 )
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -59,12 +58,18 @@ def findings(out: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------- one path rule
-def test_a_project_reached_through_a_symlinked_folder_gives_the_same_findings(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    real = shop(tmp_path / "real")
-    (tmp_path / "link").symlink_to(real)
+@pytest.fixture
+def real(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The project ``real``, also reached as ``link`` (a symbolic link), from their folder."""
+    project = shop(tmp_path / "real")
+    (tmp_path / "link").symlink_to(project)
     monkeypatch.chdir(tmp_path)
+    return project
+
+
+def test_a_project_reached_through_a_symlinked_folder_gives_the_same_findings(
+    real: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run(capsys, "--select", SELECT, tmp_path / "real")
     expected = findings(out)
     assert code == 1 and len(expected) == 4, out
@@ -82,11 +87,8 @@ def test_a_project_reached_through_a_symlinked_folder_gives_the_same_findings(
 
 
 def test_fix_through_a_symlinked_folder_keeps_per_file_ignores(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    real: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    real = shop(tmp_path / "real")
-    (tmp_path / "link").symlink_to(real)
-    monkeypatch.chdir(tmp_path)
     code, out, _ = run(capsys, "--fix", "--unsafe-fixes", "--select", SELECT, tmp_path / "link")
     assert code == 0 and out.startswith("Fixed 3 files."), out
     # The fixes landed in the real files, and none for a finding per-file-ignores ignores:
@@ -97,10 +99,7 @@ def test_fix_through_a_symlinked_folder_keeps_per_file_ignores(
     assert "time_limit" in legacy and "acks_late" not in legacy, legacy
 
 
-def test_flake8_through_a_symlinked_folder_gives_the_same_findings(tmp_path: Path) -> None:
-    real = shop(tmp_path / "real")
-    (tmp_path / "link").symlink_to(real)
-
+def test_flake8_through_a_symlinked_folder_gives_the_same_findings(real: Path, tmp_path: Path) -> None:
     def flake8(target: str) -> list[str]:
         done = subprocess.run(
             [sys.executable, "-m", "flake8", "--select", "CEL", target],
@@ -180,7 +179,7 @@ def test_folder_links_inside_the_project_neither_loop_nor_count_twice(
     monkeypatch.chdir(project)
     code, out, err = run(capsys, "--select", SELECT, "--format", "json", ".")
     data = json.loads(out)
-    assert data["summary"]["files_checked"] == 5, data["summary"]
+    assert code == 1 and data["summary"]["files_checked"] == 5, data["summary"]
     assert sorted({f["path"] for f in data["findings"]}) == [
         os.path.join("shop", "celery.py"),
         os.path.join("shop", "legacy", "old.py"),
@@ -204,6 +203,7 @@ def test_packages_named_like_build_output_are_checked_and_the_rest_is_counted(
     write(project / "dist" / "shop" / "tasks.py", BARE_TASK)
     monkeypatch.chdir(project)
     code, out, _ = run(capsys, "--select", SELECT, ".")
+    assert code == 1, out
     paths = {line.split(":")[0] for line in findings(out)}
     assert os.path.join("build", "steps.py") in paths, out
     assert os.path.join("shop", "dist", "jobs.py") in paths, out
@@ -213,7 +213,7 @@ def test_packages_named_like_build_output_are_checked_and_the_rest_is_counted(
         "3 folders skipped: dist, node_modules, venv "
         "(virtual environments and build output, not packages of the project))."
     ), summary
-    code, out, _ = run(capsys, "--select", SELECT, "--format", "json", ".")
+    _, out, _ = run(capsys, "--select", SELECT, "--format", "json", ".")
     assert json.loads(out)["summary"]["skipped"] == {"environment": ["dist", "node_modules", "venv"]}
 
 
@@ -294,7 +294,9 @@ def locked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_an_unreadable_folder_is_reported(locked: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "--select", SELECT, ".")
     assert code == 1 and findings(out), out
-    assert "celery-lint: warning: 1 path not checked (folders that cannot be read): locked" in err.splitlines()
+    assert (
+        "celery-lint: warning: 1 path not checked (folders that cannot be read): locked" in err.splitlines()
+    )
 
 
 def test_a_file_named_inside_an_unreadable_folder_is_one_error(
