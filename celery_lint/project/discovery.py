@@ -163,6 +163,13 @@ def skips_quietly(name: str) -> bool:
     return name in NEVER_SOURCE_DIRS or name.endswith(".egg-info")
 
 
+def walks_into(folder: str, name: str) -> bool:
+    """Whether a walk of a project's other files (configuration data, launch scripts) enters
+    the folder ``name`` in ``folder``: the rules of :func:`iter_python_files`, and no hidden
+    folder. (Those walks never follow a symbolic link to a folder.)"""
+    return not (name.startswith(".") or skips_quietly(name) or is_environment(folder, name))
+
+
 def iter_python_files(
     root: Path,
     exclude: Iterable[str] = (),
