@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
 
 
 class _Parser(argparse.ArgumentParser):
@@ -134,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _fix(args: argparse.Namespace, registry: RuleRegistry) -> int:
     from .config import ConfigError
-    from .engine import display_path, fix_paths
+    from .engine import FixInterrupted, display_path, fix_paths
     from .output import format_text, skip_warnings, summary_line, unified_diff
 
     try:
@@ -152,6 +153,12 @@ def _fix(args: argparse.Namespace, registry: RuleRegistry) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"celery-lint: error: {exc}\n")
         return EXIT_ERROR
+    except FixInterrupted as exc:
+        # A file is written whole or not at all: the one being written when Ctrl-C came
+        # was finished first or left as it was.
+        fixed = f"{exc.fixed} file{'s' if exc.fixed != 1 else ''}"
+        sys.stderr.write(f"celery-lint: interrupted; {fixed} fixed, no file left half-written\n")
+        return EXIT_INTERRUPTED
     _report_skipped_files(result)
     for error in result.errors:
         sys.stderr.write(f"celery-lint: error: {error}\n")

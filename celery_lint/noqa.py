@@ -21,9 +21,10 @@ _CEL_NOQA = re.compile(r"#\s*noqa\s*:[^\n]*CEL", re.IGNORECASE)
 
 
 def _physical_lines(text: str) -> list[str]:
-    """Lines as tokenize and flake8 count them: split at newlines only, never at form feeds
-    or Unicode separators (which ``str.splitlines`` also splits at)."""
-    return io.StringIO(text).readlines()
+    """Lines as tokenize and flake8 count them: split at newlines only (``\n``, ``\r\n`` and
+    a lone ``\r``), never at form feeds or Unicode separators (which ``str.splitlines``
+    also splits at)."""
+    return io.StringIO(text, newline="").readlines()
 
 
 def _line_mapping(text: str) -> dict[int, str]:

@@ -8,13 +8,17 @@ are known failures today (strict: they turn into errors once fixed, so the mark 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from conftest import BARE_TASK, SELECT, TASK_CODES, Project, Run
+from conftest import BARE_TASK, SELECT, TASK_CODES, Project, Run, run_cli
 
 PICKLE_CONF = "from celery import Celery\n\napp = Celery('proj')\napp.conf.task_serializer = 'pickle'\n"
 
@@ -517,3 +521,37 @@ def test_valid_python_libcst_cannot_parse_is_no_cel900(project: Project) -> None
     assert run.error_lines == [
         "celery-lint: error: chain.py: analysis skipped: LibCST cannot parse line 4 (CPython accepts the file)"
     ], run
+
+
+def _rewrite_sources(root: Path, change: Callable[[bytes], bytes]) -> None:
+    for path in root.rglob("*.py"):
+        path.write_bytes(change(path.read_bytes()))
+
+
+def _form_feed_before_top_level_lines(data: bytes) -> bytes:
+    return re.sub(rb"(?m)^(?=[A-Za-z_])", b"\x0c", data)
+
+
+@pytest.mark.parametrize("name", ["shapes/s09_config_by_content"])
+@pytest.mark.parametrize(
+    "change",
+    [lambda data: data.replace(b"\n", b"\r"), _form_feed_before_top_level_lines],
+    ids=["old-mac-line-endings", "form-feeds"],
+)
+def test_projects_with_old_mac_line_endings_or_form_feeds_get_the_same_findings(
+    fixtures_copy: Path, tmp_path: Path, name: str, change: Callable[[bytes], bytes]
+) -> None:
+    """What is read before parsing (imports of Celery, configuration modules known by their
+    assignments, coding cookies) sees a line after a lone ``\\r`` and behind a form feed."""
+    plain = fixtures_copy / name
+    changed = tmp_path / "changed"
+    shutil.copytree(plain, changed)
+    _rewrite_sources(changed, change)
+    expected = run_cli("--no-cache", cwd=plain)
+    run = run_cli("--no-cache", cwd=changed)
+    assert expected.findings, expected
+
+    def where(found: Run) -> list[tuple[str, int, str]]:
+        return [(path, line, code) for path, line, _column, code in found.findings]
+
+    assert where(run) == where(expected), run

@@ -797,3 +797,40 @@ def test_on_commit_with_django(pytester: pytest.Pytester) -> None:
         """,
     )
     result.assert_outcomes(passed=4)
+
+
+def test_state_a_test_changes_is_put_back(project: pytest.Pytester) -> None:
+    """A test that reconfigures the app or writes task attributes leaves nothing behind."""
+    result = run(
+        project,
+        """
+        import proj
+
+        class EagerSettings:
+            task_always_eager = True
+            task_default_queue = "elsewhere"
+
+        def test_reconfigures(celery_lint_app):
+            celery_lint_app.config_from_object(EagerSettings)
+            assert celery_lint_app.conf.task_always_eager is True
+            celery_lint_app.conf.update(task_default_rate_limit="1/s")
+            proj.add.acks_late = True
+            proj.add.custom_marker = "set in a test"
+            proj.deposit.__class__.max_retries = 99  # the task class (a proxy hides it from type())
+
+        def test_sees_the_project_again(celery_lint_app):
+            assert celery_lint_app.conf.task_always_eager is False
+            assert celery_lint_app.conf.task_default_queue == "celery"
+            assert celery_lint_app.conf.task_default_rate_limit is None
+            assert celery_lint_app.conf.broker_url.startswith("memory://")
+            assert proj.add.acks_late is False
+            assert not hasattr(proj.add, "custom_marker")
+            assert proj.deposit.max_retries == 3
+
+        def test_after_the_plugin():
+            assert proj.app.conf.task_always_eager is False
+            assert proj.app.conf.broker_url == "redis://127.0.0.1:1/0"
+            assert proj.add.acks_late is False
+        """,
+    )
+    result.assert_outcomes(passed=3)

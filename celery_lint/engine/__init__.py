@@ -8,7 +8,7 @@ through :func:`fix_paths` (:mod:`.fixing`). Rules are chosen in :mod:`.selection
 from __future__ import annotations
 
 from ..types import Kind, LintResult, Violation
-from .fixing import fix_paths
+from .fixing import FixInterrupted, fix_paths
 from .linter import UNPARSABLE, UNPARSABLE_PREFIX, UNUSED_NOQA, Engine, display_path
 from .runner import collect_targets, lint_paths
 from .selection import engine_for, ignored_codes, project_settings, select_rules
@@ -18,6 +18,7 @@ __all__ = [
     "UNPARSABLE_PREFIX",
     "UNUSED_NOQA",
     "Engine",
+    "FixInterrupted",
     "Kind",
     "LintResult",
     "Violation",

@@ -67,7 +67,7 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-_CODING_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=]", re.MULTILINE)
+_CODING_COOKIE = re.compile(rb"(?:^|(?<=\r))[ \t\f]*#.*?coding[:=]", re.MULTILINE)
 
 
 _NOQA = re.compile(rb"(?i)noqa")

@@ -27,8 +27,10 @@ CONFIGURATION_OPTIONS = ("time_limit", "soft_time_limit", "acks_late", "ignore_r
 """The task options the default task-option rules (CEL201-CEL205, CEL501) read, each of
 which the app's configuration can set: one of them unknown leaves those rules silent."""
 
-_FROM_CELERY = re.compile(rb"^[ \t]*from[ \t]+celery(?:[ \t]*\.[ \t]*\w+)*[ \t]+import\b", re.M)
-_IMPORT = re.compile(rb"^[ \t]*import[ \t]+([^\n#;]+)", re.M)
+# A line starts after "\n" or, in a file with old Mac line endings, after a lone "\r".
+_LINE_START = rb"(?:^|(?<=\r))[ \t\f]*"
+_FROM_CELERY = re.compile(_LINE_START + rb"from[ \t]+celery(?:[ \t]*\.[ \t]*\w+)*[ \t]+import\b", re.M)
+_IMPORT = re.compile(_LINE_START + rb"import[ \t]+([^\r\n#;]+)", re.M)
 
 
 def imports_celery(data: bytes) -> bool:

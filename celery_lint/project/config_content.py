@@ -25,7 +25,10 @@ _OLD_CELERY_PREFIXES = ("CELERY", "BROKER_")
 _CELERY_ONLY_NAMES = frozenset({"accept_content"})
 
 # ``name = ...`` / ``name: type = ...`` at the start of a line (the module's top level).
-_TOP_LEVEL_ASSIGNMENT = re.compile(rb"^([A-Za-z_][A-Za-z0-9_]*)[ \t]*(?::[^=\n]*)?=(?!=)", re.MULTILINE)
+# A line starts after "\n" or after a lone "\r" (old Mac line endings); a form feed may lead it.
+_TOP_LEVEL_ASSIGNMENT = re.compile(
+    rb"(?:^|(?<=\r))\f*([A-Za-z_][A-Za-z0-9_]*)[ \t]*(?::[^=\r\n]*)?=(?!=)", re.MULTILINE
+)
 
 
 def setting_of_name(catalogue: SettingsCatalogue, key: str) -> str | None:

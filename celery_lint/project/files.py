@@ -229,6 +229,11 @@ class SourceFile:
                     f" the limit is {MAX_PARSE_CHARS // 1_048_576} MiB)"
                 )
                 return None
+            if "\0" in text:
+                # CPython refuses a null byte anywhere, where LibCST accepts one in a comment
+                # or a string: such a file is not Python, and a fix must never touch it.
+                self.parse_error = _null_byte_error(text)
+                return None
             if _looks_pathological(text):
                 # Very long lines, long runs of continuation lines or deep nesting: ask
                 # CPython first. It refuses some of these files at once (where LibCST would

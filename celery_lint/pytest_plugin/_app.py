@@ -47,7 +47,9 @@ TEST_SETTINGS: dict[str, Any] = {
 
 # Instance attributes a bound task caches from the app it runs on.
 _TASK_INSTANCE_CACHES = ("__trace__", "_exec_options")
-_TASK_CLASS_EXTRA = ("acks_on_failure", "acks_on_timeout", "_exec_options", "typing")
+# What ``config_from_object`` replaces: the app's settings object and where they came from.
+_APP_CONFIG_ATTRS = ("_conf", "_config_source", "_config_source_silent", "namespace", "configured")
+_LOADER_CONFIG_ATTRS = ("_conf", "override_backends")
 
 _LOAD_LOCK = threading.Lock()
 
@@ -121,6 +123,7 @@ class AppSwitch:
         self.violations: list[str] = []
         self._conf_snapshot: dict[str, Any] = {}
         self._app_state: dict[str, Any] = {}
+        # Per task: the task, its class's own attributes, its instance attributes.
         self._task_state: dict[str, tuple[Any, dict[str, Any], dict[str, Any]]] = {}
         self._tasks_before: set[str] = set()
         self.original_conf: Any = None
@@ -146,6 +149,8 @@ class AppSwitch:
         state["default_app"] = _state.default_app
         state["current_app"] = getattr(_state._tls, "current_app", None)
         state["join_will_block"] = _state.task_join_will_block()
+        state["config"] = {attr: app.__dict__.get(attr, _MISSING) for attr in _APP_CONFIG_ATTRS}
+        state["loader"] = {attr: app.loader.__dict__.get(attr, _MISSING) for attr in _LOADER_CONFIG_ATTRS}
 
         old_values = {key: conf.get(key) for key in self.overrides}
         for key, value in {**TEST_SETTINGS, **self.overrides}.items():
@@ -186,11 +191,10 @@ class AppSwitch:
             del app._local.backend
 
     def _snapshot_task(self, name: str, task: Any) -> None:
-        cls = type(task)
-        attrs = [attr for attr, _ in cls.from_config] + list(_TASK_CLASS_EXTRA)
-        class_values = {attr: cls.__dict__.get(attr, _MISSING) for attr in attrs}
-        instance_values = {attr: task.__dict__.get(attr, _MISSING) for attr in _TASK_INSTANCE_CACHES}
-        self._task_state[name] = (task, class_values, instance_values)
+        # Every attribute, not only the ones the plugin changes: a test may write any of
+        # them (``task.acks_late = True``) and the next test must see the project's task.
+        class_values = {attr: value for attr, value in vars(type(task)).items() if attr not in _SLOTS}
+        self._task_state[name] = (task, class_values, dict(vars(task)))
 
     @staticmethod
     def _clear_task_caches(task: Any) -> None:
@@ -300,22 +304,17 @@ class AppSwitch:
         for name in set(app.tasks) - self._tasks_before:
             app.tasks.pop(name, None)
         for task, class_values, instance_values in self._task_state.values():
-            cls = type(task)
-            for attr, value in class_values.items():
-                if value is _MISSING:
-                    if attr in cls.__dict__:
-                        delattr(cls, attr)
-                else:
-                    setattr(cls, attr, value)
-            for attr, value in instance_values.items():
-                if value is _MISSING:
-                    task.__dict__.pop(attr, None)
-                else:
-                    task.__dict__[attr] = value
+            _restore_attributes(type(task), class_values)
+            _restore_attributes(task, instance_values)
+        state = self._app_state
+        # A test's config_from_object() replaced the settings object: put the project's back.
+        for attr, value in state["config"].items():
+            _put_back(app, attr, value)
+        for attr, value in state["loader"].items():
+            _put_back(app.loader, attr, value)
         changes = app.conf.changes
         changes.clear()
         changes.update(self._conf_snapshot)
-        state = self._app_state
         app._pool = state["_pool"]
         for key in ("amqp", "timezone"):
             if state[key] is _MISSING:
@@ -333,6 +332,27 @@ class AppSwitch:
         _state._set_task_join_will_block(state["join_will_block"])
         self.patch.undo()
         STORE.reset()
+
+
+# Attributes of every class that cannot be set or deleted.
+_SLOTS = frozenset({"__dict__", "__weakref__"})
+
+
+def _put_back(owner: Any, attr: str, value: Any) -> None:
+    if value is _MISSING:
+        owner.__dict__.pop(attr, None)
+    else:
+        owner.__dict__[attr] = value
+
+
+def _restore_attributes(owner: Any, snapshot: Mapping[str, Any]) -> None:
+    """Give ``owner`` (a task class or instance) back the attributes of ``snapshot``."""
+    current = vars(owner)
+    for attr in [attr for attr in current if attr not in snapshot and attr not in _SLOTS]:
+        delattr(owner, attr)
+    for attr, value in snapshot.items():
+        if current.get(attr, _MISSING) is not value:
+            setattr(owner, attr, value)
 
 
 def resolve_app_spec(config: pytest.Config) -> str | None:

@@ -109,7 +109,7 @@ def celery_lint_app(_celery_lint_switch: AppSwitch) -> Any:
     as ``celery -A`` takes it) or ``--celery-lint-app``, loaded once with the modules a
     worker imports. For the test it is the current and default app (``shared_task``
     binds to it), publishes to an in-memory broker and stores results in memory; its
-    configuration, its tasks' config-derived options and tasks defined during the test
+    configuration, its tasks' attributes and tasks defined during the test
     are restored afterwards. A task published anywhere else (another app's broker, an
     explicit connection) fails the test. Nothing runs by itself: add ``celery_queue`` or
     ``celery_eager``. ``celery_lint_app.audit()`` checks every task's real options with

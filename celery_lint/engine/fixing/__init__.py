@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .files import write_atomically
+from .files import NotWritten, write_fix
 from .loop import FixOutcome, fix_project
-from .paths import fix_paths
+from .paths import FixInterrupted, fix_paths
 
-__all__ = ["FixOutcome", "fix_paths", "fix_project", "write_atomically"]
+__all__ = ["FixInterrupted", "FixOutcome", "NotWritten", "fix_paths", "fix_project", "write_fix"]

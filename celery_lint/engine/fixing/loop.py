@@ -3,11 +3,16 @@
 LibCST keeps every comment and blank line, so only the edited nodes change. After each
 round the whole project is re-linted with the new texts (a fix in one file can change a
 finding in another), until nothing is left to fix (bounded). Nothing is written here.
+
+A file is fixed only when its bytes can be given back exactly outside the edits: its
+encoding must turn its text back into its bytes (``# coding: unicode_escape`` does not),
+and the edits are carried over to the source text rather than taking LibCST's print of
+the fixed tree, which drops a few characters (:mod:`.preserve`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +25,7 @@ from ...rules.base import Rule
 from ...types import Fix, Violation
 from ..linter import Engine
 from ..selection import ignored_codes
+from .preserve import carry_edits
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -27,6 +33,7 @@ else:
     from ..._lazy_libcst import cst
 
 MAX_ROUNDS = 8
+_NOT_REPRODUCED = "its text cannot be reproduced around the edits"
 
 
 @dataclass
@@ -34,10 +41,17 @@ class FixOutcome:
     original: dict[Path, str] = field(default_factory=dict)
     fixed: dict[Path, str] = field(default_factory=dict)
     applied: int = 0
-    remaining: list[Violation] = field(default_factory=list)
+    remaining: dict[Path, list[Violation]] = field(default_factory=dict)
+    """The findings of each target after fixing."""
     files_checked: int = 0
     encoded: dict[Path, bytes] = field(default_factory=dict)
     """The fixed text of each changed file in its own encoding."""
+    read: dict[Path, bytes] = field(default_factory=dict)
+    """The bytes each changed file had when it was read: it is written only if it still has them."""
+    before: dict[Path, list[Violation]] = field(default_factory=dict)
+    """The findings of each changed file before fixing (what it keeps when its fix is not written)."""
+    not_fixed: dict[Path, str] = field(default_factory=dict)
+    """Files with fixes that are left alone, and why."""
 
     @property
     def changed(self) -> list[Path]:
@@ -52,8 +66,10 @@ def fix_project(
     *,
     unsafe: bool,
     use_prefilter: bool = True,
+    refuse: Callable[[Path], str | None] | None = None,
 ) -> FixOutcome:
-    """Fix ``targets`` (paths of one project) to a fixed point; nothing is written here."""
+    """Fix ``targets`` (paths of one project) to a fixed point; nothing is written here.
+    ``refuse``: why a file must not be fixed (it cannot be written), or None."""
     outcome = FixOutcome()
     overlay: dict[Path, str] = {}
     allowed = _fixable_codes(engine.known_rules, unsafe)
@@ -74,12 +90,25 @@ def fix_project(
                 for violation, fix in pairs
                 if fix is not None and violation.code in allowed and not violation.code.startswith(ignored)
             ]
-            if not fixes or file.text is None or file.tree is None:
+            if not fixes or file.text is None or file.tree is None or path in outcome.not_fixed:
                 continue
+            if path not in overlay:
+                reason = _not_reproducible(file) or (refuse(path) if refuse is not None else None)
+                if reason is not None:
+                    outcome.not_fixed[path] = reason
+                    continue
             new_text, applied = _apply_valid(file.tree, file.text, fixes)
+            if new_text is None:
+                outcome.not_fixed[path] = _NOT_REPRODUCED
+                overlay.pop(path, None)
+                changed_any = True  # the file is back to its source: lint the others again
+                continue
             if applied == 0 or new_text == file.text:
                 continue
-            outcome.original.setdefault(path, file.text)
+            if path not in overlay:
+                outcome.original[path] = file.text
+                outcome.read[path] = file.data or b""
+                outcome.before[path] = found[path]
             overlay[path] = new_text
             outcome.applied += applied
             changed_any = True
@@ -91,29 +120,57 @@ def fix_project(
         found = {path: engine.lint_file(final, final.add_file(path), named=named) for path, named in targets}
     for path, _ in targets:
         outcome.files_checked += 1
-        outcome.remaining.extend(found.get(path, []))
-    outcome.fixed = {p: overlay[p] for p in overlay}
-    outcome.encoded = {p: final.add_file(p).encoded(text) for p, text in overlay.items()}
+        outcome.remaining[path] = found.get(path, [])
+    for path, text in overlay.items():
+        file = final.add_file(path)
+        try:
+            data = file.encoded(text)
+        except UnicodeEncodeError:
+            outcome.not_fixed[path] = f"the fix cannot be written in its encoding ({file.encoding})"
+            outcome.remaining[path] = outcome.before[path]
+            continue
+        outcome.fixed[path] = text
+        outcome.encoded[path] = data
     return outcome
 
 
-def _apply_valid(tree: cst.Module, text: str, fixes: Sequence[Fix]) -> tuple[str, int]:
+def _not_reproducible(file: SourceFile) -> str | None:
+    """Why the file's text, written back in its encoding, would not give its bytes; or None."""
+    data = file.data
+    text = file.text
+    if data is None or text is None:
+        return "it cannot be read"
+    try:
+        same = file.encoded(text) == data
+    except UnicodeEncodeError:
+        same = False
+    return None if same else f"its encoding ({file.encoding}) does not give back its bytes"
+
+
+def _apply_valid(tree: cst.Module, text: str, fixes: Sequence[Fix]) -> tuple[str | None, int]:
     """The text with every fix applied, when the result is valid Python; else with as many
-    fixes as keep it valid, one at a time (a fix that breaks the file is never kept)."""
+    fixes as keep it valid, one at a time (a fix that breaks the file is never kept).
+    Outside the edits the text is ``text`` exactly; None when that cannot be ensured."""
     compiles = _compiles(text)
     new_tree, applied = apply_fixes(tree, fixes)
-    new_text = new_tree.code
-    if applied == 0 or _valid(new_text, compiles):
-        return new_text, applied
-    kept: list[Fix] = []
-    for fix in fixes:
-        trial_tree, trial_applied = apply_fixes(tree, [*kept, fix])
-        if trial_applied > len(kept) and _valid(trial_tree.code, compiles):
-            kept.append(fix)
-    if not kept:
+    if applied == 0:
         return text, 0
-    final_tree, applied = apply_fixes(tree, kept)
-    return final_tree.code, applied
+    if not _valid(new_tree.code, compiles):
+        kept: list[Fix] = []
+        for fix in fixes:
+            trial_tree, trial_applied = apply_fixes(tree, [*kept, fix])
+            if trial_applied > len(kept) and _valid(trial_tree.code, compiles):
+                kept.append(fix)
+        if not kept:
+            return text, 0
+        new_tree, applied = apply_fixes(tree, kept)
+    printed = tree.code
+    if printed == text:
+        return new_tree.code, applied
+    carried = carry_edits(text, printed, new_tree.code)
+    if carried is None or not _valid(carried, compiles):
+        return None, 0
+    return carried, applied
 
 
 def _compiles(text: str) -> bool:
