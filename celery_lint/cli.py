@@ -127,7 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", default=None, metavar="FILE", help="a pyproject.toml to read [tool.celery-lint] from"
     )
     parser.add_argument("--no-prefilter", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--list-rules", action="store_true", help="list every rule and exit")
+    parser.add_argument(
+        "--list-rules",
+        action="store_true",
+        help="list every rule (built-in and from installed packs; a project's local packs are not imported) and exit",
+    )
     parser.add_argument("--explain", metavar="CODE", help="print a rule's documentation and exit")
     parser.add_argument("--version", action="version", version=f"celery-lint {__version__}")
     return parser
@@ -169,6 +173,7 @@ def _fix(args: argparse.Namespace, registry: RuleRegistry) -> int:
             sys.stdout.write(unified_diff(display_path(path), before, after))
         count = len(changes)
         print(f"{count} file{'s' if count != 1 else ''} would be changed.")
+        _print_unsafe_left(args, result)
         if result.errors:
             return EXIT_ERROR
         return EXIT_FINDINGS if changes else EXIT_CLEAN
@@ -176,9 +181,19 @@ def _fix(args: argparse.Namespace, registry: RuleRegistry) -> int:
         print(format_text(result.violations))
     count = len(changes)
     print(f"Fixed {count} file{'s' if count != 1 else ''}. " + summary_line(result))
+    _print_unsafe_left(args, result)
     if result.errors:
         return EXIT_ERROR
     return EXIT_FINDINGS if result.violations and not args.exit_zero else EXIT_CLEAN
+
+
+def _print_unsafe_left(args: argparse.Namespace, result: LintResult) -> None:
+    """After ``--fix``/``--diff`` without ``--unsafe-fixes``: how many unsafe fixes it left."""
+    from .output import fixes_line
+
+    line = "" if args.unsafe_fixes else fixes_line(result.violations, unsafe_only=True)
+    if line:
+        print(line)
 
 
 def _report_skipped_files(result: LintResult) -> None:
@@ -198,7 +213,9 @@ def _report_skipped_files(result: LintResult) -> None:
 
 
 def _load_local_packs(args: argparse.Namespace, registry: RuleRegistry) -> None:
-    """``plugins = [...]`` of the project at hand, so its packs' rules are listed too."""
+    """``plugins = [...]`` of the project at hand, so that ``--explain`` knows its packs'
+    rules. A local pack is code the project runs: only ``--explain`` of a code no built-in
+    or installed rule has imports it (``--list-rules`` lists those two kinds only)."""
     from pathlib import Path
 
     from .config import ConfigError
@@ -206,7 +223,7 @@ def _load_local_packs(args: argparse.Namespace, registry: RuleRegistry) -> None:
     from .project.roots import find_project_root
 
     root = find_project_root(Path(args.paths[0] if args.paths else "."))
-    # The listing does not depend on the rest of the configuration: errors wait for a run.
+    # The explanation does not depend on the rest of the configuration: errors wait for a run.
     with contextlib.suppress(ConfigError):
         project_settings(registry, root, Path(args.config) if args.config else None)
 
@@ -226,7 +243,8 @@ def _explain(code: str, registry: RuleRegistry) -> str | None:
             flag = "default" if rule.DEFAULT else "opt-in (enable with --extend-select " + rule.CODE + ")"
             header = f"# {rule.CODE} {rule.NAME}\n\nEnabled: {flag}\n"
             if rule.FIX_SAFETY:
-                header += f"Fix: {rule.FIX_SAFETY}\n"
+                flags = "--fix --unsafe-fixes" if rule.FIX_SAFETY == "unsafe" else "--fix"
+                header += f"Fix: {rule.FIX_SAFETY} (applied with {flags})\n"
             return header + "\n" + _dedent(rule.docs())
     return None
 
@@ -334,7 +352,10 @@ def _list_tasks(args: argparse.Namespace) -> int:
     registry = RuleRegistry()
     try:
         with registry.importable():
-            settings, projects, _ = projects_of(registry, args.paths or ["."], args.config, None, errors)
+            # Listing tasks lints nothing: the projects' local rule packs stay unimported.
+            settings, projects, _ = projects_of(
+                registry, args.paths or ["."], args.config, None, errors, load_packs=False
+            )
     except ConfigError as exc:
         sys.stderr.write(f"celery-lint: error: {exc}\n")
         return EXIT_ERROR
@@ -359,13 +380,14 @@ def _list_tasks(args: argparse.Namespace) -> int:
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, registry: RuleRegistry) -> int:
-    if args.list_rules or args.explain:
-        _load_local_packs(args, registry)
     if args.list_rules:
         print(_list_rules(registry))
         return EXIT_CLEAN
     if args.explain:
         text = _explain(args.explain, registry)
+        if text is None:
+            _load_local_packs(args, registry)
+            text = _explain(args.explain, registry)
         if text is None:
             sys.stderr.write(f"celery-lint: error: unknown rule code '{args.explain}'\n")
             return EXIT_ERROR
@@ -380,6 +402,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, registry: Ru
     from .config import ConfigError
     from .engine import lint_paths
     from .output import (
+        fixes_line,
         format_github,
         format_github_warnings,
         format_json,
@@ -451,6 +474,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, registry: Ru
         print(summary_line(result))
         for hint in run_hints(result):
             print(hint)
+        fixes = fixes_line(result.violations)
+        if fixes:
+            print(fixes)
     # A run that saw nothing of a project using Celery says so, whatever the format.
     for warning in run_warnings(result):
         sys.stderr.write(f"celery-lint: warning: {warning}\n")

@@ -231,11 +231,15 @@ def _descendant_ids(node: cst.CSTNode) -> set[int]:
     return found
 
 
-def apply_fixes(tree: cst.Module, fixes: Sequence[Fix]) -> tuple[cst.Module, int]:
+def apply_fixes(
+    tree: cst.Module, fixes: Sequence[Fix], line_length: int | None = None
+) -> tuple[cst.Module, int]:
     """Apply every fix whose nodes do not overlap an earlier one, and every fix that can
     redo its edit on the replacement of the very node an earlier fix edits (``reapply``);
-    returns (tree, applied)."""
+    returns (tree, applied). With ``line_length``, a call a fix gave arguments that no
+    longer fits its line is laid out one argument a line (:mod:`celery_lint.fix_layout`)."""
     chosen: dict[int, cst.CSTNode | cst.RemovalSentinel] = {}
+    originals: dict[int, cst.CSTNode] = {}
     covered: set[int] = set()
     applied = 0
     for fix in fixes:
@@ -254,6 +258,7 @@ def apply_fixes(tree: cst.Module, fixes: Sequence[Fix]) -> tuple[cst.Module, int
         covered |= ids
         for old, new in fix.edits:
             chosen[id(old)] = new
+            originals[id(old)] = old
         applied += 1
     if not chosen:
         return tree, 0
@@ -263,4 +268,9 @@ def apply_fixes(tree: cst.Module, fixes: Sequence[Fix]) -> tuple[cst.Module, int
 
     new_tree = tree.visit(EditApplier(chosen))
     assert isinstance(new_tree, cst.Module)
+    if line_length is not None:
+        from .fix_layout import edited_calls, wrap_long_calls
+
+        edits = {key: (originals[key], new) for key, new in chosen.items()}
+        new_tree = wrap_long_calls(new_tree, edited_calls(edits), line_length)
     return new_tree, applied

@@ -7,6 +7,12 @@ rules join its default ignore list, so ``--extend-select CEL206`` turns one on.
 
 What the plugin keeps between files belongs to one :class:`Flake8Session`, made when
 flake8 hands the plugin its options (once per run and process).
+
+A project that cannot be (fully) checked must not pass as a clean one: a configuration
+error (nothing of the project was checked) or a rule pack that could not be loaded gives
+every file of the project a CEL900 error line at line 0, which no ``# noqa`` comment
+reaches. When flake8's selection would drop CEL900 (``--select CEL201``), the run stops
+with flake8's "critical error" and exit code 1 instead.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -26,6 +32,20 @@ from .version import __version__
 if TYPE_CHECKING:
     from .engine import Engine
     from .project.model import ProjectModel
+
+    _FailureBase = Exception
+else:
+    try:  # flake8 prints an ExecutionError as a critical error and exits 1
+        from flake8.exceptions import ExecutionError as _FailureBase
+    except ImportError:  # pragma: no cover - flake8 is a dependency
+        _FailureBase = Exception
+
+ERROR_CODE = "CEL900"
+"""The code of the error lines: the project could not be (fully) checked."""
+
+
+class CeleryLintRunFailed(_FailureBase):
+    """The project cannot be checked and flake8's selection would hide its error lines."""
 
 
 class CeleryLintChecker:
@@ -53,7 +73,13 @@ class CeleryLintChecker:
         # flake8 lets an explicit --select beat its default ignore list, so ``--select CEL``
         # alone would turn every opt-in rule on; an opt-in rule runs only when named in full.
         named = [*(getattr(options, "select", None) or []), *(getattr(options, "extend_select", None) or [])]
-        cls._session = Flake8Session({code.strip().upper() for code in named})
+        session = cls._session = Flake8Session({code.strip().upper() for code in named})
+        shown = _decider(options)
+        # The run stops on an error only where the user asked for some of celery-lint's
+        # codes: flake8 runs every installed plugin, also in runs that select none of them.
+        session.errors_shown = shown(ERROR_CODE) or not any(
+            shown(rule.CODE) for rule in session.registry.rules if rule.CODE != ERROR_CODE
+        )
 
     def run(self) -> Iterator[tuple[int, int, str, type[CeleryLintChecker]]]:
         if self.filename in ("stdin", "-") or not self.filename.endswith(".py"):
@@ -74,28 +100,25 @@ class Flake8Session:
     def __init__(self, named: set[str] | None) -> None:
         self.named = named
         """Codes named by --select/--extend-select (None: every rule runs)."""
+        self.errors_shown = True
+        """Whether flake8's selection shows CEL900 lines (or no celery-lint code at all);
+        when not, an error stops the run."""
         self.registry = RuleRegistry()
         self._roots: dict[Path, Path] = {}
         self._analyses: dict[Path, tuple[ProjectModel, Engine] | str] = {}
-        self._reported: set[Path] = set()
+        self._pack_errors: dict[Path, list[str]] = {}
 
     def check(self, path: Path, text: str) -> Iterator[Violation]:
         """The findings for the file at ``path`` with the content flake8 read, ``# noqa`` not applied."""
         root = self.root_of(path.parent)
         analysis = self.analysis_for(root)
         if isinstance(analysis, str):
-            # A broken configuration must not pass as a clean run: report it once per process.
-            if root not in self._reported:
-                self._reported.add(root)
-                yield Violation(
-                    str(path),
-                    1,
-                    1,
-                    "CEL900",
-                    f"celery-lint could not check this project: {analysis}",
-                    kind=Kind.CONFIG_ERROR,
-                )
+            # Nothing of the project was checked: every file says so.
+            yield self._error(path, f"celery-lint could not check this project: {analysis}")
             return
+        for error in self._pack_errors.get(root, []):
+            # The other rules ran, these did not: every file says so too.
+            yield self._error(path, f"celery-lint: {error}")
         model, engine = analysis
         file = model.add_file(path)
         if file.data is None or file.text != text:
@@ -103,6 +126,12 @@ class Flake8Session:
         # A local pack's rules may import the pack's modules while they check.
         with self.registry.importable():
             yield from engine.lint_file(model, file, parse_errors=False, apply_noqa=False)
+
+    def _error(self, path: Path, text: str) -> Violation:
+        """An error line for ``path``: at line 0, where no ``# noqa`` comment can silence it."""
+        if not self.errors_shown:
+            raise CeleryLintRunFailed(f"{path}: {text} (select {ERROR_CODE} to see it as an error line)")
+        return Violation(str(path), 0, 1, ERROR_CODE, text, kind=Kind.CONFIG_ERROR)
 
     def root_of(self, folder: Path) -> Path:
         """The project root of files in ``folder``, by the rule every front end follows
@@ -125,27 +154,35 @@ class Flake8Session:
         # Imported on the first Python file: flake8 loads this module for every run, with
         # or without CEL selected.
         from .config import ConfigError
-        from .engine import Engine, project_settings
+        from .engine import Engine, check_project_selectors, project_settings
         from .project.model import ProjectModel
 
         with self.registry.importable():
             try:
                 settings = project_settings(self.registry, root, None)
+                # flake8 does the selecting, but a selector the CLI refuses is still an error.
+                check_project_selectors(self.registry, settings)
             except ConfigError as exc:
                 sys.stderr.write(f"celery-lint: error: {exc}\n")
                 self._analyses[root] = str(exc)
                 return str(exc)
-            for error in self.registry.errors:
+            self._pack_errors[root] = self.registry.errors_for(settings.plugins)
+            for error in self._pack_errors[root]:
                 sys.stderr.write(f"celery-lint: error: {error}\n")
             model = _built_model(ProjectModel(root, settings.exclude, deployment=settings.deployment))
         # flake8 does the selecting, so every rule runs. CEL900 is left to flake8's E999, and
         # CEL901 to flake8 itself: only flake8 knows which of its noqa comments were used.
-        # Opt-in rules are reported only when named in full, so only those run.
+        # Opt-in rules are reported only when named in full, so only those run. Another
+        # project's local pack (loaded earlier in this process) does not apply here.
         named = self.named
+        foreign = self.registry.foreign_packs(settings.plugins)
+        pack_of = self.registry.pack_of
         chosen = [
             r
             for r in self.registry.rules
-            if r.CODE not in ("CEL900", "CEL901") and (named is None or r.DEFAULT or r.CODE in named)
+            if r.CODE not in ("CEL900", "CEL901")
+            and (named is None or r.DEFAULT or r.CODE in named)
+            and pack_of.get(r.CODE) not in foreign
         ]
         engine = Engine(
             chosen,
@@ -155,6 +192,19 @@ class Flake8Session:
         )
         self._analyses[root] = (model, engine)
         return model, engine
+
+
+def _decider(options: argparse.Namespace) -> Callable[[str], bool]:
+    """Whether flake8's --select/--ignore (and their extend- forms) let a code through."""
+    try:
+        from flake8.style_guide import Decision, DecisionEngine
+
+        engine = DecisionEngine(options)
+        selected = Decision.Selected
+        engine.decision_for(ERROR_CODE)
+    except Exception:  # another flake8, or options made by hand: assume every code is shown
+        return lambda code: True
+    return lambda code: bool(engine.decision_for(code) is selected)
 
 
 def _built_model(model: ProjectModel) -> ProjectModel:

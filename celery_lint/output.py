@@ -158,6 +158,36 @@ def run_hints(result: LintResult) -> list[str]:
     return out
 
 
+def fix_counts(violations: Sequence[Violation]) -> dict[str, int]:
+    """How many findings ``--fix`` repairs (``safe``) and how many more ``--fix
+    --unsafe-fixes`` does (``unsafe``)."""
+    counts = {"safe": 0, "unsafe": 0}
+    for violation in violations:
+        if violation.fix_safety in counts:
+            counts[violation.fix_safety] += 1
+    return counts
+
+
+def _fixes(count: int) -> str:
+    return f"{count} fix{'' if count == 1 else 'es'}"
+
+
+def fixes_line(violations: Sequence[Violation], *, unsafe_only: bool = False) -> str:
+    """``2 fixes available with --fix, 3 more with --unsafe-fixes``, as ruff says it: only
+    the parts that are not zero, "" when no finding has a fix. ``unsafe_only``: count only
+    the unsafe fixes (after a ``--fix`` run without ``--unsafe-fixes``)."""
+    counts = fix_counts(violations)
+    safe = 0 if unsafe_only else counts["safe"]
+    unsafe = counts["unsafe"]
+    if safe and unsafe:
+        return f"{_fixes(safe)} available with --fix, {unsafe} more with --unsafe-fixes"
+    if safe:
+        return f"{_fixes(safe)} available with --fix"
+    if unsafe:
+        return f"{_fixes(unsafe)} available with --fix --unsafe-fixes"
+    return ""
+
+
 def format_text(violations: Sequence[Violation]) -> str:
     return "\n".join(f"{v.path}:{v.line}:{v.column}: {v.code} {v.text}" for v in violations)
 
@@ -172,6 +202,7 @@ def format_json(result: LintResult) -> str:
         "files_with_findings": len({v.path for v in result.violations}),
         "by_code": dict(sorted(by_code.items())),
         "errors": list(result.errors),
+        "fixes_available": fix_counts(result.violations),
         "skipped": {reason: list(paths) for reason, paths in result.skipped.items()},
     }
     figures = run_figures(result)

@@ -5,12 +5,20 @@ entry-point group and from ``plugins = [...]`` in ``[tool.celery-lint]``; every 
 pack returns goes through the same validation as the built-in ones. A
 :class:`RuleRegistry` belongs to one run (a CLI call, one flake8 run): nothing of it is
 kept in the process, and ``sys.path`` is only extended while its packs need it.
+
+A local pack is code of the project that lists it, and importing it runs that code: it is
+imported only when that project is linted, and only when the module is a file inside that
+project's root (followed through symbolic links); any other module name (a module of the
+standard library or of site-packages, of another project of the run, a link out of the
+project) is refused with one error line, before anything of it is imported.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -35,8 +43,9 @@ class Catalogue:
     rules: tuple[type[Rule], ...] = ()
     extension_settings: tuple[str, ...] = ()
     options: tuple[RuleOption, ...] = ()
-    errors: list[str] = field(default_factory=list)
-    """One line per refused pack: shown by every front end, never a traceback."""
+    failures: list[tuple[str | None, str]] = field(default_factory=list)
+    """(pack, one line) per pack that failed or was refused: shown by every front end,
+    never a traceback (pack None: the installed packs could not be listed)."""
     pack_of: dict[str, str] = field(default_factory=dict)
     """Rule code -> the pack that provides it."""
 
@@ -48,10 +57,9 @@ class RuleRegistry:
         self._manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self._manager.add_hookspecs(hookspecs)
         self._manager.register(builtin, name=BUILTIN)
-        self.load_errors: list[str] = []
-        """Packs that could not be imported: their keys and codes may be what a
-        configuration names, so the configuration is checked leniently."""
-        self._local: set[str] = set()
+        self._load_failures: list[tuple[str | None, str]] = []
+        self._local: dict[str, Path] = {}
+        """Local pack -> the root of the project that lists it (and that it was loaded from)."""
         self._pack_roots: list[str] = []
         self._on_path: list[str] = []
         self._importable_depth = 0
@@ -67,11 +75,25 @@ class RuleRegistry:
                 try:
                     self._manager.register(entry.load(), name=entry.name)
                 except Exception as exc:
-                    self.load_errors.append(
-                        f"rule pack '{entry.name}' ({entry.value}) could not be loaded: {_one_line(exc)}"
+                    self._load_failures.append(
+                        (
+                            entry.name,
+                            f"rule pack '{entry.name}' ({entry.value}) could not be loaded: {_one_line(exc)}",
+                        )
                     )
         except Exception as exc:
-            self.load_errors.append(f"rule packs could not be listed: {_one_line(exc)}")
+            self._load_failures.append((None, f"rule packs could not be listed: {_one_line(exc)}"))
+
+    @property
+    def load_errors(self) -> list[str]:
+        """Packs that could not be imported: their keys and codes may be what a
+        configuration names, so the configuration is checked leniently."""
+        return [text for _, text in self._load_failures]
+
+    def load_errors_for(self, own_plugins: Sequence[str]) -> list[str]:
+        """:attr:`load_errors` that concern a project listing ``own_plugins``."""
+        foreign = self.foreign_packs(own_plugins)
+        return [text for pack, text in self._load_failures if pack not in foreign]
 
     # ----------------------------------------------------------------- local packs
     @contextlib.contextmanager
@@ -99,24 +121,51 @@ class RuleRegistry:
             self._on_path.append(root)
 
     def load_local_packs(self, names: Sequence[str], root: Path) -> None:
-        """Import and register ``plugins = [...]`` modules, with the project root importable."""
+        """Import and register ``plugins = [...]`` modules of the project at ``root``, with
+        the project root importable; a module that is not a file of that project is refused
+        before it is imported."""
         for name in names:
-            if name in self._local or self._manager.get_plugin(name) is not None:
+            if self._local.get(name) == root:
                 continue
-            self._local.add(name)
+            if self._manager.get_plugin(name) is not None and name not in self._local:
+                continue  # an installed pack of that name is already registered
+            self._catalogue = None
+            where = "(from plugins in [tool.celery-lint])"
+            if name in self._local:
+                # One module name, one module: another project of the run loaded it first.
+                self._load_failures.append(
+                    (
+                        name,
+                        f"rule pack '{name}' {where} of {root} refused: the module of that name "
+                        f"is the one of {self._local[name]}",
+                    )
+                )
+                continue
+            self._local[name] = root
             if str(root) not in self._pack_roots:
                 self._pack_roots.append(str(root))
             with self.importable():
                 self._put_on_path(str(root))
                 try:
+                    outside = _outside_project(name, root)
+                    if outside is not None:
+                        self._load_failures.append(
+                            (
+                                name,
+                                f"rule pack '{name}' {where} refused: {outside}; a local pack must be "
+                                f"a module inside the project that lists it ({root})",
+                            )
+                        )
+                        continue
                     module = importlib.import_module(name)
+                    outside = _outside_project(name, root)  # a package may move its modules
+                    if outside is not None:
+                        raise ImportError(outside)
                     self._manager.register(module, name=name)
                 except Exception as exc:
-                    self.load_errors.append(
-                        f"rule pack '{name}' (from plugins in [tool.celery-lint]) "
-                        f"could not be loaded: {_one_line(exc)}"
+                    self._load_failures.append(
+                        (name, f"rule pack '{name}' {where} could not be loaded: {_one_line(exc)}")
                     )
-            self._catalogue = None
 
     @property
     def local_pack_names(self) -> set[str]:
@@ -125,7 +174,7 @@ class RuleRegistry:
 
     def foreign_packs(self, own_plugins: Sequence[str]) -> set[str]:
         """Local packs of other projects of the run: their rules do not apply to this one."""
-        return self._local - set(own_plugins)
+        return set(self._local) - set(own_plugins)
 
     # ----------------------------------------------------------------- packs for tests
     def register(self, plugin: Any, name: str) -> None:
@@ -141,7 +190,7 @@ class RuleRegistry:
     def catalogue(self) -> Catalogue:
         if self._catalogue is None:
             with self.importable():
-                self._catalogue = _build_catalogue(self._manager, self.load_errors)
+                self._catalogue = _build_catalogue(self._manager, self._load_failures)
         return self._catalogue
 
     @property
@@ -152,7 +201,13 @@ class RuleRegistry:
     @property
     def errors(self) -> list[str]:
         """Packs that could not be loaded or were refused: one line each."""
-        return self.catalogue.errors
+        return [text for _, text in self.catalogue.failures]
+
+    def errors_for(self, own_plugins: Sequence[str]) -> list[str]:
+        """:attr:`errors` that concern a project listing ``own_plugins``: the installed
+        packs' and its own local packs', not other projects' local packs."""
+        foreign = self.foreign_packs(own_plugins)
+        return [text for pack, text in self.catalogue.failures if pack not in foreign]
 
     @property
     def extension_settings(self) -> tuple[str, ...]:
@@ -179,8 +234,8 @@ class RuleRegistry:
         return [rule.CODE for rule in self.rules if pack_of.get(rule.CODE) not in foreign]
 
 
-def _build_catalogue(manager: pluggy.PluginManager, load_errors: list[str]) -> Catalogue:
-    result = Catalogue(errors=list(load_errors))
+def _build_catalogue(manager: pluggy.PluginManager, load_failures: list[tuple[str | None, str]]) -> Catalogue:
+    result = Catalogue(failures=list(load_failures))
     rules: list[type[Rule]] = []
     extension: list[str] = []
     options: list[RuleOption] = []
@@ -192,7 +247,7 @@ def _build_catalogue(manager: pluggy.PluginManager, load_errors: list[str]) -> C
             pack_settings = _call(plugin, "celery_lint_extension_settings")
             pack_options = _call(plugin, "celery_lint_options")
         except Exception as exc:
-            result.errors.append(f"rule pack '{pack}' failed: {_one_line(exc)}")
+            result.failures.append((pack, f"rule pack '{pack}' failed: {_one_line(exc)}"))
             continue
         problems = [p for rule in pack_rules for p in validate_rule(rule)]
         for rule in pack_rules:
@@ -203,7 +258,7 @@ def _build_catalogue(manager: pluggy.PluginManager, load_errors: list[str]) -> C
         duplicates = {c for c in codes if c is not None and codes.count(c) > 1}
         problems += [f"code {c} is used by two of its rules" for c in sorted(duplicates)]
         if problems:
-            result.errors.append(f"rule pack '{pack}' refused: {'; '.join(problems)}")
+            result.failures.append((pack, f"rule pack '{pack}' refused: {'; '.join(problems)}"))
             continue
         for rule in pack_rules:
             seen_codes[rule.CODE] = pack
@@ -215,6 +270,35 @@ def _build_catalogue(manager: pluggy.PluginManager, load_errors: list[str]) -> C
     result.extension_settings = tuple(extension)
     result.options = tuple(options)
     return result
+
+
+def _outside_project(name: str, root: Path) -> str | None:
+    """Why the module ``name`` is not a file of the project at ``root`` (None when it is).
+    Only the top-level package is looked up before anything is imported (looking up a
+    submodule would import its package); for a dotted name the module itself is checked
+    once imported."""
+    top = name.partition(".")[0]
+    module = sys.modules.get(name if name in sys.modules else top)
+    if module is not None:
+        locations = [getattr(module, "__file__", None), *(getattr(module, "__path__", None) or [])]
+    else:
+        importlib.invalidate_caches()
+        try:
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None:
+            return None  # importing it reports ModuleNotFoundError
+        locations = [spec.origin if spec.has_location else None, *(spec.submodule_search_locations or [])]
+    files = [str(location) for location in locations if location]
+    if not files:
+        return f"module '{top}' is not a file (built into Python)"
+    real_root = os.path.realpath(root)
+    for file in files:
+        real = os.path.realpath(file)
+        if os.path.commonpath([real, real_root]) != real_root:
+            return f"module '{top}' is {file}, outside the project"
+    return None
 
 
 def _call(plugin: Any, hook: str) -> list[Any]:

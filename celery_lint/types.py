@@ -44,9 +44,16 @@ class Violation:
     name: str = ""
     end_line: int = 0
     end_column: int = 0
-    fixable: bool = False
+    fix_safety: str | None = None
+    """``"safe"`` when ``--fix`` repairs the finding, ``"unsafe"`` when only ``--fix
+    --unsafe-fixes`` does (the fix changes what the code does), None when no fix is offered."""
     # Not part of equality or order: it follows from the finding, it never tells two apart.
     kind: Kind = field(default=Kind.FINDING, compare=False)
+
+    @property
+    def fixable(self) -> bool:
+        """A fix is offered (safe or unsafe): see ``fix_safety``."""
+        return self.fix_safety is not None
 
     @property
     def text(self) -> str:
@@ -68,7 +75,7 @@ class Violation:
                 "column",
                 "end_line",
                 "end_column",
-                "fixable",
+                "fix_safety",
             )
         }
 

@@ -28,6 +28,11 @@ SUMMARY_LINE = re.compile(
     rf"^(No findings in \d+ files? checked \({_SEEN}\)\.|"
     rf"Found \d+ findings? in \d+ files? \(\d+ files? checked; {_SEEN}\)\.)$"
 )
+# The last line of a text run with findings that have fixes (ruff's wording).
+FIXES_LINE = re.compile(
+    r"^(\d+ fix(es)? available with --fix(, \d+ more with --unsafe-fixes)?"
+    r"|\d+ fix(es)? available with --fix --unsafe-fixes)$"
+)
 # A project that imports Celery where no app (or no task) was found: one such line on stderr.
 WARNING_PREFIX = "celery-lint: warning: "
 
@@ -62,6 +67,12 @@ class Run:
     @property
     def lines(self) -> list[str]:
         return self.stdout.splitlines()
+
+    @property
+    def summary(self) -> str:
+        """The summary line (``Found ...``/``No findings ...``), before the hints and the
+        line of available fixes that may follow it."""
+        return next((line for line in reversed(self.lines) if SUMMARY_LINE.match(line)), "")
 
     @property
     def finding_lines(self) -> list[str]:

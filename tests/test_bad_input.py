@@ -38,7 +38,7 @@ def test_syntax_error_is_cel900_and_the_run_goes_on(project: Project) -> None:
     assert bad == [(4, "CEL900")], run
     assert "syntax error" in run.stdout and "line 4" in run.stdout, run
     _assert_good_file_still_checked(run)
-    assert run.lines[-1] == "Found 3 findings in 2 files (2 files checked; 0 apps, 1 task).", run
+    assert run.summary == "Found 3 findings in 2 files (2 files checked; 0 apps, 1 task).", run
 
 
 def test_syntax_error_only_selected_codes(project: Project) -> None:
@@ -208,7 +208,7 @@ def test_empty_file(project: Project) -> None:
     run = project.run("--select", SELECT)
     assert run.returncode == 1, run
     _assert_good_file_still_checked(run)
-    assert run.lines[-1] == "Found 2 findings in 1 file (3 files checked; 0 apps, 1 task).", run
+    assert run.summary == "Found 2 findings in 1 file (3 files checked; 0 apps, 1 task).", run
 
 
 def test_large_generated_file_finishes(project: Project) -> None:

@@ -18,6 +18,7 @@ from conftest import (
     BARE_TASK,
     CLEAN_TASK,
     FINDING_LINE,
+    FIXES_LINE,
     SELECT,
     SUMMARY_LINE,
     TASK_CODES,
@@ -57,14 +58,14 @@ def test_findings_exit_1_with_summary(project: Project) -> None:
         ("tasks.py", 4, 1, "CEL201"),
         ("tasks.py", 4, 1, "CEL205"),
     ]
-    assert run.lines[-1] == "Found 2 findings in 1 file (1 file checked; 0 apps, 1 task).", run
+    assert run.summary == "Found 2 findings in 1 file (1 file checked; 0 apps, 1 task).", run
     assert run.error_lines == [], run
     default = project.run()
     assert default.returncode == 1, default
     assert default.codes_in("tasks.py") >= TASK_CODES, default
     count = len(default.findings)
     assert (
-        default.lines[-1]
+        default.summary
         == f"Found {count} finding{'s' if count > 1 else ''} in 1 file (1 file checked; 0 apps, 1 task)."
     ), default
 
@@ -74,7 +75,7 @@ def test_exit_zero_gives_0_and_still_prints_findings(project: Project) -> None:
     run = project.run("--exit-zero")
     assert run.returncode == 0, run
     assert run.codes_in("tasks.py") >= TASK_CODES, run
-    assert run.lines[-1].startswith(f"Found {len(run.findings)} findings"), run
+    assert run.summary.startswith(f"Found {len(run.findings)} findings"), run
 
 
 def test_unknown_option_is_a_usage_error(project: Project) -> None:
@@ -267,7 +268,7 @@ def test_nonexistent_path_is_an_error_but_other_paths_are_checked(project: Proje
 
 
 # --------------------------------------------------------------------------- text output
-def test_text_output_is_sorted_relative_and_ends_with_one_summary_line(project: Project) -> None:
+def test_text_output_is_sorted_relative_and_ends_with_the_summary_and_fixes_lines(project: Project) -> None:
     project.write("pkg/__init__.py", "")
     project.write("pkg/b.py", BARE_TASK)
     project.write(
@@ -278,9 +279,10 @@ def test_text_output_is_sorted_relative_and_ends_with_one_summary_line(project: 
     project.write("a_first.py", BARE_TASK)
     run = project.run("--select", SELECT)
     assert run.returncode == 1, run
-    body, summary = run.lines[:-1], run.lines[-1]
+    body, summary, fixes = run.lines[:-2], run.lines[-2], run.lines[-1]
     assert body and all(FINDING_LINE.match(line) for line in body), run
     assert SUMMARY_LINE.match(summary), run
+    assert FIXES_LINE.match(fixes), run
     assert summary == f"Found {len(body)} findings in 3 files (4 files checked; 0 apps, 3 tasks).", run
     keys = [(p, line, col, code) for p, line, col, code in run.findings]
     assert keys == sorted(keys), run
@@ -308,10 +310,10 @@ def test_json_output(project: Project) -> None:
     assert set(data) == {"findings", "summary"}
     findings = data["findings"]
     assert len(findings) == 3
-    keys = {"code", "name", "message", "path", "line", "column", "end_line", "end_column", "fixable"}
+    keys = {"code", "name", "message", "path", "line", "column", "end_line", "end_column", "fix_safety"}
     for finding in findings:
         assert set(finding) == keys
-        assert isinstance(finding["fixable"], bool)
+        assert finding["fix_safety"] in ("safe", "unsafe", None)
         assert all(
             isinstance(finding[k], int) and finding[k] >= 1
             for k in ("line", "column", "end_line", "end_column")
@@ -562,7 +564,7 @@ def test_per_file_ignores(project: Project) -> None:
     assert run.codes_in("tasks.py") == {"CEL201"}, run
     assert run.codes_in(os.path.join("legacy", "old.py")) == set(), run
     assert run.codes_in(os.path.join("legacy", "deep", "older.py")) == set(), run
-    assert run.lines[-1] == "Found 1 finding in 1 file (3 files checked; 0 apps, 3 tasks).", run
+    assert run.summary == "Found 1 finding in 1 file (3 files checked; 0 apps, 3 tasks).", run
 
 
 def test_exclude_in_configuration(project: Project) -> None:
@@ -573,7 +575,7 @@ def test_exclude_in_configuration(project: Project) -> None:
     project.config('[tool.celery-lint]\nexclude = ["generated", "migrations"]\n')
     run = project.run()
     assert {p for p, *_ in run.findings} == {"tasks.py", os.path.join("pkg", "keep.py")}, run
-    assert run.lines[-1].endswith("(2 files checked; 0 apps, 2 tasks)."), run
+    assert run.summary.endswith("(2 files checked; 0 apps, 2 tasks)."), run
     # the same when the folder holding the excluded one is named
     run = project.run("pkg")
     assert {p for p, *_ in run.findings} == {os.path.join("pkg", "keep.py")}, run

@@ -56,7 +56,16 @@ def _make_project(root: Path) -> dict[str, bytes]:
 
 def _start_fix(root: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "celery_lint", "--fix", "--no-cache", "--select", "CEL101", "."],
+        [
+            sys.executable,
+            "-m",
+            "celery_lint",
+            "--fix",
+            "--unsafe-fixes",
+            "--no-cache",
+            "--select=CEL101",
+            ".",
+        ],
         cwd=root,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -376,7 +376,7 @@ PICKLE_TASK = (
 
 def test_diff_prints_a_diff_and_changes_nothing(project: Project):
     path = project.write("tasks.py", PICKLE_TASK)
-    run = project.run("--diff", "--select", "CEL101", "tasks.py")
+    run = project.run("--diff", "--unsafe-fixes", "--select", "CEL101", "tasks.py")
     assert run.returncode == 1, run
     assert "--- a/tasks.py" in run.stdout and "+++ b/tasks.py" in run.stdout
     assert "-app = Celery('proj', task_serializer='pickle')" in run.stdout
@@ -394,7 +394,7 @@ def test_diff_exits_0_when_nothing_would_change(project: Project):
 
 def test_fix_writes_and_exits_0_when_nothing_remains(project: Project):
     path = project.write("tasks.py", PICKLE_TASK)
-    run = project.run("--fix", "--select", "CEL101", "tasks.py")
+    run = project.run("--fix", "--unsafe-fixes", "--select", "CEL101", "tasks.py")
     assert run.returncode == 0, run
     assert "Fixed 1 file." in run.stdout
     assert path.read_text("utf-8") == PICKLE_TASK.replace("'pickle'", "'json'")
@@ -402,16 +402,19 @@ def test_fix_writes_and_exits_0_when_nothing_remains(project: Project):
 
 def test_fix_exits_1_and_prints_what_remains(project: Project):
     path = project.write("tasks.py", PICKLE_TASK)
-    run = project.run("--fix", "--select", "CEL101,CEL201", "tasks.py")
+    run = project.run("--fix", "--select", "CEL101,CEL201,CEL604", "tasks.py")
     assert run.returncode == 1, run
-    assert path.read_text("utf-8") == PICKLE_TASK.replace("'pickle'", "'json'")
-    assert run.codes_in("tasks.py") == {"CEL201"}, run  # unsafe: reported, not fixed
+    assert path.read_text("utf-8") == PICKLE_TASK.replace(
+        "'pickle')", "'pickle', broker_connection_retry_on_startup=True)"
+    )
+    assert run.codes_in("tasks.py") == {"CEL101", "CEL201"}, run  # unsafe: reported, not fixed
+    assert run.stdout.splitlines()[-1] == "2 fixes available with --fix --unsafe-fixes", run
 
 
 def test_unsafe_fixes_only_when_asked(project: Project):
     path = project.write("tasks.py", PICKLE_TASK)
     safe = project.run("--diff", "--select", "CEL101,CEL201", "tasks.py")
-    assert "time_limit" not in safe.stdout
+    assert "time_limit" not in safe.stdout and "'json'" not in safe.stdout, safe
     unsafe = project.run("--fix", "--unsafe-fixes", "--select", "CEL101,CEL201", "tasks.py")
     assert unsafe.returncode == 0, unsafe
     assert path.read_text("utf-8") == PICKLE_TASK.replace("'pickle'", "'json'").replace(
@@ -460,7 +463,7 @@ def test_cel201_alone_sets_a_soft_limit_below_its_hard_limit(project: Project):
 def test_latin1_file_keeps_its_encoding(project: Project):
     code = "# -*- coding: latin-1 -*-\n# Café\n" + PICKLE_TASK
     path = project.write("tasks.py", code.encode("latin-1"))
-    run = project.run("--fix", "--select", "CEL101", "tasks.py")
+    run = project.run("--fix", "--unsafe-fixes", "--select", "CEL101", "tasks.py")
     assert run.returncode == 0, run
     data = path.read_bytes()
     assert b"Caf\xe9" in data
@@ -492,7 +495,7 @@ def test_noqa_and_per_file_ignores_are_not_fixed(project: Project):
     legacy = project.write("legacy.py", PICKLE_TASK)
     quiet = project.write("quiet.py", PICKLE_TASK.replace("'pickle')\n", "'pickle')  # noqa: CEL101\n"))
     before = quiet.read_text("utf-8")
-    run = project.run("--fix", "--select", "CEL101", ".")
+    run = project.run("--fix", "--unsafe-fixes", "--select", "CEL101", ".")
     assert run.returncode == 0, run
     assert legacy.read_text("utf-8") == PICKLE_TASK
     assert quiet.read_text("utf-8") == before

@@ -150,7 +150,8 @@ def test_every_rule_gives_the_cli_findings(tmp_path: Path) -> None:
         )
         folders.append(folder)
     codes = ",".join(EVERY_FLAKE8_RULE)
-    expected = cli_findings(tmp_path, "--select", codes, *folders)
+    # CEL900 runs whatever the selection; flake8 leaves it to its E999.
+    expected = cli_findings(tmp_path, "--select", codes, "--ignore", "CEL900", *folders)
     run = flake8("--select", codes, *folders, cwd=tmp_path)
     assert {f[0].split("/")[0] for f in expected} == set(folders), "every project has findings"
     assert run.findings == expected, describe(expected, run.findings)

@@ -344,10 +344,10 @@ def test_directory_named_like_a_module_with_fix(project: Project) -> None:
     (project.root / "x.py").mkdir()
     project.write("x.py/conf.py", PICKLE_CONF)
     project.write("good.py", BARE_TASK)
-    run = project.run("--diff", "--select", "CEL101")
+    run = project.run("--diff", "--unsafe-fixes", "--select", "CEL101")
     assert run.returncode == 1 and "Traceback" not in run.stderr, run
     assert "+app.conf.task_serializer = 'json'" in run.stdout, run
-    run = project.run("--fix", "--select", "CEL101")
+    run = project.run("--fix", "--unsafe-fixes", "--select", "CEL101")
     assert run.returncode == 0, run
     assert "'json'" in (project.root / "x.py" / "conf.py").read_text()
 
@@ -467,7 +467,7 @@ def test_config_option_naming_a_directory(project: Project) -> None:
 
 
 def test_flake8_with_bad_configuration_reports_it_and_goes_on(project: Project) -> None:
-    """flake8 keeps its own checks; the plugin says once what is wrong and checks nothing."""
+    """flake8 keeps its own checks; the plugin says what is wrong and checks nothing."""
     project.write("good.py", BARE_TASK + "import os\n")
     project.config('[tool.celery-lint]\nselect = "CEL201"\n')
     proc = _flake8(project, "--select", "CEL,F401", "good.py")

@@ -66,7 +66,7 @@ def test_findings_line_keeps_its_start_and_adds_the_figures(project: Project) ->
     project.write("proj/more.py", bare_tasks(1))
     run = project.run("--select", "CEL201")
     assert run.returncode == 1, run
-    assert run.lines[-1] == "Found 1 finding in 1 file (4 files checked; 1 app, 3 tasks).", run
+    assert run.summary == "Found 1 finding in 1 file (4 files checked; 1 app, 3 tasks).", run
     assert run.stderr == "", run
 
 
@@ -146,7 +146,7 @@ def test_tasks_without_an_app_warn_and_keep_the_exit_code(project: Project) -> N
     project.write("tasks.py", BARE_TASK)
     run = project.run("--select", "CEL201")
     assert run.returncode == 1, run
-    assert run.lines[-1] == "Found 1 finding in 1 file (1 file checked; 0 apps, 1 task).", run
+    assert run.summary == "Found 1 finding in 1 file (1 file checked; 0 apps, 1 task).", run
     assert warnings(run) == [
         f"proj_root imports Celery but {NO_APP} and no app configuration was checked; {WHY}"
     ]
@@ -234,10 +234,11 @@ def test_hints_from_three_tasks_of_one_cause(project: Project) -> None:
     run = project.run("--select", "CEL201,CEL205")
     assert run.returncode == 1, run
     where = os.path.join("proj", "celery.py")
-    assert run.lines[-3:] == [
+    assert run.lines[-4:] == [
         "Found 6 findings in 1 file (4 files checked; 1 app, 5 tasks).",
         f"3 tasks have no time limit: one task_time_limit in {where} covers them all",
         f"3 tasks acknowledge before they run: one task_acks_late = True in {where} covers them all",
+        "6 fixes available with --fix --unsafe-fixes",
     ], run
 
 
@@ -245,18 +246,18 @@ def test_no_hint_below_three_tasks_or_for_suppressed_findings(project: Project) 
     app_project(project)
     project.write("proj/more.py", bare_tasks(2))
     run = project.run("--select", "CEL201")
-    assert run.lines[-1] == "Found 2 findings in 1 file (4 files checked; 1 app, 4 tasks).", run
+    assert run.summary == "Found 2 findings in 1 file (4 files checked; 1 app, 4 tasks).", run
     source = bare_tasks(3).replace("def bare_2():", "def bare_2():  # noqa: CEL201")
     project.write("proj/more.py", source)
     run = project.run("--select", "CEL201")
-    assert run.lines[-1] == "Found 2 findings in 1 file (4 files checked; 1 app, 5 tasks).", run
+    assert run.summary == "Found 2 findings in 1 file (4 files checked; 1 app, 5 tasks).", run
 
 
 def test_no_hint_without_an_app(project: Project) -> None:
     for name in ("a", "b", "c"):
         project.write(f"{name}.py", BARE_TASK.replace("bare", name))
     run = project.run("--select", "CEL201")
-    assert run.lines[-1].startswith("Found 3 findings in 3 files"), run
+    assert run.summary.startswith("Found 3 findings in 3 files"), run
 
 
 DJANGO_CELERY = (
@@ -304,7 +305,7 @@ def test_hint_names_the_settings_module_and_its_spelling(
     project.write("shop/tasks.py", bare_tasks(3, "@shared_task", "from celery import shared_task\n"))
     run = project.run("--select", "CEL201,CEL205")
     where = os.path.join("proj", "settings.py")
-    assert run.lines[-2:] == [
+    assert run.lines[-3:-1] == [
         f"3 tasks have no time limit: one {time_limit} in {where} covers them all",
         f"3 tasks acknowledge before they run: one {acks_late} = True in {where} covers them all",
     ], run

@@ -11,7 +11,7 @@ from ..types import Kind, LintResult, Violation
 from .fixing import FixInterrupted, fix_paths
 from .linter import UNPARSABLE, UNPARSABLE_PREFIX, UNUSED_NOQA, Engine, display_path
 from .runner import collect_targets, lint_paths
-from .selection import engine_for, ignored_codes, project_settings, select_rules
+from .selection import check_project_selectors, engine_for, ignored_codes, project_settings, select_rules
 
 __all__ = [
     "UNPARSABLE",
@@ -22,6 +22,7 @@ __all__ = [
     "Kind",
     "LintResult",
     "Violation",
+    "check_project_selectors",
     "collect_targets",
     "display_path",
     "engine_for",

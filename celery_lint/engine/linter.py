@@ -211,7 +211,7 @@ class Engine:
                 name=by_code[code].NAME,
                 end_line=end_line,
                 end_column=end_column + 1,
-                fixable=finding.fixable,
+                fix_safety=by_code[code].FIX_SAFETY if finding.fixable else None,
             )
             if result.get(violation) is None:
                 result[violation] = finding.fix
@@ -236,12 +236,13 @@ class Engine:
         return sorted(result.items(), key=lambda item: item[0])
 
     def _unparsable(self, file: SourceFile, shown: str) -> list[Violation]:
-        if not self.report_unparsable:
-            return []
         error = file.error or "cannot parse file"
         # A file CPython accepts but celery-lint did not analyse is an error of the run,
-        # not a finding in the code; the reason the model gives says which it is.
+        # not a finding in the code; the reason the model gives says which it is. An error
+        # is reported whatever the selection: no selected rule checked the file.
         kind = Kind.ANALYSIS_SKIPPED if error.startswith(ANALYSIS_SKIPPED) else Kind.FINDING
+        if not self.report_unparsable and kind is Kind.FINDING:
+            return []
         line, column = 1, 1
         match = re.search(r"at line (\d+)(?:, column (\d+))?", error)
         if match:

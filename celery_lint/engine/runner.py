@@ -380,6 +380,8 @@ def projects_of(
     errors: list[str],
     base: Path | None = None,
     skipped: SkippedPaths | None = None,
+    *,
+    load_packs: bool = True,
 ) -> tuple[dict[Path, Settings], dict[Path, dict[Path, bool]], set[Path]]:
     """Each project's settings, its files to check (file -> named by the user), and the
     projects whose files were all found by walking a folder as the model would.
@@ -388,7 +390,8 @@ def projects_of(
     nested project (a folder with its own marker) belongs to that project. Roots follow
     :func:`~celery_lint.project.roots.find_project_root` (``base``: see :func:`lint_paths`).
     Paths are real (see :mod:`celery_lint.project.discovery`); ``skipped``: where the walks
-    record what they left out.
+    record what they left out. ``load_packs=False``: the projects' local rule packs are not
+    imported (nothing is linted).
     """
     config_path = Path(config_file) if config_file else None
     path_list = [Path(p) for p in paths] or [Path(".")]
@@ -397,7 +400,10 @@ def projects_of(
         roots.setdefault(find_project_root(path, base), []).append(path)
     # Every project's settings first: their local rule packs must all be known before any
     # project's selectors are checked, whatever the order of the paths.
-    all_settings = {root: settings or project_settings(registry, root, config_path) for root in roots}
+    all_settings = {
+        root: settings or project_settings(registry, root, config_path, load_packs=load_packs)
+        for root in roots
+    }
     projects: dict[Path, dict[Path, bool]] = {}
     walked: set[Path] = set()
     for root, root_paths in roots.items():
@@ -411,7 +417,9 @@ def projects_of(
             named = target in named_paths
             owner = root if named else owners.owner(target)
             if owner not in all_settings:
-                all_settings[owner] = settings or project_settings(registry, owner, config_path)
+                all_settings[owner] = settings or project_settings(
+                    registry, owner, config_path, load_packs=load_packs
+                )
             seen.add(owner)
             chosen = projects.setdefault(owner, {})
             chosen[target] = chosen.get(target, False) or named

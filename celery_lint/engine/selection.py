@@ -15,18 +15,36 @@ from ..project.files import is_excluded
 from ..registry import RuleRegistry
 from ..rules import all_rules
 from ..rules.base import Rule
-from .linter import Engine
+from .linter import UNPARSABLE, Engine
 
 
-def project_settings(registry: RuleRegistry, root: Path, config_file: Path | None) -> Settings:
+def project_settings(
+    registry: RuleRegistry, root: Path, config_file: Path | None, *, load_packs: bool = True
+) -> Settings:
     """The validated configuration of the project at ``root``. Its ``plugins`` (local rule
-    packs) are loaded first, so the options their rules declare are known."""
+    packs) are loaded first, so the options their rules declare are known. A local pack is
+    code the project runs: ``load_packs=False`` (what does not lint: ``celery-lint tasks``)
+    leaves it unimported, and the keys and codes it may declare unchecked."""
     source = read_config(root, config_file)
-    registry.load_local_packs(source.plugins, root)
-    vocabulary = RuleVocabulary(
-        registry.rule_options(), registry.codes_for(source.plugins), lenient=bool(registry.load_errors)
-    )
+    if load_packs:
+        registry.load_local_packs(source.plugins, root)
+    lenient = bool(registry.load_errors_for(source.plugins)) or (not load_packs and bool(source.plugins))
+    vocabulary = RuleVocabulary(registry.rule_options(), registry.codes_for(source.plugins), lenient=lenient)
     return settings_from(source, vocabulary)
+
+
+def check_project_selectors(registry: RuleRegistry, project: Settings) -> None:
+    """Every code or prefix the project's configuration names is one of its rules' (a
+    ConfigError names the first that is not), also where the front end does the selecting."""
+    codes = [rule.CODE for rule in registry.rules]
+    where = f"{project.source} [tool.celery-lint]: " if project.source else ""
+    for selectors, what in (
+        (project.select or [], "select"),
+        (project.extend_select, "extend-select"),
+        (project.ignore, "ignore"),
+        *((codes_ignored, "per-file-ignores") for codes_ignored in project.per_file_ignores.values()),
+    ):
+        check_selectors(selectors, codes, where + what)
 
 
 def ignored_codes(settings: Settings, relpath: str) -> tuple[str, ...]:
@@ -51,13 +69,15 @@ def select_rules(
     rules: Sequence[type[Rule]] | None = None,
 ) -> list[type[Rule]]:
     """Of ``rules`` (the built-in ones when None), those these selectors enable; opt-in
-    rules need their full code (or ``ALL``)."""
+    rules need their full code (or ``ALL``). CEL900 is on whatever the selection, unless
+    ignored: a file that could not be checked would otherwise pass as a clean one (ruff
+    reports syntax errors whatever its selection too)."""
     chosen: list[type[Rule]] = []
     selectors = list(select) if select is not None else []
     selectors += list(extend_select)
     for rule in rules if rules is not None else all_rules():
         code = rule.CODE
-        if "ALL" in selectors:
+        if "ALL" in selectors or code == UNPARSABLE:
             enabled = True
         elif select is None and rule.DEFAULT:
             enabled = True  # no --select: every default rule, built-in or from a pack
@@ -83,15 +103,12 @@ def engine_for(
     in ``celery_lint.testing``)."""
     if rules is not None:
         return _engine(registry, list(rules), project)
+    check_project_selectors(registry, project)
     codes = [rule.CODE for rule in registry.rules]
     for selectors, what in (
-        (project.select or [], "select"),
-        (project.extend_select, "extend-select"),
-        (project.ignore, "ignore"),
         (select or [], "--select"),
         (extend_select, "--extend-select"),
         (ignore, "--ignore"),
-        *((codes_ignored, "per-file-ignores") for codes_ignored in project.per_file_ignores.values()),
     ):
         check_selectors(selectors, codes, what)
     chosen = select_rules(

@@ -6,7 +6,9 @@ The first item to run lints every collected file at once through :func:`lint_pat
 (one project model for the run, the project's ``[tool.celery-lint]`` selection, noqa and
 per-file ignores), and each item reports its own file. Errors fail an item too, decided
 by the kind of what the run returns: a file whose analysis was skipped fails with that
-error, and an error of the run (a refused rule pack) fails every file it checked.
+error, and an error of the run (a refused rule pack) fails every file it checked. A
+project whose configuration cannot be used fails every Python file of it with that error
+(one line, no traceback): nothing of it was checked.
 """
 
 from __future__ import annotations
@@ -68,14 +70,22 @@ def _settings_for(config: pytest.Config, path: Path) -> tuple[Path, Settings]:
 
 
 def _root_settings(config: pytest.Config, root: Path) -> Settings:
+    """The settings of the project at ``root``; a ConfigError (raised again for every file
+    of the project, read once) when its configuration cannot be used."""
     from celery_lint.engine import project_settings
 
     cache = config.stash.setdefault(_SETTINGS, {})
     if root not in cache:
         registry = _registry(config)
         with registry.importable():
-            cache[root] = project_settings(registry, root, None)
-    settings: Settings = cache[root]
+            try:
+                cache[root] = project_settings(registry, root, None)
+            except ConfigError as exc:
+                cache[root] = exc
+    known = cache[root]
+    if isinstance(known, ConfigError):
+        raise known
+    settings: Settings = known
     return settings
 
 
@@ -84,8 +94,10 @@ def collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector 
         return None
     try:
         root, settings = _settings_for(parent.config, file_path)
-    except ConfigError as exc:
-        raise pytest.UsageError(f"celery-lint: {exc}") from exc
+    except ConfigError:
+        # The file's item fails with the error (its exclusion cannot be known either).
+        broken: pytest.Collector = CeleryLintFile.from_parent(parent, path=file_path)
+        return broken
     try:
         relpath = str(real_path(file_path).relative_to(root))
     except ValueError:
@@ -141,17 +153,22 @@ def _lint_session(session: pytest.Session) -> dict[Path, _Outcome]:
     paths = sorted(spelled)
     by_root: dict[Path, list[Path]] = {}
     for path in paths:
-        root, _ = _settings_for(session.config, path)
-        by_root.setdefault(root, []).append(path)
+        by_root.setdefault(find_project_root(path, session.config.rootpath), []).append(path)
     outcomes: dict[Path, _Outcome] = {path: _Outcome() for path in paths}
     for root, files in by_root.items():
-        settings = _root_settings(session.config, root)
-        result = lint_paths(
-            [spelled[path] for path in files],
-            settings=settings,
-            registry=_registry(session.config),
-            base=session.config.rootpath,
-        )
+        try:
+            settings = _root_settings(session.config, root)
+            result = lint_paths(
+                [spelled[path] for path in files],
+                settings=settings,
+                registry=_registry(session.config),
+                base=session.config.rootpath,
+            )
+        except ConfigError as exc:
+            # Nothing of this project was checked: every one of its files fails with why.
+            for path in files:
+                outcomes[path].errors.append(str(exc))
+            continue
         for violation in result.violations:
             outcome = outcomes.setdefault(real_path(violation.path), _Outcome())
             if violation.kind.is_error:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...config import Settings
+from ...fix_layout import line_length_of
 from ...fixes import apply_fixes
 from ...project.files import SourceFile, parse_with_large_stack
 from ...project.model import ProjectModel
@@ -73,6 +74,7 @@ def fix_project(
     outcome = FixOutcome()
     overlay: dict[Path, str] = {}
     allowed = _fixable_codes(engine.known_rules, unsafe)
+    line_length = line_length_of(root)
     model: ProjectModel | None = None
     final: ProjectModel | None = None
     found: dict[Path, list[Violation]] = {}
@@ -97,7 +99,7 @@ def fix_project(
                 if reason is not None:
                     outcome.not_fixed[path] = reason
                     continue
-            new_text, applied = _apply_valid(file.tree, file.text, fixes)
+            new_text, applied = _apply_valid(file.tree, file.text, fixes, line_length)
             if new_text is None:
                 outcome.not_fixed[path] = _NOT_REPRODUCED
                 overlay.pop(path, None)
@@ -147,12 +149,15 @@ def _not_reproducible(file: SourceFile) -> str | None:
     return None if same else f"its encoding ({file.encoding}) does not give back its bytes"
 
 
-def _apply_valid(tree: cst.Module, text: str, fixes: Sequence[Fix]) -> tuple[str | None, int]:
+def _apply_valid(
+    tree: cst.Module, text: str, fixes: Sequence[Fix], line_length: int | None = None
+) -> tuple[str | None, int]:
     """The text with every fix applied, when the result is valid Python; else with as many
     fixes as keep it valid, one at a time (a fix that breaks the file is never kept).
-    Outside the edits the text is ``text`` exactly; None when that cannot be ensured."""
+    Outside the edits the text is ``text`` exactly; None when that cannot be ensured.
+    ``line_length``: the project's, for the layout of the options a fix adds."""
     compiles = _compiles(text)
-    new_tree, applied = apply_fixes(tree, fixes)
+    new_tree, applied = apply_fixes(tree, fixes, line_length)
     if applied == 0:
         return text, 0
     if not _valid(new_tree.code, compiles):
@@ -163,7 +168,7 @@ def _apply_valid(tree: cst.Module, text: str, fixes: Sequence[Fix]) -> tuple[str
                 kept.append(fix)
         if not kept:
             return text, 0
-        new_tree, applied = apply_fixes(tree, kept)
+        new_tree, applied = apply_fixes(tree, kept, line_length)
     printed = tree.code
     if printed == text:
         return new_tree.code, applied

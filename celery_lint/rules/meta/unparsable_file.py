@@ -7,7 +7,9 @@ class UnparsableFile(Rule):
     """
     ## What it does
     Reports a file that cannot be read, decoded or parsed. The engine reports it once
-    per file and goes on with the other files.
+    per file and goes on with the other files. It is reported whatever `select` says
+    (a file no rule could check must not pass as a clean one); `ignore`,
+    `per-file-ignores` and `# noqa: CEL900` still turn it off.
 
     ## Why is this bad?
     A file celery-lint cannot read is a file it cannot check: its tasks and settings

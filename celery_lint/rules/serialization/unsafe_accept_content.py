@@ -38,12 +38,14 @@ class UnsafeAcceptContent(Rule):
     ```
 
     ## Fix safety
-    Safe: the fix edits the list, tuple or set literal where it is written, in the same
+    Unsafe (`--fix --unsafe-fixes`): workers then refuse every pickle message, the ones
+    already queued included, and the tasks of a client still sending pickle are
+    rejected: switch the clients to JSON (CEL101, CEL103) and let the queues drain
+    first. The fix edits the list, tuple or set literal where it is written, in the same
     configuration form: a pickle entry is removed when the list also accepts JSON
     (`'json'` or `'application/json'`), else it becomes JSON in the same spelling
     (`'pickle'` -> `'json'`, `'application/x-python-serialize'` -> `'application/json'`),
-    so that a serializer CEL101 switches to JSON stays accepted. Workers then refuse
-    pickle messages, which is the point. A list given through a name or computed is
+    so that a serializer CEL101 switches to JSON stays accepted. A list given through a name or computed is
     left alone.
 
     ## References
@@ -55,7 +57,7 @@ class UnsafeAcceptContent(Rule):
     MESSAGE = "`{key}` accepts pickle ({form}): workers will deserialize code from the broker"
     FIX_TITLE = "accept only `json`"
     SKIP_TEST_CODE = True
-    FIX_SAFETY = "safe"
+    FIX_SAFETY = "unsafe"
     AUTOFIX_TITLE = "Accept `json` instead of pickle"
 
     VALID = [

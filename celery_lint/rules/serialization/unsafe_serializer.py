@@ -46,10 +46,13 @@ class UnsafeSerializer(Rule):
     ```
 
     ## Fix safety
-    Safe: the fix replaces the string `'pickle'` with `'json'` where it is written, in the
-    same configuration form and quotes. It does change what the tasks may be given:
-    arguments that only pickle could carry fail at publish time instead of running code
-    on the workers. A value given through a name (`SERIALIZER = 'pickle'`, used
+    Unsafe (`--fix --unsafe-fixes`): switching from pickle to JSON changes what the
+    project can send (arguments and results that only pickle could carry, such as
+    datetimes, sets or model instances, fail at publish time) and workers running the
+    new accept list (CEL102's fix) reject the pickle messages already queued: let the
+    queues drain before the switch. The fix replaces
+    the string `'pickle'` with `'json'` where it is written, in the same configuration
+    form and quotes. A value given through a name (`SERIALIZER = 'pickle'`, used
     elsewhere too) or computed is left alone, and so is a serializer whose accept list
     (`accept_content`, `result_accept_content`) does not admit JSON or cannot be read:
     the workers would reject every message. CEL102's fix puts `json` in place of
@@ -64,7 +67,7 @@ class UnsafeSerializer(Rule):
     MESSAGE = "`{key}` is set to `pickle` ({form}): any broker writer can run code on workers"
     FIX_TITLE = "use `json`"
     SKIP_TEST_CODE = True
-    FIX_SAFETY = "safe"
+    FIX_SAFETY = "unsafe"
     AUTOFIX_TITLE = "Use `json`"
 
     VALID = [

@@ -46,10 +46,12 @@ class UnsafeSerializerOption(Rule):
     ```
 
     ## Fix safety
-    Safe: the fix replaces the string `'pickle'` with `'json'` where it is written (the
-    keyword, the `options` entry or the class attribute), in the same quotes. Arguments
-    that only pickle could carry then fail at publish time instead of running code on the
-    workers. A value given through a name or computed is left alone, and so is every
+    Unsafe (`--fix --unsafe-fixes`): switching from pickle to JSON changes what the task
+    can be sent (arguments and results that only pickle could carry, such as datetimes,
+    sets or model instances, fail at publish time), and messages of the task already
+    queued in pickle are rejected once the workers stop accepting it. The fix replaces
+    the string `'pickle'` with `'json'` where it is written (the keyword, the `options`
+    entry or the class attribute), in the same quotes. A value given through a name or computed is left alone, and so is every
     finding while the workers' `accept_content` does not surely admit JSON (CEL102's
     fix comes first).
 
@@ -74,7 +76,7 @@ class UnsafeSerializerOption(Rule):
         b".si(",
         b"options",
     )
-    FIX_SAFETY = "safe"
+    FIX_SAFETY = "unsafe"
     AUTOFIX_TITLE = "Use `json`"
 
     VALID = [
