@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _fix(args: argparse.Namespace, registry: RuleRegistry) -> int:
     from .config import ConfigError
     from .engine import FixInterrupted, display_path, fix_paths
-    from .output import format_text, summary_line, unified_diff
+    from .output import format_text, skip_warnings, summary_line, unified_diff
 
     try:
         result, changes = fix_paths(
@@ -172,6 +172,8 @@ def _fix(args: argparse.Namespace, registry: RuleRegistry) -> int:
     _report_skipped_files(result)
     for error in result.errors:
         sys.stderr.write(f"celery-lint: error: {error}\n")
+    for warning in skip_warnings(result):
+        sys.stderr.write(f"celery-lint: warning: {warning}\n")
     if args.diff:
         for path, before, after in changes:
             sys.stdout.write(unified_diff(display_path(path), before, after))
