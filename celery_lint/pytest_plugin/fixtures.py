@@ -119,10 +119,12 @@ def celery_lint_app(_celery_lint_switch: AppSwitch) -> Any:
 
 
 def _runner(switch: AppSwitch) -> Runner:
+    from ._results import install_result_guard
     from ._runner import Runner
 
     if switch.runner is None:
         switch.runner = Runner(switch)
+        install_result_guard(switch.patch, switch.runner)
     runner: Runner = switch.runner
     runner.start()
     return runner
@@ -137,7 +139,7 @@ def _set_mode(switch: AppSwitch, mode: str) -> None:
 
 
 @pytest.fixture
-def celery_queue(_celery_lint_switch: AppSwitch) -> Iterator[TaskQueue]:
+def celery_queue(_celery_lint_switch: AppSwitch) -> TaskQueue:
     """Tasks are really published (serializer, routing, headers, publish signals,
     ``send_task``) and nothing runs until the test calls ``run_next()``, ``run_all()`` or
     ``run_until_empty()``, which run them with the worker's own request and trace code in
@@ -146,16 +148,10 @@ def celery_queue(_celery_lint_switch: AppSwitch) -> Iterator[TaskQueue]:
     ``pending()``, ``assert_enqueued()``, ``assert_not_enqueued()``, ``assert_empty()``
     inspect the queue.
     """
-    from ._queue import TaskQueue, install_result_guard
+    from ._queue import TaskQueue
 
     _set_mode(_celery_lint_switch, "queue")
-    runner = _runner(_celery_lint_switch)
-    patch = pytest.MonkeyPatch()
-    install_result_guard(patch, runner)
-    try:
-        yield TaskQueue(runner)
-    finally:
-        patch.undo()
+    return TaskQueue(_runner(_celery_lint_switch))
 
 
 @pytest.fixture
