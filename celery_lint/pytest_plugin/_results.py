@@ -24,7 +24,7 @@ import pytest
 from ._errors import TaskNotRunError
 
 if TYPE_CHECKING:
-    from ._runner import Runner
+    from ._runner import QueuedTask, Runner
 
 _LISTED = 5
 
@@ -45,7 +45,9 @@ def install_result_guard(patch: pytest.MonkeyPatch, runner: Runner) -> None:
         if getattr(backend, "app", None) is not runner.app:
             return get_many(backend, task_ids, timeout, *args, **kwargs)
         ids = list(task_ids)
-        return _checked_many(runner, backend, ids, timeout, get_many(backend, set(ids), timeout, *args, **kwargs))
+        return _checked_many(
+            runner, backend, ids, timeout, get_many(backend, set(ids), timeout, *args, **kwargs)
+        )
 
     guarded_wait_for.__doc__ = wait_for.__doc__
     guarded_get_many.__doc__ = get_many.__doc__
@@ -53,7 +55,9 @@ def install_result_guard(patch: pytest.MonkeyPatch, runner: Runner) -> None:
     patch.setattr(BaseKeyValueStoreBackend, "get_many", guarded_get_many)
 
 
-def _checked_many(runner: Runner, backend: Any, ids: list[Any], timeout: Any, inner: Iterator[Any]) -> Iterator[Any]:
+def _checked_many(
+    runner: Runner, backend: Any, ids: list[Any], timeout: Any, inner: Iterator[Any]
+) -> Iterator[Any]:
     # get_many() is a generator: check when the caller starts reading it, as it would wait.
     _check_ready(runner, backend, ids, timeout, "GroupResult.get()")
     yield from inner
@@ -72,10 +76,10 @@ def _check_ready(runner: Runner, backend: Any, task_ids: Iterable[Any], timeout:
         return
     from celery.exceptions import TimeoutError as CeleryTimeoutError
 
-    waiting = {}
+    waiting: dict[str, QueuedTask] = {}
     for entry in runner.waiting():
-        queued = runner.describe(entry)
-        waiting.setdefault(queued.id, queued)
+        message = runner.describe(entry)
+        waiting.setdefault(message.id, message)
     ran = {e.id: e for e in runner.executed}
     in_queue = runner.switch.mode == "queue"
     broker = "celery_queue" if in_queue else "the test broker"
@@ -87,7 +91,9 @@ def _check_ready(runner: Runner, backend: Any, task_ids: Iterable[Any], timeout:
             if queued.eta is not None and queued.eta > runner.clock.now:
                 ahead = (queued.eta - runner.clock.now).total_seconds()
                 when = f" Its eta is {ahead:g}s ahead: clock.advance() or run_until_empty()."
-            lines.append(f"{queued.signature_repr()} [{task_id}]: the task is still waiting in {broker}.{when}")
+            lines.append(
+                f"{queued.signature_repr()} [{task_id}]: the task is still waiting in {broker}.{when}"
+            )
         elif task_id in ran:
             done = ran[task_id]
             lines.append(

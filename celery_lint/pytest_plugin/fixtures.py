@@ -119,12 +119,19 @@ def celery_lint_app(_celery_lint_switch: AppSwitch) -> Any:
 
 
 def _runner(switch: AppSwitch) -> Runner:
+    from ._control import install_revoke, preserve_worker_state
     from ._results import install_result_guard
     from ._runner import Runner
 
     if switch.runner is None:
         switch.runner = Runner(switch)
+        switch.runner.cleanups.append(preserve_worker_state())
         install_result_guard(switch.patch, switch.runner)
+        install_revoke(switch.patch, switch.runner)
+        # trace_task_ret (what the runner's pool calls) gives the request this host's
+        # name; a worker's tracer gives its node name, celery@<host>.
+        hostname = switch.runner.hostname
+        switch.patch.setattr("celery.app.trace.gethostname", lambda: hostname)
     runner: Runner = switch.runner
     runner.start()
     return runner
