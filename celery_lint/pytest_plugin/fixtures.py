@@ -47,8 +47,9 @@ def celery_lint_config() -> dict[str, Any]:
     Override it in a ``conftest.py`` to change settings for many tests, e.g.
     ``return {"task_eager_propagates": True}``; ``@pytest.mark.celery_lint(**settings)``
     adds settings for one test. Task attributes that came from a setting you override
-    (``task_acks_late`` -> ``acks_late``, ...) follow it. Broker and result backend are
-    always the in-memory ones.
+    (``task_acks_late`` -> ``acks_late``, ...) follow it. The broker is always the
+    in-memory one; a ``result_backend`` here (or in the marker) gives the test the
+    in-memory backend, ``None`` none.
     """
     return {}
 
@@ -103,12 +104,13 @@ def _celery_lint_switch(
 
 @pytest.fixture
 def celery_lint_app(_celery_lint_switch: AppSwitch) -> Any:
-    """The project's own Celery app, switched to an in-memory broker and result backend.
+    """The project's own Celery app, switched to an in-memory broker (and result backend,
+    when the project configures one; without one, Celery's disabled backend stays).
 
     The app is the one named by the ``celery_lint_app`` ini option (``proj.celery:app``,
     as ``celery -A`` takes it) or ``--celery-lint-app``, loaded once with the modules a
     worker imports. For the test it is the current and default app (``shared_task``
-    binds to it), publishes to an in-memory broker and stores results in memory; its
+    binds to it) and publishes to the in-memory broker; its
     configuration, its tasks' attributes and tasks defined during the test
     are restored afterwards. A task published anywhere else (another app's broker, an
     explicit connection) fails the test. Nothing runs by itself: add ``celery_queue`` or
