@@ -37,7 +37,7 @@ def install_revoke(patch: pytest.MonkeyPatch, runner: Runner) -> None:
         if command not in _REVOKE_COMMANDS or control.app is not runner.app:
             return original(control, command, arguments, *args, **kwargs)
         reply = _handle(runner, command, dict(arguments or {}))
-        wants_reply = kwargs.get("reply", args[3] if len(args) > 3 else False)
+        wants_reply = kwargs.get("reply", args[2] if len(args) > 2 else False)
         return [{runner.hostname: reply}] if wants_reply else None
 
     broadcast.__doc__ = original.__doc__
