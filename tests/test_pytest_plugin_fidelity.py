@@ -38,6 +38,15 @@ def quiet(x):
     return x
 
 
+class Model:
+    pass
+
+
+@app.task
+def ret_obj():
+    return Model()
+
+
 @app.task
 def refuse():
     raise Reject("bad input", requeue=False)
@@ -264,9 +273,17 @@ def test_eager_stores_what_the_worker_stores_for_a_rejected_task(project: pytest
             with pytest.raises(Reject):
                 result.get()
             assert fproj.app.AsyncResult(result.id).state == "FAILURE"
+
+        def test_a_failure_keeps_its_hint(celery_eager):
+            from kombu.exceptions import EncodeError
+
+            with pytest.raises(EncodeError) as raised:
+                fproj.ret_obj.delay().get()
+            text = str(raised.value) + "".join(getattr(raised.value, "__notes__", []))
+            assert "celery-lint: 'fproj.ret_obj' returned a value" in text
         """,
     )
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2)
 
 
 def test_request_details_and_worker_state_are_a_workers(project: pytest.Pytester) -> None:

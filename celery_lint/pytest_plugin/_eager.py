@@ -123,14 +123,15 @@ class EagerRunner:
         backend = self.app.tasks[final.name].backend if final.name in self.app.tasks else self.app.backend
         if isinstance(backend, DisabledBackend):
             return result  # as in production: .get() and .state raise Celery's NotImplementedError
-        state, value, traceback = final.state, final.result, final.traceback
-        if state != "SUCCESS":
-            # What the worker stored: FAILURE for a Reject without requeue, REVOKED, ...
+        state, traceback = final.state, final.traceback
+        value = final.result if state == "SUCCESS" else final.exception  # with its hints
+        if state not in ("SUCCESS", "FAILURE"):
+            # What the worker stored for the message: FAILURE for a Reject without
+            # requeue (Celery 5.7), REVOKED, ...; nothing for an ignored task.
             meta = backend.get_task_meta(task_id)
-            state, value = meta.get("status", state), meta.get("result")
-            traceback = meta.get("traceback") or traceback
-            if state not in states.READY_STATES:  # a retry still waiting, an ignored failure
-                state, value = final.state, final.exception
+            if meta.get("status") in states.READY_STATES:
+                state, value = meta["status"], meta.get("result")
+                traceback = meta.get("traceback") or traceback
         return EagerResult(task_id, value, state, traceback=traceback, name=final.name)
 
     def takes_apply(self, task: Any) -> bool:
