@@ -47,8 +47,9 @@ def celery_lint_config() -> dict[str, Any]:
     Override it in a ``conftest.py`` to change settings for many tests, e.g.
     ``return {"task_eager_propagates": True}``; ``@pytest.mark.celery_lint(**settings)``
     adds settings for one test. Task attributes that came from a setting you override
-    (``task_acks_late`` -> ``acks_late``, ...) follow it. Broker and result backend are
-    always the in-memory ones.
+    (``task_acks_late`` -> ``acks_late``, ...) follow it. The broker is always the
+    in-memory one; a ``result_backend`` here (or in the marker) gives the test the
+    in-memory backend, ``None`` none.
     """
     return {}
 
@@ -103,12 +104,13 @@ def _celery_lint_switch(
 
 @pytest.fixture
 def celery_lint_app(_celery_lint_switch: AppSwitch) -> Any:
-    """The project's own Celery app, switched to an in-memory broker and result backend.
+    """The project's own Celery app, switched to an in-memory broker (and result backend,
+    when the project configures one; without one, Celery's disabled backend stays).
 
     The app is the one named by the ``celery_lint_app`` ini option (``proj.celery:app``,
     as ``celery -A`` takes it) or ``--celery-lint-app``, loaded once with the modules a
     worker imports. For the test it is the current and default app (``shared_task``
-    binds to it), publishes to an in-memory broker and stores results in memory; its
+    binds to it) and publishes to the in-memory broker; its
     configuration, its tasks' attributes and tasks defined during the test
     are restored afterwards. A task published anywhere else (another app's broker, an
     explicit connection) fails the test. Nothing runs by itself: add ``celery_queue`` or
@@ -119,10 +121,19 @@ def celery_lint_app(_celery_lint_switch: AppSwitch) -> Any:
 
 
 def _runner(switch: AppSwitch) -> Runner:
+    from ._control import install_revoke, preserve_worker_state
+    from ._results import install_result_guard
     from ._runner import Runner
 
     if switch.runner is None:
         switch.runner = Runner(switch)
+        switch.runner.cleanups.append(preserve_worker_state())
+        install_result_guard(switch.patch, switch.runner)
+        install_revoke(switch.patch, switch.runner)
+        # trace_task_ret (what the runner's pool calls) gives the request this host's
+        # name; a worker's tracer gives its node name, celery@<host>.
+        hostname = switch.runner.hostname
+        switch.patch.setattr("celery.app.trace.gethostname", lambda: hostname)
     runner: Runner = switch.runner
     runner.start()
     return runner
@@ -137,7 +148,7 @@ def _set_mode(switch: AppSwitch, mode: str) -> None:
 
 
 @pytest.fixture
-def celery_queue(_celery_lint_switch: AppSwitch) -> Iterator[TaskQueue]:
+def celery_queue(_celery_lint_switch: AppSwitch) -> TaskQueue:
     """Tasks are really published (serializer, routing, headers, publish signals,
     ``send_task``) and nothing runs until the test calls ``run_next()``, ``run_all()`` or
     ``run_until_empty()``, which run them with the worker's own request and trace code in
@@ -146,16 +157,10 @@ def celery_queue(_celery_lint_switch: AppSwitch) -> Iterator[TaskQueue]:
     ``pending()``, ``assert_enqueued()``, ``assert_not_enqueued()``, ``assert_empty()``
     inspect the queue.
     """
-    from ._queue import TaskQueue, install_result_guard
+    from ._queue import TaskQueue
 
     _set_mode(_celery_lint_switch, "queue")
-    runner = _runner(_celery_lint_switch)
-    patch = pytest.MonkeyPatch()
-    install_result_guard(patch, runner)
-    try:
-        yield TaskQueue(runner)
-    finally:
-        patch.undo()
+    return TaskQueue(_runner(_celery_lint_switch))
 
 
 @pytest.fixture
