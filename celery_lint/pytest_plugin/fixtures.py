@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from ._runner import Runner
 
 _PROJECT_APP = pytest.StashKey[Any]()
+ACTIVE_SWITCH = pytest.StashKey["AppSwitch | None"]()
+"""The ``AppSwitch`` of the running test, while ``_celery_lint_switch`` is set up."""
 CALL_REPORT = pytest.StashKey[pytest.TestReport]()
 """The call-phase report of a test, kept by ``plugin.pytest_runtest_makereport``."""
 
@@ -84,9 +86,11 @@ def _celery_lint_switch(
     switch = AppSwitch(app, _celery_lint_interceptor, overrides)
     switch.root = config.rootpath
     switch.setup()
+    config.stash[ACTIVE_SWITCH] = switch
     try:
         yield switch
     finally:
+        config.stash[ACTIVE_SWITCH] = None
         runner = switch.runner
         if runner is not None:
             runner.close()
@@ -99,6 +103,20 @@ def _celery_lint_switch(
             + "\n  ".join(switch.violations),
             pytrace=False,
         )
+
+
+def keep_current(switch: AppSwitch) -> None:
+    """Make the switched app the current and default app again, after another fixture
+    (``celery.contrib.pytest``'s ``celery_worker`` or ``depends_on_current_app``, set up
+    after ``celery_lint_app``) made its own app current: ``shared_task`` tasks must keep
+    binding to the switched app whatever the order of the fixtures."""
+    from celery import _state
+
+    app = switch.app
+    if getattr(_state._tls, "current_app", None) is not app:
+        app.set_current()
+    if _state.default_app is not app:
+        app.set_default()
 
 
 @pytest.fixture

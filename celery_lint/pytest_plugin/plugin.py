@@ -5,10 +5,12 @@ import Celery when a test asks for one, and ``--celery-lint`` imports the linter
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from .fixtures import (  # noqa: F401  (registered with pytest through this module)
+    ACTIVE_SWITCH,
     CALL_REPORT,
     _celery_lint_interceptor,
     _celery_lint_switch,
@@ -20,6 +22,7 @@ from .fixtures import (  # noqa: F401  (registered with pytest through this modu
     celery_queue,
     celery_retries,
     celery_tasks,
+    keep_current,
 )
 
 
@@ -68,3 +71,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if isinstance(report, pytest.TestReport) and report.when == "call":
         item.stash[CALL_REPORT] = report
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> object:
+    """While a test's ``celery_lint_app`` is set up, a fixture set up after it that makes
+    another app current (``celery.contrib.pytest``'s ``celery_worker``) does not take
+    ``shared_task`` tasks away from it: the switched app is made current again."""
+    result = yield
+    switch = request.config.stash.get(ACTIVE_SWITCH, None)
+    if switch is not None:
+        keep_current(switch)
+    return result

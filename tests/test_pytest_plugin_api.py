@@ -1,0 +1,101 @@
+"""The pytest plugin's public face: what a test can import from ``celery_lint.pytest_plugin``,
+and the fixtures beside ``celery.contrib.pytest``'s whatever the order a test asks for them.
+
+Each test writes a small project whose app points at a broker that does not exist
+(``redis://127.0.0.1:1``): anything that leaks past the fixtures fails loudly.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from celery_pytester import forget_shared_tasks  # noqa: F401 (an autouse fixture)
+
+pytest_plugins = ["pytester"]
+QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+
+PROJECT = """
+from celery import Celery, shared_task
+
+app = Celery("proj", broker="redis://127.0.0.1:1/0", backend="redis://127.0.0.1:1/1")
+
+
+@shared_task
+def triple(x):
+    return x * 3
+
+
+@app.task
+def add(x, y):
+    return x + y
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(proj=PROJECT)
+    pytester.makeini("[pytest]\ncelery_lint_app = proj:app\npythonpath = .\n")
+    return pytester
+
+
+def run(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
+    pytester.makepyfile(test_it=textwrap.dedent(source))
+    return pytester.runpytest(*QUIET, "-p", "no:celery", "-p", "celery.contrib.pytest", *args)
+
+
+# ------------------------------------------------------- beside celery.contrib.pytest (#15, 8)
+def test_shared_tasks_stay_on_the_switched_app_whatever_the_fixture_order(project: pytest.Pytester) -> None:
+    """contrib's ``depends_on_current_app`` (and its ``celery_worker``, below) make contrib's
+    app current; asked for after ``celery_lint_app`` they used to take ``@shared_task``
+    sends away from ``celery_queue`` (to contrib's broker)."""
+    result = run(
+        project,
+        """
+        from celery import current_app
+        import proj
+
+        def test_contrib_after(celery_lint_app, celery_queue, celery_app, depends_on_current_app):
+            assert current_app._get_current_object() is celery_lint_app
+            proj.triple.delay(2)
+            celery_queue.assert_enqueued(proj.triple, (2,))
+            [run] = celery_queue.run_all()
+            assert run.result == 6
+
+        def test_contrib_before(celery_app, depends_on_current_app, celery_lint_app, celery_queue):
+            proj.triple.delay(3)
+            celery_queue.assert_enqueued(proj.triple, (3,))
+
+        def test_contrib_alone_is_left_alone(celery_app, depends_on_current_app):
+            assert current_app._get_current_object() is celery_app
+        """,
+    )
+    result.assert_outcomes(passed=3)
+
+
+@pytest.mark.slow
+def test_shared_tasks_stay_on_the_switched_app_with_contribs_worker(project: pytest.Pytester) -> None:
+    """The same with contrib's real ``celery_worker`` thread (its teardown waits up to 2 s
+    for the worker's poll)."""
+    project.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def celery_worker_parameters():
+            return {"perform_ping_check": False}
+        """
+    )
+    result = run(
+        project,
+        """
+        import proj
+
+        def test_worker_after(celery_lint_app, celery_queue, celery_worker):
+            proj.triple.delay(2)
+            celery_queue.assert_enqueued(proj.triple, (2,))
+        """,
+    )
+    result.assert_outcomes(passed=1)
