@@ -7,8 +7,6 @@ Each test writes a small project whose app points at a broker that does not exis
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 
 import pytest
