@@ -195,7 +195,9 @@ def test_the_old_spelling_still_means_the_gate_only_and_warns(gate_and_tests: py
     result.assert_outcomes(passed=1, failed=1, deselected=2, warnings=1)
     assert "test_marked_with_settings" not in result.stdout.str()
     result.stdout.fnmatch_lines(
-        ["*CeleryLintDeprecationWarning: `-m celery_lint` for the lint gate is deprecated: use `-m celery_lint_gate`*"]
+        [
+            "*CeleryLintDeprecationWarning: `-m celery_lint` for the lint gate is deprecated: use `-m celery_lint_gate`*"
+        ]
     )
     # Without --celery-lint, -m celery_lint keeps pytest's meaning: the settings-marked tests.
     result = gate_and_tests.runpytest(*QUIET, "-m", "celery_lint", "-v")

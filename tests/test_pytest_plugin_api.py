@@ -97,3 +97,26 @@ def test_shared_tasks_stay_on_the_switched_app_with_contribs_worker(project: pyt
         """,
     )
     result.assert_outcomes(passed=1)
+
+
+# ------------------------------------------------------- celery_tasks alone (#15, 7)
+def test_a_blocked_call_never_reaches_the_projects_result_backend(pytester: pytest.Pytester) -> None:
+    """Without ``celery_lint_app`` the app keeps its Redis backend (its client library is
+    not even installed here): the ``PENDING`` result of a held call is an in-memory one."""
+    pytester.makepyfile(proj=PROJECT)
+    pytester.syspathinsert()
+    result = run(
+        pytester,
+        """
+        import proj
+
+        def test_held(celery_tasks):
+            with celery_tasks.block():
+                result = proj.add.delay(1, 2)
+                sent = proj.app.send_task("proj.add", (3, 4))
+            assert result.state == sent.state == "PENDING"
+            assert celery_tasks.names == ["proj.add", "proj.add"]
+            assert proj.app.conf.result_backend.startswith("redis://")
+        """,
+    )
+    result.assert_outcomes(passed=1)
