@@ -7,6 +7,8 @@ Each test writes a small project whose app points at a broker that does not exis
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -14,6 +16,17 @@ from celery_pytester import forget_shared_tasks  # noqa: F401 (an autouse fixtur
 
 pytest_plugins = ["pytester"]
 QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+
+OTHER = """
+from celery import Celery
+
+other = Celery("other", broker="redis://127.0.0.1:1/0")
+
+
+@other.task(shared=False)
+def ping():
+    return "pong"
+"""
 
 PROJECT = """
 from celery import Celery, shared_task
@@ -34,7 +47,7 @@ def add(x, y):
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makepyfile(proj=PROJECT)
+    pytester.makepyfile(proj=PROJECT, other=OTHER)
     pytester.makeini("[pytest]\ncelery_lint_app = proj:app\npythonpath = .\n")
     return pytester
 
@@ -120,3 +133,78 @@ def test_a_blocked_call_never_reaches_the_projects_result_backend(pytester: pyte
         """,
     )
     result.assert_outcomes(passed=1)
+
+
+# ------------------------------------------------------- the public API (#15)
+def test_errors_and_types_import_from_the_package_without_celery() -> None:
+    """``import celery_lint.pytest_plugin`` (pytest does it for every run) stays light;
+    the names load on first use."""
+    code = (
+        "import sys\n"
+        "import celery_lint.pytest_plugin as plugin\n"
+        "from celery_lint.pytest_plugin import TaskNotRunError, PublishedOutsideTestBroker\n"
+        "heavy = sorted(m for m in ('celery', 'kombu', 'libcst') if m in sys.modules)\n"
+        "assert not heavy, heavy\n"
+        "assert issubclass(TaskNotRunError, plugin.CeleryLintTestError)\n"
+        "from celery_lint.pytest_plugin import UnknownTaskError\n"
+        "from celery.exceptions import NotRegistered\n"
+        "assert issubclass(UnknownTaskError, NotRegistered)\n"
+        "missing = [name for name in plugin.__all__ if getattr(plugin, name, None) is None]\n"
+        "assert not missing, missing\n"
+        "assert set(plugin.__all__) <= set(dir(plugin))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    import celery_lint.pytest_plugin as plugin
+
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        plugin.Nope  # noqa: B018
+
+
+def test_the_fixtures_objects_have_the_public_types(project: pytest.Pytester) -> None:
+    result = run(
+        project,
+        """
+        import pytest
+        import proj
+        from celery_lint.pytest_plugin import (
+            AuditReport, ConfigurationError, EagerRunner, Execution, FakeClock,
+            IdempotencyChecker, PublishedOutsideTestBroker, QueuedTask, RetryDriver, TaskCall,
+            TaskNotRunError, TaskQueue, TaskRecorder, UnknownTaskError,
+        )
+        import other
+
+        def test_queue(celery_queue: TaskQueue, celery_tasks: TaskRecorder, celery_lint_app) -> None:
+            assert isinstance(celery_queue, TaskQueue) and isinstance(celery_tasks, TaskRecorder)
+            assert isinstance(celery_queue.clock, FakeClock)
+            result = proj.add.delay(1, 2)
+            assert isinstance(celery_queue.pending()[0], QueuedTask)
+            assert isinstance(celery_tasks.calls[0], TaskCall)
+            with pytest.raises(TaskNotRunError):
+                result.get(timeout=1)
+            [run] = celery_queue.run_all()
+            assert isinstance(run, Execution)
+            with pytest.raises(UnknownTaskError):
+                celery_lint_app.send_task("proj.nope")
+                celery_queue.run_all()
+            assert isinstance(celery_lint_app.audit(), AuditReport)
+
+        def test_leak(celery_lint_app) -> None:
+            with pytest.raises(PublishedOutsideTestBroker):
+                other.ping.delay()
+
+        def test_eager(celery_eager: EagerRunner, celery_retries: RetryDriver) -> None:
+            assert isinstance(celery_eager, EagerRunner) and isinstance(celery_retries, RetryDriver)
+
+        def test_idempotency(celery_idempotency: IdempotencyChecker) -> None:
+            assert isinstance(celery_idempotency, IdempotencyChecker)
+
+        def test_configuration_error_is_the_plugins():
+            assert issubclass(ConfigurationError, Exception)
+        """,
+    )
+    # test_leak passes, and errors at teardown: a leak the test caught still fails it.
+    result.assert_outcomes(passed=5, errors=1)
+    result.stdout.fnmatch_lines(
+        ["ERROR test_it.py::test_leak - Failed: celery_lint_app: a task was published*"]
+    )
