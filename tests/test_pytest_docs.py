@@ -1,4 +1,5 @@
-"""Every example of ``docs/pytest.md`` runs, exactly as written, and passes (#15).
+"""Every example of ``docs/pytest.md`` (and of the README's section on the plugin) runs,
+exactly as written, and passes (#15).
 
 The page shows the project its examples test (the ``python`` blocks whose files are under
 ``proj/``) and the ini options (the ``ini`` block). Each other ``python`` block is one
@@ -21,14 +22,16 @@ from celery_pytester import forget_shared_tasks  # noqa: F401 (an autouse fixtur
 pytest_plugins = ["pytester"]
 QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:celery")
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "pytest.md"
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "pytest.md"
 BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 FILE_HEADER = re.compile(r"^# ([\w/]+\.py)\b.*\n", re.M)
 
 
-def _blocks(lang: str) -> list[tuple[int, str]]:
-    """The fenced blocks of the page in ``lang``: (line of the fence, code)."""
-    text = DOCS.read_text(encoding="utf-8")
+def _blocks(lang: str, text: str | None = None) -> list[tuple[int, str]]:
+    """The fenced blocks of the page (or ``text``) in ``lang``: (line of the fence, code)."""
+    if text is None:
+        text = DOCS.read_text(encoding="utf-8")
     return [
         (text.count("\n", 0, match.start()) + 1, match[2])
         for match in BLOCK.finditer(text)
@@ -59,7 +62,19 @@ def _split() -> tuple[dict[str, str], list[tuple[int, dict[str, str]]]]:
     return project, examples
 
 
+def _readme_examples() -> list[tuple[str, dict[str, str]]]:
+    """The examples of the README's section on the plugin (against the same project)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("\n### pytest\n") :]
+    section = section[: section.index("\n### ", 1)]
+    return [(f"README-{n}", _files(code)) for n, (_, code) in enumerate(_blocks("python", section))]
+
+
 PROJECT, EXAMPLES = _split()
+ALL_EXAMPLES: list[tuple[str, dict[str, str]]] = [
+    *((f"line{line}", files) for line, files in EXAMPLES),
+    *_readme_examples(),
+]
 
 
 def test_the_page_shows_its_project_and_ini_options() -> None:
@@ -67,10 +82,11 @@ def test_the_page_shows_its_project_and_ini_options() -> None:
     [(_, ini)] = _blocks("ini")
     assert "celery_lint_app = proj.celery:app" in ini
     assert len(EXAMPLES) >= 10
+    assert any(where.startswith("README") for where, _ in ALL_EXAMPLES)
 
 
-@pytest.mark.parametrize(("line", "files"), EXAMPLES, ids=[f"line{line}" for line, _ in EXAMPLES])
-def test_example_runs_as_written(pytester: pytest.Pytester, line: int, files: dict[str, str]) -> None:
+@pytest.mark.parametrize(("where", "files"), ALL_EXAMPLES, ids=[where for where, _ in ALL_EXAMPLES])
+def test_example_runs_as_written(pytester: pytest.Pytester, where: str, files: dict[str, str]) -> None:
     [(_, ini)] = _blocks("ini")
     pytester.makefile(".ini", pytest=ini)
     for name, code in {**PROJECT, **files}.items():
@@ -82,6 +98,4 @@ def test_example_runs_as_written(pytester: pytest.Pytester, line: int, files: di
     outcomes = result.parseoutcomes()
     ran = {key: value for key, value in outcomes.items() if key not in ("warnings", "warning")}
     listing = "\n".join(f"# {name}\n{textwrap.indent(code, '    ')}" for name, code in files.items())
-    assert set(ran) == {"passed"} and result.ret == 0, (
-        f"docs/pytest.md line {line}:\n{listing}\n{result.stdout.str()}"
-    )
+    assert set(ran) == {"passed"} and result.ret == 0, f"{where}:\n{listing}\n{result.stdout.str()}"
