@@ -26,6 +26,8 @@ import pytest
 # pytest plugin's distribution) and dropped afterwards.
 import celery_lint.engine
 import celery_lint.project.model
+import celery_lint.project.results
+import celery_lint.project.routing
 import celery_lint.pytest_plugin._audit
 import celery_lint.pytest_plugin._eager
 import celery_lint.pytest_plugin._lintgate
@@ -34,9 +36,11 @@ import celery_lint.pytest_plugin._queue
 import celery_lint.pytest_plugin._recorder
 import celery_lint.pytest_plugin._retries
 import celery_lint.rules  # noqa: F401
+from celery_lint.rules.builtin import builtin_rules
 from celery_lint.settings_catalogue import load_catalogue
 
 load_catalogue()
+builtin_rules()  # imports every rule module, and the parts of the model they use
 
 
 @pytest.fixture(autouse=True)

@@ -125,6 +125,7 @@ def _cli(capsys: pytest.CaptureFixture[str]) -> tuple[set[Finding], str]:
     return _findings(out.splitlines()), out
 
 
+@pytest.mark.parametrize("started_in", ["the rootdir", "a package folder"])
 @pytest.mark.parametrize(("layout", "package"), [("celery", "proj"), ("django", "shop")])
 def test_a_project_with_only_pytest_ini_is_linted_as_one_project(
     pytester: pytest.Pytester,
@@ -132,31 +133,27 @@ def test_a_project_with_only_pytest_ini_is_linted_as_one_project(
     capsys: pytest.CaptureFixture[str],
     layout: str,
     package: str,
+    started_in: str,
 ) -> None:
     """No pyproject.toml, setup.cfg, setup.py or .git: the project is pytest's rootdir, as
-    for ``celery-lint .`` run there. (Rooted at each file's folder, the celery layout
-    passed with no finding and the Django one had a false CEL201 and task names without
-    their package.) The gate runs first: the command's project model must not help it."""
+    for ``celery-lint .`` run there, wherever pytest is started (it finds pytest.ini above a
+    package folder). Rooted at each file's folder, the celery layout passed with no finding
+    and the Django one had a false CEL201 and task names without their package. The gate
+    runs first: the command's project model must not help it."""
     _write(pytester.path, CELERY_LAYOUT if layout == "celery" else DJANGO_LAYOUT)
     pytester.makefile(".ini", pytest="[pytest]\n")
-    files = len(list(pytester.path.rglob("*.py")))
-    root = pytester.path.resolve()
-    gates = []
-    # From the rootdir, and from a package folder below it (pytest finds pytest.ini above).
-    for where in (pytester.path, pytester.path / package):
-        monkeypatch.chdir(where)
-        result = pytester.runpytest(*QUIET, "-p", "no:python", "--celery-lint", str(pytester.path))
-        gates.append((result, _findings(result.stdout.lines, root)))
+    monkeypatch.chdir(pytester.path if started_in == "the rootdir" else pytester.path / package)
+    result = pytester.runpytest(*QUIET, "-p", "no:python", "--celery-lint", str(pytester.path))
+    gate = _findings(result.stdout.lines, pytester.path.resolve())
     monkeypatch.chdir(pytester.path)
     expected, out = _cli(capsys)
     if layout == "django":
         assert "task 'shop.tasks.charge'" in out and "CEL205" not in out and "CEL201" not in out, out
     else:
         assert "task 'proj.tasks.refresh'" in out and "CEL205" not in out, out
+    assert gate == expected, out + result.stdout.str()
     failing = {finding[0] for finding in expected}
-    for result, gate in gates:
-        assert gate == expected, out + result.stdout.str()
-        result.assert_outcomes(failed=len(failing), passed=files - len(failing))
+    result.assert_outcomes(failed=len(failing), passed=len(list(pytester.path.rglob("*.py"))) - len(failing))
 
 
 SETTINGS_MARKED = """
@@ -203,11 +200,25 @@ def test_the_old_spelling_still_means_the_gate_only_and_warns(gate_and_tests: py
     result = gate_and_tests.runpytest(*QUIET, "-m", "celery_lint", "-v")
     result.assert_outcomes(passed=1, deselected=1)
     result.stdout.fnmatch_lines(["*test_marked_with_settings PASSED*"])
-    # Keyword arguments match the settings marker, whatever the options.
-    result = gate_and_tests.runpytest(*QUIET, "--celery-lint", "-m", "celery_lint(task_acks_late=True)")
-    result.assert_outcomes(passed=1, deselected=3)
 
 
 def test_strict_markers_know_both_markers(gate_and_tests: pytest.Pytester) -> None:
     result = gate_and_tests.runpytest(*QUIET, "--strict-markers", "--celery-lint", "-m", "celery_lint_gate")
     result.assert_outcomes(passed=1, failed=1, deselected=2)
+
+
+@pytest.mark.parametrize(
+    ("expression", "read_as"),
+    [
+        ("celery_lint", "celery_lint_gate"),
+        ("not celery_lint", "not celery_lint_gate"),
+        ("slow and (celery_lint or fast)", "slow and (celery_lint_gate or fast)"),
+        ("celery_lint_gate", None),
+        ("celery_lint(task_acks_late=True)", None),  # keyword arguments: the settings marker
+        ("other(name='celery_lint') or celery_lint", "other(name='celery_lint') or celery_lint_gate"),
+    ],
+)
+def test_the_old_spelling_is_read_as_the_gate_marker(expression: str, read_as: str | None) -> None:
+    from celery_lint.pytest_plugin.plugin import old_gate_spelling
+
+    assert old_gate_spelling(expression) == read_as
