@@ -1,8 +1,8 @@
 """The pytest plugin's public face: what a test can import from ``celery_lint.pytest_plugin``,
 and the fixtures beside ``celery.contrib.pytest``'s whatever the order a test asks for them.
 
-Each test writes a small project whose app points at a broker that does not exist
-(``redis://127.0.0.1:1``): anything that leaks past the fixtures fails loudly.
+The project is test_pytest_plugin's: its app points at a broker that does not exist
+(``redis://127.0.0.1:1``), so anything that leaks past the fixtures fails loudly.
 """
 
 from __future__ import annotations
@@ -12,44 +12,13 @@ import sys
 import textwrap
 
 import pytest
+import test_pytest_plugin
 from celery_pytester import forget_shared_tasks  # noqa: F401 (an autouse fixture)
+from test_pytest_plugin import PROJECT
 
 pytest_plugins = ["pytester"]
+project = test_pytest_plugin.project  # the same fixture, the same project
 QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
-
-OTHER = """
-from celery import Celery
-
-other = Celery("other", broker="redis://127.0.0.1:1/0")
-
-
-@other.task(shared=False)
-def ping():
-    return "pong"
-"""
-
-PROJECT = """
-from celery import Celery, shared_task
-
-app = Celery("proj", broker="redis://127.0.0.1:1/0", backend="redis://127.0.0.1:1/1")
-
-
-@shared_task
-def triple(x):
-    return x * 3
-
-
-@app.task
-def add(x, y):
-    return x + y
-"""
-
-
-@pytest.fixture
-def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makepyfile(proj=PROJECT, other=OTHER)
-    pytester.makeini("[pytest]\ncelery_lint_app = proj:app\npythonpath = .\n")
-    return pytester
 
 
 def run(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
