@@ -205,7 +205,9 @@ def celery_tasks(_celery_lint_interceptor: Interceptor) -> TaskRecorder:
     app and in any mode (Celery's eager mode, ``celery_queue``, ``celery_eager``, a worker
     thread). ``assert_called()``, ``assert_called_once()``, ``assert_called_once_with()``,
     ``assert_not_called()``, ``assert_call_order()``, ``calls_for()``; ``block()`` records
-    calls without sending them.
+    calls without sending them. It switches no broker: a call it lets through goes where
+    the app sends it, the project's broker unless the test also has ``celery_lint_app``
+    (or ``celery_queue``/``celery_eager``).
     """
     from ._recorder import TaskRecorder
 
@@ -242,7 +244,8 @@ def celery_on_commit(_celery_lint_interceptor: Interceptor) -> Iterator[OnCommit
     """Django only: holds ``transaction.on_commit`` callbacks (``delay_on_commit``,
     ``apply_async_on_commit``) until ``commit()`` runs them or ``rollback()`` drops them;
     ``pending``, ``tasks``, ``assert_deferred()``. Skips the test when Django is not
-    installed or configured.
+    installed or configured. Like ``celery_tasks`` it switches no broker: add
+    ``celery_queue`` (or ``celery_eager``) for what ``commit()`` sends.
     """
     from ._oncommit import OnCommitCapture, django_ready
 
