@@ -31,6 +31,10 @@ class FixtureUsageError(CeleryLintTestError):
     """Two fixtures that exclude each other, or a helper used the wrong way."""
 
 
+class CeleryLintDeprecationWarning(DeprecationWarning):
+    """A spelling of the plugin that still works in this release and will not in the next."""
+
+
 def add_hint(exc: BaseException, hint: str) -> BaseException:
     """Attach ``hint`` to ``exc`` (as a note, shown under the error by pytest), once."""
     notes = getattr(exc, "__notes__", None) or []

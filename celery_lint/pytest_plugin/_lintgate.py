@@ -116,7 +116,7 @@ class CeleryLintFile(pytest.File):
 class CeleryLintItem(pytest.Item):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.add_marker("celery_lint")
+        self.add_marker("celery_lint_gate")
         # Some plugins (pytest-docker-tools, loaded with pytest-celery) read every item's
         # funcargs; a file check has none.
         self.funcargs: dict[str, Any] = {}

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from ._runner import Runner
 
 _PROJECT_APP = pytest.StashKey[Any]()
+ACTIVE_SWITCH = pytest.StashKey["AppSwitch | None"]()
+"""The ``AppSwitch`` of the running test, while ``_celery_lint_switch`` is set up."""
 CALL_REPORT = pytest.StashKey[pytest.TestReport]()
 """The call-phase report of a test, kept by ``plugin.pytest_runtest_makereport``."""
 
@@ -85,9 +87,11 @@ def _celery_lint_switch(
     switch = AppSwitch(app, _celery_lint_interceptor, overrides)
     switch.root = config.rootpath
     switch.setup()
+    config.stash[ACTIVE_SWITCH] = switch
     try:
         yield switch
     finally:
+        config.stash[ACTIVE_SWITCH] = None
         runner = switch.runner
         if runner is not None:
             runner.close()
@@ -100,6 +104,20 @@ def _celery_lint_switch(
             + "\n  ".join(switch.violations),
             pytrace=False,
         )
+
+
+def keep_current(switch: AppSwitch) -> None:
+    """Make the switched app the current and default app again, after another fixture
+    (``celery.contrib.pytest``'s ``celery_worker`` or ``depends_on_current_app``, set up
+    after ``celery_lint_app``) made its own app current: ``shared_task`` tasks must keep
+    binding to the switched app whatever the order of the fixtures."""
+    from celery import _state
+
+    app = switch.app
+    if getattr(_state._tls, "current_app", None) is not app:
+        app.set_current()
+    if _state.default_app is not app:
+        app.set_default()
 
 
 @pytest.fixture
@@ -192,7 +210,9 @@ def celery_tasks(_celery_lint_interceptor: Interceptor) -> TaskRecorder:
     app and in any mode (Celery's eager mode, ``celery_queue``, ``celery_eager``, a worker
     thread). ``assert_called()``, ``assert_called_once()``, ``assert_called_once_with()``,
     ``assert_not_called()``, ``assert_call_order()``, ``calls_for()``; ``block()`` records
-    calls without sending them.
+    calls without sending them. It switches no broker: a call it lets through goes where
+    the app sends it, the project's broker unless the test also has ``celery_lint_app``
+    (or ``celery_queue``/``celery_eager``).
     """
     from ._recorder import TaskRecorder
 
@@ -229,7 +249,8 @@ def celery_on_commit(_celery_lint_interceptor: Interceptor) -> Iterator[OnCommit
     """Django only: holds ``transaction.on_commit`` callbacks (``delay_on_commit``,
     ``apply_async_on_commit``) until ``commit()`` runs them or ``rollback()`` drops them;
     ``pending``, ``tasks``, ``assert_deferred()``. Skips the test when Django is not
-    installed or configured.
+    installed or configured. Like ``celery_tasks`` it switches no broker: add
+    ``celery_queue`` (or ``celery_eager``) for what ``commit()`` sends.
     """
     from ._oncommit import OnCommitCapture, django_ready
 
