@@ -1,0 +1,205 @@
+"""Hangs and crashes (#14): each case ends in a result or one clear error line, promptly.
+
+In-process through ``celery_lint.cli.main`` where that shows what the user sees; a
+subprocess only where the behaviour needs one (a worker killed with SIGKILL, Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from celery_lint.cli import main
+
+
+class _Overran(BaseException):
+    """Raised in the test's thread when a run takes longer than it may."""
+
+
+@contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Interrupt the code under test after ``seconds`` (a hang fails the test, not the suite)."""
+
+    def expire(signum: int, frame: Any) -> None:
+        raise _Overran(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _project(root: Path, files: dict[str, str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text("", encoding="utf-8")
+    for relpath, text in files.items():
+        path = root / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def _cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, root: Path, *args: str
+) -> tuple[int, str, str]:
+    monkeypatch.chdir(root)
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err, err
+    return code, out, err
+
+
+def _option(inventory_json: str, task: str, option: str) -> dict[str, Any]:
+    tasks = {t["name"]: t for t in json.loads(inventory_json)["tasks"]}
+    return tasks[task]["options"][option]  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- 1. chained names
+def _chain(levels: int, shape: str) -> str:
+    """Names bound from the name before them, level after level: ``twice`` binds each
+    name twice (``A1 = A0`` two times), ``sum`` uses the one before three times, ``list``
+    builds a list of two of the one before (a structure of 2**levels elements unfolded)."""
+    lines = ["from celery import Celery", "", "app = Celery('proj')", "A0 = 10"]
+    for level in range(1, levels + 1):
+        before = f"A{level - 1}"
+        if shape == "twice":
+            lines += [f"A{level} = {before}", f"A{level} = {before}"]
+        elif shape == "sum":
+            lines.append(f"A{level} = {before} + {before} - {before}")
+        else:
+            lines.append(f"A{level} = [{before}, {before}]")
+    setting = "task_time_limit" if shape != "list" else "task_default_queue"
+    lines += [f"app.conf.{setting} = A{levels}", "", "", "@app.task", "def work():", "    pass", ""]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize(("shape", "levels"), [("twice", 26), ("sum", 13), ("list", 26)])
+def test_doubly_bound_chained_names_evaluate_in_linear_time(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    shape: str,
+    levels: int,
+) -> None:
+    """26 levels of ``A1 = A0`` bound twice took forever (2**26 evaluations; 20 levels took
+    27 s): each name is evaluated once per depth, and the value is known (``sum``: 13
+    levels of three uses each stay within the depth cap)."""
+    root = _project(tmp_path / "p", {"proj/__init__.py": "", "proj/celery.py": _chain(levels, shape)})
+    start = time.perf_counter()
+    with _deadline(20):
+        code, out, _ = _cli(capsys, monkeypatch, root, "tasks", "--format", "json")
+    assert code == 0
+    assert time.perf_counter() - start < 5
+    if shape != "list":
+        assert _option(out, "proj.celery.work", "time_limit")["value"] == 10
+
+
+def test_chained_names_past_the_depth_cap_are_unknown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """56 levels: past the evaluation's depth cap the value is unknown (rules stay silent),
+    and ``celery-lint tasks`` says so."""
+    root = _project(tmp_path / "p", {"proj/__init__.py": "", "proj/celery.py": _chain(56, "twice")})
+    with _deadline(20):
+        code, out, _ = _cli(capsys, monkeypatch, root, "tasks", "--format", "json")
+    assert code == 0
+    time_limit = _option(out, "proj.celery.work", "time_limit")
+    assert time_limit["value"] is None and time_limit["unknown"], time_limit
+    with _deadline(20):
+        code, out, _ = _cli(capsys, monkeypatch, root, "--no-cache", "--select", "CEL201")
+    assert code == 0, out
+
+
+# --------------------------------------------------------------------------- 2. huge numbers
+_HUGE = "9" * 311  # past the float range
+_HUGE_SOURCE = f"""from datetime import timedelta
+
+from celery import Celery
+from celery.schedules import crontab, schedule
+
+app = Celery('proj', broker='redis://localhost')
+BIG = (10**63)**63
+app.conf.task_time_limit = BIG * BIG
+app.conf.task_soft_time_limit = 1e400
+app.conf.worker_prefetch_multiplier = {_HUGE}
+app.conf.broker_transport_options = {{'visibility_timeout': {_HUGE}}}
+app.conf.task_acks_late = True
+app.conf.beat_schedule = {{
+    'a': {{'task': 'proj.celery.big', 'schedule': {_HUGE}}},
+    'b': {{'task': 'proj.celery.big', 'schedule': timedelta(seconds={_HUGE})}},
+    'c': {{'task': 'proj.celery.big', 'schedule': schedule(run_every=1e400)}},
+    'd': {{'task': 'proj.celery.big', 'schedule': crontab(minute={_HUGE})}},
+}}
+
+
+@app.task(bind=True, time_limit={_HUGE}, soft_time_limit={_HUGE}0, max_retries=BIG,
+          autoretry_for=(OSError,), retry_backoff=10**4000, expires=1e400 - 1e400)
+def big(self):
+    raise self.retry(countdown={_HUGE})
+
+
+@app.task(time_limit=60, soft_time_limit=2**5000, expires=1e400)
+def other():
+    big.apply_async(countdown={_HUGE})
+"""
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "github"])
+def test_huge_numbers_are_values_like_any_other(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """``(10**63)**63`` squared, a 311-digit ``time_limit=``, ``1e400``: no crash
+    (``float()`` overflowed, ``str()`` of a 7,939-digit int raised ValueError)."""
+    root = _project(tmp_path / "p", {"proj/__init__.py": "", "proj/celery.py": _HUGE_SOURCE})
+    code, out, err = _cli(capsys, monkeypatch, root, "--no-cache", "--select", "ALL", "--format", fmt)
+    assert code == 1 and "error" not in err, (out, err)
+    if fmt == "text":
+        # The soft limit past the hard one is found, its numbers shown short.
+        lines = [line for line in out.splitlines() if " CEL203 " in line]
+        assert len(lines) == 1 and len(lines[0]) < 400, out
+        assert "soft time limit 1.000e+312 s" in lines[0], lines
+
+
+def test_huge_numbers_in_the_task_listing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 311-digit limit is known as it is; a number the analysis will not compute (more
+    than 4096 bits) is unknown; an infinite float shows as "inf" (JSON has no infinity)."""
+    root = _project(tmp_path / "p", {"proj/__init__.py": "", "proj/celery.py": _HUGE_SOURCE})
+    options = "time_limit,soft_time_limit,max_retries"
+    code, out, _ = _cli(capsys, monkeypatch, root, "tasks", "--format", "json", "--option", options)
+    assert code == 0
+    assert _option(out, "proj.celery.big", "time_limit")["value"] == int(_HUGE)
+    assert _option(out, "proj.celery.big", "max_retries")["unknown"]
+    assert _option(out, "proj.celery.other", "soft_time_limit")["unknown"]
+    assert _option(out, "proj.celery.other", "time_limit")["value"] == 60
+    code, out, _ = _cli(capsys, monkeypatch, root, "tasks", "--format", "json", "--option", "expires")
+    assert _option(out, "proj.celery.other", "expires")["value"] == "inf"
+    assert _option(out, "proj.celery.big", "expires")["unknown"]  # NaN
+    code, out, _ = _cli(capsys, monkeypatch, root, "tasks")
+    assert code == 0 and "1.000e+311" in out, out
+
+
+def test_huge_numbers_under_flake8(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p", {"proj/__init__.py": "", "proj/celery.py": _HUGE_SOURCE})
+    proc = subprocess.run(
+        [sys.executable, "-m", "flake8", "--select", "CEL", "-j", "1", "proj"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1 and not proc.stderr, proc.stderr[-3000:]
+    assert " CEL" in proc.stdout
