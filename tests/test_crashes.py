@@ -7,9 +7,9 @@ subprocess only where the behaviour needs one (a worker killed with SIGKILL, Ctr
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
-import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
