@@ -7,6 +7,7 @@ subprocess only where the behaviour needs one (a worker killed with SIGKILL, Ctr
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -203,3 +204,69 @@ def test_huge_numbers_under_flake8(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1 and not proc.stderr, proc.stderr[-3000:]
     assert " CEL" in proc.stdout
+
+
+# --------------------------------------------------------------------------- 3. a -j worker killed
+def _many_tasks(root: Path, package: str, files: int, tasks: int = 40) -> None:
+    body = "from celery import shared_task\n" + "".join(
+        f"\n\n@shared_task\ndef t{i}(x):\n    return [x * {i} for _ in range(3)]\n" for i in range(tasks)
+    )
+    (root / package).mkdir(parents=True, exist_ok=True)
+    (root / package / "__init__.py").write_text("", encoding="utf-8")
+    for index in range(files):
+        (root / package / f"m{index}.py").write_text(body, encoding="utf-8")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _cli_process(root: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery_lint", *args],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the workers")
+@pytest.mark.parametrize("projects", [1, 2])
+def test_a_killed_worker_is_an_error_not_a_hang(tmp_path: Path, projects: int) -> None:
+    """``kill -9`` of a ``-j 2`` worker (as the out-of-memory killer does): the parent
+    waited forever; now the files it held are error lines and the run exits 2."""
+    root = _project(tmp_path / "p", {})
+    _many_tasks(root, "app0", 12, tasks=20)
+    if projects == 2:  # a nested project: the projects run in separate processes
+        _project(root / "other", {})
+        _many_tasks(root / "other", "app1", 8, tasks=20)
+    proc = _cli_process(root, "--no-cache", "-j", "2", ".")
+    try:
+        deadline = time.monotonic() + 30
+        victims: list[int] = []
+        while not victims and proc.poll() is None and time.monotonic() < deadline:
+            victims = _children(proc.pid)
+            time.sleep(0.01)
+        assert victims, "no worker process appeared"
+        os.kill(victims[0], signal.SIGKILL)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 2, (out, err)
+    lost = [line for line in err.splitlines() if "worker process checking it ended abruptly" in line]
+    assert lost and all(
+        line.startswith("celery-lint: error: ") and ".py: not checked" in line for line in lost
+    ), err
+    assert "Traceback" not in err, err
