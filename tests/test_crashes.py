@@ -270,3 +270,134 @@ def test_a_killed_worker_is_an_error_not_a_hang(tmp_path: Path, projects: int) -
         line.startswith("celery-lint: error: ") and ".py: not checked" in line for line in lost
     ), err
     assert "Traceback" not in err, err
+
+
+# --------------------------------------------------------------------------- 6. internal errors
+def test_an_internal_error_exits_3_with_one_line_and_a_traceback_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug of celery-lint exited 1, the code of findings, even with ``--exit-zero``: it
+    exits 3 with one line naming the file that holds the traceback."""
+    import tempfile
+
+    from celery_lint.engine import runner
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug\nover two lines")
+
+    root = _project(tmp_path / "p", {"proj/tasks.py": "from celery import shared_task\n"})
+    crash_dir = tmp_path / "tmp"
+    crash_dir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(crash_dir))
+    monkeypatch.setattr(runner, "_lint_project", broken)
+    code, out, err = _cli(capsys, monkeypatch, root, "--exit-zero", "--no-cache")
+    assert code == 3 and out == "", (out, err)
+    assert err.count("\n") == 1 and err.startswith(
+        "celery-lint: internal error: RuntimeError: a bug over two lines;"
+    )
+    (report,) = crash_dir.glob("celery-lint-crash-*.txt")
+    assert str(report) in err
+    text = report.read_text("utf-8")
+    assert (
+        "Traceback (most recent call last)" in text
+        and "RuntimeError: a bug" in text
+        and "--exit-zero" in text
+    )
+
+
+def test_an_internal_error_in_the_task_listing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from celery_lint import inventory
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("boom")
+
+    root = _project(tmp_path / "p", {"proj/tasks.py": "from celery import shared_task\n"})
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(inventory, "build_inventory", broken)
+    code, _, err = _cli(capsys, monkeypatch, root, "tasks")
+    assert code == 3 and err.startswith("celery-lint: internal error: KeyError: 'boom';"), err
+
+
+# --------------------------------------------------------------------------- 7. Ctrl-C
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to see the run is under way")
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_stops_the_run_at_once(tmp_path: Path, jobs: str) -> None:
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) mid-run: exit 130 with
+    one line within two seconds; it took about 8 s (the parse thread was joined first)."""
+    root = _project(tmp_path / "p", {})
+    _many_tasks(root, "proj", 60, tasks=60)
+    proc = _cli_process(root, "--no-cache", "-j", jobs, ".")
+    try:
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and _cpu_seconds(proc.pid) < 1.0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        start = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        elapsed = time.monotonic() - start
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert err == "celery-lint: interrupted\n" and out == "", err
+    assert elapsed < 2, elapsed
+
+
+# --------------------------------------------------------------------------- 4. undecodable file names
+_BARE = "from celery import shared_task\n\n\n@shared_task\ndef bare():\n    pass\n"
+
+
+@pytest.fixture
+def undecodable_name(tmp_path: Path) -> Path:
+    root = _project(tmp_path / "p", {})
+    try:
+        (root / os.fsdecode(b"bad\xff.py")).write_text(_BARE, encoding="utf-8")
+    except (OSError, UnicodeError):
+        pytest.skip("the file system refuses a file name that is not valid UTF-8")
+    return root
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="file names are Unicode there")
+@pytest.mark.parametrize("fmt", ["text", "github", "json"])
+def test_undecodable_file_name_on_a_strict_stdout(
+    undecodable_name: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """pytest's captured stdout is strict UTF-8, as a stdout with PYTHONIOENCODING=utf-8:
+    the name's byte comes out escaped instead of raising UnicodeEncodeError."""
+    code, out, err = _cli(capsys, monkeypatch, undecodable_name, "--no-cache", "--format", fmt)
+    assert code == 1, (out, err)
+    if fmt == "json":
+        assert {f["path"] for f in json.loads(out)["findings"]} == {os.fsdecode(b"bad\xff.py")}
+    elif fmt == "text":
+        assert "bad\\xff.py:5:1: CEL201 " in out, out
+    else:
+        assert "file=bad\\xff.py,line=5" in out, out
+    code, out, _ = _cli(capsys, monkeypatch, undecodable_name, "tasks")
+    assert code == 0 and "bad\\xff" in out, out
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="file names are Unicode there")
+def test_undecodable_file_name_in_sarif(
+    undecodable_name: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SARIF crashed on every such name (``quote()`` of a lone surrogate): the URI holds the
+    name's bytes percent-encoded."""
+    from urllib.parse import unquote_to_bytes
+
+    code, out, err = _cli(capsys, monkeypatch, undecodable_name, "--no-cache", "--format", "sarif")
+    assert code == 1, (out, err)
+    results = json.loads(out)["runs"][0]["results"]
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results}
+    assert uris == {"bad%FF.py"}
+    assert (undecodable_name / os.fsdecode(unquote_to_bytes("bad%FF.py"))).is_file()
