@@ -401,3 +401,70 @@ def test_undecodable_file_name_in_sarif(
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results}
     assert uris == {"bad%FF.py"}
     assert (undecodable_name / os.fsdecode(unquote_to_bytes("bad%FF.py"))).is_file()
+
+
+# --------------------------------------------------------------------------- 5. baselines
+_ENTRY = '{"path": "t.py", "code": "CEL201", "line_content": "def bare():", "count": %s}'
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        pytest.param("[" * 100_000 + "]" * 100_000, "nested too deeply", id="deep-json"),
+        pytest.param(
+            '{"celery_lint_baseline": 1, "findings": [%s]}' % (_ENTRY % "1e400"),
+            "malformed baseline entry",
+            id="count-1e400",
+        ),
+        pytest.param(
+            '{"celery_lint_baseline": 1, "findings": [%s]}' % (_ENTRY % "2.5"),
+            "malformed baseline entry",
+            id="count-not-whole",
+        ),
+        pytest.param(
+            '{"celery_lint_baseline": 1, "findings": [%s]}' % (_ENTRY % "NaN"),
+            "malformed baseline entry",
+            id="count-nan",
+        ),
+        pytest.param(
+            '{"celery_lint_baseline": 1, "findings": [{"path": 1, "code": [], "line_content": "x"}]}',
+            "malformed baseline entry",
+            id="not-strings",
+        ),
+    ],
+)
+def test_hostile_baseline_is_one_error_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    content: str,
+    expected: str,
+) -> None:
+    """Deep JSON raised RecursionError, ``"count": 1e400`` OverflowError: one line, exit 2."""
+    root = _project(tmp_path / "p", {"t.py": _BARE})
+    (root / "b.json").write_text(content, encoding="utf-8")
+    code, out, err = _cli(capsys, monkeypatch, root, "--no-cache", "--baseline", "b.json", "t.py")
+    assert code == 2, (out, err)
+    errors = [line for line in err.splitlines() if not line.startswith("celery-lint: warning: ")]
+    assert (
+        len(errors) == 1 and errors[0].startswith("celery-lint: error: b.json: ") and expected in errors[0]
+    ), err
+    assert len(errors[0]) < 400, errors
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize("write", [False, True])
+def test_baseline_that_is_a_fifo_does_not_hang(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, write: bool
+) -> None:
+    """Opening a FIFO blocks until another process opens its other end: it is refused unopened."""
+    root = _project(tmp_path / "p", {"t.py": _BARE})
+    os.mkfifo(root / "b.json")
+    args = ["--no-cache", "--baseline", "b.json", *(["--write-baseline"] if write else []), "t.py"]
+    with _deadline(20):
+        code, out, err = _cli(capsys, monkeypatch, root, *args)
+    assert code == 2, (out, err)
+    action = "write" if write else "read"
+    assert f"celery-lint: error: b.json: cannot {action} baseline: not a regular file" in err.splitlines(), (
+        err
+    )
