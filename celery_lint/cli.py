@@ -69,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
         "celery-lint tasks [PATH ...] lists every Celery app and task with each effective option "
         "and where its value came from (see celery-lint tasks --help). 'tasks' as the first argument "
         "is always that subcommand: to lint a file or folder named tasks, write ./tasks or tasks/, "
-        "or put it after -- (celery-lint -- tasks).",
+        "or put it after -- (celery-lint -- tasks). "
+        "Exit codes: 0 no findings, 1 findings, 2 usage or configuration error, 3 internal error "
+        "(a bug: the line names a file holding its traceback), 130 interrupted.",
     )
     parser.add_argument(
         "paths",
