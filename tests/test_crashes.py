@@ -123,6 +123,66 @@ def test_chained_names_past_the_depth_cap_are_unknown(
     assert code == 0, out
 
 
+def _diamonds(levels: int) -> str:
+    """Classes that each derive from both classes of the level before: a walk over the
+    bases that does not remember where it has been takes 2**levels steps."""
+    lines = ["from celery import Celery", "", "", "class A0:", "    pass", "", "", "class B0:", "    pass"]
+    for level in range(1, levels + 1):
+        for name in "AB":
+            lines += ["", "", f"class {name}{level}(A{level - 1}, B{level - 1}):", "    pass"]
+    top = f"A{levels}"
+    lines += [
+        "",
+        "",
+        f"class MyCelery({top}, Celery):",
+        "    pass",
+        "",
+        "",
+        "app = MyCelery('proj')",
+        "",
+        "",
+        f"class Config({top}):",
+        "    task_time_limit = 5",
+        "",
+        "",
+        "app.config_from_object(Config)",
+        "",
+        "",
+        f"class Base({top}, app.Task):",
+        "    pass",
+        "",
+        "",
+        f"@app.task(base={top})",
+        "def plain():",
+        "    pass",
+        "",
+        "",
+        "@app.task(base=Base)",
+        "def based():",
+        "    pass",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def test_diamond_class_hierarchies_are_walked_in_linear_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the robustness sweep's kind of input: 18 levels took minutes (every walk
+    over task bases, configuration classes and app classes went down each path)."""
+    root = _project(tmp_path / "p", {"proj/__init__.py": "", "proj/celery.py": _diamonds(24)})
+    start = time.perf_counter()
+    with _deadline(30):
+        code, _, _ = _cli(capsys, monkeypatch, root, "--no-cache", "--select", "ALL")
+        assert code in (0, 1)
+        code, out, _ = _cli(capsys, monkeypatch, root, "tasks", "--format", "json")
+    assert code == 0 and {t["name"] for t in json.loads(out)["tasks"]} == {
+        "proj.celery.plain",
+        "proj.celery.based",
+    }
+    assert time.perf_counter() - start < 8
+
+
 # --------------------------------------------------------------------------- 2. huge numbers
 _HUGE = "9" * 311  # past the float range
 _HUGE_SOURCE = f"""from datetime import timedelta
