@@ -252,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _exit_now(EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
     except Exception as exc:  # a bug of celery-lint: never the exit code of findings
-        sys.stderr.write(f"celery-lint: {internal_error(exc, argv)}\n")
+        _Printable(sys.stderr).write(f"celery-lint: {internal_error(exc, argv)}\n")
         return EXIT_INTERNAL_ERROR
     finally:
         if collecting:
@@ -320,7 +320,10 @@ def internal_error(exc: BaseException, argv: Sequence[str] | None = None) -> str
     import tempfile
     import traceback
 
-    what = " ".join(f"{type(exc).__name__}: {exc}".split())
+    try:
+        what = " ".join(f"{type(exc).__name__}: {exc}".split())
+    except Exception:  # an exception whose str() fails too
+        what = type(exc).__name__
     if len(what) > 300:
         what = what[:297] + "..."
     report = (
