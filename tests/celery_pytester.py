@@ -51,5 +51,10 @@ def forget_shared_tasks() -> Iterator[None]:
     from celery import _state
 
     before = set(_state._on_app_finalizers)
+    # Shared tasks other tests of this process defined (``@app.task`` outside a pytester
+    # run) would be registered on the inner run's app too: hide them for the test.
+    outer_shared = {cons for cons in before if getattr(cons, "__module__", None) == "celery.app.base"}
+    _state._on_app_finalizers.difference_update(outer_shared)
     yield
     _state._on_app_finalizers.intersection_update(before)
+    _state._on_app_finalizers.update(outer_shared)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,11 +24,17 @@ def _load(qualname: str) -> object:
 
 
 @pytest.fixture
-def app() -> Celery:
+def app() -> Iterator[Celery]:
+    """An eager app whose tasks stay its own: ``@app.task`` is shared by default, and Celery
+    would give every app made later in this process (the pytester runs) these tasks."""
+    from celery import _state
+
+    finalizers = set(_state._on_app_finalizers)
     app = Celery("callsites", set_as_current=False)
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
-    return app
+    yield app
+    _state._on_app_finalizers.intersection_update(finalizers)
 
 
 @pytest.mark.parametrize(
