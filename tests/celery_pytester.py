@@ -20,14 +20,6 @@ import kombu.transport.memory  # noqa: F401
 import libcst  # noqa: F401
 import pytest
 
-import celery_lint.pytest_plugin._audit
-import celery_lint.pytest_plugin._eager
-import celery_lint.pytest_plugin._lintgate
-import celery_lint.pytest_plugin._oncommit
-import celery_lint.pytest_plugin._queue
-import celery_lint.pytest_plugin._recorder
-import celery_lint.pytest_plugin._retries  # noqa: F401
-
 
 @pytest.fixture(autouse=True)
 def forget_shared_tasks() -> Iterator[None]:
