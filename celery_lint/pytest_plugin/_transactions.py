@@ -63,7 +63,7 @@ class TransactionGuard:
     def __init__(self, interceptor: Interceptor) -> None:
         self.interceptor = interceptor
         self.enabled = True
-        self.violations: list[str] = []
+        self.violations: list[PublishedInTransaction] = []
 
     def __call__(self, app: Any, name: str, options: dict[str, Any]) -> None:
         __tracebackhide__ = True
@@ -80,5 +80,22 @@ class TransactionGuard:
             "Use delay_on_commit()/apply_async_on_commit() or "
             "transaction.on_commit(lambda: task.delay(...))."
         )
-        self.violations.append(message)
-        raise PublishedInTransaction(message)
+        error = PublishedInTransaction(message)
+        self.violations.append(error)
+        raise error
+
+    def swallowed(self, test_code: Any) -> list[str]:
+        """The refused publishes whose error never reached the test function (code under
+        test, or a worker running a task, caught it)."""
+        found = []
+        for error in self.violations:
+            tb = error.__traceback__
+            reached = False
+            while tb is not None:
+                if tb.tb_frame.f_code is test_code:
+                    reached = True
+                    break
+                tb = tb.tb_next
+            if not reached:
+                found.append(str(error))
+        return found

@@ -175,8 +175,11 @@ def celery_queue(
         if guard in _celery_lint_interceptor.guards:
             _celery_lint_interceptor.guards.remove(guard)
     report = request.node.stash.get(CALL_REPORT, None)
-    if guard.violations and (report is None or report.passed):
-        pytest.fail("celery_queue: " + "\n".join(guard.violations), pytrace=False)
+    function = getattr(request.node, "function", None)
+    swallowed = guard.swallowed(getattr(function, "__code__", None)) if guard.violations else []
+    if swallowed and (report is None or report.passed):
+        # The publish raised at the call; it only gets here when something caught that.
+        pytest.fail("celery_queue: " + "\n".join(swallowed), pytrace=False)
 
 
 @pytest.fixture
