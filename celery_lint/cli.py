@@ -116,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write .celery_lint_cache/")
     parser.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="keep the result cache in DIR instead of each project's .celery_lint_cache/ "
+        "(default: $CELERY_LINT_CACHE_DIR when set)",
+    )
+    parser.add_argument(
         "-j",
         "--jobs",
         type=_jobs,
@@ -140,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _fix(args: argparse.Namespace, registry: RuleRegistry) -> int:
     from .config import ConfigError
     from .engine import FixInterrupted, display_path, fix_paths
-    from .output import format_text, summary_line, unified_diff
+    from .output import format_text, skip_warnings, summary_line, unified_diff
 
     try:
         result, changes = fix_paths(
@@ -166,6 +172,8 @@ def _fix(args: argparse.Namespace, registry: RuleRegistry) -> int:
     _report_skipped_files(result)
     for error in result.errors:
         sys.stderr.write(f"celery-lint: error: {error}\n")
+    for warning in skip_warnings(result):
+        sys.stderr.write(f"celery-lint: warning: {warning}\n")
     if args.diff:
         for path, before, after in changes:
             sys.stdout.write(unified_diff(display_path(path), before, after))
@@ -427,6 +435,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, registry: Ru
             use_cache=not args.no_cache,
             jobs=args.jobs,
             registry=registry,
+            cache_dir=args.cache_dir,
         )
     except ConfigError as exc:
         sys.stderr.write(f"celery-lint: error: {exc}\n")

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .project.discovery import real_path
 from .registry import RuleRegistry
 from .types import Kind, Violation
 from .version import __version__
@@ -87,7 +87,9 @@ class CeleryLintChecker:
         session = type(self)._session
         if session is None:  # flake8 always passes options first; a bare caller may not
             session = type(self)._session = Flake8Session(None)
-        for violation in session.check(Path(os.path.abspath(self.filename)), "".join(self.lines)):
+        # Folders resolved through symbolic links, as every front end does (the project's
+        # root is too): a file reached through a symlinked folder is the same module.
+        for violation in session.check(real_path(self.filename), "".join(self.lines)):
             yield (violation.line, violation.column - 1, f"{violation.code} {violation.text}", type(self))
 
 

@@ -23,6 +23,35 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+def _skipped_text(result: LintResult) -> str:
+    """``2 folders skipped: build, venv (virtual environments and build output, not packages
+    of the project)`` for what the walks left out that needs no warning."""
+    from .project.discovery import ENVIRONMENT, REASONS
+
+    paths = result.skipped.get(ENVIRONMENT, [])
+    if not paths:
+        return ""
+    return f"{_plural(len(paths), 'folder')} skipped: {_some(paths)} ({REASONS[ENVIRONMENT]})"
+
+
+def _some(paths: Sequence[str], shown: int = 3) -> str:
+    listed = ", ".join(path if len(path) <= 100 else f"{path[:40]}...{path[-50:]}" for path in paths[:shown])
+    return listed + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
+
+
+def skip_warnings(result: LintResult) -> list[str]:
+    """One line a reason the walks left out what may hold project code: an unreadable
+    folder, a symbolic link out of the project or in a loop, a path too long."""
+    from .project.discovery import REASONS, WARNING_REASONS
+
+    out = []
+    for reason in WARNING_REASONS:
+        paths = result.skipped.get(reason, [])
+        if paths:
+            out.append(f"{_plural(len(paths), 'path')} not checked ({REASONS[reason]}): {_some(paths)}")
+    return out
+
+
 def summary_line(result: LintResult) -> str:
     """``Found 2 findings in 1 file (3 files checked; 1 app, 4 tasks)``, or ``No findings
     in 3 files checked (1 app, 4 tasks)``, with how many tasks the configuration-dependent
@@ -31,7 +60,7 @@ def summary_line(result: LintResult) -> str:
     files = len({v.path for v in result.violations})
     checked = result.files_checked
     noun = "file" if checked == 1 else "files"
-    seen = _seen_text(result)
+    seen = "; ".join(text for text in (_seen_text(result), _skipped_text(result)) if text)
     if not count:
         return f"No findings in {checked} {noun} checked" + (f" ({seen})." if seen else ".")
     finding_noun = "finding" if count == 1 else "findings"
@@ -73,8 +102,9 @@ _WHY_IT_MATTERS = {
 
 def run_warnings(result: LintResult) -> list[str]:
     """One line a project that imports Celery but where the analysis found no app or no
-    task: a run that saw nothing says so."""
-    out = []
+    task: a run that saw nothing says so. Then what the walks left out that may hold
+    project code (:func:`skip_warnings`)."""
+    out = skip_warnings(result)
     for project in result.projects or []:
         if not project.imports_celery:
             continue
@@ -173,6 +203,7 @@ def format_json(result: LintResult) -> str:
         "by_code": dict(sorted(by_code.items())),
         "errors": list(result.errors),
         "fixes_available": fix_counts(result.violations),
+        "skipped": {reason: list(paths) for reason, paths in result.skipped.items()},
     }
     figures = run_figures(result)
     if figures is not None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from .engine import fix_paths, lint_paths
 from .hookspecs import hookimpl
+from .project.discovery import real_path
 from .registry import RuleRegistry, validate_rule
 from .rules.base import Invalid, Rule, Valid
 from .types import Violation
@@ -47,7 +48,7 @@ def lint_source(
         main.parent.mkdir(parents=True, exist_ok=True)
         main.write_bytes(code.encode(encoding))
         result = lint_paths([main], select=select, rules=rules, registry=_registry())
-        return [v for v in result.violations if Path(v.path).resolve() == main.resolve()]
+        return [v for v in result.violations if real_path(v.path) == real_path(main)]
 
 
 def check_case(rule: type[Rule], case: Valid | Invalid) -> str | None:
@@ -195,6 +196,6 @@ def fix_source(
         main.write_bytes(code.encode(encoding))
         _, changes = fix_paths([main], unsafe=unsafe, write=False, select=select, registry=_registry())
         for changed, _, after in changes:
-            if changed.resolve() == main.resolve():
+            if real_path(changed) == real_path(main):
                 return after
         return code

@@ -131,6 +131,8 @@ class LintResult:
     projects: list[ProjectFigures] | None = None
     """What each project's run saw (apps, tasks, unknown configuration); None when the run
     did not count them (``--fix``)."""
+    skipped: dict[str, list[str]] = field(default_factory=dict)
+    """What the walks of the named folders left out, by reason (the paths as shown)."""
 
 
 @dataclass(frozen=True)

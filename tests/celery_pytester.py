@@ -20,6 +20,32 @@ import kombu.transport.memory  # noqa: F401
 import libcst  # noqa: F401
 import pytest
 
+# And what the audit and the lint gate use, warm: pytester points HOME at the test's folder,
+# where Celery's settings catalogue (seconds to build) is not cached, and celery-lint's
+# modules first imported inside a run are assertion-rewritten there (celery-lint is a
+# pytest plugin's distribution) and dropped afterwards.
+import celery_lint.engine
+import celery_lint.project.model
+import celery_lint.project.results
+import celery_lint.project.routing
+import celery_lint.pytest_plugin._audit
+import celery_lint.pytest_plugin._beat
+import celery_lint.pytest_plugin._clock
+import celery_lint.pytest_plugin._delivery
+import celery_lint.pytest_plugin._eager
+import celery_lint.pytest_plugin._lintgate
+import celery_lint.pytest_plugin._oncommit
+import celery_lint.pytest_plugin._queue
+import celery_lint.pytest_plugin._recorder
+import celery_lint.pytest_plugin._retries
+import celery_lint.pytest_plugin._transactions
+import celery_lint.rules  # noqa: F401
+from celery_lint.rules.builtin import builtin_rules
+from celery_lint.settings_catalogue import load_catalogue
+
+load_catalogue()
+builtin_rules()  # imports every rule module, and the parts of the model they use
+
 
 @pytest.fixture(autouse=True)
 def forget_shared_tasks() -> Iterator[None]:

@@ -189,6 +189,19 @@ def fixtures_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def user_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A user cache home (``XDG_CACHE_HOME``) for tests that must not use the real one (the
+    result cache's secret lives there). Celery's settings catalogue, which takes seconds to
+    build, is copied in from the usual place when it is there."""
+    home = tmp_path_factory.mktemp("user-cache")
+    usual = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "celery-lint"
+    (home / "celery-lint").mkdir(mode=0o700)
+    for catalogue in usual.glob("settings-*.json"):
+        shutil.copy(catalogue, home / "celery-lint" / catalogue.name)
+    return home
+
+
+@pytest.fixture(scope="session")
 def unmarked_fixtures_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of fixtures/ in a folder with no project marker above it (no pyproject.toml,
     setup.py, setup.cfg or .git): a project with no marker of its own (shape S11) runs

@@ -46,13 +46,10 @@ def user_repo(root: Path, files: dict[str, str], hooks: str) -> Path:
     return root
 
 
-PICKLE_TASK = """\
-from celery import shared_task
+APP_WITHOUT_RETRY_SETTING = """\
+from celery import Celery
 
-
-@shared_task(time_limit=60, soft_time_limit=50, acks_late=True, ignore_result=True, serializer="pickle")
-def export(rows):
-    return len(rows)
+app = Celery("shop", broker_url="redis://localhost")
 """
 
 
@@ -74,17 +71,17 @@ def test_fix_hook_fixes_and_fails_on_what_is_left(
 ) -> None:
     repo = user_repo(
         tmp_path / "shop",
-        {"app/__init__.py": "", "app/tasks.py": BARE_TASK, "app/export.py": PICKLE_TASK},
+        {"app/__init__.py": "", "app/tasks.py": BARE_TASK, "app/celery.py": APP_WITHOUT_RETRY_SETTING},
         hooks_config(hook_repo, "celery-lint-fix"),
     )
     run = pre_commit("run", "--all-files", cwd=repo, home=pre_commit_home)
     assert run.returncode == 1, run
     assert "Traceback" not in run.output, run
     assert "celery-lint (fix)" in run.output and "Failed" in run.output, run
-    # The unsafe-only finding is reported; the safe fix (CEL103) is applied in place.
+    # The finding with an unsafe fix only is reported; the safe fix (CEL604) is applied in place.
     assert "app/tasks.py:4:1: CEL201 " in run.output, run
-    assert "CEL103" not in run.output, run
-    assert 'serializer="json"' in (repo / "app" / "export.py").read_text("utf-8")
+    assert "CEL604" not in run.output, run
+    assert "broker_connection_retry_on_startup=True" in (repo / "app" / "celery.py").read_text("utf-8")
     assert (repo / "app" / "tasks.py").read_text("utf-8") == BARE_TASK
 
 

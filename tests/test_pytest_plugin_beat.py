@@ -5,10 +5,7 @@ that leaks past the fixtures fails loudly."""
 
 from __future__ import annotations
 
-import importlib.util
-import re
 import textwrap
-from pathlib import Path
 
 import pytest
 from celery_pytester import forget_shared_tasks  # noqa: F401 (an autouse fixture)
@@ -203,7 +200,9 @@ def test_beat_publishes_entries_with_their_options_in_time_order(project: pytest
         """,
     )
     result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines(["*beat did not send 'proj.report'.*", "*Beat sent:*", "*<BeatFiring 'hourly ping'*"])
+    result.stdout.fnmatch_lines(
+        ["*beat did not send 'proj.report'.*", "*Beat sent:*", "*<BeatFiring 'hourly ping'*"]
+    )
 
 
 # ---------------------------------------------------------------------- the clock
@@ -426,7 +425,7 @@ def test_publish_inside_a_transaction_fails_with_cel403(pytester: pytest.Pyteste
         import pytest
         from django.db import transaction
         from django.test import TestCase
-        from celery_lint.pytest_plugin._transactions import PublishedInTransaction
+        from celery_lint.pytest_plugin import PublishedInTransaction
         import djproj
 
         @pytest.fixture
@@ -506,105 +505,3 @@ def test_no_django_no_check(project: pytest.Pytester) -> None:
         """,
     )
     result.assert_outcomes(passed=1)
-
-
-# ---------------------------------------------------------------------- docs/pytest.md
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "pytest.md"
-
-DOCS_PROJECT = {
-    "proj/__init__.py": "",
-    "proj/celery.py": """
-        from datetime import timedelta
-
-        try:
-            import django
-            from django.conf import settings
-        except ImportError:
-            django = None
-        if django is not None and not settings.configured:
-            settings.configure(
-                DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
-                INSTALLED_APPS=[],
-                USE_TZ=True,
-            )
-            django.setup()
-
-        from celery import Celery
-        from celery.schedules import crontab
-
-        app = Celery(
-            "proj",
-            broker="redis://127.0.0.1:1/0",
-            backend="redis://127.0.0.1:1/1",
-            include=["proj.tasks"],
-            task_cls="celery.contrib.django.task:DjangoTask" if django is not None else "celery.app.task:Task",
-        )
-        app.conf.timezone = "Europe/Paris"
-        app.conf.beat_schedule = {
-            "morning-digest": {
-                "task": "proj.tasks.send_digest",
-                "schedule": crontab(minute=0, hour=7),
-                "options": {"queue": "mail", "expires": 3600},
-            },
-            "cleanup": {"task": "proj.tasks.cleanup", "schedule": timedelta(hours=6)},
-        }
-    """,
-    "proj/tasks.py": """
-        from datetime import datetime, timezone
-
-        from proj.celery import app
-
-
-        @app.task
-        def stamp():
-            return datetime.now(timezone.utc).isoformat()
-
-
-        @app.task
-        def send_mail(kind):
-            return kind
-
-
-        @app.task(rate_limit="1/m")
-        def fetch_page(page):
-            return page
-
-
-        @app.task
-        def send_digest():
-            return "sent"
-
-
-        @app.task
-        def cleanup():
-            return 0
-    """,
-}
-
-DOC_TESTS = {
-    "test_tasks_see_the_frozen_time": "freezegun",
-    "test_urgent_mail_goes_first": None,
-    "test_mail_waits_for_the_commit": "django",
-    "test_the_digest_goes_out_every_morning": None,
-}
-
-
-def test_docs_examples_run_verbatim(pytester: pytest.Pytester) -> None:
-    """The examples of clock, priority, rate limit, transactions and celery_beat in
-    docs/pytest.md, each run as written (a block needing a library that is not installed
-    is left out)."""
-    blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
-    chosen: dict[str, str] = {}
-    for wanted, needs in DOC_TESTS.items():
-        [block] = [b for b in blocks if f"def {wanted}(" in b]
-        if needs is None or importlib.util.find_spec(needs) is not None:
-            chosen[f"test_doc_{len(chosen)}"] = block
-    for path, source in DOCS_PROJECT.items():
-        target = pytester.path / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(textwrap.dedent(source), encoding="utf-8")
-    pytester.makeini("[pytest]\ncelery_lint_app = proj.celery:app\npythonpath = .\n")
-    pytester.makepyfile(**chosen)
-    tests = sum(block.count("\ndef test_") + block.startswith("def test_") for block in chosen.values())
-    result = pytester.runpytest(*QUIET)
-    result.assert_outcomes(passed=tests)

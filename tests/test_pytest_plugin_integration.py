@@ -71,20 +71,21 @@ def test_it(celery_tasks):
 """
     )
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    for args in ((), ("-p", "celery_lint")):
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-            cwd=pytester.path,
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
-        if args:
-            assert done.returncode == 0, done.stdout + done.stderr
-            assert "1 passed" in done.stdout
-        else:
-            assert "fixture 'celery_tasks' not found" in done.stdout
+    # In a process of its own: this one has imported LibCST already.
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "celery_lint"],
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+        without = pytester.runpytest("-p", "no:cacheprovider")
+    without.stdout.fnmatch_lines(["*fixture 'celery_tasks' not found*"])
 
 
 def test_no_autouse_fixture(pytester: pytest.Pytester) -> None:
@@ -300,6 +301,7 @@ def test_recorder_sees_the_contrib_app(celery_app, celery_tasks):
 """
 
 
+@pytest.mark.slow  # contrib's worker thread: about 4 s (its teardown waits for the worker's poll)
 def test_seed_example_keeps_working_with_the_plugin_loaded(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_seed=SEED)
     # -p no:celery keeps pytest-celery (when installed) from replacing contrib's celery_worker.
@@ -382,14 +384,14 @@ LINTED_PROJECT = {
 
 
 def test_lint_gate_one_item_per_file(pytester: pytest.Pytester) -> None:
-    """In a pytest process of its own, as a user runs it: an in-process run would see the
-    celery-lint modules of this process, which other modules' in-process runs may have left
-    half re-imported (pytester drops the modules first imported inside a run)."""
+    """In process: celery_pytester imports (and warms) every celery-lint module the gate
+    uses in this process first, so that no run re-imports them (pytester drops the modules
+    first imported inside a run)."""
     pytester.makepyprojecttoml('[tool.celery-lint]\nexclude = ["vendored"]\n')
     (pytester.path / "vendored").mkdir()
     for name, source in LINTED_PROJECT.items():
         (pytester.path / f"{name}.py").write_text(textwrap.dedent(source))
-    result = pytester.runpytest_subprocess(*QUIET, "--celery-lint", "-v")
+    result = pytester.runpytest(*QUIET, "--celery-lint", "-v")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -406,7 +408,7 @@ def test_lint_gate_one_item_per_file(pytester: pytest.Pytester) -> None:
         ]
     )
     assert "vendored" not in result.stdout.str()
-    quiet = pytester.runpytest_subprocess(*QUIET)
+    quiet = pytester.runpytest(*QUIET)
     quiet.assert_outcomes()  # without --celery-lint nothing is collected
 
 

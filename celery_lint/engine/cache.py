@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -22,33 +21,52 @@ from typing import TYPE_CHECKING, Any
 from ..settings_catalogue import load_catalogue
 from ..types import Kind, Violation
 from ..version import __version__
+from .cache_schema import valid_content
+from .cache_store import (
+    CACHE_DIR,
+    UnsafeFolder,
+    ensure_gitignore,
+    machine_secret,
+    names_in,
+    open_folder,
+    read_regular,
+    remove,
+    seal,
+    unseal,
+    warn,
+    write_atomic,
+)
 
 if TYPE_CHECKING:
     from ..project.files import SourceFile
     from ..project.model import ProjectModel
     from ..rules.base import Rule
 
-CACHE_DIR = ".celery_lint_cache"
-CACHE_FORMAT = 5
+CACHE_FORMAT = 6
 """3: a finding records its kind. 5: what each file holds for the run's summary (apps,
-tasks) and the project's figures."""
+tasks) and the project's figures. 6: sealed with the user's secret, named by the root."""
 
 
 def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+def _resolved(root: Path) -> Path:
+    try:
+        return root.resolve()
+    except (OSError, RuntimeError):
+        return Path(os.path.abspath(root))
+
+
 def _code_fingerprint(rules: Sequence[type[Rule]]) -> str:
-    """Changes whenever celery-lint's own source changes (a development install too)."""
+    """Changes whenever celery-lint's own source changes (a development install too), or
+    the code of a rule pack: every module of its package, and for a pack of the project
+    (``plugins = [...]``) also the modules beside it and those it imported from there."""
     digest = hashlib.blake2b(digest_size=16)
     package = Path(__file__).parent.parent
     paths = set(package.rglob("*.py"))
-    # Rule packs' code counts too: an upgraded pack must not be served old results.
-    for rule in rules:
-        module = sys.modules.get(rule.__module__)
-        source = getattr(module, "__file__", None)
-        if source:
-            paths.add(Path(source))
+    for folder in _pack_folders(rules):
+        paths.update(folder.rglob("*.py") if folder.is_dir() else [folder])
     for path in sorted(paths):
         try:
             st = path.stat()
@@ -58,7 +76,45 @@ def _code_fingerprint(rules: Sequence[type[Rule]]) -> str:
     return digest.hexdigest()
 
 
+_INSTALLED = ("site-packages", "dist-packages")
+
+
+def _pack_folders(rules: Sequence[type[Rule]]) -> set[Path]:
+    """The code of the rule packs among ``rules``: folders (walked) and single files. An
+    installed pack counts by its rule modules (an upgrade rewrites them); a pack from
+    source (the project's own, an editable install) by every module of its package, the
+    modules beside it and the modules it imported from there."""
+    out: set[Path] = set()
+    bases: set[Path] = set()
+    own = __name__.split(".")[0]
+    for rule in rules:
+        top_name = rule.__module__.split(".")[0]
+        source = getattr(sys.modules.get(rule.__module__), "__file__", None)
+        if top_name == own or not source:
+            continue
+        out.add(Path(source))
+        top = sys.modules.get(top_name)
+        top_source = getattr(top, "__file__", None)
+        if not top_source or any(part in _INSTALLED for part in Path(top_source).parts):
+            continue
+        path = Path(top_source)
+        if getattr(top, "__path__", None) is not None and path.name == "__init__.py":
+            out.add(path.parent)  # the whole package: helper modules imported later too
+            bases.add(path.parent.parent)
+        else:
+            bases.add(path.parent)
+    for base in bases:
+        out.update(base.glob("*.py"))
+        prefix = str(base) + os.sep
+        for module in list(sys.modules.values()):
+            module_source = getattr(module, "__file__", None)
+            if isinstance(module_source, str) and module_source.startswith(prefix):
+                out.add(Path(module_source))
+    return out
+
+
 def run_key(
+    root: Path,
     codes: list[str],
     options: dict[str, Any],
     exclude: list[str],
@@ -68,6 +124,7 @@ def run_key(
     """What every cached finding depends on besides the files; ``rules``: every rule of the run."""
     payload = {
         "format": CACHE_FORMAT,
+        "root": str(_resolved(root)),
         "version": __version__,
         "code": _code_fingerprint(rules),
         "celery": load_catalogue().celery_version,
@@ -80,13 +137,24 @@ def run_key(
 
 
 class ResultCache:
-    """Findings per file, valid for one run key and one model fingerprint."""
+    """Findings per file, valid for one run key and one model fingerprint.
 
-    def __init__(self, root: Path, key: str) -> None:
+    The results kept are always those of the model recorded with them: a run that rebuilds
+    the model from changed inputs drops every result of the earlier model, so a later run
+    never serves a finding the current model did not produce."""
+
+    def __init__(self, root: Path, key: str, cache_dir: Path | None = None) -> None:
         self.root = root
         self.key = key
-        self.folder = root / CACHE_DIR
-        self.path = self.folder / f"results-{key}.json"
+        # Each project has its own files, named by its resolved root: projects can share a
+        # --cache-dir, and a project's files are never another project's.
+        self.prefix = f"results-{content_hash(str(_resolved(root)).encode())[:16]}-"
+        self.shared = cache_dir is not None
+        self.folder = Path(os.path.realpath(cache_dir)) if cache_dir is not None else root / CACHE_DIR
+        self.name = f"{self.prefix}{key}.json"
+        self.path = self.folder / self.name
+        self.secret = machine_secret()
+        self.usable = self.secret is not None
         self.model_files: dict[str, str] = {}
         self.all_files: list[str] = []
         self.patterns: list[str] = []
@@ -102,23 +170,39 @@ class ResultCache:
         # Files modified after this (less a margin for coarse timestamps) may have been read
         # before their last change: their stat is not recorded.
         self._trusted_before = time.time_ns() - 2_000_000_000
-        self._load()
+        if self.usable:
+            self._load()
+
+    def _refuse(self, problem: str) -> None:
+        self.usable = False
+        warn(f"{problem}: the result cache is not used")
 
     def _load(self) -> None:
+        assert self.secret is not None
         try:
-            data = json.loads(self.path.read_text("utf-8"))
-        except (OSError, ValueError):
+            with open_folder(self.folder, create=False) as fd:
+                data = read_regular(fd, self.name)
+        except UnsafeFolder as exc:
+            self._refuse(str(exc))
             return
-        if not isinstance(data, dict) or data.get("key") != self.key:
+        except (OSError, NotImplementedError):
+            return  # no cache yet (or no safe way to read it here)
+        payload = unseal(self.secret, data) if data is not None else None
+        if payload is None:
+            return  # not written by this user on this machine: rebuilt
+        try:
+            content = json.loads(payload)
+        except (ValueError, RecursionError):
+            content = None
+        if not valid_content(content, self.key):
             return
-        self.model_files = dict(data.get("model_files", {}))
-        self.all_files = list(data.get("all_files", []))
-        self.patterns = list(data.get("patterns", []))
-        self.results = dict(data.get("results", {}))
-        project = data.get("project")
-        self.project = project if isinstance(project, dict) else None
-        stats = data.get("stats", {})
-        self.stats = dict(stats) if isinstance(stats, dict) else {}
+        assert isinstance(content, dict)
+        self.model_files = content["model_files"]
+        self.all_files = content["all_files"]
+        self.patterns = content["patterns"]
+        self.results = content["results"]
+        self.project = content["project"]
+        self.stats = content["stats"]
 
     def _unchanged_since_seen(self, file: SourceFile) -> str | None:
         """The content hash recorded for ``file`` if its size and mtime are unchanged."""
@@ -183,9 +267,12 @@ class ResultCache:
             # Findings rest on every file of the repository (a setting no file names is
             # unset): no recorded set of inputs covers that, so the next run rebuilds.
             self.model_files = {}
+            self.results = {}
             return
         if not keep_previous:
+            # A new model: what earlier models produced is no longer known to hold.
             self.model_files = {}
+            self.results = {}
         for file in model.parsed_files():
             digest = self.hash_of(file)
             if digest is not None:
@@ -230,32 +317,34 @@ class ResultCache:
         }
 
     def save(self) -> None:
+        if not self.usable or self.secret is None:
+            return
+        recent = self._trusted_before
+        stats = {**self.stats, **self._seen}
+        payload = {
+            "key": self.key,
+            "model_files": self.model_files,
+            "all_files": self.all_files,
+            "patterns": self.patterns,
+            "results": self.results,
+            "project": self.project,
+            "stats": {rel: stat for rel, stat in stats.items() if rel in self.results and stat[1] < recent},
+        }
+        data = seal(self.secret, json.dumps(payload).encode("utf-8"))
         try:
-            self.folder.mkdir(exist_ok=True)
-            gitignore = self.folder / ".gitignore"
-            if not gitignore.exists():
-                gitignore.write_text("# created by celery-lint\n*\n", "utf-8")
-            for stale in self.folder.glob("results-*.json"):
-                if stale != self.path:
-                    stale.unlink(missing_ok=True)
-            recent = self._trusted_before
-            stats = {**self.stats, **self._seen}
-            payload = {
-                "key": self.key,
-                "model_files": self.model_files,
-                "all_files": self.all_files,
-                "patterns": self.patterns,
-                "results": self.results,
-                "project": self.project,
-                "stats": {
-                    rel: stat for rel, stat in stats.items() if rel in self.results and stat[1] < recent
-                },
-            }
-            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(payload, handle)
-            os.replace(tmp, self.path)
-        except OSError:
+            with open_folder(self.folder, create=True) as fd:
+                if not self.shared and not ensure_gitignore(fd):
+                    self._refuse(f"{self.folder / '.gitignore'} is not a file of this user")
+                    return
+                for name in names_in(fd):
+                    # A project's own folder holds only its results; a shared one, others' too.
+                    mine = name.startswith(self.prefix) or not self.shared
+                    if mine and name.startswith("results-") and name.endswith(".json") and name != self.name:
+                        remove(fd, name)
+                write_atomic(fd, self.name, data)
+        except UnsafeFolder as exc:
+            self._refuse(str(exc))
+        except (OSError, NotImplementedError):
             pass  # a read-only project only loses the speed-up
 
 

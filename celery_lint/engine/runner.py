@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..config import Settings
 from ..project.census import file_census, project_imports_celery
+from ..project.discovery import PATH_MAX, PathAliases, SkippedPaths, real_path
 from ..project.files import SourceFile, is_excluded, iter_python_files
 from ..project.model import ProjectModel
 from ..project.roots import ProjectRoots, find_project_root
@@ -25,27 +27,49 @@ from ..registry import RuleRegistry
 from ..rules.base import Rule
 from ..types import LintResult, ProjectFigures, TaskFigures, Violation
 from .cache import ResultCache, run_key, violations_from_cache
+from .cache_store import chosen_cache_dir
 from .linter import Engine, display_path
 from .selection import engine_for, ignored_codes, project_settings
 
 
 def collect_targets(
-    paths: Sequence[Path], root: Path, exclude: Sequence[str]
+    paths: Sequence[Path], root: Path, exclude: Sequence[str], skipped: SkippedPaths | None = None
 ) -> tuple[list[Path], list[str]]:
-    """Python files named by ``paths`` (folders walked), and one error line per bad path."""
+    """Python files named by ``paths`` (folders walked; every path real, see
+    :func:`~celery_lint.project.discovery.real_path`), and one error line per bad path.
+    ``skipped``: where the walks record what they left out."""
     targets: list[Path] = []
     errors: list[str] = []
     for path in paths:
-        if not path.exists() and not path.is_symlink():
-            errors.append(f"{path}: no such file or directory")
+        problem = _path_problem(path)
+        if problem is not None:
+            errors.append(f"{path}: {problem}")
             continue
-        if path.is_dir():
+        if os.path.isdir(path):
             # (A folder named like a module file is walked like any folder.)
-            walked = Path(os.path.abspath(path))
-            targets.extend(iter_python_files(walked, _relative_excludes(path, root, exclude)))
+            excludes = _relative_excludes(path, root, exclude)
+            targets.extend(iter_python_files(real_path(path), excludes, boundary=root, skipped=skipped))
         else:
-            targets.append(Path(os.path.abspath(path)))
+            targets.append(real_path(path))
     return list(dict.fromkeys(targets)), errors
+
+
+def _path_problem(path: Path) -> str | None:
+    """Why a path named by the user cannot be checked at all, or None. A symbolic link that
+    leads nowhere (or loops) is checked: reading it gives the file its error line."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None if os.path.islink(path) else "no such file or directory"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None
+        if exc.errno == errno.ENAMETOOLONG:
+            return f"cannot be checked: the path is longer than the system allows ({PATH_MAX} bytes)"
+        return f"cannot be checked: {(exc.strerror or str(exc)).lower()}"
+    except ValueError as exc:  # an embedded NUL
+        return f"cannot be checked: {exc}"
+    return None
 
 
 def _relative_excludes(path: Path, root: Path, exclude: Sequence[str]) -> list[str]:
@@ -79,11 +103,12 @@ def lint_paths(
     rules: Sequence[type[Rule]] | None = None,
     registry: RuleRegistry | None = None,
     base: Path | None = None,
+    cache_dir: str | Path | None = None,
 ) -> LintResult:
     """Lint files and folders; the project model covers each path's whole project.
 
     ``use_cache`` reuses findings from ``.celery_lint_cache/`` for unchanged files (the
-    CLI's default); ``jobs`` lints files in that many processes. ``registry``: the rule
+    CLI's default), or from ``cache_dir`` (None: ``$CELERY_LINT_CACHE_DIR`` when set); ``jobs`` lints files in that many processes. ``registry``: the rule
     packs of the run (a fresh one, with the installed packs, when None). ``base``: the
     folder a path without a project marker belongs to when it is under it (None: the
     current directory; the pytest gate passes its rootdir), see :mod:`..project.roots`.
@@ -104,6 +129,7 @@ def lint_paths(
             jobs,
             rules,
             base,
+            cache_dir,
         )
 
 
@@ -120,9 +146,13 @@ def _lint_paths(
     jobs: int,
     rules: Sequence[type[Rule]] | None,
     base: Path | None,
+    cache_dir: str | Path | None,
 ) -> LintResult:
     result = LintResult()
-    all_settings, projects, walked = projects_of(registry, paths, config_file, settings, result.errors, base)
+    skipped = SkippedPaths()
+    all_settings, projects, walked = projects_of(
+        registry, paths, config_file, settings, result.errors, base, skipped
+    )
     # Engines first, in this process: a bad selector is one error before any work starts.
     plans = [
         _ProjectPlan(
@@ -134,13 +164,13 @@ def _lint_paths(
         )
         for root, targets in projects.items()
     ]
-    options = _RunOptions(use_prefilter, use_cache, jobs)
+    options = _RunOptions(use_prefilter, use_cache, jobs, chosen_cache_dir(cache_dir) if use_cache else None)
     if jobs > 1 and len(plans) > 1 and "fork" in _start_methods():
         # Independent projects: one per process at a time, the largest first.
         import multiprocessing  # only with -j: it costs a warm run about 10 ms
 
         global _PLANS
-        _PLANS = (plans, _RunOptions(use_prefilter, use_cache, 1))
+        _PLANS = (plans, _RunOptions(use_prefilter, use_cache, 1, options.cache_dir))
         try:
             costs = {i: _estimated_cost(plan) for i, plan in enumerate(plans)}
             order = sorted(costs, key=lambda i: -costs[i])
@@ -165,8 +195,32 @@ def _lint_paths(
         result.files_checked += files_checked
         result.projects.append(figures)
     report_pack_errors(registry, result)
+    show_as_named(PathAliases(paths or ["."]), result, skipped)
     result.violations.sort()
     return result
+
+
+def show_as_named(aliases: PathAliases, result: LintResult, skipped: SkippedPaths | None = None) -> None:
+    """Paths of the result as the user spelled the paths they named (the run works on real
+    paths, see :mod:`celery_lint.project.discovery`), and what the walks left out."""
+    if skipped:
+        result.skipped = {
+            reason: [display_path(Path(aliases.spelled(path))) for path in paths]
+            for reason, paths in skipped.by_reason.items()
+        }
+    if not aliases:
+        return
+
+    def shown(path: str) -> str:
+        return display_path(Path(aliases.spelled(os.path.abspath(path))))
+
+    result.violations = [replace(v, path=shown(v.path)) for v in result.violations]
+    for project in result.projects or []:
+        if project.root != os.path.basename(os.getcwd()):  # (the working directory shows its name)
+            project.root = shown(project.root)
+        for index, task in enumerate(project.tasks):
+            settings = tuple((shown(where), style) for where, style in task.settings)
+            project.tasks[index] = replace(task, path=shown(task.path), settings=settings)
 
 
 @dataclass
@@ -184,6 +238,7 @@ class _RunOptions:
     use_prefilter: bool
     use_cache: bool
     jobs: int
+    cache_dir: Path | None = None
 
 
 # What forked per-project workers inherit; set just before the pool starts.
@@ -231,13 +286,14 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> tuple[list[Violat
     cache = None
     if options.use_cache:
         key = run_key(
+            root,
             engine.codes,
             {**settings.options, "deployment-settings": settings.deployment},
             settings.exclude,
             options.use_prefilter,
             engine.known_rules,
         )
-        cache = ResultCache(root, key)
+        cache = ResultCache(root, key, options.cache_dir)
     found: dict[Path, list[Violation]] = {}
     census: dict[Path, dict[str, Any]] = {}
     pending = files
@@ -329,6 +385,7 @@ def projects_of(
     settings: Settings | None,
     errors: list[str],
     base: Path | None = None,
+    skipped: SkippedPaths | None = None,
     *,
     load_packs: bool = True,
 ) -> tuple[dict[Path, Settings], dict[Path, dict[Path, bool]], set[Path]]:
@@ -338,7 +395,9 @@ def projects_of(
     A folder is walked with the settings of the project it is in; a file found under a
     nested project (a folder with its own marker) belongs to that project. Roots follow
     :func:`~celery_lint.project.roots.find_project_root` (``base``: see :func:`lint_paths`).
-    ``load_packs=False``: the projects' local rule packs are not imported (nothing is linted).
+    Paths are real (see :mod:`celery_lint.project.discovery`); ``skipped``: where the walks
+    record what they left out. ``load_packs=False``: the projects' local rule packs are not
+    imported (nothing is linted).
     """
     config_path = Path(config_file) if config_file else None
     path_list = [Path(p) for p in paths] or [Path(".")]
@@ -354,10 +413,10 @@ def projects_of(
     projects: dict[Path, dict[Path, bool]] = {}
     walked: set[Path] = set()
     for root, root_paths in roots.items():
-        targets, path_errors = collect_targets(root_paths, root, all_settings[root].exclude)
+        targets, path_errors = collect_targets(root_paths, root, all_settings[root].exclude, skipped)
         errors.extend(path_errors)
-        named_paths = {Path(os.path.abspath(p)) for p in root_paths}
-        walked_dirs = {p.resolve() for p in root_paths if p.is_dir()}
+        named_paths = {real_path(p) for p in root_paths}
+        walked_dirs = {real_path(p) for p in root_paths if os.path.isdir(p)}
         owners = ProjectRoots(root)
         seen: set[Path] = set()
         for target in targets:

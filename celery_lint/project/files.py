@@ -7,43 +7,23 @@ mention Celery does not pay for it.
 from __future__ import annotations
 
 import ast
-import fnmatch
 import io
 import os
 import re
 import stat
 import sys
 import tokenize
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .discovery import ALWAYS_SKIPPED_DIRS, is_excluded, iter_python_files
+
 if TYPE_CHECKING:
     import libcst as cst
 
-# Folders no one wants linted: environments, caches, build output and VCS metadata.
-ALWAYS_SKIPPED_DIRS = frozenset(
-    {
-        ".git",
-        ".hg",
-        ".svn",
-        ".tox",
-        ".nox",
-        ".venv",
-        "venv",
-        ".mypy_cache",
-        ".ruff_cache",
-        ".pytest_cache",
-        "__pycache__",
-        "node_modules",
-        "site-packages",
-        ".celery_lint_cache",
-        "build",
-        "dist",
-        ".eggs",
-    }
-)
+__all__ = ["ALWAYS_SKIPPED_DIRS", "is_excluded", "iter_python_files"]
 
 _R = TypeVar("_R")
 _DEEP_NESTING = re.compile(r"[(\[{]\s*[(\[{]" + r"(?:\s*[(\[{]){98}")
@@ -583,57 +563,3 @@ def _position_of(text: str, offset: int) -> tuple[int, int]:
 
 def _one_line(message: str) -> str:
     return " ".join(message.split())
-
-
-def _matches_any(relpath: str, patterns: Iterable[str]) -> bool:
-    posix = relpath.replace(os.sep, "/")
-    name = posix.rsplit("/", 1)[-1]
-    for pattern in patterns:
-        pat = pattern.rstrip("/")
-        if fnmatch.fnmatch(posix, pat) or fnmatch.fnmatch(name, pat):
-            return True
-        if posix == pat or posix.startswith(pat + "/"):
-            return True
-        if fnmatch.fnmatch(posix, pat + "/*"):
-            return True
-    return False
-
-
-def iter_python_files(root: Path, exclude: Iterable[str] = ()) -> Iterator[Path]:
-    """Every ``.py`` file under ``root``, skipping environments, caches and excluded paths."""
-    excluded = tuple(exclude)
-    seen_dirs: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        try:
-            st = os.stat(dirpath)
-        except OSError:
-            dirnames[:] = []
-            continue
-        key = (st.st_dev, st.st_ino)
-        if key in seen_dirs:  # a symlink loop
-            dirnames[:] = []
-            continue
-        seen_dirs.add(key)
-        rel_dir = os.path.relpath(dirpath, root)
-        kept = []
-        for d in sorted(dirnames):
-            if d in ALWAYS_SKIPPED_DIRS or d.endswith(".egg-info"):
-                continue
-            rel = d if rel_dir == "." else os.path.join(rel_dir, d)
-            if excluded and _matches_any(rel, excluded):
-                continue
-            if os.path.isfile(os.path.join(dirpath, d, "pyvenv.cfg")):
-                continue
-            kept.append(d)
-        dirnames[:] = kept
-        for name in sorted(filenames):
-            if not name.endswith(".py"):
-                continue
-            rel = name if rel_dir == "." else os.path.join(rel_dir, name)
-            if excluded and _matches_any(rel, excluded):
-                continue
-            yield Path(os.path.join(dirpath, name))
-
-
-def is_excluded(relpath: str, exclude: Iterable[str]) -> bool:
-    return _matches_any(relpath, exclude)

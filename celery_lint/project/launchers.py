@@ -14,7 +14,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from .files import ALWAYS_SKIPPED_DIRS, read_regular_file
+from .discovery import walks_into
+from .files import read_regular_file
 from .model import ProjectModel
 from .tasknames import per_model
 
@@ -60,7 +61,7 @@ def launcher_arguments(model: ProjectModel, flags: Iterable[str]) -> set[str]:
 def _read(root: Path) -> list[str]:
     texts: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in ALWAYS_SKIPPED_DIRS and not d.startswith(".")]
+        dirnames[:] = [d for d in dirnames if walks_into(dirpath, d)]
         for name in filenames:
             if not (name.endswith(LAUNCHER_SUFFIXES) or name.startswith(LAUNCHER_NAMES) or "compose" in name):
                 continue

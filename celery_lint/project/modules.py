@@ -142,7 +142,7 @@ class ModuleIndex:
     def _has_init(self, folder: Path) -> bool:
         known = self._init_cache.get(folder)
         if known is None:
-            known = (folder / "__init__.py").is_file()
+            known = os.path.isfile(folder / "__init__.py")
             self._init_cache[folder] = known
         return known
 

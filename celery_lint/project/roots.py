@@ -13,6 +13,9 @@ The root of a file's project is
 3. else the parent of the outermost package holding the file (the file's folder when it is
    in no package).
 
+Roots, like every path the front ends use, are real: their folders resolved through
+symbolic links (see :mod:`.discovery`).
+
 A folder walked from one project root may hold other projects (a monorepo's services,
 each with its own ``pyproject.toml``). Each is modelled on its own (:class:`ProjectRoots`),
 as the flake8 plugin does when it looks up a file's root, so one service's global
@@ -121,7 +124,7 @@ def _is_packaging(module: str) -> bool:
 
 def find_marked_root(path: Path) -> Path | None:
     """The nearest folder holding ``path`` (or ``path``, a folder) that marks a project."""
-    start = (path if path.is_dir() else path.parent).resolve()
+    start = (path if os.path.isdir(path) else path.parent).resolve()
     for candidate in (start, *start.parents):
         if marks_project(candidate):
             return candidate
@@ -135,7 +138,7 @@ def find_project_root(path: Path, base: Path | None = None) -> Path:
     marked = find_marked_root(path)
     if marked is not None:
         return marked
-    start = (path if path.is_dir() else path.parent).resolve()
+    start = (path if os.path.isdir(path) else path.parent).resolve()
     folder = (base if base is not None else Path.cwd()).resolve()
     if (folder == start or folder in start.parents) and folder.parent != folder and folder != _home():
         return folder

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .apps import AppRegistry, code_of, runtime_note
 from .config_content import assigns_celery_settings
+from .discovery import walks_into
 from .entities import (
     App,
     ClassSym,
@@ -603,7 +604,6 @@ class SettingsModel(AppRegistry):
 _TOKEN = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DATA_SUFFIXES = (".json", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".env", ".conf")
-_SKIP_DIRS = {"node_modules", "site-packages", "__pycache__", "venv", ".venv", "env", ".tox", ".git"}
 
 
 def _code_tokens(data: bytes) -> frozenset[str]:
@@ -636,7 +636,7 @@ def _data_files(root: Path) -> list[Path]:
     """Configuration files of the repository a deployment may load settings from."""
     found: list[Path] = []
     for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d not in _SKIP_DIRS and not d.startswith(".")]
+        dirs[:] = [d for d in dirs if walks_into(folder, d)]
         for name in files:
             # pyproject.toml holds celery-lint's own configuration (deployment-settings
             # names settings there); a deployment does not load Celery settings from it.

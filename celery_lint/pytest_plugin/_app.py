@@ -41,9 +41,10 @@ TEST_SETTINGS: dict[str, Any] = {
     "broker_transport": TRANSPORT_PATH,
     "broker_transport_options": {"polling_interval": 0.05},
     "broker_use_ssl": False,
-    "result_backend": "cache+memory://",
+    "result_backend": None,  # TEST_RESULT_BACKEND when the project (or the test) has one
     "result_backend_transport_options": {},
 }
+TEST_RESULT_BACKEND = "cache+memory://"
 
 # Instance attributes a bound task caches from the app it runs on.
 _TASK_INSTANCE_CACHES = ("__trace__", "_exec_options")
@@ -81,6 +82,13 @@ def load_app(spec: str) -> Any:
                 ) from exc
             app._celery_lint_loaded = True
         return app
+
+
+def _has_backend(setting: Any) -> bool:
+    """Whether a ``result_backend`` value configures a backend (not Celery's disabled one)."""
+    if setting is None or setting is False:
+        return False
+    return not (isinstance(setting, str) and setting.strip().lower() in ("", "disabled", "disabled://"))
 
 
 def _connection_url(connection: Any) -> str:
@@ -153,7 +161,12 @@ class AppSwitch:
         state["loader"] = {attr: app.loader.__dict__.get(attr, _MISSING) for attr in _LOADER_CONFIG_ATTRS}
 
         old_values = {key: conf.get(key) for key in self.overrides}
-        for key, value in {**TEST_SETTINGS, **self.overrides}.items():
+        settings = {**TEST_SETTINGS, **self.overrides}
+        # The project's choice of result backend stays: with none configured (or a test
+        # turning it off), Celery's disabled backend raises where production does.
+        wanted = self.overrides.get("result_backend", conf.result_backend)
+        settings["result_backend"] = TEST_RESULT_BACKEND if _has_backend(wanted) else None
+        for key, value in settings.items():
             self.set_setting(key, value)
         for name in BROKER_ENVIRONMENT:
             self.patch.delenv(name, raising=False)

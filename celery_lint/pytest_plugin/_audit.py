@@ -201,6 +201,7 @@ def _suppressed(static: _Static, filename: str | None, line: int | None, code: s
         return False
     try:
         from celery_lint.noqa import NoqaIndex
+        from celery_lint.project.discovery import real_path
         from celery_lint.project.files import is_excluded
 
         text = Path(filename).read_text(encoding="utf-8")
@@ -208,7 +209,7 @@ def _suppressed(static: _Static, filename: str | None, line: int | None, code: s
             return True
         if static.settings is not None and static.root is not None:
             try:
-                relpath = str(Path(filename).resolve().relative_to(static.root))
+                relpath = str(real_path(filename).relative_to(static.root))
             except ValueError:
                 return False
             for pattern, codes in static.settings.per_file_ignores.items():

@@ -132,6 +132,11 @@ class Channel(memory.Channel):
         return _store().get(queue)
 
     def _put(self, queue: str, message: dict[str, Any], **kwargs: Any) -> None:
+        if message.get("redelivered"):
+            # A message requeued by a reject (kombu's _restore marks the payload only):
+            # a broker delivers it again with ``redelivered`` in its delivery info.
+            properties = message.setdefault("properties", {})
+            properties["delivery_info"] = {**(properties.get("delivery_info") or {}), "redelivered": True}
         _store().put(queue, message)
 
     def _put_fanout(

@@ -30,7 +30,10 @@ def _freezegun_factory() -> Any:
 
 def _time_machine_traveller() -> Any:
     module = sys.modules.get("time_machine")
-    stack = getattr(module, "traveller_stack", None) if module is not None else None
+    if module is None:
+        return None
+    # ``traveller_stack`` since time-machine 3, ``coordinates_stack`` before; both shift().
+    stack = getattr(module, "traveller_stack", None) or getattr(module, "coordinates_stack", None)
     return stack[-1] if stack else None
 
 

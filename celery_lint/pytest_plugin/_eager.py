@@ -95,6 +95,8 @@ class EagerRunner:
 
     def around(self, call: TaskCall, publish: Callable[[], Any]) -> Any:
         __tracebackhide__ = True
+        from celery import states
+        from celery.backends.base import DisabledBackend
         from celery.result import EagerResult
 
         if call.via == "send_task" and call.name not in self.app.tasks:
@@ -118,8 +120,19 @@ class EagerRunner:
         if not mine:
             return result
         final = mine[-1]
-        value = final.result if final.state == "SUCCESS" else final.exception
-        return EagerResult(task_id, value, final.state, traceback=final.traceback, name=final.name)
+        backend = self.app.tasks[final.name].backend if final.name in self.app.tasks else self.app.backend
+        if isinstance(backend, DisabledBackend):
+            return result  # as in production: .get() and .state raise Celery's NotImplementedError
+        state, traceback = final.state, final.traceback
+        value = final.result if state == "SUCCESS" else final.exception  # with its hints
+        if state not in ("SUCCESS", "FAILURE"):
+            # What the worker stored for the message: FAILURE for a Reject without
+            # requeue (Celery 5.7), REVOKED, ...; nothing for an ignored task.
+            meta = backend.get_task_meta(task_id)
+            if meta.get("status") in states.READY_STATES:
+                state, value = meta["status"], meta.get("result")
+                traceback = meta.get("traceback") or traceback
+        return EagerResult(task_id, value, state, traceback=traceback, name=final.name)
 
     def takes_apply(self, task: Any) -> bool:
         return bool(task._get_app() is self.app)

@@ -15,6 +15,10 @@ class PublishedOutsideTestBroker(CeleryLintTestError):
     """A task was published to a broker other than the test's in-memory one."""
 
 
+class PublishedInTransaction(CeleryLintTestError):
+    """A task was published while the code had a database transaction open (CEL403)."""
+
+
 class TaskLoopError(CeleryLintTestError):
     """Running the queue did not end: a task keeps sending itself or retrying at once."""
 
@@ -29,6 +33,10 @@ class TaskNotRunError(CeleryLintTestError):
 
 class FixtureUsageError(CeleryLintTestError):
     """Two fixtures that exclude each other, or a helper used the wrong way."""
+
+
+class CeleryLintDeprecationWarning(DeprecationWarning):
+    """A spelling of the plugin that still works in this release and will not in the next."""
 
 
 def add_hint(exc: BaseException, hint: str) -> BaseException:

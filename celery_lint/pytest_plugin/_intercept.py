@@ -25,6 +25,22 @@ _APPLY_ASYNC_POSITIONAL = ("task_id", "producer", "link", "link_error", "shadow"
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
+def _held_result(app: Any, task_id: str, name: str, task: Any) -> Any:
+    """The ``PENDING`` result of a blocked call. From the app's result backend when that is
+    the test's in-memory one (or none); else from an in-memory backend of its own: a call
+    ``celery_tasks`` holds never reaches the project's real result backend (nor needs its
+    client library installed), with or without ``celery_lint_app``."""
+    url = app.conf.result_backend
+    if not url or (isinstance(url, str) and url.startswith(("cache+memory:", "memory:"))):
+        if task is not None:
+            return task.AsyncResult(task_id)
+        return app.AsyncResult(task_id, task_name=name)
+    from celery.backends.cache import CacheBackend
+    from celery.result import AsyncResult
+
+    return AsyncResult(task_id, backend=CacheBackend(app=app, url="memory://"), task_name=name, app=app)
+
+
 @dataclass(eq=False)
 class TaskCall:
     """One ``apply_async``/``delay``/``send_task`` call, as the caller made it."""
@@ -259,7 +275,7 @@ class Interceptor:
         if self.is_blocked(call.name):
             check_serializable(call, serializer_for(task, app, options))
             call.blocked = True
-            call.result = task.AsyncResult(options.get("task_id") or _uuid())
+            call.result = _held_result(app, options.get("task_id") or _uuid(), call.name, task)
             return call.result
 
         def publish() -> Any:
@@ -314,7 +330,7 @@ class Interceptor:
         if self.is_blocked(name):
             check_serializable(call, serializer_for(task, app, options))
             call.blocked = True
-            call.result = app.AsyncResult(options.get("task_id") or _uuid())
+            call.result = _held_result(app, options.get("task_id") or _uuid(), name, None)
             return call.result
 
         def publish() -> Any:

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from celery_lint.config import ConfigError, Settings
+from celery_lint.project.discovery import real_path
 from celery_lint.project.files import is_excluded
 from celery_lint.project.roots import find_project_root
 from celery_lint.registry import RuleRegistry
@@ -98,7 +99,7 @@ def collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector 
         broken: pytest.Collector = CeleryLintFile.from_parent(parent, path=file_path)
         return broken
     try:
-        relpath = str(file_path.resolve().relative_to(root))
+        relpath = str(real_path(file_path).relative_to(root))
     except ValueError:
         relpath = file_path.name
     if is_excluded(relpath, settings.exclude):
@@ -115,17 +116,17 @@ class CeleryLintFile(pytest.File):
 class CeleryLintItem(pytest.Item):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.add_marker("celery_lint")
+        self.add_marker("celery_lint_gate")
         # Some plugins (pytest-docker-tools, loaded with pytest-celery) read every item's
         # funcargs; a file check has none.
         self.funcargs: dict[str, Any] = {}
 
     def runtest(self) -> None:
         outcomes = self.config.stash.get(_OUTCOMES, None)
-        if outcomes is None or self.path.resolve() not in outcomes:
+        if outcomes is None or real_path(self.path) not in outcomes:
             outcomes = _lint_session(self.session)
             self.config.stash[_OUTCOMES] = outcomes
-        outcome = outcomes.get(self.path.resolve(), _Outcome())
+        outcome = outcomes.get(real_path(self.path), _Outcome())
         if outcome.violations or outcome.errors:
             raise CeleryLintFindings(self.path, outcome.violations, outcome.errors)
 
@@ -147,7 +148,9 @@ class CeleryLintItem(pytest.Item):
 def _lint_session(session: pytest.Session) -> dict[Path, _Outcome]:
     from celery_lint.engine import UNPARSABLE_PREFIX, lint_paths
 
-    paths = sorted({item.path.resolve() for item in session.items if isinstance(item, CeleryLintItem)})
+    # Each file once (by its real path), linted as pytest spells it: findings show that path.
+    spelled = {real_path(item.path): item.path for item in session.items if isinstance(item, CeleryLintItem)}
+    paths = sorted(spelled)
     by_root: dict[Path, list[Path]] = {}
     for path in paths:
         by_root.setdefault(find_project_root(path, session.config.rootpath), []).append(path)
@@ -156,7 +159,10 @@ def _lint_session(session: pytest.Session) -> dict[Path, _Outcome]:
         try:
             settings = _root_settings(session.config, root)
             result = lint_paths(
-                files, settings=settings, registry=_registry(session.config), base=session.config.rootpath
+                [spelled[path] for path in files],
+                settings=settings,
+                registry=_registry(session.config),
+                base=session.config.rootpath,
             )
         except ConfigError as exc:
             # Nothing of this project was checked: every one of its files fails with why.
@@ -164,7 +170,7 @@ def _lint_session(session: pytest.Session) -> dict[Path, _Outcome]:
                 outcomes[path].errors.append(str(exc))
             continue
         for violation in result.violations:
-            outcome = outcomes.setdefault(Path(violation.path).resolve(), _Outcome())
+            outcome = outcomes.setdefault(real_path(violation.path), _Outcome())
             if violation.kind.is_error:
                 reason = violation.message.removeprefix(UNPARSABLE_PREFIX)
                 outcome.errors.append(f"{violation.path}: {reason}")

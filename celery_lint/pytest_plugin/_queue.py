@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from ._errors import TaskNotRunError
 from ._intercept import task_name_of
 from ._runner import DEFAULT_MAX_TASKS, Execution, FakeClock, QueuedTask, Runner, _aware
 
@@ -151,34 +150,3 @@ def _describe_wanted(
     if eta is not None:
         extra.append(f"eta={eta.isoformat()}")
     return text + (f" [{', '.join(extra)}]" if extra else "")
-
-
-def install_result_guard(patch: pytest.MonkeyPatch, runner: Runner) -> None:
-    """Make ``AsyncResult.get()`` of a task still waiting in the queue fail at once,
-    instead of blocking until its timeout (nothing runs it until the test does)."""
-    from celery.result import AsyncResult
-
-    original = AsyncResult.get
-
-    def get(result: Any, *args: Any, **kwargs: Any) -> Any:
-        if runner.executing == 0:
-            waiting = [e for e in runner.waiting() if _message_id(e) == result.id]
-            if waiting and not result.ready():
-                queued = runner.describe(waiting[0])
-                when = ""
-                if queued.eta is not None and queued.eta > runner.clock.now:
-                    wait = (queued.eta - runner.clock.now).total_seconds()
-                    when = f" Its eta is {wait:g}s ahead: clock.advance() or run_until_empty()."
-                raise TaskNotRunError(
-                    f"result.get() of {queued.signature_repr()} [{result.id}]: the task is still "
-                    f"waiting in celery_queue; call celery_queue.run_all() first.{when}"
-                )
-        return original(result, *args, **kwargs)
-
-    get.__doc__ = original.__doc__
-    patch.setattr(AsyncResult, "get", get)
-
-
-def _message_id(entry: Any) -> Any:
-    headers = entry.raw.get("headers") or {}
-    return headers.get("id")

@@ -68,7 +68,8 @@ class RetryReport:
     """Every run of the task's message, first run and retries, in order."""
     countdowns: list[float | None]
     """The delay of each retry, read from the retry message (eta minus publish time)."""
-    target: str
+    target: str | None
+    """The dotted path replaced for the run; None when the task ran as it is."""
     target_calls: int
     jitter: bool
     """False when ``run(jitter=False)`` took Celery's backoff jitter out (the default)."""
@@ -96,10 +97,10 @@ class RetryReport:
         outcome = self.state
         if self.exception is not None and self.state != "SUCCESS":
             outcome += f" ({type(self.exception).__name__}: {self.exception})"
+        calls = f"; {self.target} called {self.target_calls} time(s)" if self.target else ""
         return (
             f"task '{self.task}': {len(self.attempts)} attempt(s), {self.retries} retr"
-            f"{'y' if self.retries == 1 else 'ies'} after {delays}; {self.target} called "
-            f"{self.target_calls} time(s); final state {outcome}"
+            f"{'y' if self.retries == 1 else 'ies'} after {delays}{calls}; final state {outcome}"
         )
 
     def __repr__(self) -> str:
@@ -203,8 +204,8 @@ class RetryDriver:
         self,
         task: Any,
         *args: Any,
-        target: str,
-        failures: Sequence[type[BaseException] | BaseException],
+        target: str | None = None,
+        failures: Sequence[type[BaseException] | BaseException] = (),
         returns: Any = _UNSET,
         max_attempts: int = 50,
         jitter: bool = False,
@@ -213,14 +214,18 @@ class RetryDriver:
         """Send ``task(*args, **kwargs)`` and run it with ``target`` (a dotted path to what
         the task calls) raising ``failures`` one per call, then behaving normally (or
         returning ``returns``). Retries run when due on the fake clock. ``jitter=False``
-        takes Celery's random jitter out of ``retry_backoff`` delays."""
-        owner, attribute, original = resolve_target(target)
-        fake = _FailingTarget(original, failures, returns)
+        takes Celery's random jitter out of ``retry_backoff`` delays. Without ``target``
+        the task runs as it is (one that retries by itself)."""
+        if target is None and (failures or returns is not _UNSET):
+            raise TypeError("celery_retries.run(): failures= and returns= need target= (what to replace)")
         runner = self._runner
         runner.start()
         patch = pytest.MonkeyPatch()
+        fake = _FailingTarget(None, failures, returns)
         try:
-            patch.setattr(owner, attribute, fake)
+            if target is not None:
+                owner, attribute, fake.original = resolve_target(target)
+                patch.setattr(owner, attribute, fake)
             if not jitter:
                 import celery.app.autoretry as autoretry
                 from celery.utils.time import get_exponential_backoff_interval

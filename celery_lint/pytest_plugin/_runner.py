@@ -19,7 +19,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -124,7 +124,8 @@ class Execution:
     state: str
     """``SUCCESS``, ``FAILURE``, ``RETRY``, ``REVOKED``, ``REJECTED`` or ``IGNORED``."""
     result: Any = None
-    """The value stored in the result backend (after ``result_serializer``); None if ignored."""
+    """The value stored in the result backend (after ``result_serializer``); None if ignored.
+    With no result backend configured, the value the task returned (nothing is stored)."""
     exception: BaseException | None = None
     traceback: str | None = None
     started_at: datetime | None = None
@@ -203,6 +204,10 @@ class Runner:
         self._sent_stack: list[list[StoredMessage]] = []
         self.pool = _InlinePool()
         self.started = False
+        self.hostname = _worker_hostname()
+        """``request.hostname``: a worker's default node name, ``celery@<host>``."""
+        self.cleanups: list[Callable[[], None]] = []
+        """Run by ``close()``, last added first."""
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -214,6 +219,8 @@ class Runner:
         self.switch.install_clock(self.app_now)
 
     def close(self) -> None:
+        while self.cleanups:
+            self.cleanups.pop()()
         if self._connection is not None:
             with contextlib.suppress(Exception):  # an in-memory connection; nothing to report
                 self._connection.release()
@@ -416,6 +423,7 @@ class Runner:
             on_ack=lambda log, errors: message.ack_log_error(log, errors),
             on_reject=lambda log, errors, requeue: message.reject_log_error(log, errors, requeue=requeue),
             app=app,
+            hostname=self.hostname,
             eventer=None,
             task=task,
             connection_errors=self._connection.connection_errors if self._connection else (),
@@ -443,6 +451,7 @@ class Runner:
         previous_block = _state.task_join_will_block()
         previous_app = getattr(_state._tls, "current_app", None)
         self.pool.last = None
+        returned = _ReturnValue(task) if _backend_disabled(task) else None
         with self.executing_scope() as sent:
             _state._set_task_join_will_block(True)
             app.set_current()
@@ -454,13 +463,17 @@ class Runner:
             finally:
                 _state._set_task_join_will_block(previous_block)
                 _state._set_current_app(previous_app)
+                if returned is not None:
+                    returned.close()
         execution.sent = [self.describe(e) for e in sent]
         ret = self.pool.last
         if execution.state != "REVOKED" and ret is not None:
             failed, retval, _runtime = ret
             if not failed:
                 execution.state = "SUCCESS"
-                if not request.ignore_result:
+                if returned is not None:  # no result backend: nothing stored, nothing encoded
+                    execution.result = returned.value
+                elif not request.ignore_result:
                     meta = task.backend.get_task_meta(request.id)
                     execution.result = meta.get("result")
             else:
@@ -483,6 +496,34 @@ class Runner:
             execution.exception = RuntimeError(f"'{queued.name}' did not report an outcome")
         self.executed.append(execution)
         return execution
+
+
+def _worker_hostname() -> str:
+    from celery.utils.nodenames import default_nodename
+
+    return str(default_nodename(None))
+
+
+def _backend_disabled(task: Any) -> bool:
+    from celery.backends.base import DisabledBackend
+
+    return isinstance(task.backend, DisabledBackend)
+
+
+class _ReturnValue:
+    """The value a task returned, read from ``task_success`` (a disabled backend keeps none)."""
+
+    def __init__(self, task: Any) -> None:
+        self.task = task
+        self.value: Any = None
+        signals.task_success.connect(self._on_success, weak=False)
+
+    def _on_success(self, sender: Any = None, result: Any = None, **_: Any) -> None:
+        if sender is self.task:
+            self.value = result
+
+    def close(self) -> None:
+        signals.task_success.disconnect(self._on_success)
 
 
 def _trace_task_ret(*args: Any, **kwargs: Any) -> Any:

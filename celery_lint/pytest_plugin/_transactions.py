@@ -2,7 +2,7 @@
 
 A task published while the code has a Django transaction open reaches the broker before
 the transaction commits: a worker may run it first and read missing or rolled-back rows.
-Under ``celery_queue`` such a publish raises :class:`PublishedInTransaction` at the call.
+Under ``celery_queue`` such a publish raises ``PublishedInTransaction`` at the call.
 
 The test's own transaction is not the code's: Django's ``TestCase`` (and pytest-django's
 ``db`` fixture, which uses it) wraps each test in atomic blocks it marks
@@ -18,14 +18,10 @@ import importlib
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ._errors import CeleryLintTestError
+from ._errors import PublishedInTransaction
 
 if TYPE_CHECKING:
     from ._intercept import Interceptor
-
-
-class PublishedInTransaction(CeleryLintTestError):
-    """A task was published while the code had a database transaction open (CEL403)."""
 
 
 def open_transactions() -> list[str]:

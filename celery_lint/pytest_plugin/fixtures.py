@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from ._runner import Runner
 
 _PROJECT_APP = pytest.StashKey[Any]()
+ACTIVE_SWITCH = pytest.StashKey["AppSwitch | None"]()
+"""The ``AppSwitch`` of the running test, while ``_celery_lint_switch`` is set up."""
 CALL_REPORT = pytest.StashKey[pytest.TestReport]()
 """The call-phase report of a test, kept by ``plugin.pytest_runtest_makereport``."""
 
@@ -48,8 +50,9 @@ def celery_lint_config() -> dict[str, Any]:
     Override it in a ``conftest.py`` to change settings for many tests, e.g.
     ``return {"task_eager_propagates": True}``; ``@pytest.mark.celery_lint(**settings)``
     adds settings for one test. Task attributes that came from a setting you override
-    (``task_acks_late`` -> ``acks_late``, ...) follow it. Broker and result backend are
-    always the in-memory ones.
+    (``task_acks_late`` -> ``acks_late``, ...) follow it. The broker is always the
+    in-memory one; a ``result_backend`` here (or in the marker) gives the test the
+    in-memory backend, ``None`` none.
     """
     return {}
 
@@ -85,9 +88,11 @@ def _celery_lint_switch(
     switch = AppSwitch(app, _celery_lint_interceptor, overrides)
     switch.root = config.rootpath
     switch.setup()
+    config.stash[ACTIVE_SWITCH] = switch
     try:
         yield switch
     finally:
+        config.stash[ACTIVE_SWITCH] = None
         runner = switch.runner
         if runner is not None:
             runner.close()
@@ -102,14 +107,29 @@ def _celery_lint_switch(
         )
 
 
+def keep_current(switch: AppSwitch) -> None:
+    """Make the switched app the current and default app again, after another fixture
+    (``celery.contrib.pytest``'s ``celery_worker`` or ``depends_on_current_app``, set up
+    after ``celery_lint_app``) made its own app current: ``shared_task`` tasks must keep
+    binding to the switched app whatever the order of the fixtures."""
+    from celery import _state
+
+    app = switch.app
+    if getattr(_state._tls, "current_app", None) is not app:
+        app.set_current()
+    if _state.default_app is not app:
+        app.set_default()
+
+
 @pytest.fixture
 def celery_lint_app(_celery_lint_switch: AppSwitch) -> Any:
-    """The project's own Celery app, switched to an in-memory broker and result backend.
+    """The project's own Celery app, switched to an in-memory broker (and result backend,
+    when the project configures one; without one, Celery's disabled backend stays).
 
     The app is the one named by the ``celery_lint_app`` ini option (``proj.celery:app``,
     as ``celery -A`` takes it) or ``--celery-lint-app``, loaded once with the modules a
     worker imports. For the test it is the current and default app (``shared_task``
-    binds to it), publishes to an in-memory broker and stores results in memory; its
+    binds to it) and publishes to the in-memory broker; its
     configuration, its tasks' attributes and tasks defined during the test
     are restored afterwards. A task published anywhere else (another app's broker, an
     explicit connection) fails the test. Nothing runs by itself: add ``celery_queue`` or
@@ -120,10 +140,19 @@ def celery_lint_app(_celery_lint_switch: AppSwitch) -> Any:
 
 
 def _runner(switch: AppSwitch) -> Runner:
+    from ._control import install_revoke, preserve_worker_state
+    from ._results import install_result_guard
     from ._runner import Runner
 
     if switch.runner is None:
         switch.runner = Runner(switch)
+        switch.runner.cleanups.append(preserve_worker_state())
+        install_result_guard(switch.patch, switch.runner)
+        install_revoke(switch.patch, switch.runner)
+        # trace_task_ret (what the runner's pool calls) gives the request this host's
+        # name; a worker's tracer gives its node name, celery@<host>.
+        hostname = switch.runner.hostname
+        switch.patch.setattr("celery.app.trace.gethostname", lambda: hostname)
     runner: Runner = switch.runner
     runner.start()
     return runner
@@ -152,7 +181,7 @@ def celery_queue(
     inside an open transaction of the code fails (CEL403).
     """
     from ._delivery import Delivery, broker_kind
-    from ._queue import TaskQueue, install_result_guard
+    from ._queue import TaskQueue
     from ._transactions import TransactionGuard
 
     _set_mode(_celery_lint_switch, "queue")
@@ -162,14 +191,11 @@ def celery_queue(
     runner.delivery = Delivery(runner, broker_kind(original), options.get("priority_steps"))
     guard = TransactionGuard(_celery_lint_interceptor)
     _celery_lint_interceptor.guards.append(guard)
-    patch = pytest.MonkeyPatch()
-    install_result_guard(patch, runner)
     queue = TaskQueue(runner)
     queue.transactions = guard
     try:
         yield queue
     finally:
-        patch.undo()
         runner.delivery.close()
         runner.delivery = None
         if guard in _celery_lint_interceptor.guards:
@@ -226,7 +252,9 @@ def celery_tasks(_celery_lint_interceptor: Interceptor) -> TaskRecorder:
     app and in any mode (Celery's eager mode, ``celery_queue``, ``celery_eager``, a worker
     thread). ``assert_called()``, ``assert_called_once()``, ``assert_called_once_with()``,
     ``assert_not_called()``, ``assert_call_order()``, ``calls_for()``; ``block()`` records
-    calls without sending them.
+    calls without sending them. It switches no broker: a call it lets through goes where
+    the app sends it, the project's broker unless the test also has ``celery_lint_app``
+    (or ``celery_queue``/``celery_eager``).
     """
     from ._recorder import TaskRecorder
 
@@ -263,7 +291,8 @@ def celery_on_commit(_celery_lint_interceptor: Interceptor) -> Iterator[OnCommit
     """Django only: holds ``transaction.on_commit`` callbacks (``delay_on_commit``,
     ``apply_async_on_commit``) until ``commit()`` runs them or ``rollback()`` drops them;
     ``pending``, ``tasks``, ``assert_deferred()``. Skips the test when Django is not
-    installed or configured.
+    installed or configured. Like ``celery_tasks`` it switches no broker: add
+    ``celery_queue`` (or ``celery_eager``) for what ``commit()`` sends.
     """
     from ._oncommit import OnCommitCapture, django_ready
 

@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ...config import Settings
+from ...project.discovery import PathAliases, SkippedPaths, real_path
 from ...project.files import is_excluded
 from ...registry import RuleRegistry
 from ...types import LintResult, Violation
 from ..linter import display_path
-from ..runner import projects_of, report_pack_errors
+from ..runner import projects_of, report_pack_errors, show_as_named
 from ..selection import engine_for, ignored_codes
 from .files import NotWritten, WrittenThenInterrupted, file_identity, refusal, write_fix
 from .loop import FixOutcome, fix_project
@@ -88,7 +89,10 @@ def _fix_paths(
     result = LintResult()
     changes: list[tuple[Path, str, str]] = []
     done: dict[tuple[int, int], bytes] = {}  # each file written, through any of its names
-    all_settings, projects, _ = projects_of(registry, paths, config_file, None, result.errors)
+    skipped = SkippedPaths()
+    all_settings, projects, _ = projects_of(
+        registry, paths, config_file, None, result.errors, skipped=skipped
+    )
     for root, targets in projects.items():
         project_settings = all_settings[root]
         engine = engine_for(registry, project_settings, select, extend_select, ignore)
@@ -126,6 +130,7 @@ def _fix_paths(
         remaining = [violation for found in outcome.remaining.values() for violation in found]
         result.violations.extend(_without_per_file_ignores(root, remaining, project_settings))
     report_pack_errors(registry, result)
+    show_as_named(PathAliases(paths or ["."]), result, skipped)
     result.violations.sort()
     return result, changes
 
@@ -160,7 +165,7 @@ def _without_per_file_ignores(root: Path, violations: list[Violation], settings:
     kept = []
     for violation in violations:
         try:
-            relpath = str(Path(violation.path).resolve().relative_to(root))
+            relpath = str(real_path(violation.path).relative_to(root))
         except ValueError:
             relpath = violation.path
         if not violation.code.startswith(ignored_codes(settings, relpath)):

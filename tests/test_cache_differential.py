@@ -1,0 +1,229 @@
+"""Differential test of the result cache: random edits and runs, each cached run compared
+with a ``--no-cache`` run of the same command on the same files.
+
+A small project (an app configured from a settings module, a task base class, a constants
+module, task modules, a nested project under ``services/``) is edited at random: settings
+set and unset, the base class's options, a constant, task modules added and removed, the
+project's ``[tool.celery-lint]``, the nested project appearing and disappearing. After each
+edit one command runs: the whole folder, a named file (as pre-commit does), a sub-folder,
+the nested project; a few steps use ``-j 2`` (a process: workers are forked).
+
+Seeded (deterministic). ``CELERY_LINT_CACHE_FUZZ=N`` runs N sequences instead of the
+default; ``CELERY_LINT_CACHE_FUZZ_SEED`` changes the seed. A failure prints the
+sequence's steps so far, which replays it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+from conftest import Run, run_cli
+
+from celery_lint.cli import main
+
+SEQUENCES = int(os.environ.get("CELERY_LINT_CACHE_FUZZ", "16"))
+STEPS = 12
+SEED = int(os.environ.get("CELERY_LINT_CACHE_FUZZ_SEED", "14"))
+JOBS_SEQUENCES = 2
+"""The last step of the first sequences runs ``-j 2`` (in a process: workers are forked)."""
+
+SELECT = "CEL201,CEL202,CEL205,CEL206,CEL101,CEL103,CEL900"
+
+
+class Tree:
+    """The project as a set of switches; :meth:`write` writes only the files that change."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.state: dict[str, object] = {
+            "time_limit": False,
+            "acks_late": False,
+            "serializer": False,
+            "base_limit": False,
+            "base_acks": False,
+            "constant": "60",
+            "extras": frozenset(),
+            "config": "",
+            "nested": True,
+            "nested_limit": False,
+        }
+        self.written: dict[str, str] = {}
+
+    def files(self) -> dict[str, str]:
+        s = self.state
+        settings = ["BROKER = 'redis://'\n"]
+        if s["time_limit"]:
+            settings.append("CELERY_TASK_TIME_LIMIT = 300\n")
+        if s["acks_late"]:
+            settings.append("CELERY_TASK_ACKS_LATE = True\n")
+        if s["serializer"]:
+            settings.append("CELERY_TASK_SERIALIZER = 'pickle'\n")
+        base = ["from celery import Task\n\n\nclass BaseTask(Task):\n"]
+        base.append("    time_limit = 120\n" if s["base_limit"] else "    pass\n")
+        if s["base_acks"]:
+            base.append("    acks_late = True\n")
+        out = {
+            "pyproject.toml": str(s["config"]),
+            "proj/__init__.py": "from .celery import app\n\n__all__ = ['app']\n",
+            "proj/celery.py": (
+                "from celery import Celery\n\n"
+                "app = Celery('proj')\n"
+                "app.config_from_object('proj.settings', namespace='CELERY')\n"
+                "app.autodiscover_tasks()\n"
+            ),
+            "proj/settings.py": "".join(settings),
+            "proj/base.py": "".join(base),
+            "proj/constants.py": f"LIMIT = {s['constant']}\n",
+            "proj/tasks.py": (
+                "from celery import shared_task\n\n"
+                "from .base import BaseTask\nfrom .constants import LIMIT\n\n\n"
+                "@shared_task(base=BaseTask)\ndef one(x):\n    return x\n\n\n"
+                "@shared_task(time_limit=LIMIT)\ndef two(x):\n    return x\n\n\n"
+                "@shared_task\ndef three(x):\n    return x\n"
+            ),
+            "proj/util.py": "def helper():\n    return 1\n",
+        }
+        for name in sorted(s["extras"]):  # type: ignore[call-overload]
+            out[f"proj/{name}.py"] = (
+                "from celery import shared_task\n\nfrom .base import BaseTask\n\n\n"
+                f"@shared_task(base=BaseTask)\ndef {name}_task():\n    pass\n"
+            )
+        if s["nested"]:
+            out["services/svc/pyproject.toml"] = ""
+        out["services/svc/worker.py"] = (
+            "from celery import Celery\n\napp = Celery('svc')\n\n\n"
+            + ("@app.task(time_limit=30)\n" if s["nested_limit"] else "@app.task\n")
+            + "def ping():\n    return 'pong'\n"
+        )
+        return out
+
+    def write(self) -> None:
+        wanted = self.files()
+        for relpath in set(self.written) - set(wanted):
+            (self.root / relpath).unlink()
+            del self.written[relpath]
+        for relpath, text in wanted.items():
+            if self.written.get(relpath) != text:
+                path = self.root / relpath
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, "utf-8")
+                self.written[relpath] = text
+
+    def edit(self, rng: random.Random) -> str:
+        s = self.state
+        choice = rng.choice(
+            [
+                "time_limit",
+                "acks_late",
+                "serializer",
+                "base_limit",
+                "base_acks",
+                "constant",
+                "extra",
+                "extra",
+                "config",
+                "nested",
+                "nested_limit",
+                "touch",
+            ]
+        )
+        if choice == "constant":
+            s["constant"] = rng.choice(["60", "None", "90", "'x'"])
+        elif choice == "extra":
+            name = rng.choice(["extra_a", "extra_b", "extra_c"])
+            s["extras"] = frozenset(s["extras"]) ^ {name}  # type: ignore[arg-type]
+        elif choice == "config":
+            s["config"] = rng.choice(
+                [
+                    "",
+                    "[tool.celery-lint]\nexclude = ['proj/extra_a.py']\n",
+                    "[tool.celery-lint]\ndeployment-settings = { task_acks_late = true }\n",
+                    "[tool.celery-lint]\nper-file-ignores = { 'proj/tasks.py' = ['CEL205'] }\n",
+                ]
+            )
+        elif choice == "touch":
+            # Same content, new modification time: must change nothing.
+            path = self.root / "proj" / "settings.py"
+            os.utime(path, None)
+            return "touch proj/settings.py"
+        else:
+            s[choice] = not s[choice]
+        self.write()
+        return f"{choice} -> {s[choice if choice != 'extra' else 'extras']!r}"
+
+    def command(self, rng: random.Random) -> list[str]:
+        existing = sorted(p for p in self.written if p.endswith(".py"))
+        target = rng.choice(
+            [
+                ".",
+                ".",
+                ".",
+                "proj",
+                "services/svc",
+                rng.choice(existing),
+                rng.choice(existing),
+                "proj/tasks.py",
+            ]
+        )
+        extra = rng.choice([[], [], ["--format", "json"]])
+        return ["--select", SELECT, *extra, target]
+
+
+def run_in_process(cwd: Path, args: list[str], capsys: pytest.CaptureFixture[str]) -> Run:
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        capsys.readouterr()
+        code = main(args)
+        out, err = capsys.readouterr()
+    finally:
+        os.chdir(old)
+    run = Run(code, out, err, args)
+    assert "Traceback" not in err, run
+    return run
+
+
+def test_cached_runs_match_uncached_runs(
+    tmp_path: Path, user_cache_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(user_cache_dir))
+    monkeypatch.delenv("CELERY_LINT_CACHE_DIR", raising=False)
+    rng = random.Random(SEED)
+    compared = with_jobs = 0
+    shared = tmp_path / "shared-cache"
+    for sequence in range(SEQUENCES):
+        root = tmp_path / f"seq{sequence}"
+        root.mkdir()
+        tree = Tree(root)
+        tree.write()
+        # Some sequences keep their cache in a folder all of them share (--cache-dir).
+        cache_args = rng.choice([[], [], ["--cache-dir", str(shared)]])
+        history: list[str] = []
+        for step in range(STEPS):
+            if step:  # the first run is on the project as made
+                for _ in range(rng.choice([0, 1, 1, 2])):
+                    history.append(tree.edit(rng))
+            args = [*cache_args, *tree.command(rng)]
+            if sequence < JOBS_SEQUENCES and step == STEPS - 1:
+                args = ["-j", "2", *args[:-1], "."]
+                with_jobs += 1
+                cached = run_cli(*args, cwd=root)
+                fresh = run_cli("--no-cache", *args, cwd=root)
+            else:
+                cached = run_in_process(root, args, capsys)
+                fresh = run_in_process(root, ["--no-cache", *args], capsys)
+            history.append(f"$ celery-lint {' '.join(args)}")
+            compared += 1
+            assert (cached.returncode, cached.stdout) == (fresh.returncode, fresh.stdout), (
+                f"sequence {sequence} (seed {SEED}), step {step}: the cached run differs\n"
+                + "\n".join(history)
+                + f"\n--- cached\n{cached!r}\n--- fresh\n{fresh!r}"
+            )
+    with capsys.disabled():
+        print(
+            f"cache differential: {SEQUENCES} sequences, {compared} cached runs compared "
+            f"({with_jobs} with -j 2), 0 mismatches"
+        )
