@@ -5,6 +5,7 @@ that leaks past the fixtures fails loudly."""
 
 from __future__ import annotations
 
+import importlib.util
 import textwrap
 
 import pytest
@@ -203,6 +204,42 @@ def test_beat_publishes_entries_with_their_options_in_time_order(project: pytest
     result.stdout.fnmatch_lines(
         ["*beat did not send 'proj.report'.*", "*Beat sent:*", "*<BeatFiring 'hourly ping'*"]
     )
+
+
+def test_beat_schedule_from_a_marker_and_solar(project: pytest.Pytester) -> None:
+    """A test may give its own schedule (a ``celery_lint`` marker sets ``beat_schedule``);
+    a solar schedule fires when Celery computes it (checked with ``ephem`` installed)."""
+    source = """
+        import pytest
+        from celery.schedules import crontab
+        import proj
+
+        @pytest.mark.celery_lint(beat_schedule={
+            "every-minute": {"task": "proj.job", "schedule": 60.0, "args": ("m",)},
+            "noon": {"task": "proj.job", "schedule": crontab(minute=0, hour=12), "args": ("n",)},
+        })
+        def test_own_schedule(celery_queue, celery_beat):
+            assert sorted(celery_beat.entries) == ["every-minute", "noon"]
+            celery_queue.clock.set("2026-05-01T11:55:00")
+            celery_beat.advance(minutes=10)
+            assert [f.args for f in celery_beat.fired] == [("m",)] * 5 + [("n",)] + [("m",)] * 5
+            assert [r.result for r in celery_queue.run_all()][:6] == ["m"] * 5 + ["n"]
+        """
+    solar = importlib.util.find_spec("ephem") is not None
+    if solar:
+        source += """
+        from celery.schedules import solar
+
+        @pytest.mark.celery_lint(beat_schedule={
+            "sunrise": {"task": "proj.job", "schedule": solar("sunrise", 48.85, 2.35), "args": ("sun",)},
+        })
+        def test_solar(celery_queue, celery_beat):
+            celery_queue.clock.set("2026-05-01T00:00:00")
+            celery_beat.advance(days=2)
+            celery_beat.assert_scheduled(proj.job, ("sun",), times=2)
+        """
+    result = run(project, source)
+    result.assert_outcomes(passed=2 if solar else 1)
 
 
 # ---------------------------------------------------------------------- the clock
