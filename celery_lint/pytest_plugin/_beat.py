@@ -26,6 +26,7 @@ from ._intercept import task_name_of
 if TYPE_CHECKING:
     from ._runner import QueuedTask, Runner
 
+_TIE = timedelta(milliseconds=1)
 MAX_FIRINGS = 100_000
 """Loop guard of one ``advance()``: an entry due every second over a year is 31.5 million."""
 
@@ -66,6 +67,7 @@ class CeleryBeat:
         self.fired: list[BeatFiring] = []
         """Every send of the test, in time order."""
         self.scheduler: Any = None
+        self._order: dict[str, int] = {}
         self.restart()
         runner.clock.on_set.append(lambda _when: self.restart())
 
@@ -86,6 +88,7 @@ class CeleryBeat:
 
         self.scheduler = Scheduler(self.app, lazy=True)
         self.scheduler.setup_schedule()
+        self._order = {name: index for index, name in enumerate(self.app.conf.beat_schedule or {})}
 
     def next_fire(self, entry: str) -> datetime:
         """When the entry is due next, on the fake clock (UTC)."""
@@ -139,10 +142,14 @@ class CeleryBeat:
         return False, now + timedelta(seconds=max(float(next_seconds), 0.0))
 
     def _next_due(self) -> tuple[str, datetime] | None:
+        # Entries due within a millisecond of each other go in ``beat_schedule`` order
+        # (beat's own order for them is arbitrary: its schedule is built from a set).
         best: tuple[str, datetime] | None = None
-        for name, entry in self.scheduler.schedule.items():
+        schedule = self.scheduler.schedule
+        for name in sorted(schedule, key=lambda n: self._order.get(n, len(self._order))):
+            entry = schedule[name]
             _, at = self._due(entry)
-            if best is None or at < best[1]:
+            if best is None or at < best[1] - _TIE:
                 best = (name, at)
         return best
 
