@@ -139,8 +139,10 @@ def worker_flake8(list_file: str, out_file: str, hard_limit: float) -> None:
     import traceback
 
     from celery_lint import flake8_plugin
-    from celery_lint.project.roots import find_project_root
 
+    # One session for the worker, as flake8 makes one a process (``parse_options``).
+    session = flake8_plugin.Flake8Session(None)
+    flake8_plugin.CeleryLintChecker._session = session
     paths = Path(list_file).read_text("utf-8").splitlines()
     with open(out_file, "a", encoding="utf-8") as out:
         for path in paths:
@@ -165,10 +167,10 @@ def worker_flake8(list_file: str, out_file: str, hard_limit: float) -> None:
                     tree = None
                 start = time.perf_counter()  # flake8 reads and parses the file anyway
                 if tree is not None:
-                    root = find_project_root(Path(path).absolute())
-                    if root not in flake8_plugin._ANALYSES:
+                    root = session.root_of(Path(path).absolute().parent)
+                    if root not in session._analyses:
                         build_start = time.perf_counter()
-                        flake8_plugin._analysis_for(root)
+                        session.analysis_for(root)
                         record["model_seconds"] = time.perf_counter() - build_start
                     checker = flake8_plugin.CeleryLintChecker(tree, path, lines)
                     results = list(checker.run())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,19 +46,32 @@ def write_baseline(path: Path, violations: Sequence[Violation]) -> None:
         for (p, c, content), n in sorted(counts.items())
     ]
     payload = {"celery_lint_baseline": BASELINE_VERSION, "findings": entries}
+    _check_regular_file(path, "write")
     try:
         path.write_text(json.dumps(payload, indent=2) + "\n", "utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot write baseline: {exc.strerror or exc}") from exc
 
 
+MAX_BASELINE_BYTES = 256 * 1024 * 1024
+
+
 def read_baseline(path: Path) -> Counter[tuple[str, str, str]]:
+    """The findings a baseline records; :class:`ConfigError` (one line) for anything that
+    is not a baseline: a FIFO or a device (never opened, it would block or never end), JSON
+    nested past Python's recursion limit, a count that is not a whole number."""
+    _check_regular_file(path, "read")
     try:
+        size = path.stat().st_size
+        if size > MAX_BASELINE_BYTES:
+            raise ConfigError(f"{path}: not a celery-lint baseline: {size} bytes is too large")
         payload = json.loads(path.read_text("utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read baseline: {exc.strerror or exc}") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: baseline is not valid JSON: nested too deeply") from exc
     except ValueError as exc:
-        raise ConfigError(f"{path}: baseline is not valid JSON: {exc}") from exc
+        raise ConfigError(f"{path}: baseline is not valid JSON: {_short(str(exc))}") from exc
     if not isinstance(payload, dict) or payload.get("celery_lint_baseline") != BASELINE_VERSION:
         raise ConfigError(f"{path}: not a celery-lint baseline (write one with --write-baseline)")
     counts: Counter[tuple[str, str, str]] = Counter()
@@ -65,12 +79,50 @@ def read_baseline(path: Path) -> Counter[tuple[str, str, str]]:
     if not isinstance(entries, list):
         raise ConfigError(f"{path}: malformed baseline: 'findings' must be a list")
     for entry in entries:
-        try:
-            key = (str(entry["path"]), str(entry["code"]), str(entry["line_content"]))
-            counts[key] += int(entry.get("count", 1))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ConfigError(f"{path}: malformed baseline entry {entry!r}") from exc
+        key = _entry_key(entry)
+        count = entry.get("count", 1) if isinstance(entry, dict) else None
+        if key is None or not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise ConfigError(f"{path}: malformed baseline entry {_short(_repr(entry))}")
+        counts[key] += count
     return counts
+
+
+def _entry_key(entry: object) -> tuple[str, str, str] | None:
+    if not isinstance(entry, dict):
+        return None
+    path, code, content = entry.get("path"), entry.get("code"), entry.get("line_content")
+    if isinstance(path, str) and isinstance(code, str) and isinstance(content, str):
+        return (path, code, content)
+    return None
+
+
+def _check_regular_file(path: Path, action: str) -> None:
+    """A FIFO blocks whoever opens it until a writer (or reader) comes, a device may never
+    end: a baseline is a regular file, or (to write one) no file yet."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if action == "write":
+            return
+        raise ConfigError(f"{path}: cannot {action} baseline: No such file or directory") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot {action} baseline: {exc.strerror or exc}") from exc
+    if stat.S_ISDIR(mode):
+        raise ConfigError(f"{path}: cannot {action} baseline: Is a directory")
+    if not stat.S_ISREG(mode):
+        raise ConfigError(f"{path}: cannot {action} baseline: not a regular file")
+
+
+def _repr(value: object) -> str:
+    try:
+        return repr(value)
+    except (RecursionError, ValueError):
+        return f"<{type(value).__name__}>"
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def filter_new(

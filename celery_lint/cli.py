@@ -10,8 +10,8 @@ import contextlib
 import gc
 import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .types import Kind, LintResult
 from .version import __version__
@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
+EXIT_INTERNAL_ERROR = 3
+"""A bug of celery-lint itself: one line on stderr naming the file the traceback went to."""
+EXIT_INTERRUPTED = 130
+"""Ctrl-C (128 + SIGINT, as shells report a command a signal ended)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
         "celery-lint tasks [PATH ...] lists every Celery app and task with each effective option "
         "and where its value came from (see celery-lint tasks --help). 'tasks' as the first argument "
         "is always that subcommand: to lint a file or folder named tasks, write ./tasks or tasks/, "
-        "or put it after -- (celery-lint -- tasks).",
+        "or put it after -- (celery-lint -- tasks). "
+        "Exit codes: 0 no findings, 1 findings, 2 usage or configuration error, 3 internal error "
+        "(a bug: the line names a file holding its traceback), 130 interrupted.",
     )
     parser.add_argument(
         "paths",
@@ -266,15 +271,112 @@ def main(argv: Sequence[str] | None = None) -> int:
     state, ``sys.path``), also when it ends with SystemExit."""
     collecting = gc.isenabled()
     try:
-        return _main(argv)
+        with _printable_streams():
+            return _main(argv)
     except BrokenPipeError:
         # The reader went away (``celery-lint | head``): stop quietly, as Unix tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_FINDINGS
+    except KeyboardInterrupt:
+        sys.stderr.write("celery-lint: interrupted\n")
+        if argv is None:
+            _exit_now(EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug of celery-lint: never the exit code of findings
+        _Printable(sys.stderr).write(f"celery-lint: {internal_error(exc, argv)}\n")
+        return EXIT_INTERNAL_ERROR
     finally:
         if collecting:
             gc.enable()
+
+
+class _Printable:
+    """A text stream that writes what its encoding cannot: a file name that is not valid
+    UTF-8 (``bad\\xff.py``, held with a lone surrogate) or any character of the output
+    on a strict ASCII or UTF-8 stdout comes out escaped (``bad\\xff.py``) instead of
+    raising UnicodeEncodeError."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except UnicodeEncodeError:
+            return self._stream.write(printable(text, getattr(self._stream, "encoding", None) or "utf-8"))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def printable(text: str, encoding: str) -> str:
+    """``text`` with what ``encoding`` cannot write escaped: the bytes a lone surrogate
+    stands for (``os.fsdecode``'s surrogateescape) as ``\\xff``, other characters as
+    ``\\u20ac``."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "backslashreplace")
+    text = raw.decode("utf-8", "backslashreplace")
+    return text.encode(encoding, "backslashreplace").decode(encoding, "replace")
+
+
+@contextlib.contextmanager
+def _printable_streams() -> Iterator[None]:
+    """sys.stdout and sys.stderr as :class:`_Printable` while the command runs."""
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Printable(stdout), _Printable(stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _exit_now(code: int) -> None:
+    """End the command process at once. On Ctrl-C the interpreter's own exit would first
+    wait for the parse thread to finish the file it is on (seconds for a large one); the
+    ``-j`` workers are already gone, and a run that stops writes nothing more. Only when
+    ``main`` runs as the command (no ``argv`` given): a caller in-process gets the code."""
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
+    os._exit(code)
+
+
+def internal_error(exc: BaseException, argv: Sequence[str] | None = None) -> str:
+    """One line on an unexpected exception, naming the file its traceback is written to
+    (a new file in the temporary folder), for the user to attach to a bug report."""
+    import platform
+    import tempfile
+    import traceback
+
+    try:
+        what = " ".join(f"{type(exc).__name__}: {exc}".split())
+    except Exception:  # an exception whose str() fails too
+        what = type(exc).__name__
+    if len(what) > 300:
+        what = what[:297] + "..."
+    report = (
+        f"celery-lint {__version__}, Python {platform.python_version()} on {platform.platform()}\n"
+        f"arguments: {list(sys.argv[1:] if argv is None else argv)!r}\n"
+        f"working directory: {_working_directory()!r}\n\n" + "".join(traceback.format_exception(exc))
+    )
+    try:
+        fd, path = tempfile.mkstemp(prefix="celery-lint-crash-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as handle:
+            handle.write(report)
+    except OSError as write_error:
+        return f"internal error: {what} (the traceback could not be written: {write_error})"
+    return f"internal error: {what}; the traceback is in {path} (please attach it to a bug report)"
+
+
+def _working_directory() -> str:
+    try:
+        return os.getcwd()
+    except OSError as exc:  # removed while the command ran
+        return f"unknown ({exc})"
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
@@ -439,9 +541,6 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, registry: Ru
         )
     except ConfigError as exc:
         sys.stderr.write(f"celery-lint: error: {exc}\n")
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        sys.stderr.write("celery-lint: interrupted\n")
         return EXIT_ERROR
     _report_skipped_files(result)
     for error in result.errors:

@@ -8,6 +8,7 @@ data (every app, every task with its effective options and where each came from)
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .project.model import FROM_CONFIG, TASK_DEFAULTS, App, ProjectModel, Task
-from .project.values import UNKNOWN_ELEMENT, CallValue, Known, Origin, Resolved, Unknown
+from .project.values import UNKNOWN_ELEMENT, CallValue, Known, Origin, Resolved, Unknown, number_text
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -128,6 +129,8 @@ def json_value(value: Any) -> Any:
     """A resolved value as JSON: timedelta as seconds, tuples and sets as lists."""
     if isinstance(value, timedelta):
         return value.total_seconds()
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # "inf": JSON has no infinity
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, (list, tuple)):
@@ -298,6 +301,8 @@ def _value_text(entry: OptionEntry) -> str:
     value = json_value(entry.value)
     if isinstance(value, str):
         return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return number_text(value)
     if value is None or isinstance(value, (bool, int, float)):
         return repr(value)
     return json.dumps(value)

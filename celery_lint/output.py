@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 import textwrap
 from collections.abc import Sequence
@@ -307,7 +308,9 @@ def format_sarif(result: LintResult, rules: Sequence[type[Rule]]) -> str:
 
 
 def _uri(path: str) -> str:
-    return quote(path.replace("\\", "/"))
+    """A relative URI reference: the path's bytes percent-encoded (a file name that is not
+    valid UTF-8, ``bad\\xff.py``, keeps its bytes as ``bad%FF.py``)."""
+    return quote(os.fsencode(path.replace("\\", "/")))
 
 
 def _summary(docs: str) -> str:

@@ -30,6 +30,7 @@ from .cache import ResultCache, run_key, violations_from_cache
 from .cache_store import chosen_cache_dir
 from .linter import Engine, display_path
 from .selection import engine_for, ignored_codes, project_settings
+from .workers import LOST, Forked, can_fork, run_forked
 
 
 def collect_targets(
@@ -165,32 +166,13 @@ def _lint_paths(
         for root, targets in projects.items()
     ]
     options = _RunOptions(use_prefilter, use_cache, jobs, chosen_cache_dir(cache_dir) if use_cache else None)
-    if jobs > 1 and len(plans) > 1 and "fork" in _start_methods():
-        # Independent projects: one per process at a time, the largest first.
-        import multiprocessing  # only with -j: it costs a warm run about 10 ms
-
-        global _PLANS
-        _PLANS = (plans, _RunOptions(use_prefilter, use_cache, 1, options.cache_dir))
-        try:
-            costs = {i: _estimated_cost(plan) for i, plan in enumerate(plans)}
-            order = sorted(costs, key=lambda i: -costs[i])
-            biggest, rest = order[0], order[1:]
-            context = multiprocessing.get_context("fork")
-            if costs[biggest] >= sum(costs[i] for i in rest):
-                # One project outweighs the others: they run in other processes while this
-                # one builds its model here and then spreads its files over ``jobs``.
-                with context.Pool(max(1, min(jobs - 1, len(rest)))) as pool:
-                    others = pool.map_async(_lint_planned_project, rest, chunksize=1)
-                    outcomes = [_lint_project(plans[biggest], options), *others.get()]
-            else:
-                with context.Pool(min(jobs, len(plans))) as pool:
-                    outcomes = pool.map(_lint_planned_project, order, chunksize=1)
-        finally:
-            _PLANS = None
+    if jobs > 1 and len(plans) > 1 and can_fork():
+        outcomes = _lint_projects_forked(plans, options, result.errors)
     else:
         outcomes = [_lint_project(plan, options) for plan in plans]
     result.projects = []
-    for violations, files_checked, figures in outcomes:
+    for violations, files_checked, figures, errors in outcomes:
+        result.errors.extend(errors)
         result.violations.extend(violations)
         result.files_checked += files_checked
         result.projects.append(figures)
@@ -223,6 +205,37 @@ def show_as_named(aliases: PathAliases, result: LintResult, skipped: SkippedPath
             project.tasks[index] = replace(task, path=shown(task.path), settings=settings)
 
 
+def _lint_projects_forked(
+    plans: list[_ProjectPlan], options: _RunOptions, errors: list[str]
+) -> list[_Outcome]:
+    """Independent projects, one per process at a time, the largest first; the files of a
+    project whose worker died are error lines."""
+    global _PLANS
+    _PLANS = (plans, _RunOptions(options.use_prefilter, options.use_cache, 1, options.cache_dir))
+    try:
+        costs = {i: _estimated_cost(plan) for i, plan in enumerate(plans)}
+        order = sorted(costs, key=lambda i: -costs[i])
+        biggest, rest = order[0], order[1:]
+        if costs[biggest] >= sum(costs[i] for i in rest):
+            # One project outweighs the others: they run in other processes while this
+            # one builds its model here and then spreads its files over ``jobs``.
+            forked = run_forked(
+                _lint_planned_project,
+                rest,
+                max(1, min(options.jobs - 1, len(rest))),
+                in_parent=lambda: _lint_project(plans[biggest], options),
+            )
+        else:
+            forked = run_forked(_lint_planned_project, order, min(options.jobs, len(plans)))
+    finally:
+        _PLANS = None
+    outcomes = [forked.own] if forked.own is not None else []
+    outcomes += [outcome for _, outcome in sorted(forked.done, key=lambda pair: order.index(pair[0]))]
+    for index in forked.lost:
+        errors.extend(f"{display_path(path)}: {LOST}" for path in sorted(plans[index].targets))
+    return outcomes
+
+
 @dataclass
 class _ProjectPlan:
     root: Path
@@ -245,12 +258,6 @@ class _RunOptions:
 _PLANS: tuple[list[_ProjectPlan], _RunOptions] | None = None
 
 
-def _start_methods() -> list[str]:
-    import multiprocessing  # only with -j: it costs a warm run about 10 ms
-
-    return multiprocessing.get_all_start_methods()
-
-
 def _estimated_cost(plan: _ProjectPlan) -> int:
     """Roughly how long a project takes: the bytes LibCST will parse dominate, and those are
     (nearly) the files that mention Celery; every other file costs a read and a search."""
@@ -264,15 +271,19 @@ def _estimated_cost(plan: _ProjectPlan) -> int:
     return cost
 
 
-def _lint_planned_project(index: int) -> tuple[list[Violation], int, ProjectFigures]:
+_Outcome = tuple[list[Violation], int, ProjectFigures, list[str]]
+"""A project's findings, its number of files checked, its figures and its error lines."""
+
+
+def _lint_planned_project(index: int) -> _Outcome:
     assert _PLANS is not None
     plans, options = _PLANS
     return _lint_project(plans[index], options)
 
 
-def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> tuple[list[Violation], int, ProjectFigures]:
-    """Findings (per-file ignores applied), the number of files checked and what the run
-    saw (apps, tasks), for one project."""
+def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> _Outcome:
+    """Findings (per-file ignores applied), the number of files checked, what the run saw
+    (apps, tasks) and error lines (files a -j worker could not finish), for one project."""
     root, settings, engine = plan.root, plan.settings, plan.engine
     discovered = list(plan.targets) if plan.walked else None
     model = ProjectModel(root, settings.exclude, options.use_prefilter, discovered, settings.deployment)
@@ -309,9 +320,10 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> tuple[list[Violat
                 census[file.path] = cache.census(file) or {}
     facts = cache.project if cache is not None and model_unchanged else None
     built = bool(pending) or (facts is None and bool(files))
+    lost: list[Path] = []
     if built:
         model.build()
-        found.update(_lint_files(engine, model, pending, options.jobs))
+        lost = _lint_files(engine, model, pending, options.jobs, found)
         facts = {
             "imports_celery": project_imports_celery(model),
             "apps": len(model.apps),
@@ -341,7 +353,7 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> tuple[list[Violat
     # with the cycle collector off), and hand the freed memory back to the system.
     model.release()
     _return_free_memory()
-    return kept, len(files), figures
+    return kept, len(files), figures, [f"{display_path(path)}: {LOST}" for path in lost]
 
 
 def _figures(
@@ -456,7 +468,10 @@ def report_pack_errors(registry: RuleRegistry, result: LintResult) -> None:
 _WORKER_STATE: tuple[Engine, ProjectModel] | None = None
 
 
-def _lint_in_worker(batch: list[tuple[str, bool]]) -> tuple[list[tuple[str, list[Violation]]], list[str]]:
+_Batch = tuple[list[tuple[str, list[Violation]]], list[str]]
+
+
+def _lint_in_worker(batch: list[tuple[str, bool]]) -> _Batch:
     """Lint a batch in a forked worker; also name every module the worker parsed, so the
     parent's cache knows what the findings depend on."""
     assert _WORKER_STATE is not None
@@ -469,18 +484,19 @@ def _lint_in_worker(batch: list[tuple[str, bool]]) -> tuple[list[tuple[str, list
 
 
 def _lint_files(
-    engine: Engine, model: ProjectModel, files: list[tuple[SourceFile, bool]], jobs: int
-) -> dict[Path, list[Violation]]:
-    """Lint ``files``, in ``jobs`` forked processes when that can pay off."""
-    import multiprocessing  # only with -j: it costs a warm run about 10 ms
-
-    found: dict[Path, list[Violation]] = {}
-    can_fork = "fork" in multiprocessing.get_all_start_methods()
-    if jobs <= 1 or len(files) < 2 * jobs or not can_fork:
+    engine: Engine,
+    model: ProjectModel,
+    files: list[tuple[SourceFile, bool]],
+    jobs: int,
+    found: dict[Path, list[Violation]],
+) -> list[Path]:
+    """Lint ``files`` into ``found``, in ``jobs`` forked processes when that can pay off;
+    returns the files a worker that died could not finish."""
+    if jobs <= 1 or len(files) < 2 * jobs or not can_fork():
         for file, named in files:
             found[file.path] = engine.lint_file(model, file, named=named)
             file.forget_contents()
-        return found
+        return []
     global _WORKER_STATE
     _WORKER_STATE = (engine, model)
     try:
@@ -488,13 +504,14 @@ def _lint_files(
         batches: list[list[tuple[str, bool]]] = [[] for _ in range(jobs * 4)]
         for index, (file, named) in enumerate(files):
             batches[index % len(batches)].append((str(file.path), named))
-        context = multiprocessing.get_context("fork")
-        with context.Pool(jobs) as pool:
-            for chunk, parsed in pool.imap_unordered(_lint_in_worker, [b for b in batches if b]):
-                for path, violations in chunk:
-                    found[Path(path)] = violations
-                for path in parsed:
-                    model.note_parsed_elsewhere(model.add_file(Path(path)))
+        forked: Forked[list[tuple[str, bool]], _Batch, None] = run_forked(
+            _lint_in_worker, [b for b in batches if b], jobs
+        )
     finally:
         _WORKER_STATE = None
-    return found
+    for _, (chunk, parsed) in forked.done:
+        for path, violations in chunk:
+            found[Path(path)] = violations
+        for path in parsed:
+            model.note_parsed_elsewhere(model.add_file(Path(path)))
+    return sorted(Path(path) for batch in forked.lost for path, _ in batch)

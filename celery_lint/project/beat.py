@@ -22,7 +22,7 @@ from .options import task_for_expression
 from .scan import ModuleSummary, dotted_name
 from .settings import config_writes_in
 from .tasknames import find_tasks, per_model
-from .values import UNKNOWN_ELEMENT, CallValue, Known, Resolved, Unknown
+from .values import UNKNOWN_ELEMENT, CallValue, Known, Resolved, Unknown, number_text
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -481,14 +481,14 @@ def period_seconds(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value)
+        return value
     if not isinstance(value, CallValue) or contains_unknown(value):
         return None
     last = value.qualname.rsplit(".", 1)[-1]
     if value.qualname in SCHEDULE_CALLS or (last == "schedule" and value.qualname.startswith("celery")):
         run_every = value.args[0] if value.args else value.kwargs.get("run_every")
         if isinstance(run_every, (int, float)) and not isinstance(run_every, bool):
-            return float(run_every)
+            return run_every
         return None
     if is_crontab(value):
         return _crontab_period(value)
@@ -547,7 +547,7 @@ def humanize(seconds: float) -> str:
         return f"{int(seconds // 3600)} h"
     if seconds >= 60 and seconds % 60 == 0:
         return f"{int(seconds // 60)} min"
-    return f"{seconds:g} s"
+    return f"{number_text(seconds)} s" if isinstance(seconds, int) else f"{seconds:g} s"
 
 
 # --------------------------------------------------------------------------- crontab calls

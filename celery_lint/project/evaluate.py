@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .values import UNKNOWN_ELEMENT, CallValue
@@ -57,7 +58,15 @@ _TIMEDELTA_UNITS = {
     "hours": 3600.0,
     "weeks": 604800.0,
 }
+_TIMEDELTA_MAX_SECONDS = 86400.0 * 999_999_999  # timedelta.max, about
 _MAX_DEPTH = 40
+# Past these sizes a value is unknown, never computed: an integer of more than 4096 bits
+# (about 1233 digits: well under Python's limit of 4300 digits for ``str(int)``, so any
+# known number can be printed), and a string, or a container with all it holds, of more
+# than 100,000 characters and elements (names bound to ``[A, A]`` or ``A + A`` level after
+# level double in size at each level).
+MAX_INT_BITS = 4096
+MAX_VALUE_SIZE = 100_000
 
 
 def evaluate(model: NameResolver, module: ModuleSummary, expr: cst.BaseExpression, depth: int = 0) -> Any:
@@ -70,7 +79,11 @@ def evaluate(model: NameResolver, module: ModuleSummary, expr: cst.BaseExpressio
             raise NotEvaluable("formatted string")
         return value
     if isinstance(expr, (cst.Integer, cst.Float)):
-        return expr.evaluated_value
+        try:
+            number = expr.evaluated_value
+        except (ValueError, SyntaxError, OverflowError) as exc:  # a literal past str(int)'s limit
+            raise NotEvaluable("number") from exc
+        return _checked_number(number)
     if isinstance(expr, cst.Name):
         if expr.value == "True":
             return True
@@ -101,6 +114,7 @@ def evaluate(model: NameResolver, module: ModuleSummary, expr: cst.BaseExpressio
                 items.append(evaluate(model, module, element.value, depth + 1))
             except NotEvaluable:
                 items.append(UNKNOWN_ELEMENT)
+        _check_size(items)
         if isinstance(expr, cst.List):
             return items
         if isinstance(expr, cst.Set):
@@ -126,6 +140,7 @@ def evaluate(model: NameResolver, module: ModuleSummary, expr: cst.BaseExpressio
                 result[key] = evaluate(model, module, entry.value, depth + 1)
             except NotEvaluable:
                 result[key] = UNKNOWN_ELEMENT
+        _check_size(result)
         return result
     if isinstance(expr, cst.Call):
         return _call(model, module, expr, depth)
@@ -152,30 +167,100 @@ def _is_number(value: Any) -> bool:
 
 
 def _binary(model: NameResolver, module: ModuleSummary, expr: cst.BinaryOperation, depth: int) -> Any:
-    left = evaluate(model, module, expr.left, depth + 1)
-    right = evaluate(model, module, expr.right, depth + 1)
+    left: Any = evaluate(model, module, expr.left, depth + 1)
+    right: Any = evaluate(model, module, expr.right, depth + 1)
     op = expr.operator
     try:
         if isinstance(op, cst.Add) and (
-            (_is_number(left) and _is_number(right))
-            or (isinstance(left, str) and isinstance(right, str))
+            (isinstance(left, str) and isinstance(right, str))
             or (isinstance(left, (list, tuple)) and type(left) is type(right))
         ):
-            return left + right
+            if len(left) + len(right) > MAX_VALUE_SIZE:
+                raise NotEvaluable("too large")
+            joined: Any = operator.add(left, right)
+            _check_size(joined)
+            return joined
         if _is_number(left) and _is_number(right):
-            if isinstance(op, cst.Subtract):
-                return left - right
-            if isinstance(op, cst.Multiply):
-                return left * right
-            if isinstance(op, cst.Divide):
-                return left / right
-            if isinstance(op, cst.FloorDivide):
-                return left // right
-            if isinstance(op, cst.Power) and abs(right) < 64:
-                return left**right
+            return _checked_number(_arithmetic(op, left, right))
     except (ArithmeticError, ValueError) as exc:
         raise NotEvaluable("arithmetic") from exc
     raise NotEvaluable("operator")
+
+
+def _arithmetic(op: cst.BaseBinaryOp, left: int | float, right: int | float) -> Any:
+    """``left op right`` for numbers, refusing (before computing it) a result too large to know."""
+    if isinstance(op, cst.Add):
+        return left + right
+    if isinstance(op, cst.Subtract):
+        return left - right
+    if isinstance(op, cst.Multiply):
+        if isinstance(left, int) and isinstance(right, int) and _bits(left) + _bits(right) > MAX_INT_BITS + 1:
+            raise NotEvaluable("too large")
+        return left * right
+    if isinstance(op, cst.Divide):
+        return left / right
+    if isinstance(op, cst.FloorDivide):
+        return left // right
+    if isinstance(op, cst.Power):
+        # ``(10**63)**63``: an int result has about bits(left) * right bits (a float power
+        # costs no more than a multiplication, and raises OverflowError past the float range).
+        big = isinstance(left, int) and isinstance(right, int) and abs(left) > 1
+        if big and right > 0 and (_bits(int(left)) - 1) * right > MAX_INT_BITS:
+            raise NotEvaluable("too large")
+        return left**right
+    raise NotEvaluable("operator")
+
+
+def _bits(number: int) -> int:
+    return abs(number).bit_length()
+
+
+def _checked_number(number: Any) -> Any:
+    """A number the analysis can carry: ints of at most MAX_INT_BITS, real results only
+    (``(-8) ** 0.5`` is complex), no NaN (``1e400 - 1e400``); infinite floats are kept
+    (``1e400`` is a float Celery receives as it is)."""
+    if isinstance(number, int) and not isinstance(number, bool) and _bits(number) > MAX_INT_BITS:
+        raise NotEvaluable("too large")
+    if isinstance(number, complex):
+        raise NotEvaluable("complex")
+    if isinstance(number, float) and number != number:  # NaN: no option means anything by it
+        raise NotEvaluable("not a number")
+    return number
+
+
+def _check_size(value: Any) -> None:
+    """Raise NotEvaluable when ``value`` holds more than MAX_VALUE_SIZE characters and
+    elements in all (counted until the budget runs out, so a shared structure that would
+    unfold into millions of elements costs no more than the budget)."""
+    budget = MAX_VALUE_SIZE
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        budget -= 1
+        if isinstance(item, str):
+            budget -= len(item)
+        elif isinstance(item, (list, tuple, frozenset, set)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, CallValue):
+            stack.extend(item.args)
+            stack.extend(item.kwargs.values())
+        if budget < 0:
+            raise NotEvaluable("too large")
+
+
+def fresh_copy(value: Any) -> Any:
+    """``value`` with its lists and dicts copied (at every level), so a value handed out
+    twice (memoised) cannot be changed through one holder for another."""
+    if isinstance(value, list):
+        return [fresh_copy(item) for item in value]
+    if isinstance(value, dict):
+        return {key: fresh_copy(item) for key, item in value.items()}
+    if isinstance(value, tuple) and any(isinstance(item, (list, dict, tuple)) for item in value):
+        return tuple(fresh_copy(item) for item in value)
+    return value
 
 
 def _call(model: NameResolver, module: ModuleSummary, expr: cst.Call, depth: int) -> Any:
@@ -194,7 +279,12 @@ def _call(model: NameResolver, module: ModuleSummary, expr: cst.Call, depth: int
             value = evaluate(model, module, arg.value, depth + 1)
             if not _is_number(value):
                 raise NotEvaluable("timedelta")
-            total += value * _TIMEDELTA_UNITS[unit]
+            try:
+                total += value * _TIMEDELTA_UNITS[unit]
+            except OverflowError as exc:
+                raise NotEvaluable("timedelta") from exc
+        if not abs(total) <= _TIMEDELTA_MAX_SECONDS:  # also NaN: Python's timedelta refuses them
+            raise NotEvaluable("timedelta")
         return total
     if qualname == "dict":
         result: dict[Any, Any] = {}
@@ -209,6 +299,7 @@ def _call(model: NameResolver, module: ModuleSummary, expr: cst.Call, depth: int
                 result[arg.keyword.value] = evaluate(model, module, arg.value, depth + 1)
             except NotEvaluable:
                 result[arg.keyword.value] = UNKNOWN_ELEMENT
+        _check_size(result)
         return result
     if qualname in DATA_CALLS or qualname.rsplit(".", 1)[-1] in ("crontab", "Queue"):
         args: list[Any] = []
@@ -224,5 +315,7 @@ def _call(model: NameResolver, module: ModuleSummary, expr: cst.Call, depth: int
                 args.append(value)
             else:
                 kwargs[arg.keyword.value] = value
-        return CallValue(qualname, tuple(args), kwargs, node=expr)
+        call = CallValue(qualname, tuple(args), kwargs, node=expr)
+        _check_size(call)
+        return call
     raise NotEvaluable("call")

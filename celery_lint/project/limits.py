@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from .values import UNKNOWN_ELEMENT, Known, Resolved
+from .values import UNKNOWN_ELEMENT, Known, Resolved, number_text
 from .walk import Walker
 
 if TYPE_CHECKING:
@@ -42,7 +42,9 @@ def is_number(value: Any) -> bool:
 
 def seconds(value: float) -> str:
     """``3600 s`` / ``0.5 s``."""
-    return f"{int(value)} s" if float(value).is_integer() else f"{value} s"
+    if isinstance(value, int):
+        return f"{number_text(value)} s"
+    return f"{int(value)} s" if value.is_integer() else f"{value} s"
 
 
 class _ArgFinder(Walker):
@@ -176,6 +178,6 @@ def visibility_timeout(setting_of: Callable[[str], Resolved]) -> tuple[float, st
         timeout = value["visibility_timeout"]
         if not is_number(timeout) or timeout <= 0:
             return None
-        return float(timeout), f"{label} visibility timeout of {seconds(timeout)} ({options.origin})"
+        return timeout, f"{label} visibility timeout of {seconds(timeout)} ({options.origin})"
     default = kombu_visibility_defaults()[kind]
     return default, f"{label} visibility timeout of {seconds(default)} (kombu's default; {url.origin})"

@@ -121,6 +121,7 @@ class ProjectModel(TaskOptions):
             self._tasks_by_module,
             self.config_modules,
             self._resolve_cache,
+            self._evaluations,
             self._memo,
             self.files,
             self._by_module,

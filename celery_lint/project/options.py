@@ -176,14 +176,17 @@ class TaskOptions(TaskRegistry):
                 return None
         return self._task_cls_attribute(self.task_apps(task), option)
 
-    def _uses_app_task(self, symbol: Symbol | None, depth: int = 0) -> bool:
+    def _uses_app_task(self, symbol: Symbol | None, depth: int = 0, seen: set[int] | None = None) -> bool:
         """Whether a task class derives from ``app.Task`` (the app's ``task_cls``) rather
-        than from ``celery.Task``, directly or through project classes."""
+        than from ``celery.Task``, directly or through project classes (each class looked
+        at once: ``seen``)."""
         if isinstance(symbol, AttrOf):
             return isinstance(symbol.base, App) and symbol.attrs == ("Task",)
-        if isinstance(symbol, ClassSym) and depth < 20:
+        seen = set() if seen is None else seen
+        if isinstance(symbol, ClassSym) and depth < 20 and id(symbol.node) not in seen:
+            seen.add(id(symbol.node))
             return any(
-                self._uses_app_task(self.symbol_of(symbol.summary, base.value), depth + 1)
+                self._uses_app_task(self.symbol_of(symbol.summary, base.value), depth + 1, seen)
                 for base in symbol.node.bases
                 if base.keyword is None
             )
@@ -226,10 +229,20 @@ class TaskOptions(TaskRegistry):
         return Unknown("the base class cannot be analysed")
 
     def _class_attribute(
-        self, summary: ModuleSummary, klass: cst.ClassDef, option: str, depth: int
+        self,
+        summary: ModuleSummary,
+        klass: cst.ClassDef,
+        option: str,
+        depth: int,
+        seen: set[int] | None = None,
     ) -> Resolved | None:
         if depth > 20:
             return Unknown("class hierarchy too deep")
+        # Each class once (``seen``): a class met again through a diamond gives what it gave.
+        seen = set() if seen is None else seen
+        if id(klass) in seen:
+            return None
+        seen.add(id(klass))
         for stmt in class_statements(klass):
             for name, value in assigned_names(stmt):
                 if name == option:
@@ -249,20 +262,26 @@ class TaskOptions(TaskRegistry):
         for arg in klass.bases:
             symbol = self.symbol_of(summary, arg.value)
             if isinstance(symbol, ClassSym):
-                found = self._class_attribute(symbol.summary, symbol.node, option, depth + 1)
+                found = self._class_attribute(symbol.summary, symbol.node, option, depth + 1, seen)
                 if found is not None:
                     return found
         return None
 
-    def _class_has_unknown_bases(self, summary: ModuleSummary, klass: cst.ClassDef, depth: int = 0) -> bool:
+    def _class_has_unknown_bases(
+        self, summary: ModuleSummary, klass: cst.ClassDef, depth: int = 0, seen: set[int] | None = None
+    ) -> bool:
         if depth > 20:
             return True
+        seen = set() if seen is None else seen
+        if id(klass) in seen:
+            return False
+        seen.add(id(klass))
         for arg in klass.bases:
             if arg.keyword is not None:
                 continue
             symbol = self.symbol_of(summary, arg.value)
             if isinstance(symbol, ClassSym):
-                if self._class_has_unknown_bases(symbol.summary, symbol.node, depth + 1):
+                if self._class_has_unknown_bases(symbol.summary, symbol.node, depth + 1, seen):
                     return True
             elif self._is_task_class_symbol(symbol) or self._plain_base(summary, arg.value):
                 continue

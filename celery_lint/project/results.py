@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from .callsites import CHORD, ENQUEUE_METHODS, GROUP, SIGNATURE_METHODS
 from .options import task_for_expression
+from .walk import children
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -87,7 +88,7 @@ class _Reads:
             for arg in node.args:
                 self.visit(arg, canvas, dropped=False)
             return
-        for child in node.children:
+        for child in children(node):  # LibCST's ``children`` re-visits the node: far slower
             self.visit(child, in_canvas, dropped=False)
 
     def _call(self, call: cst.Call, in_canvas: bool, dropped: bool) -> None:
@@ -122,7 +123,7 @@ class _Reads:
         loads: dict[str, int] = {}
 
         def walk(node: cst.CSTNode) -> None:
-            for child in node.children:
+            for child in children(node):
                 if isinstance(child, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
                     continue
                 if isinstance(child, cst.Expr) and isinstance(child.value, cst.Call):

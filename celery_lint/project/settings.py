@@ -161,9 +161,15 @@ class SettingsModel(AppRegistry):
                 return self._source_from_symbol(klass, namespace, f"{code_of(obj)}")
         return self._source_from_symbol(symbol, namespace, dotted_name(obj) or "object")
 
-    def _class_defines(self, symbol: ClassSym, names: tuple[str, ...], depth: int = 0) -> bool:
+    def _class_defines(
+        self, symbol: ClassSym, names: tuple[str, ...], depth: int = 0, seen: set[int] | None = None
+    ) -> bool:
         """Whether the class or one of its project bases defines a method of ``names``; a
-        base the project cannot show counts as one."""
+        base the project cannot show counts as one. (``seen``: each class once.)"""
+        seen = set() if seen is None else seen
+        if id(symbol.node) in seen:
+            return False
+        seen.add(id(symbol.node))
         for item in symbol.node.body.body:
             if isinstance(item, cst.FunctionDef) and item.name.value in names:
                 return True
@@ -171,7 +177,11 @@ class SettingsModel(AppRegistry):
             if base.keyword is not None or self._plain_base(symbol.summary, base.value):
                 continue
             found = self.symbol_of(symbol.summary, base.value)
-            if not isinstance(found, ClassSym) or depth > 20 or self._class_defines(found, names, depth + 1):
+            if (
+                not isinstance(found, ClassSym)
+                or depth > 20
+                or self._class_defines(found, names, depth + 1, seen)
+            ):
                 return True
         return False
 
@@ -221,7 +231,18 @@ class SettingsModel(AppRegistry):
         self, symbol: ClassSym, namespace: str | None, depth: int
     ) -> tuple[dict[str, list[ConfigWrite]], str | None]:
         """The class attributes of a configuration class, its project base classes' too
-        (the class's own first, then its bases left to right, as Python looks them up)."""
+        (the class's own first, then its bases left to right, as Python looks them up).
+        Once per class: a hierarchy of diamonds costs its number of classes, not 2**levels."""
+        writes, opaque = self.resolved_memo(
+            ("class-settings", id(symbol.node), namespace),
+            symbol.node,
+            lambda: self._class_settings_once(symbol, namespace, depth),
+        )
+        return dict(writes), opaque
+
+    def _class_settings_once(
+        self, symbol: ClassSym, namespace: str | None, depth: int
+    ) -> tuple[dict[str, list[ConfigWrite]], str | None]:
         writes: dict[str, list[ConfigWrite]] = {}
         opaque = None
         for base in reversed(symbol.node.bases):

@@ -586,7 +586,15 @@ def _own_attributes(klass: ClassSym) -> tuple[Writes, str | None]:
 
 def _mro(model: SymbolResolver, klass: ClassSym, depth: int = 0) -> tuple[list[ClassSym], str | None]:
     """The project classes of ``klass``'s method resolution order (C3), and why it is
-    incomplete when a base is not one of the project's classes."""
+    incomplete when a base is not one of the project's classes. Once per class: a
+    hierarchy of diamonds costs its number of classes, not 2**levels."""
+    line, reason = model.resolved_memo(
+        ("mro", id(klass.node)), klass.node, lambda: _mro_once(model, klass, depth)
+    )
+    return list(line), reason
+
+
+def _mro_once(model: SymbolResolver, klass: ClassSym, depth: int) -> tuple[list[ClassSym], str | None]:
     name = klass.node.name.value
     if depth > 20:
         return [klass], f"class {name} has too deep a hierarchy"

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .entities import App, AttrOf, ClassSym, External, FunctionSym, ModuleSym, Symbol, ValueSym
-from .evaluate import NotEvaluable, evaluate
+from .evaluate import NotEvaluable, evaluate, fresh_copy
 from .modules import ModuleIndex
 from .scan import ModuleSummary, dotted_name
 from .values import Known, Origin, Resolved, Unknown
@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     import libcst as cst
 else:
     from .._lazy_libcst import cst
+
+_T = TypeVar("_T")
 
 
 class SymbolResolver(ModuleIndex):
@@ -32,6 +34,9 @@ class SymbolResolver(ModuleIndex):
         super().__init__(root, exclude, use_prefilter, discovered)
         self._resolving: set[tuple[str, str]] = set()
         self._resolve_cache: dict[str, Symbol | None] = {}
+        # Values of names already evaluated, by (module, name, depth): see ``evaluate_name``.
+        self._evaluations: dict[Any, tuple[Any, Any]] = {}
+        self._evaluations_for: dict[str, Symbol | None] = self._resolve_cache
         # Filled by the app layer: a name bound by ``Celery(...)`` resolves to its app.
         self._apps_by_node: dict[int, App] = {}
 
@@ -151,6 +156,15 @@ class SymbolResolver(ModuleIndex):
 
     # ------------------------------------------------------------------ evaluation
     def evaluate_name(self, summary: ModuleSummary, name: str, depth: int) -> Any:
+        """The value bound to ``name`` in ``summary``; raises :class:`NotEvaluable`.
+
+        Memoised by (module, name, depth): a name bound twice from the name before it, level
+        after level, is evaluated once per level and depth instead of 2**levels times (the
+        depth is part of the key because past the evaluation's depth cap a value is unknown).
+        """
+        return self._memoised(summary, name, depth, lambda: self._evaluate_name(summary, name, depth))
+
+    def _evaluate_name(self, summary: ModuleSummary, name: str, depth: int) -> Any:
         if name in summary.bindings:
             bindings = summary.bindings[name]
             if any(b.value is None for b in bindings):
@@ -174,10 +188,45 @@ class SymbolResolver(ModuleIndex):
         qualname = self.qualname_of(summary, expr)
         if qualname is None:
             raise NotEvaluable("attribute")
-        symbol = self.resolve(qualname)
-        if isinstance(symbol, ValueSym) and symbol.expr is not None:
-            return evaluate(self, symbol.summary, symbol.expr, depth)
-        raise NotEvaluable("attribute")
+
+        def compute() -> Any:
+            symbol = self.resolve(qualname)
+            if isinstance(symbol, ValueSym) and symbol.expr is not None:
+                return evaluate(self, symbol.summary, symbol.expr, depth)
+            raise NotEvaluable("attribute")
+
+        # A dotted name cannot be a plain name's key: the two memos do not meet.
+        return self._memoised(summary, qualname + ".", depth, compute)
+
+    def resolved_memo(self, key: tuple[Any, ...], holder: object, compute: Callable[[], _T]) -> _T:
+        """``compute()`` once while name resolution stands (it starts afresh when modules
+        or apps are found): for facts derived from resolved names. ``key`` may hold
+        ``id(holder)``: the holder is kept with the entry, so its id is not reused."""
+        if self._evaluations_for is not self._resolve_cache:
+            self._evaluations = {}
+            self._evaluations_for = self._resolve_cache
+        if key not in self._evaluations:
+            self._evaluations[key] = (holder, compute())
+        return self._evaluations[key][1]  # type: ignore[no-any-return]
+
+    def _memoised(self, summary: ModuleSummary, key: str, depth: int, compute: Callable[[], Any]) -> Any:
+        if self._evaluations_for is not self._resolve_cache:
+            # Name resolution started afresh (modules or apps found since): so do values.
+            self._evaluations = {}
+            self._evaluations_for = self._resolve_cache
+        memo_key = ("value", id(summary), key, depth)
+        if memo_key in self._evaluations:
+            result = self._evaluations[memo_key][1]
+        else:
+            try:
+                result = compute()
+            except NotEvaluable as exc:
+                result = exc
+            # The summary is kept with its entry, so its id is not reused while the entry lives.
+            self._evaluations[memo_key] = (summary, result)
+        if isinstance(result, NotEvaluable):
+            raise NotEvaluable(*result.args)
+        return fresh_copy(result)
 
     def value_of(self, summary: ModuleSummary, expr: cst.BaseExpression, origin: Origin) -> Resolved:
         try:
@@ -185,14 +234,20 @@ class SymbolResolver(ModuleIndex):
         except NotEvaluable:
             return Unknown(f"{origin} is computed")
 
-    def _class_derives(self, symbol: ClassSym, targets: frozenset[str], depth: int = 0) -> bool:
-        if depth > 20:
+    def _class_derives(
+        self, symbol: ClassSym, targets: frozenset[str], depth: int = 0, seen: set[int] | None = None
+    ) -> bool:
+        # ``seen``: each class once, so a hierarchy of diamonds (``class A1(A0, B0)``, ``class
+        # B1(A0, B0)``, level after level) costs its number of classes, not 2**levels.
+        seen = set() if seen is None else seen
+        if depth > 20 or id(symbol.node) in seen:
             return False
+        seen.add(id(symbol.node))
         for arg in symbol.node.bases:
             base = self.symbol_of(symbol.summary, arg.value)
             if isinstance(base, External) and base.qualname in targets:
                 return True
-            if isinstance(base, ClassSym) and self._class_derives(base, targets, depth + 1):
+            if isinstance(base, ClassSym) and self._class_derives(base, targets, depth + 1, seen):
                 return True
         return False
 

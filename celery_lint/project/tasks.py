@@ -179,9 +179,13 @@ class TaskRegistry(SettingsModel):
         """Whether ``klass`` derives from a Celery task class (through project classes too)."""
         return self._class_task_bases(summary, klass)
 
-    def _class_task_bases(self, summary: ModuleSummary, klass: cst.ClassDef, depth: int = 0) -> bool:
-        if depth > 20:
+    def _class_task_bases(
+        self, summary: ModuleSummary, klass: cst.ClassDef, depth: int = 0, seen: set[int] | None = None
+    ) -> bool:
+        seen = set() if seen is None else seen  # each class once: diamonds cost no more
+        if depth > 20 or id(klass) in seen:
             return False
+        seen.add(id(klass))
         for arg in klass.bases:
             qualname = self.qualname_of(summary, arg.value)
             if qualname is None or not self._may_define_task_class(qualname):
@@ -190,7 +194,7 @@ class TaskRegistry(SettingsModel):
             if self._is_task_class_symbol(symbol):
                 return True
             if isinstance(symbol, ClassSym) and self._class_task_bases(
-                symbol.summary, symbol.node, depth + 1
+                symbol.summary, symbol.node, depth + 1, seen
             ):
                 return True
         return False

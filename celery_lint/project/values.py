@@ -8,6 +8,7 @@ fire on :class:`Unknown`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Union
 
 
@@ -82,6 +83,14 @@ class CallValue:
 
     def __hash__(self) -> int:
         return hash((self.qualname, self.args))
+
+
+def number_text(value: float) -> str:
+    """A number for a message: as written up to 21 digits, in scientific notation past that
+    (an int the analysis knows may have some 1,200 digits)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**21:
+        return format(Decimal(value), ".3e")
+    return str(value)
 
 
 def agree(values: list[Resolved], reason: str) -> Resolved:

@@ -232,7 +232,7 @@ class ScheduleOverlapsTimeLimit(Rule):
                     entry=entry_label(entry),
                     task=task.label,
                     period=humanize(period),
-                    limit=humanize(float(limit.value)),
+                    limit=humanize(limit.value),
                     origin=limit.origin,
                 ),
             )

@@ -344,7 +344,7 @@ class BeyondVisibilityTimeout(Rule):
                 assert isinstance(delay, Known)
                 return (
                     call,
-                    float(delay.value),
+                    delay.value,
                     f"the retry delay `default_retry_delay` {seconds(delay.value)} ({delay.origin})",
                 )
         return None
@@ -369,7 +369,7 @@ class BeyondVisibilityTimeout(Rule):
         value = self.project.value_of(expr)
         if not isinstance(value, Known):
             return None
-        return float(value.value) if is_number(value.value) else None
+        return value.value if is_number(value.value) else None
 
     def _eta_offset(self, expr: cst.BaseExpression) -> float | None:
         """``now() + timedelta(...)`` (either order): the offset in seconds."""

@@ -22,7 +22,7 @@ DJANGO_CELERY_PY = (
 def _limit(value: Resolved) -> float | None:
     """A limit that is in force: a positive number (``None``/``0`` mean no limit)."""
     if isinstance(value, Known) and is_number(value.value) and value.value > 0:
-        return float(value.value)
+        return value.value  # type: ignore[no-any-return]
     return None
 
 
