@@ -29,12 +29,16 @@ import celery_lint.project.model
 import celery_lint.project.results
 import celery_lint.project.routing
 import celery_lint.pytest_plugin._audit
+import celery_lint.pytest_plugin._beat
+import celery_lint.pytest_plugin._clock
+import celery_lint.pytest_plugin._delivery
 import celery_lint.pytest_plugin._eager
 import celery_lint.pytest_plugin._lintgate
 import celery_lint.pytest_plugin._oncommit
 import celery_lint.pytest_plugin._queue
 import celery_lint.pytest_plugin._recorder
 import celery_lint.pytest_plugin._retries
+import celery_lint.pytest_plugin._transactions
 import celery_lint.rules  # noqa: F401
 from celery_lint.rules.builtin import builtin_rules
 from celery_lint.settings_catalogue import load_catalogue

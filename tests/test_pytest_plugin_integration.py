@@ -25,6 +25,7 @@ OUR_FIXTURES = {
     "celery_retries",
     "celery_idempotency",
     "celery_on_commit",
+    "celery_beat",
 }
 QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
 

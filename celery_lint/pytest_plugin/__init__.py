@@ -20,12 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._audit import AuditFinding, AuditReport
+    from ._beat import BeatFiring, CeleryBeat
+    from ._clock import FakeClock
     from ._eager import EagerRunner, RetryRecord
     from ._errors import (
         CeleryLintDeprecationWarning,
         CeleryLintTestError,
         ConfigurationError,
         FixtureUsageError,
+        PublishedInTransaction,
         PublishedOutsideTestBroker,
         RefusedMessageError,
         TaskLoopError,
@@ -36,7 +39,7 @@ if TYPE_CHECKING:
     from ._queue import TaskQueue
     from ._recorder import TaskRecorder
     from ._retries import IdempotencyChecker, IdempotencyReport, RetryDriver, RetryReport
-    from ._runner import Execution, FakeClock, QueuedTask, UnknownTaskError
+    from ._runner import Execution, QueuedTask, UnknownTaskError
 
 _WHERE = {
     # errors and warnings
@@ -44,6 +47,7 @@ _WHERE = {
     "ConfigurationError": "_errors",
     "FixtureUsageError": "_errors",
     "PublishedOutsideTestBroker": "_errors",
+    "PublishedInTransaction": "_errors",
     "RefusedMessageError": "_errors",
     "TaskLoopError": "_errors",
     "TaskNotRunError": "_errors",
@@ -56,8 +60,10 @@ _WHERE = {
     "RetryDriver": "_retries",
     "IdempotencyChecker": "_retries",
     "OnCommitCapture": "_oncommit",
+    "CeleryBeat": "_beat",
     # what they hold and return
-    "FakeClock": "_runner",
+    "FakeClock": "_clock",
+    "BeatFiring": "_beat",
     "QueuedTask": "_runner",
     "Execution": "_runner",
     "RetryRecord": "_eager",
@@ -72,6 +78,8 @@ _WHERE = {
 __all__ = [
     "AuditFinding",
     "AuditReport",
+    "BeatFiring",
+    "CeleryBeat",
     "CeleryLintDeprecationWarning",
     "CeleryLintTestError",
     "ConfigurationError",
@@ -83,6 +91,7 @@ __all__ = [
     "IdempotencyReport",
     "OnCommitCallback",
     "OnCommitCapture",
+    "PublishedInTransaction",
     "PublishedOutsideTestBroker",
     "QueuedTask",
     "RefusedMessageError",

@@ -15,6 +15,10 @@ class PublishedOutsideTestBroker(CeleryLintTestError):
     """A task was published to a broker other than the test's in-memory one."""
 
 
+class PublishedInTransaction(CeleryLintTestError):
+    """A task was published while the code had a database transaction open (CEL403)."""
+
+
 class TaskLoopError(CeleryLintTestError):
     """Running the queue did not end: a task keeps sending itself or retrying at once."""
 

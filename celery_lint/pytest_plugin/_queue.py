@@ -21,6 +21,9 @@ def _queues(queue: str | Iterable[str] | None) -> list[str] | None:
 class TaskQueue:
     """The value of the ``celery_queue`` fixture. See ``docs/pytest.md``."""
 
+    transactions: Any = None
+    """The CEL403 check (``_transactions.TransactionGuard``); ``.enabled = False`` turns it off."""
+
     def __init__(self, runner: Runner) -> None:
         self._runner = runner
 

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from celery import _state, signals
@@ -30,6 +30,8 @@ from celery.concurrency.base import BasePool
 from celery.exceptions import Ignore, NotRegistered, Reject, Retry, TaskRevokedError
 
 from ._broker import STORE, StoredMessage
+from ._clock import FakeClock as FakeClock
+from ._clock import _aware as _aware
 from ._errors import RefusedMessageError, TaskLoopError, add_hint, result_hint
 
 if TYPE_CHECKING:
@@ -49,43 +51,6 @@ class UnknownTaskError(NotRegistered):  # type: ignore[misc]
 
     def __repr__(self) -> str:
         return f"UnknownTaskError({self.__str__()!r})"
-
-
-class FakeClock:
-    """The test's clock: frozen until advanced. ``app.now()`` reads it while it is in use."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        now = start or datetime.now(timezone.utc).replace(microsecond=0)
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=timezone.utc)
-        self._now = now.astimezone(timezone.utc)
-
-    @property
-    def now(self) -> datetime:
-        """The current fake time (timezone-aware, UTC)."""
-        return self._now
-
-    def advance(self, by: float | timedelta) -> datetime:
-        """Move the clock forward by seconds or a ``timedelta``; returns the new time."""
-        delta = by if isinstance(by, timedelta) else timedelta(seconds=float(by))
-        if delta < timedelta(0):
-            raise ValueError("the clock only moves forward")
-        self._now = self._now + delta
-        return self._now
-
-    def advance_to(self, when: datetime) -> datetime:
-        when = _aware(when)
-        if when > self._now:
-            self._now = when
-        return self._now
-
-    def __repr__(self) -> str:
-        return f"<FakeClock {self._now.isoformat()}>"
-
-
-def _aware(value: datetime) -> datetime:
-    # The worker reads a naive eta/expires as UTC (celery.utils.time.maybe_make_aware).
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -229,7 +194,9 @@ class Runner:
     def __init__(self, switch: AppSwitch) -> None:
         self.switch = switch
         self.app = switch.app
-        self.clock = FakeClock()
+        self.clock = FakeClock(zone=lambda: self.app.timezone)
+        self.delivery: Any = None
+        """``celery_queue``'s delivery order and rate limits (``_delivery.Delivery``), if any."""
         self.executed: list[Execution] = []
         self.executing = 0
         self._connection: Any = None
@@ -343,10 +310,21 @@ class Runner:
         return eta is None or eta <= self.clock.now
 
     def next_due(self, queues: Iterable[str] | None = None) -> StoredMessage | None:
+        if self.delivery is not None:
+            chosen: StoredMessage | None = self.delivery.next_due(
+                [e for e in self.waiting(queues) if self.is_due(e)]
+            )
+            return chosen
         for entry in self.waiting(queues):
             if self.is_due(entry):
                 return entry
         return None
+
+    def ready_at(self, entry: StoredMessage) -> datetime | None:
+        """When a waiting message can run: its ``eta``, or later under a rate limit."""
+        eta = self.eta_of(entry)
+        free = self.delivery.free_at(entry) if self.delivery is not None else None
+        return max((t for t in (eta, free) if t is not None), default=None)
 
     # ------------------------------------------------------------------ running
     def run_next(self, queues: Iterable[str] | None = None) -> Execution | None:
@@ -373,7 +351,7 @@ class Runner:
         while True:
             entry = self.next_due(queues)
             if entry is None:
-                etas = [eta for eta in (self.eta_of(e) for e in self.waiting(queues)) if eta is not None]
+                etas = [eta for eta in (self.ready_at(e) for e in self.waiting(queues)) if eta is not None]
                 if not etas:
                     return done
                 self.clock.advance_to(min(etas))

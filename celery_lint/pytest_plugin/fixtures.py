@@ -15,6 +15,7 @@ import pytest
 
 if TYPE_CHECKING:
     from ._app import AppSwitch
+    from ._beat import CeleryBeat
     from ._eager import EagerRunner
     from ._intercept import Interceptor
     from ._oncommit import OnCommitCapture
@@ -166,19 +167,60 @@ def _set_mode(switch: AppSwitch, mode: str) -> None:
 
 
 @pytest.fixture
-def celery_queue(_celery_lint_switch: AppSwitch) -> TaskQueue:
+def celery_queue(
+    request: pytest.FixtureRequest, _celery_lint_switch: AppSwitch, _celery_lint_interceptor: Interceptor
+) -> Iterator[TaskQueue]:
     """Tasks are really published (serializer, routing, headers, publish signals,
     ``send_task``) and nothing runs until the test calls ``run_next()``, ``run_all()`` or
     ``run_until_empty()``, which run them with the worker's own request and trace code in
-    the test thread. ``clock.advance(...)`` moves the fake clock that countdowns, ``eta``
-    and ``expires`` are measured on; retries are re-queued with their real ``eta``.
-    ``pending()``, ``assert_enqueued()``, ``assert_not_enqueued()``, ``assert_empty()``
-    inspect the queue.
+    the test thread, in the broker's priority order and under the tasks' rate limits.
+    ``clock.advance(...)``/``clock.set(...)`` move the fake clock that countdowns, ``eta``
+    and ``expires`` are measured on (freezegun/time-machine follow it); retries are
+    re-queued with their real ``eta``. ``pending()``, ``assert_enqueued()``,
+    ``assert_not_enqueued()``, ``assert_empty()`` inspect the queue. With Django, a publish
+    inside an open transaction of the code fails (CEL403).
     """
+    from ._delivery import Delivery, broker_kind
     from ._queue import TaskQueue
+    from ._transactions import TransactionGuard
 
     _set_mode(_celery_lint_switch, "queue")
-    return TaskQueue(_runner(_celery_lint_switch))
+    runner = _runner(_celery_lint_switch)
+    original = _celery_lint_switch.original_conf
+    options = (original.get("broker_transport_options") if original is not None else None) or {}
+    runner.delivery = Delivery(runner, broker_kind(original), options.get("priority_steps"))
+    guard = TransactionGuard(_celery_lint_interceptor)
+    _celery_lint_interceptor.guards.append(guard)
+    queue = TaskQueue(runner)
+    queue.transactions = guard
+    try:
+        yield queue
+    finally:
+        runner.delivery.close()
+        runner.delivery = None
+        if guard in _celery_lint_interceptor.guards:
+            _celery_lint_interceptor.guards.remove(guard)
+    report = request.node.stash.get(CALL_REPORT, None)
+    function = getattr(request.node, "function", None)
+    swallowed = guard.swallowed(getattr(function, "__code__", None)) if guard.violations else []
+    if swallowed and (report is None or report.passed):
+        # The publish raised at the call; it only gets here when something caught that.
+        pytest.fail("celery_queue: " + "\n".join(swallowed), pytrace=False)
+
+
+@pytest.fixture
+def celery_beat(celery_queue: TaskQueue, _celery_lint_switch: AppSwitch) -> CeleryBeat:
+    """The app's periodic tasks (``beat_schedule``, ``add_periodic_task``) on
+    ``celery_queue``'s clock: ``celery_beat.advance(days=1)`` moves the clock and publishes
+    every entry each time Celery's own schedule (crontab, interval, solar) makes it due,
+    with its options, as beat does; ``fired``, ``assert_scheduled()``. Nothing runs until
+    ``celery_queue`` runs it.
+    """
+    from ._beat import CeleryBeat
+
+    runner = _celery_lint_switch.runner
+    assert runner is not None
+    return CeleryBeat(runner)
 
 
 @pytest.fixture

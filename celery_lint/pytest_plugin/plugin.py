@@ -16,6 +16,7 @@ from .fixtures import (  # noqa: F401  (registered with pytest through this modu
     CALL_REPORT,
     _celery_lint_interceptor,
     _celery_lint_switch,
+    celery_beat,
     celery_eager,
     celery_idempotency,
     celery_lint_app,
