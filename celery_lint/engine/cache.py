@@ -72,7 +72,7 @@ def _code_fingerprint(rules: Sequence[type[Rule]]) -> str:
             st = path.stat()
         except OSError:
             continue
-        digest.update(f"{path}:{st.st_size}:{st.st_mtime_ns}".encode())
+        digest.update(f"{path}:{':'.join(map(str, _stat_key(st)))}".encode())
     return digest.hexdigest()
 
 
