@@ -46,6 +46,13 @@ def write_baseline(path: Path, violations: Sequence[Violation]) -> None:
         for (p, c, content), n in sorted(counts.items())
     ]
     payload = {"celery_lint_baseline": BASELINE_VERSION, "findings": entries}
+    if path.is_symlink():
+        # A link committed in place of the baseline (to ~/.bashrc, or dangling to a new
+        # file anywhere) would have the run overwrite or create a file outside the project.
+        raise ConfigError(
+            f"{path}: cannot write baseline: it is a symbolic link (celery-lint never writes"
+            " through one); name the file it points to"
+        )
     _check_regular_file(path, "write")
     try:
         path.write_text(json.dumps(payload, indent=2) + "\n", "utf-8")

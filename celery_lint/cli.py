@@ -435,7 +435,7 @@ def _tasks(argv: list[str]) -> int:
 
 def _list_tasks(args: argparse.Namespace) -> int:
     from .config import ConfigError
-    from .engine.runner import projects_of
+    from .engine.runner import projects_of, show_as_named
     from .inventory import (
         DEFAULT_OPTIONS,
         KNOWN_OPTIONS,
@@ -444,7 +444,10 @@ def _list_tasks(args: argparse.Namespace) -> int:
         format_markdown,
         format_text,
     )
+    from .output import skip_warnings
+    from .project.discovery import PathAliases, SkippedPaths
     from .registry import RuleRegistry
+    from .types import LintResult
 
     options = DEFAULT_OPTIONS
     if args.option is not None:
@@ -458,11 +461,12 @@ def _list_tasks(args: argparse.Namespace) -> int:
             return EXIT_ERROR
     errors: list[str] = []
     registry = RuleRegistry()
+    skipped = SkippedPaths()
     try:
         with registry.importable():
             # Listing tasks lints nothing: the projects' local rule packs stay unimported.
             settings, projects, _ = projects_of(
-                registry, args.paths or ["."], args.config, None, errors, load_packs=False
+                registry, args.paths or ["."], args.config, None, errors, skipped=skipped, load_packs=False
             )
     except ConfigError as exc:
         sys.stderr.write(f"celery-lint: error: {exc}\n")
@@ -484,7 +488,17 @@ def _list_tasks(args: argparse.Namespace) -> int:
         print(format_markdown(inventory))
     else:
         print(format_text(inventory))
-    return EXIT_CLEAN
+    # What the listing lacks is said, as a lint run says it: folders the walk left out
+    # (unreadable, links out of the project, too long) and files that could not be parsed.
+    walked = LintResult()
+    show_as_named(PathAliases(args.paths or ["."]), walked, skipped)
+    for warning in skip_warnings(walked):
+        sys.stderr.write(f"celery-lint: warning: {warning}\n")
+    for path, error in inventory.not_analysed:
+        sys.stderr.write(
+            f"celery-lint: error: {path}: not analysed, its apps and tasks are not listed: {error}\n"
+        )
+    return EXIT_ERROR if inventory.not_analysed else EXIT_CLEAN
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, registry: RuleRegistry) -> int:

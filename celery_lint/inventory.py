@@ -99,8 +99,17 @@ class Inventory:
     options: tuple[str, ...]
     apps: list[AppEntry] = field(default_factory=list)
     tasks: list[TaskEntry] = field(default_factory=list)
+    not_analysed: list[tuple[str, str]] = field(default_factory=list)
+    """Files of the listing that could not be read or parsed (path, why): their apps and
+    tasks are missing from it."""
 
     def as_json(self) -> dict[str, Any]:
+        data = self._as_json()
+        if self.not_analysed:
+            data["not_analysed"] = [{"path": path, "error": error} for path, error in self.not_analysed]
+        return data
+
+    def _as_json(self) -> dict[str, Any]:
         return {
             "apps": [
                 {
@@ -212,6 +221,11 @@ def _add_project(inventory: Inventory, model: ProjectModel, targets: set[Path]) 
     tasks = [t for t in model.tasks if t.summary.file.path in targets]
     for task in tasks:
         inventory.tasks.append(_task_entry(model, lines, task, inventory.options))
+    # A file the model could not read or parse lists no app and no task: say so, or a
+    # broken tasks module reads as "no Celery app found".
+    for file in model.files.values():
+        if file.path in targets and file.error is not None:
+            inventory.not_analysed.append((display(file.path), file.error))
 
 
 def _app_entry(model: ProjectModel, lines: _Lines, app: App) -> AppEntry:
@@ -349,6 +363,8 @@ def _footer(inventory: Inventory) -> list[str]:
         shown = ", ".join(listed[:3]) + (f" and {len(listed) - 3} more" if len(listed) > 3 else "")
         plural = "s" if len(listed) != 1 else ""
         out.append(f"unknown: {', '.join(names)} of {len(listed)} task{plural} ({shown}): {reason}")
+    for path, error in inventory.not_analysed:
+        out.append(f"not analysed: {path}: {error}")
     count = len(inventory.tasks)
     apps = len(inventory.apps)
     out.append(f"{count} task{'s' if count != 1 else ''}, {apps} app{'s' if apps != 1 else ''}.")

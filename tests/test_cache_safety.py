@@ -118,6 +118,30 @@ def test_a_named_file_run_leaves_no_stale_results(tmp_path: Path, lint: Callable
         assert same_output(again, fresh)
 
 
+def test_an_edit_that_keeps_size_and_mtime_is_seen(tmp_path: Path, lint: Callable[..., Run]) -> None:
+    """#14 review: an edit of the same size whose mtime is set back (``touch -d``, an
+    archive, a sync tool) was taken as unchanged: the cached run kept 4 CEL201 findings
+    where a fresh run has none. The inode's change time cannot be set back."""
+    shop = tmp_path / "django_shop"
+    shutil.copytree(FIXTURES / "django_shop", shop, ignore=LEFTOVERS)
+    settings = shop / "shop" / "settings" / "base.py"
+    original = settings.read_text("utf-8")
+    old = "CELERY_TASK_SOFT_TIME_LIMIT = 50"
+    new = "CELERY_TASK_TIME_LIMIT      = 50"
+    assert old in original and len(old) == len(new)
+    before = settings.stat()
+    past = before.st_mtime_ns - 10_000_000_000
+    os.utime(settings, ns=(past, past))  # older than the cache's racy-file window
+    first = lint(shop, ".")
+    assert len([f for f in first.findings if f[3] == "CEL201"]) == 4, first
+    settings.write_text(original.replace(old, new), "utf-8")
+    os.utime(settings, ns=(past, past))
+    assert settings.stat().st_size == before.st_size
+    fresh = lint(shop, "--no-cache", ".")
+    assert "CEL201" not in {f[3] for f in fresh.findings}, fresh
+    assert same_output(lint(shop, "."), fresh)
+
+
 # --------------------------------------------------------------------------- rule pack code
 PACK_INIT = """\
 from celery_lint import hookimpl

@@ -528,3 +528,22 @@ def test_baseline_that_is_a_fifo_does_not_hang(
     assert f"celery-lint: error: b.json: cannot {action} baseline: not a regular file" in err.splitlines(), (
         err
     )
+
+
+@pytest.mark.parametrize("dangling", [False, True])
+def test_write_baseline_never_writes_through_a_symbolic_link(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, dangling: bool
+) -> None:
+    """#14 review: a baseline committed as a link (to a file outside the project, or
+    dangling) had --write-baseline overwrite or create the file it points to."""
+    root = _project(tmp_path / "p", {"t.py": _BARE})
+    target = tmp_path / "outside.txt"
+    if not dangling:
+        target.write_text("keep\n")
+    (root / "b.json").symlink_to(target)
+    code, out, err = _cli(
+        capsys, monkeypatch, root, "--no-cache", "--baseline", "b.json", "--write-baseline", "t.py"
+    )
+    assert code == 2, (out, err)
+    assert "b.json: cannot write baseline: it is a symbolic link" in err, err
+    assert (target.read_text() == "keep\n") if not dangling else not target.exists()

@@ -834,3 +834,34 @@ def test_state_a_test_changes_is_put_back(project: pytest.Pytester) -> None:
         """,
     )
     result.assert_outcomes(passed=3)
+
+
+def test_settings_and_task_attributes_changed_in_place_are_put_back(project: pytest.Pytester) -> None:
+    """#14 review: a setting's dict or list changed in place (``conf.task_routes["x"] =
+    ...``, a nested entry, ``accept_content.append``) and a task's dict attribute changed
+    in place leaked into the next tests."""
+    result = run(
+        project,
+        """
+        import proj
+
+        proj.app.conf.task_routes = {"proj.add": {"queue": "adds"}}
+        proj.add.retry_kwargs = {"max_retries": 2}
+
+        def test_changes_in_place(celery_lint_app):
+            celery_lint_app.conf.task_routes["proj.echo"] = {"queue": "evil"}
+            celery_lint_app.conf.task_routes["proj.add"]["queue"] = "evil"
+            celery_lint_app.conf.accept_content.append("pickle")
+            proj.add.retry_kwargs["max_retries"] = 50
+
+        def test_sees_the_project_again(celery_lint_app):
+            assert celery_lint_app.conf.task_routes == {"proj.add": {"queue": "adds"}}
+            assert celery_lint_app.conf.accept_content == ["json"]
+            assert proj.add.retry_kwargs == {"max_retries": 2}
+
+        def test_after_the_plugin():
+            assert proj.app.conf.task_routes == {"proj.add": {"queue": "adds"}}
+            assert proj.app.conf.accept_content == ["json"]
+        """,
+    )
+    result.assert_outcomes(passed=3)

@@ -365,6 +365,18 @@ def test_bad_format_exit_2(proj: Project) -> None:
     assert "Traceback" not in run.stderr
 
 
+def test_a_file_that_cannot_be_parsed_is_said_not_listed_as_no_app(project: Project) -> None:
+    """#14 review: a tasks module with a syntax error printed "no Celery app found",
+    exit 0, as if the project had no Celery code."""
+    project.write("tasks_mod.py", "from celery import Celery\napp = Celery('z')\n@app.task\ndef f(:\n")
+    run = project.run("tasks", "tasks_mod.py")
+    assert run.returncode == 2, run
+    assert "not analysed: tasks_mod.py: syntax error at line 4" in run.stdout, run
+    assert run.stderr.startswith("celery-lint: error: tasks_mod.py: not analysed"), run
+    data = json.loads(project.run("tasks", "--format", "json", "tasks_mod.py").stdout)
+    assert [entry["path"] for entry in data["not_analysed"]] == ["tasks_mod.py"]
+
+
 def test_no_tasks(project: Project) -> None:
     run = project.run("tasks")
     assert run.returncode == 0, run

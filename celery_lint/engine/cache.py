@@ -72,8 +72,15 @@ def _code_fingerprint(rules: Sequence[type[Rule]]) -> str:
             st = path.stat()
         except OSError:
             continue
-        digest.update(f"{path}:{st.st_size}:{st.st_mtime_ns}".encode())
+        digest.update(f"{path}:{':'.join(map(str, _stat_key(st)))}".encode())
     return digest.hexdigest()
+
+
+def _stat_key(st: os.stat_result) -> list[int]:
+    """What says a file is unchanged without reading it: size and mtime, and also the
+    inode's change time and number, which no program can set back (an edit that keeps the
+    size and restores the mtime, as ``touch -d`` or an archive does, gave stale results)."""
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
 _INSTALLED = ("site-packages", "dist-packages")
@@ -211,10 +218,10 @@ class ResultCache:
         except OSError:
             return None
         known = self.stats.get(file.relpath)
-        stat = [st.st_size, st.st_mtime_ns]
-        if isinstance(known, list) and len(known) == 3 and known[:2] == stat and isinstance(known[2], str):
+        stat = _stat_key(st)
+        if isinstance(known, list) and len(known) == 5 and known[:4] == stat and isinstance(known[4], str):
             self._seen[file.relpath] = known
-            return known[2]
+            return known[4]
         return None
 
     def hash_of(self, file: SourceFile) -> str | None:
@@ -231,7 +238,7 @@ class ResultCache:
             return None
         digest = content_hash(data)
         if st is not None:
-            self._seen[file.relpath] = [st.st_size, st.st_mtime_ns, digest]
+            self._seen[file.relpath] = [*_stat_key(st), digest]
         return digest
 
     def model_unchanged(self, model: ProjectModel) -> bool:

@@ -84,10 +84,9 @@ def _valid_result(entry: Any) -> bool:
 def _valid_stat(stat: Any) -> bool:
     return (
         isinstance(stat, list)
-        and len(stat) == 3
-        and _is_int(stat[0])
-        and _is_int(stat[1])
-        and isinstance(stat[2], str)
+        and len(stat) == 5
+        and all(_is_int(part) for part in stat[:4])
+        and isinstance(stat[4], str)
     )
 
 

@@ -10,8 +10,9 @@ for every setting the test overrides. Teardown puts all of it back.
 
 from __future__ import annotations
 
+import copy
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -130,6 +131,9 @@ class AppSwitch:
         self.patch = pytest.MonkeyPatch()
         self.violations: list[str] = []
         self._conf_snapshot: dict[str, Any] = {}
+        # The project's settings whose value is a dict, list or set: the object and a deep
+        # copy of its content (a test may change it in place: conf.task_routes["x"] = ...).
+        self._containers: list[tuple[Any, Any]] = []
         self._app_state: dict[str, Any] = {}
         # Per task: the task, its class's own attributes, its instance attributes.
         self._task_state: dict[str, tuple[Any, dict[str, Any], dict[str, Any]]] = {}
@@ -148,6 +152,7 @@ class AppSwitch:
         conf.finalize()
         self.original_conf = conf.copy()
         self._conf_snapshot = dict(conf.changes)
+        self._containers = _container_snapshot(self.original_conf.values())
         state = self._app_state
         state["_pool"] = app._pool
         state["amqp"] = app.__dict__.get("amqp", _MISSING)
@@ -208,6 +213,12 @@ class AppSwitch:
         # them (``task.acks_late = True``) and the next test must see the project's task.
         class_values = {attr: value for attr, value in vars(type(task)).items() if attr not in _SLOTS}
         self._task_state[name] = (task, class_values, dict(vars(task)))
+        # A dict, list or set attribute changed in place (task.retry_kwargs["x"] = ...), on
+        # the task, its class or a project base class: its content is put back too.
+        from celery import Task
+
+        owners = [task, *(cls for cls in type(task).__mro__ if cls not in Task.__mro__)]
+        self._containers.extend(_container_snapshot(v for owner in owners for v in _own_values(owner)))
 
     @staticmethod
     def _clear_task_caches(task: Any) -> None:
@@ -328,6 +339,8 @@ class AppSwitch:
         changes = app.conf.changes
         changes.clear()
         changes.update(self._conf_snapshot)
+        for value, content in self._containers:
+            _restore_content(value, content)
         app._pool = state["_pool"]
         for key in ("amqp", "timezone"):
             if state[key] is _MISSING:
@@ -345,6 +358,47 @@ class AppSwitch:
         _state._set_task_join_will_block(state["join_will_block"])
         self.patch.undo()
         STORE.reset()
+
+
+_CONTAINERS = (dict, list, set)
+
+
+def _own_values(owner: Any) -> list[Any]:
+    try:
+        return list(vars(owner).values())
+    except TypeError:
+        return []
+
+
+def _container_snapshot(values: Iterable[Any]) -> list[tuple[Any, Any]]:
+    """Each value that is a plain dict, list or set, with a deep copy of its
+    content (values that cannot be copied are left out: they stay as the test leaves them)."""
+    seen: set[int] = set()
+    out = []
+    for value in values:
+        if type(value) not in _CONTAINERS or id(value) in seen:
+            continue
+        seen.add(id(value))
+        try:
+            out.append((value, copy.deepcopy(value)))
+        except Exception:  # an uncopyable value (a lock, a module) is not restored
+            continue
+    return out
+
+
+def _restore_content(value: Any, content: Any) -> None:
+    """Put ``content`` back into the container ``value`` where a test changed it in place."""
+    try:
+        if value == content:
+            return
+    except Exception:  # an element whose comparison fails: restore anyway
+        pass
+    fresh = copy.deepcopy(content)
+    if isinstance(value, list):
+        value[:] = fresh
+    else:
+        value.clear()
+        value.update(fresh)
 
 
 # Attributes of every class that cannot be set or deleted.
