@@ -162,6 +162,13 @@ class RuleRegistry:
                     if outside is not None:
                         raise ImportError(outside)
                     self._manager.register(module, name=name)
+                    if not self._manager.get_hookcallers(module):
+                        # Listed to add rules, it adds none: say so rather than check less.
+                        self._manager.unregister(module)
+                        raise ImportError(
+                            f"the module {name!r} implements none of celery-lint's hooks "
+                            "(`celery_lint_rules`, ...): it adds no rule"
+                        )
                 except Exception as exc:
                     self._load_failures.append(
                         (name, f"rule pack '{name}' {where} could not be loaded: {_one_line(exc)}")

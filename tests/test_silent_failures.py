@@ -36,10 +36,13 @@ BROKEN_CONFIGURATIONS = {
     "unknown-code": ('[tool.celery-lint]\nselect = ["CEL999"]\n', "unknown rule code or prefix 'CEL999'"),
 }
 MISSING_PACK = '[tool.celery-lint]\nplugins = ["pack_that_is_not_there"]\n'
-# A module that leaves a file beside itself when it is imported: the proof it ran.
+# A pack (it implements a hook, adding no rule) that leaves a file beside itself when it is
+# imported: the proof it ran.
 MARKER_PACK = (
-    "from pathlib import Path\n\n"
-    "Path(__file__).with_suffix('.imported').write_text('imported', encoding='utf-8')\n"
+    "from pathlib import Path\n\nimport pluggy\n\n"
+    "Path(__file__).with_suffix('.imported').write_text('imported', encoding='utf-8')\n\n\n"
+    "@pluggy.HookimplMarker('celery_lint')\n"
+    "def celery_lint_rules():\n    return []\n"
 )
 
 
@@ -235,6 +238,27 @@ def test_cli_pack_that_fails_to_load_is_one_error_line_and_exit_2(
             "celery-lint: error: rule pack 'pack_that_is_not_there' (from plugins in [tool.celery-lint]) "
             "could not be loaded: ModuleNotFoundError: No module named 'pack_that_is_not_there'"
         ], err
+
+
+def test_a_pack_module_that_adds_no_rule_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], forget_modules: list[str]
+) -> None:
+    """A module listed in ``plugins`` that implements none of the hooks (a typo in the
+    module path, the rules module's package instead of the module) would check nothing
+    more in silence."""
+    forget_modules.append("silent_hookless")
+    root = _project(
+        tmp_path / "proj",
+        '[tool.celery-lint]\nplugins = ["silent_hookless.helpers"]\n',
+        {"tasks.py": CLEAN_TASK, "silent_hookless/__init__.py": "", "silent_hookless/helpers.py": "X = 1\n"},
+    )
+    assert main([str(root), "--no-cache"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert [line for line in err if line.startswith("celery-lint: error: ")] == [
+        "celery-lint: error: rule pack 'silent_hookless.helpers' (from plugins in [tool.celery-lint]) "
+        "could not be loaded: ImportError: the module 'silent_hookless.helpers' implements none of "
+        "celery-lint's hooks (`celery_lint_rules`, ...): it adds no rule"
+    ], err
 
 
 def test_a_pack_module_outside_the_project_is_refused_unimported(
