@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from celery_pytester import forget_shared_tasks  # noqa: F401 (an autouse fixture)
+from celery_pytester import contrib_worker_stops_at_once, forget_shared_tasks  # noqa: F401 (fixtures)
 
 pytest_plugins = ["pytester"]
 
@@ -301,7 +301,7 @@ def test_recorder_sees_the_contrib_app(celery_app, celery_tasks):
 """
 
 
-@pytest.mark.slow  # contrib's worker thread: about 4 s (its teardown waits for the worker's poll)
+@pytest.mark.usefixtures("contrib_worker_stops_at_once")
 def test_seed_example_keeps_working_with_the_plugin_loaded(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_seed=SEED)
     # -p no:celery keeps pytest-celery (when installed) from replacing contrib's celery_worker.

@@ -12,7 +12,6 @@ format) is kombu's memory transport unchanged.
 from __future__ import annotations
 
 import itertools
-import socket
 import sys
 import threading
 from collections import defaultdict
@@ -176,24 +175,32 @@ class Transport(memory.Transport):
         ``celery.contrib.testing`` worker thread on this transport took up to 4 s to
         stop. No message is lost or delayed: the slice only bounds how long an empty
         poll lasts before the stop flag is read again."""
-        if timeout is None:
-            super().drain_events(connection, timeout=timeout)  # type: ignore[no-untyped-call]
-            return
-        deadline = monotonic() + timeout
-        while True:
-            if _worker_asked_to_stop():
-                raise socket.timeout()
-            remaining = deadline - monotonic()
-            if remaining <= 0:
-                raise socket.timeout()
-            try:
-                super().drain_events(connection, timeout=min(remaining, _DRAIN_SLICE))  # type: ignore[no-untyped-call]
-            except socket.timeout:
-                continue
-            return
+        parent = super().drain_events
+        drain_until_stopped(lambda slice_: parent(connection, timeout=slice_), timeout)
 
 
 _DRAIN_SLICE = 0.1
+
+
+def drain_until_stopped(drain: Callable[[float | None], None], timeout: float | None) -> None:
+    """``drain(t)`` (a polling drain raising ``socket.timeout``, i.e. ``TimeoutError``,
+    after ``t`` seconds without a message) for up to ``timeout`` seconds, in slices;
+    raises ``TimeoutError`` early once Celery's worker state of this process says stop."""
+    if timeout is None:
+        drain(None)
+        return
+    deadline = monotonic() + timeout
+    while True:
+        if _worker_asked_to_stop():
+            raise TimeoutError()
+        remaining = deadline - monotonic()
+        if remaining <= 0:
+            raise TimeoutError()
+        try:
+            drain(min(remaining, _DRAIN_SLICE))
+        except TimeoutError:
+            continue
+        return
 
 
 def _worker_asked_to_stop() -> bool:
