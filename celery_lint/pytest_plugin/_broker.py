@@ -168,7 +168,7 @@ class Transport(memory.Transport):
     driver_type = "memory"
     driver_name = "memory"
 
-    def drain_events(self, connection: Any, timeout: float | None = None) -> None:
+    def drain_events(self, connection: Any, **kwargs: Any) -> Any:
         """kombu's polling drain, in slices that end as soon as a worker of this process
         is asked to stop. A worker's blocking loop drains with a 2 s timeout and checks
         its stop flag between drains (and drains once more on the way out), so a
@@ -176,7 +176,10 @@ class Transport(memory.Transport):
         stop. No message is lost or delayed: the slice only bounds how long an empty
         poll lasts before the stop flag is read again."""
         parent = super().drain_events
-        drain_until_stopped(lambda slice_: parent(connection, timeout=slice_), timeout)
+        drain_until_stopped(
+            lambda slice_: parent(connection, timeout=slice_),  # type: ignore[no-untyped-call]
+            kwargs.get("timeout"),
+        )
 
 
 _DRAIN_SLICE = 0.1
