@@ -168,7 +168,7 @@ class Transport(memory.Transport):
     driver_type = "memory"
     driver_name = "memory"
 
-    def drain_events(self, connection: Any, **kwargs: Any) -> Any:
+    def drain_events(self, connection: Any, timeout: Any = None, **kwargs: Any) -> Any:
         """kombu's polling drain, in slices that end as soon as a worker of this process
         is asked to stop. A worker's blocking loop drains with a 2 s timeout and checks
         its stop flag between drains (and drains once more on the way out), so a
@@ -178,7 +178,7 @@ class Transport(memory.Transport):
         parent = super().drain_events
         drain_until_stopped(
             lambda slice_: parent(connection, timeout=slice_),  # type: ignore[no-untyped-call]
-            kwargs.get("timeout"),
+            timeout,
         )
 
 
