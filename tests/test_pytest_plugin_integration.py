@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -183,7 +186,7 @@ def _pip(*args: str) -> subprocess.CompletedProcess[str]:
     return done
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pytest_celery_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A folder holding pytest-celery and whatever it needs that this environment lacks,
     for ``PYTHONPATH`` of a pytest subprocess.
@@ -192,6 +195,11 @@ def pytest_celery_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     (named ``celery``) would load into every pytest run of the suite. So this installs it
     aside (``pip install --target``), only the distributions ``pip install --dry-run``
     says are missing here, so Celery, kombu and pytest stay the environment's own.
+
+    The folder is kept between runs in the system's temporary directory, keyed by the
+    requirement, the Python version and this environment (pip's resolve and download
+    cost about 5 s a run): a complete install is moved into place in one rename, so a
+    run sees a finished folder or none.
     """
     try:
         import pytest_celery  # noqa: F401
@@ -199,6 +207,10 @@ def pytest_celery_path(tmp_path_factory: pytest.TempPathFactory) -> str:
         pass
     else:
         return ""  # installed here already
+    key = hashlib.sha256(f"{PYTEST_CELERY}|{sys.version}|{sys.prefix}".encode()).hexdigest()[:16]
+    cached = Path(tempfile.gettempdir()) / "celery-lint-tests" / f"pytest-celery-{key}"
+    if (cached / "pytest_celery").is_dir():
+        return str(cached)
     folder = tmp_path_factory.mktemp("pytest-celery")
     report = folder / "report.json"
     _pip("install", "--dry-run", "--quiet", "--report", str(report), PYTEST_CELERY)
@@ -209,7 +221,16 @@ def pytest_celery_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     target = folder / "site"
     _pip("install", "--quiet", "--no-deps", "--target", str(target), *missing)
     assert (target / "pytest_celery").is_dir(), sorted(p.name for p in target.iterdir())
-    return str(target)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=cached.parent, prefix=".staging-"))
+    shutil.copytree(target, staging / "site", symlinks=True)
+    try:
+        os.rename(staging / "site", cached)
+    except OSError:  # another run got there first: its folder is as good
+        shutil.rmtree(staging, ignore_errors=True)
+        return str(cached) if (cached / "pytest_celery").is_dir() else str(target)
+    staging.rmdir()
+    return str(cached)
 
 
 def _run_with_pytest_celery(
