@@ -233,6 +233,9 @@ def pytest_celery_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(cached)
 
 
+_OUTER_CACHE_HOME = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+
+
 def _run_with_pytest_celery(
     pytester: pytest.Pytester, path: str, *args: str
 ) -> subprocess.CompletedProcess[str]:
@@ -240,10 +243,15 @@ def _run_with_pytest_celery(
     env = {
         k: v for k, v in os.environ.items() if k not in ("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "PYTEST_ADDOPTS")
     }
+    # pytester's HOME has no celery-lint cache: the subprocess would rebuild Celery's
+    # settings catalogue (about 1 s); the outer run's cache holds the same, version-keyed.
+    env["XDG_CACHE_HOME"] = _OUTER_CACHE_HOME
     if path:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (path, env.get("PYTHONPATH", "")) if p)
+    # Hypothesis' plugin (the suite's own tool, autoloaded too) costs about 1 s of
+    # imports a run and has nothing to do with these two plugins.
     return subprocess.run(
-        [sys.executable, "-m", "pytest", *QUIET, *args],
+        [sys.executable, "-m", "pytest", *QUIET, "-p", "no:hypothesispytest", *args],
         cwd=pytester.path,
         capture_output=True,
         text=True,
