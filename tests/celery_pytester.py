@@ -10,6 +10,7 @@ from typing import Any
 # (kombu's transport cache, Celery's global app state) would mix two generations.
 import celery.backends.cache
 import celery.contrib.pytest
+import celery.contrib.testing.tasks  # its shared celery.ping, registered once a process
 import celery.contrib.testing.worker
 import celery.worker.request  # noqa: F401
 import kombu.transport.memory  # noqa: F401
