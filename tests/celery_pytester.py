@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 # Import Celery and the plugin's modules once, in this process: pytester's in-process
 # runs drop every module first imported inside them, and a half re-imported Celery
 # (kombu's transport cache, Celery's global app state) would mix two generations.
 import celery.backends.cache
 import celery.contrib.pytest
+import celery.contrib.testing.tasks  # its shared celery.ping, registered once a process
 import celery.contrib.testing.worker
 import celery.worker.request  # noqa: F401
 import kombu.transport.memory  # noqa: F401
@@ -62,3 +64,22 @@ def forget_shared_tasks() -> Iterator[None]:
     yield
     _state._on_app_finalizers.intersection_update(before)
     _state._on_app_finalizers.update(outer_shared)
+
+
+@pytest.fixture
+def contrib_worker_stops_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """kombu's ``memory://`` drains in slices that end once a worker is asked to stop, for
+    this test (inner runs are in this process): ``celery.contrib.pytest``'s ``celery_worker``
+    thread then stops at once instead of after up to 4 s (its loop drains for 2 s between
+    looks at its stop flag, and once more on the way out). The worker, its messages and
+    its results stay kombu's and Celery's own: only an empty poll ends sooner."""
+    from kombu.transport import memory, virtual
+
+    from celery_lint.pytest_plugin._broker import drain_until_stopped
+
+    parent = virtual.Transport.drain_events
+
+    def drain_events(self: Any, connection: Any, timeout: float | None = None) -> None:
+        drain_until_stopped(lambda slice_: parent(self, connection, timeout=slice_), timeout)
+
+    monkeypatch.setattr(memory.Transport, "drain_events", drain_events)

@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 import test_pytest_plugin
-from celery_pytester import forget_shared_tasks  # noqa: F401 (an autouse fixture)
+from celery_pytester import contrib_worker_stops_at_once, forget_shared_tasks  # noqa: F401 (fixtures)
 from test_pytest_plugin import PROJECT
 
 pytest_plugins = ["pytester"]
@@ -55,10 +55,9 @@ def test_shared_tasks_stay_on_the_switched_app_whatever_the_fixture_order(projec
     result.assert_outcomes(passed=3)
 
 
-@pytest.mark.slow
+@pytest.mark.usefixtures("contrib_worker_stops_at_once")
 def test_shared_tasks_stay_on_the_switched_app_with_contribs_worker(project: pytest.Pytester) -> None:
-    """The same with contrib's real ``celery_worker`` thread (its teardown waits up to 2 s
-    for the worker's poll)."""
+    """The same with contrib's real ``celery_worker`` thread."""
     project.makeconftest(
         """
         import pytest

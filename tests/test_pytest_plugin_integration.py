@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from celery_pytester import forget_shared_tasks  # noqa: F401 (an autouse fixture)
+from celery_pytester import contrib_worker_stops_at_once, forget_shared_tasks  # noqa: F401 (fixtures)
 
 pytest_plugins = ["pytester"]
 
@@ -183,7 +186,7 @@ def _pip(*args: str) -> subprocess.CompletedProcess[str]:
     return done
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pytest_celery_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A folder holding pytest-celery and whatever it needs that this environment lacks,
     for ``PYTHONPATH`` of a pytest subprocess.
@@ -192,6 +195,11 @@ def pytest_celery_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     (named ``celery``) would load into every pytest run of the suite. So this installs it
     aside (``pip install --target``), only the distributions ``pip install --dry-run``
     says are missing here, so Celery, kombu and pytest stay the environment's own.
+
+    The folder is kept between runs in the system's temporary directory, keyed by the
+    requirement, the Python version and this environment (pip's resolve and download
+    cost about 5 s a run): a complete install is moved into place in one rename, so a
+    run sees a finished folder or none.
     """
     try:
         import pytest_celery  # noqa: F401
@@ -199,6 +207,10 @@ def pytest_celery_path(tmp_path_factory: pytest.TempPathFactory) -> str:
         pass
     else:
         return ""  # installed here already
+    key = hashlib.sha256(f"{PYTEST_CELERY}|{sys.version}|{sys.prefix}".encode()).hexdigest()[:16]
+    cached = Path(tempfile.gettempdir()) / "celery-lint-tests" / f"pytest-celery-{key}"
+    if (cached / "pytest_celery").is_dir():
+        return str(cached)
     folder = tmp_path_factory.mktemp("pytest-celery")
     report = folder / "report.json"
     _pip("install", "--dry-run", "--quiet", "--report", str(report), PYTEST_CELERY)
@@ -209,7 +221,19 @@ def pytest_celery_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     target = folder / "site"
     _pip("install", "--quiet", "--no-deps", "--target", str(target), *missing)
     assert (target / "pytest_celery").is_dir(), sorted(p.name for p in target.iterdir())
-    return str(target)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=cached.parent, prefix=".staging-"))
+    shutil.copytree(target, staging / "site", symlinks=True)
+    try:
+        os.rename(staging / "site", cached)
+    except OSError:  # another run got there first: its folder is as good
+        shutil.rmtree(staging, ignore_errors=True)
+        return str(cached) if (cached / "pytest_celery").is_dir() else str(target)
+    staging.rmdir()
+    return str(cached)
+
+
+_OUTER_CACHE_HOME = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
 
 
 def _run_with_pytest_celery(
@@ -219,10 +243,15 @@ def _run_with_pytest_celery(
     env = {
         k: v for k, v in os.environ.items() if k not in ("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "PYTEST_ADDOPTS")
     }
+    # pytester's HOME has no celery-lint cache: the subprocess would rebuild Celery's
+    # settings catalogue (about 1 s); the outer run's cache holds the same, version-keyed.
+    env["XDG_CACHE_HOME"] = _OUTER_CACHE_HOME
     if path:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (path, env.get("PYTHONPATH", "")) if p)
+    # Hypothesis' plugin (the suite's own tool, autoloaded too) costs about 1 s of
+    # imports a run and has nothing to do with these two plugins.
     return subprocess.run(
-        [sys.executable, "-m", "pytest", *QUIET, *args],
+        [sys.executable, "-m", "pytest", *QUIET, "-p", "no:hypothesispytest", *args],
         cwd=pytester.path,
         capture_output=True,
         text=True,
@@ -301,7 +330,7 @@ def test_recorder_sees_the_contrib_app(celery_app, celery_tasks):
 """
 
 
-@pytest.mark.slow  # contrib's worker thread: about 4 s (its teardown waits for the worker's poll)
+@pytest.mark.usefixtures("contrib_worker_stops_at_once")
 def test_seed_example_keeps_working_with_the_plugin_loaded(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_seed=SEED)
     # -p no:celery keeps pytest-celery (when installed) from replacing contrib's celery_worker.

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from queue import Empty
+from time import monotonic
 from typing import Any
 
 from kombu.transport import memory, virtual
@@ -166,3 +167,51 @@ class Transport(memory.Transport):
     global_state = virtual.BrokerState()  # type: ignore[no-untyped-call]
     driver_type = "memory"
     driver_name = "memory"
+
+    def drain_events(self, connection: Any, timeout: Any = None, **kwargs: Any) -> Any:
+        """kombu's polling drain, in slices that end as soon as a worker of this process
+        is asked to stop. A worker's blocking loop drains with a 2 s timeout and checks
+        its stop flag between drains (and drains once more on the way out), so a
+        ``celery.contrib.testing`` worker thread on this transport took up to 4 s to
+        stop. No message is lost or delayed: the slice only bounds how long an empty
+        poll lasts before the stop flag is read again."""
+        parent = super().drain_events
+        drain_until_stopped(
+            lambda slice_: parent(connection, timeout=slice_),  # type: ignore[no-untyped-call]
+            timeout,
+        )
+
+
+_DRAIN_SLICE = 0.1
+
+
+def drain_until_stopped(drain: Callable[[float | None], None], timeout: float | None) -> None:
+    """``drain(t)`` (a polling drain raising ``socket.timeout``, i.e. ``TimeoutError``,
+    after ``t`` seconds without a message) for up to ``timeout`` seconds, in slices;
+    raises ``TimeoutError`` early once Celery's worker state of this process says stop."""
+    if timeout is None:
+        drain(None)
+        return
+    deadline = monotonic() + timeout
+    while True:
+        if _worker_asked_to_stop():
+            raise TimeoutError()
+        remaining = deadline - monotonic()
+        if remaining <= 0:
+            raise TimeoutError()
+        try:
+            drain(min(remaining, _DRAIN_SLICE))
+        except TimeoutError:
+            continue
+        return
+
+
+def _worker_asked_to_stop() -> bool:
+    """Whether Celery's worker state of this process says stop (warm or cold shutdown)."""
+    state = sys.modules.get("celery.worker.state")
+    if state is None:
+        return False
+    return any(
+        flag is not None and flag is not False
+        for flag in (getattr(state, "should_stop", None), getattr(state, "should_terminate", None))
+    )
