@@ -149,11 +149,25 @@ def _run_in_process(args: list[str], cwd: Path) -> tuple[int, str, str]:
     return code, out.getvalue().decode("utf-8", "replace"), err.getvalue().decode("utf-8", "replace")
 
 
+def _forks(args: tuple[str | os.PathLike[str], ...]) -> bool:
+    words = [str(arg) for arg in args]
+    for index, word in enumerate(words):
+        value = word.partition("=")[2] if word.startswith("--jobs=") else None
+        if word in ("-j", "--jobs") and index + 1 < len(words):
+            value = words[index + 1]
+        elif word.startswith("-j") and len(word) > 2:
+            value = word[2:]
+        if value is not None and value != "1":
+            return True  # (0 and auto: one process a CPU)
+    return False
+
+
 def run_cli(
     *args: str | os.PathLike[str], cwd: Path, timeout: float = 60, allow_traceback: bool = False
 ) -> Run:
-    # Runs started side by side from threads each need a process of their own.
-    if not IN_SUBPROCESS and threading.current_thread() is threading.main_thread():
+    # Runs started side by side from threads each need a process of their own, and so does a
+    # run with -j workers (they are forked from the running process: not from a test runner's).
+    if not IN_SUBPROCESS and threading.current_thread() is threading.main_thread() and not _forks(args):
         code, stdout, stderr = _run_in_process([str(arg) for arg in args], cwd)
         run = Run(code, stdout, stderr, [str(arg) for arg in args])
         if not allow_traceback:
