@@ -12,7 +12,7 @@ import celery.backends.cache
 import celery.contrib.pytest
 import celery.contrib.testing.tasks  # its shared celery.ping, registered once a process
 import celery.contrib.testing.worker
-import celery.worker.request  # noqa: F401
+import celery.worker.request
 import kombu.transport.memory  # noqa: F401
 
 # LibCST too: the linter reaches it through a stand-in that imports it on first use; first
@@ -49,6 +49,10 @@ load_catalogue()
 builtin_rules()  # imports every rule module, and the parts of the model they use
 
 
+# The app finalizers of Celery itself, once the modules above are imported.
+CELERYS_OWN = frozenset(celery._state._on_app_finalizers)
+
+
 @pytest.fixture(autouse=True)
 def forget_shared_tasks() -> Iterator[None]:
     """Each inner run imports a fresh project module under the same name; Celery keeps the
@@ -59,7 +63,9 @@ def forget_shared_tasks() -> Iterator[None]:
     before = set(_state._on_app_finalizers)
     # Shared tasks other tests of this process defined (``@app.task`` outside a pytester
     # run) would be registered on the inner run's app too: hide them for the test.
-    outer_shared = {cons for cons in before if getattr(cons, "__module__", None) == "celery.app.base"}
+    # (What Celery registers for every app, its built-ins and contrib's celery.ping imported
+    # above, stays.)
+    outer_shared = before - CELERYS_OWN
     _state._on_app_finalizers.difference_update(outer_shared)
     yield
     _state._on_app_finalizers.intersection_update(before)

@@ -189,17 +189,14 @@ def _pip(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="session")
 def pytest_celery_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A folder holding pytest-celery and whatever it needs that this environment lacks,
-    for ``PYTHONPATH`` of a pytest subprocess.
+    for ``PYTHONPATH`` of a pytest subprocess; "" when it is installed here (the test
+    extra has it; the suite's own runs leave its pytest plugins off, see addopts).
 
-    pytest-celery is not a dependency of the test environment: its pytest11 entry point
-    (named ``celery``) would load into every pytest run of the suite. So this installs it
-    aside (``pip install --target``), only the distributions ``pip install --dry-run``
-    says are missing here, so Celery, kombu and pytest stay the environment's own.
-
-    The folder is kept between runs in the system's temporary directory, keyed by the
-    requirement, the Python version and this environment (pip's resolve and download
-    cost about 5 s a run): a complete install is moved into place in one rename, so a
-    run sees a finished folder or none.
+    Without it (a run outside the test extra) this installs it aside (``pip install
+    --target``), only the distributions ``pip install --dry-run`` says are missing, so
+    Celery, kombu and pytest stay the environment's own. That folder is kept between runs
+    in the system's temporary directory, keyed by the requirement, the Python version and
+    this environment: a complete install is moved into place in one rename.
     """
     try:
         import pytest_celery  # noqa: F401
