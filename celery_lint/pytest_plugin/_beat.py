@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ._broker import STORE, StoredMessage
-from ._intercept import task_name_of
+from ._intercept import call_text, same_call, task_name_of
 
 if TYPE_CHECKING:
     from ._runner import QueuedTask, Runner
@@ -49,13 +49,10 @@ class BeatFiring:
     """The message as it was published to the test broker."""
 
     def matches(self, args: tuple[Any, ...] | None, kwargs: dict[str, Any] | None) -> bool:
-        if args is not None and tuple(self.args) != tuple(args):
-            return False
-        return kwargs is None or dict(self.kwargs) == dict(kwargs)
+        return same_call(self.args, self.kwargs, args, kwargs)
 
     def __repr__(self) -> str:
-        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
-        return f"<BeatFiring {self.entry!r}: {self.task}({', '.join(parts)}) at {self.at.isoformat()}>"
+        return f"<BeatFiring {self.entry!r}: {call_text(self.task, self.args, self.kwargs)} at {self.at.isoformat()}>"
 
 
 class CeleryBeat:

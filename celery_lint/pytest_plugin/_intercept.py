@@ -13,7 +13,7 @@ import inspect
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -71,11 +71,10 @@ class TaskCall:
         return None if task_id is None else str(task_id)
 
     def matches(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
-        return tuple(self.args) == tuple(args) and dict(self.kwargs) == dict(kwargs)
+        return same_call(self.args, self.kwargs, args, kwargs)
 
     def signature_repr(self) -> str:
-        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
-        return f"{self.name}({', '.join(parts)})"
+        return call_text(self.name, self.args, self.kwargs)
 
     def __repr__(self) -> str:
         shown = {k: v for k, v in self.options.items() if v is not None and k not in ("task_type",)}
@@ -102,6 +101,24 @@ class EagerHook(Protocol):
 
 
 Guard = Callable[[Any, str, dict[str, Any]], None]
+
+
+def call_text(name: str, args: Iterable[Any], kwargs: Mapping[str, Any]) -> str:
+    """``name(1, 2, key='value')``: a task call as the plugin's messages show it."""
+    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    return f"{name}({', '.join(parts)})"
+
+
+def same_call(
+    args: Iterable[Any],
+    kwargs: Mapping[str, Any],
+    wanted_args: Iterable[Any] | None,
+    wanted_kwargs: Mapping[str, Any] | None,
+) -> bool:
+    """Whether a call's arguments are the wanted ones (None: any)."""
+    if wanted_args is not None and tuple(args) != tuple(wanted_args):
+        return False
+    return wanted_kwargs is None or dict(kwargs) == dict(wanted_kwargs)
 
 
 def task_name_of(task: Any) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from ._intercept import Interceptor, task_name_of
+from ._intercept import Interceptor, call_text, task_name_of
 
 logger = logging.getLogger("celery_lint.pytest_plugin")
 
@@ -47,8 +47,7 @@ class OnCommitCallback:
 
     def __repr__(self) -> str:
         if self.task is not None:
-            parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
-            what = f"{self.task}({', '.join(parts)})"
+            what = call_text(self.task, self.args, self.kwargs)
         else:
             what = getattr(self.callback, "__qualname__", repr(self.callback))
         return f"<OnCommitCallback {what} {self.state}>"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ._intercept import task_name_of
+from ._intercept import call_text, task_name_of
 from ._runner import DEFAULT_MAX_TASKS, Execution, FakeClock, QueuedTask, Runner, _aware
 
 
@@ -140,8 +140,9 @@ def _describe_wanted(
     countdown: float | None,
     eta: datetime | None,
 ) -> str:
-    parts = [repr(a) for a in (args or ())] + [f"{k}={v!r}" for k, v in (kwargs or {}).items()]
-    text = f"{name}({', '.join(parts)})" if args is not None or kwargs is not None else f"'{name}'"
+    text = (
+        call_text(name, args or (), kwargs or {}) if args is not None or kwargs is not None else f"'{name}'"
+    )
     extra = []
     if queue is not None:
         extra.append(f"queue={queue!r}")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ._intercept import Interceptor, TaskCall, task_name_of
+from ._intercept import Interceptor, TaskCall, call_text, task_name_of
 
 
 class TaskRecorder:
@@ -126,5 +126,4 @@ class TaskRecorder:
 
 
 def _wanted(task: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
-    return f"{task_name_of(task)}({', '.join(parts)})"
+    return call_text(task_name_of(task), args, kwargs)

@@ -33,6 +33,7 @@ from ._broker import STORE, StoredMessage
 from ._clock import FakeClock as FakeClock
 from ._clock import _aware as _aware
 from ._errors import RefusedMessageError, TaskLoopError, add_hint, result_hint
+from ._intercept import call_text, same_call
 
 if TYPE_CHECKING:
     from ._app import AppSwitch
@@ -97,13 +98,10 @@ class QueuedTask:
         return (self.eta - self.published_at).total_seconds()
 
     def matches(self, args: tuple[Any, ...] | None, kwargs: dict[str, Any] | None) -> bool:
-        if args is not None and tuple(self.args) != tuple(args):
-            return False
-        return kwargs is None or dict(self.kwargs) == dict(kwargs)
+        return same_call(self.args, self.kwargs, args, kwargs)
 
     def signature_repr(self) -> str:
-        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
-        return f"{self.name}({', '.join(parts)})"
+        return call_text(self.name, self.args, self.kwargs)
 
     def __repr__(self) -> str:
         extra = [f"queue={self.queue!r}"]
