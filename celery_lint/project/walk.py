@@ -86,13 +86,25 @@ def contains(node: cst.CSTNode, target: cst.CSTNode) -> bool:
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """The syntactic children of ``node``, in field order."""
     found: list[cst.CSTNode] = []
-    for name in _fields(type(node)):
+    is_node = _IS_NODE
+    names = _FIELDS.get(type(node)) or _fields(type(node))
+    for name in names:
         value = getattr(node, name)
         value_type = type(value)
         if value_type is list or value_type is tuple:
-            found.extend(item for item in value if _is_node(type(item)))
-        elif _is_node(value_type):
-            found.append(value)
+            for item in value:
+                item_type = type(item)
+                known = is_node.get(item_type)
+                if known is None:
+                    known = _is_node(item_type)
+                if known:
+                    found.append(item)
+        else:
+            known = is_node.get(value_type)
+            if known is None:
+                known = _is_node(value_type)
+            if known:
+                found.append(value)
     return found
 
 
@@ -135,19 +147,30 @@ class Walker:
             function(self, node)
 
     def walk(self, root: cst.CSTNode) -> None:
-        # Each stack entry: (node, leaving?)
+        # Each stack entry: (node, leaving?). Unless a subclass has its own ``on_leave``, a
+        # node whose type has no leave_ function gets no leaving entry: most nodes have
+        # none, and the walk is a large share of a run.
         stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
         on_visit = self.on_visit
         on_leave = self.on_leave
+        every_leave = type(self).on_leave is not Walker.on_leave
+        leave_functions = type(self)._leave_functions
         while stack:
             node, leaving = stack.pop()
             if leaving:
                 on_leave(node)
                 continue
             if on_visit(node):
-                stack.append((node, True))
+                if every_leave:
+                    stack.append((node, True))
+                else:
+                    node_type = type(node)
+                    if node_type not in leave_functions:
+                        leave_functions[node_type] = getattr(type(self), "leave_" + node_type.__name__, None)
+                    if leave_functions[node_type] is not None:
+                        stack.append((node, True))
                 kids = children(node)
-                for child in reversed(kids):
-                    stack.append((child, False))
+                kids.reverse()
+                stack.extend([(child, False) for child in kids])
             else:
                 on_leave(node)
