@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .files import SourceFile, iter_python_files, module_name_for
+from .literals import literal_alternation
 from .roots import ProjectRoots
 from .scan import ModuleSummary, scan_module
 
@@ -244,7 +245,7 @@ class ModuleIndex:
         return self._regex.search(data) is not None
 
     def _pattern_regex(self) -> re.Pattern[bytes]:
-        return re.compile(b"|".join(re.escape(p) for p in sorted(self.patterns)))
+        return re.compile(literal_alternation(self.patterns))
 
     @property
     def _pattern_list(self) -> list[bytes]:

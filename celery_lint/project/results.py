@@ -16,6 +16,7 @@ import re
 from typing import TYPE_CHECKING
 
 from .callsites import CHORD, ENQUEUE_METHODS, GROUP, SIGNATURE_METHODS
+from .literals import literal_alternation
 from .options import task_for_expression
 from .walk import children
 
@@ -42,7 +43,7 @@ def _scan(model: TaskOptions) -> frozenset[int]:
     model.patterns.update(f"{name}.{method}(".encode() for name in names for method in methods)
     mention = re.compile(
         rb"\b(?:"
-        + b"|".join(re.escape(name.encode()) for name in names)
+        + literal_alternation(name.encode() for name in names)
         + rb")\s*\.\s*(?:"
         + b"|".join(method.encode() for method in methods)
         + rb")\s*\("
