@@ -30,6 +30,7 @@ _PHASES: dict[Phase, str] = {
     "reading": "reading {}",
     "building": "building the project model of {}",
     "checking": "checking {}",
+    "done": "{} checked",
 }
 
 
@@ -89,7 +90,8 @@ class ProgressLine(Progress):
     def checked(self, files: int, project: str) -> None:
         with self._changed:
             self._done += files
-            self._project = project
+            if project != self._project:  # (a project a -j worker checked whole)
+                self._project, self._phase = project, "done"
             self._changed_now()
 
     def _changed_now(self) -> None:
@@ -99,6 +101,8 @@ class ProgressLine(Progress):
     # The run.
 
     def __enter__(self) -> ProgressLine:
+        global _drawing
+        _drawing = self
         self._start = time.monotonic()
         self._saved = (sys.stdout, sys.stderr)
         sys.stdout = _Erasing(sys.stdout, self)
@@ -115,6 +119,7 @@ class ProgressLine(Progress):
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        global _drawing
         with self._changed:
             self._stopped = True
             self._changed.notify()
@@ -124,6 +129,7 @@ class ProgressLine(Progress):
             self._erase()
         if self._saved is not None:
             sys.stdout, sys.stderr = self._saved
+        _drawing = None
 
     def _draw_while_running(self) -> None:
         with self._changed:
@@ -186,10 +192,41 @@ class _Erasing:
             if line._shown:
                 line._erase()
                 line._dirty = True
-            return int(self._wrapped.write(text))
+            written = int(self._wrapped.write(text))
+            self._wrapped.flush()  # (out before the line is drawn again)
+            return written
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._wrapped, name)
+
+
+_drawing: ProgressLine | None = None
+"""The line being drawn, if any."""
+
+
+def _before_fork() -> None:
+    # A ``-j`` worker is forked while the drawing thread may be writing: it would inherit
+    # the stream's lock held by a thread it does not have. The fork waits for the drawing.
+    if _drawing is not None:
+        _drawing._changed.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    if _drawing is not None:
+        _drawing._changed.release()
+
+
+def _after_fork_in_child() -> None:
+    global _drawing
+    if _drawing is not None:
+        _drawing._changed = threading.Condition()  # (the parent's is held; this one is its own)
+        _drawing._stopped = True
+        _drawing = None
+
+
+os.register_at_fork(
+    before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+)
 
 
 def _columns(stream: TextIO) -> int:

@@ -327,7 +327,7 @@ def test_every_file_is_counted_cold_and_from_the_cache(
     """Files answered from the cache count as analysed; a warm run builds no model."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(user_cache_dir))
     monkeypatch.chdir(shop)
-    for phases in (["reading", "building", "checking"], ["reading"]):
+    for phases in (["reading", "building", "checking", "done"], ["reading", "done"]):
         recorder = Recorder()
         result = lint_paths(["."], use_cache=True, progress=recorder)
         assert recorder.total == recorder.done == result.files_checked > 0

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-Phase = Literal["reading", "building", "checking"]
+Phase = Literal["reading", "building", "checking", "done"]
 """Where a project is: ``reading`` its files (and the cache), ``building`` its project
-model, ``checking`` its files with the rules."""
+model, ``checking`` its files with the rules, ``done``."""
 
 
 class Progress:

@@ -379,6 +379,7 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> _Outcome:
     # with the cycle collector off), and hand the freed memory back to the system.
     model.release()
     _return_free_memory()
+    progress.phase(label, "done")
     return kept, len(files), figures, [f"{display_path(path)}: {LOST}" for path in lost]
 
 
