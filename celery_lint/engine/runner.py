@@ -173,7 +173,7 @@ def _lint_paths(
     options = _RunOptions(
         use_prefilter, use_cache, jobs, chosen_cache_dir(cache_dir) if use_cache else None, progress
     )
-    progress.planned(sum(len(_checked_targets(plan)) for plan in plans))
+    progress.planned(sum(_files_to_check(plan) for plan in plans))
     if jobs > 1 and len(plans) > 1 and can_fork():
         outcomes = _lint_projects_forked(plans, options, result.errors)
     else:
@@ -307,12 +307,12 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> _Outcome:
     progress.phase(label, "reading")
     discovered = list(plan.targets) if plan.walked else None
     model = ProjectModel(root, settings.exclude, options.use_prefilter, discovered, settings.deployment)
-    checked = set(_checked_targets(plan))
     files: list[tuple[SourceFile, bool]] = []
     for target, named in sorted(plan.targets.items()):
-        file = model.add_file(target)  # (every file of the plan is the model's, checked or not)
-        if (target, named) in checked:
-            files.append((file, named))
+        file = model.add_file(target)
+        if not named and is_excluded(file.relpath, settings.exclude):
+            continue
+        files.append((file, named))
 
     cache = None
     if options.use_cache:
@@ -383,17 +383,16 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> _Outcome:
     return kept, len(files), figures, [f"{display_path(path)}: {LOST}" for path in lost]
 
 
-def _checked_targets(plan: _ProjectPlan) -> list[tuple[Path, bool]]:
-    """The project's files to check, sorted, each with whether the user named it: a file
+def _files_to_check(plan: _ProjectPlan) -> int:
+    """How many files :func:`_lint_project` will check (for the progress total): a file
     found by a walk that the project's ``exclude`` leaves out is not checked."""
     prefix = os.path.join(str(plan.root), "")
-    kept = []
-    for target, named in sorted(plan.targets.items()):
+    count = 0
+    for target, named in plan.targets.items():
         text = os.path.abspath(target)
         relpath = text[len(prefix) :] if text.startswith(prefix) else target.name
-        if named or not is_excluded(relpath, plan.settings.exclude):
-            kept.append((target, named))
-    return kept
+        count += named or not is_excluded(relpath, plan.settings.exclude)
+    return count
 
 
 def _label(root: Path) -> str:
