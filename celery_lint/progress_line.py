@@ -224,9 +224,10 @@ def _after_fork_in_child() -> None:
         _drawing = None
 
 
-os.register_at_fork(
-    before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
-)
+if hasattr(os, "register_at_fork"):  # (not on Windows, where nothing is forked)
+    os.register_at_fork(
+        before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+    )
 
 
 def _columns(stream: TextIO) -> int:

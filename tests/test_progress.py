@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import pty
 import re
@@ -354,3 +355,46 @@ def test_the_line_is_rewritten_at_most_ten_times_a_second() -> None:
     received = terminal.finish()
     assert 1 <= len(progress_drawn(received)) <= 5, received
     assert screen(received) == []
+
+
+COUNT_WITH_JOBS = """
+import json, sys
+from celery_lint import lint_paths
+from celery_lint.engine.progress import Progress
+
+class Recorder(Progress):
+    total = done = 0
+    def planned(self, files):
+        self.total = files
+    def checked(self, files, project):
+        self.done += files
+
+out = []
+for path in sys.argv[1:]:
+    recorder = Recorder()
+    result = lint_paths([path], jobs=2, progress=recorder)
+    out.append([recorder.total, recorder.done, result.files_checked])
+print(json.dumps(out))
+"""
+
+
+def test_with_jobs_every_file_is_counted_when_its_results_come_back(shop: Path, tmp_path: Path) -> None:
+    """One project's files spread over workers, and projects checked whole by workers (a
+    process of its own: the workers are forked from it)."""
+    alike, one_big = tmp_path / "alike", tmp_path / "one_big"
+    for name in ("a", "b", "c"):
+        copy_clean(REPO / "fixtures" / "plain_celery", alike / name)
+    # (The largest project is checked in the parent while workers check the others.)
+    copy_clean(REPO / "fixtures" / "django_shop", one_big / "a")
+    for name in ("b", "c"):
+        copy_clean(REPO / "fixtures" / "plain_celery", one_big / name)
+    done = subprocess.run(
+        [sys.executable, "-c", COUNT_WITH_JOBS, str(shop), str(alike), str(one_big)],
+        capture_output=True,
+        text=True,
+        env=_environment(),
+        timeout=60,
+        check=True,
+    )
+    counts = json.loads(done.stdout)
+    assert [total == checked == files > 0 for total, checked, files in counts] == [True, True, True], counts
