@@ -17,6 +17,7 @@ from .types import Kind, LintResult
 from .version import __version__
 
 if TYPE_CHECKING:
+    from .engine.progress import Progress
     from .registry import RuleRegistry
 
 EXIT_CLEAN = 0
@@ -119,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="record the current findings in the --baseline FILE and exit 0",
     )
     parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress line (otherwise shown on stderr when it is a terminal and the run takes "
+        "over a second, or $CELERY_LINT_PROGRESS_DELAY seconds)",
+    )
     parser.add_argument("--no-cache", action="store_true", help="do not read or write .celery_lint_cache/")
     parser.add_argument(
         "--cache-dir",
@@ -221,6 +229,29 @@ def _report_skipped_files(result: LintResult) -> None:
         else:
             kept.append(violation)
     result.violations = kept
+
+
+@contextlib.contextmanager
+def _progress(args: argparse.Namespace) -> Iterator[Progress | None]:
+    """The progress line of a lint run, erased when the run ends however it ends: only on a
+    terminal, for the text format, without ``--quiet``."""
+    if args.quiet or args.format != "text" or not _is_terminal(sys.stderr):
+        yield None
+        return
+    from .progress_line import ProgressLine, progress_delay
+
+    delay, warning = progress_delay()
+    if warning:
+        sys.stderr.write(f"celery-lint: warning: {warning}\n")
+    with ProgressLine(sys.stderr, delay) as line:
+        yield line
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def _load_local_packs(args: argparse.Namespace, registry: RuleRegistry) -> None:
@@ -541,18 +572,20 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, registry: Ru
     if args.fix or args.diff:
         return _fix(args, registry)
     try:
-        result = lint_paths(
-            args.paths or ["."],
-            select=args.select,
-            extend_select=args.extend_select,
-            ignore=args.ignore,
-            config_file=args.config,
-            use_prefilter=not args.no_prefilter,
-            use_cache=not args.no_cache,
-            jobs=args.jobs,
-            registry=registry,
-            cache_dir=args.cache_dir,
-        )
+        with _progress(args) as progress:
+            result = lint_paths(
+                args.paths or ["."],
+                select=args.select,
+                extend_select=args.extend_select,
+                ignore=args.ignore,
+                config_file=args.config,
+                use_prefilter=not args.no_prefilter,
+                use_cache=not args.no_cache,
+                jobs=args.jobs,
+                registry=registry,
+                cache_dir=args.cache_dir,
+                progress=progress,
+            )
     except ConfigError as exc:
         sys.stderr.write(f"celery-lint: error: {exc}\n")
         return EXIT_ERROR

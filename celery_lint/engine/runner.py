@@ -12,7 +12,7 @@ import ctypes
 import errno
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from ..types import LintResult, ProjectFigures, TaskFigures, Violation
 from .cache import ResultCache, run_key, violations_from_cache
 from .cache_store import chosen_cache_dir
 from .linter import Engine, display_path
+from .progress import NO_PROGRESS, Progress
 from .selection import engine_for, ignored_codes, project_settings
 from .workers import LOST, Forked, can_fork, run_forked
 
@@ -105,6 +106,7 @@ def lint_paths(
     registry: RuleRegistry | None = None,
     base: Path | None = None,
     cache_dir: str | Path | None = None,
+    progress: Progress | None = None,
 ) -> LintResult:
     """Lint files and folders; the project model covers each path's whole project.
 
@@ -113,6 +115,7 @@ def lint_paths(
     packs of the run (a fresh one, with the installed packs, when None). ``base``: the
     folder a path without a project marker belongs to when it is under it (None: the
     current directory; the pytest gate passes its rootdir), see :mod:`..project.roots`.
+    ``progress``: told what the run is doing, for a front end to show (see :mod:`.progress`).
     """
     registry = registry if registry is not None else RuleRegistry()
     # Local rule packs are importable for the run only: sys.path is restored on return.
@@ -131,6 +134,7 @@ def lint_paths(
             rules,
             base,
             cache_dir,
+            progress or NO_PROGRESS,
         )
 
 
@@ -148,6 +152,7 @@ def _lint_paths(
     rules: Sequence[type[Rule]] | None,
     base: Path | None,
     cache_dir: str | Path | None,
+    progress: Progress,
 ) -> LintResult:
     result = LintResult()
     skipped = SkippedPaths()
@@ -165,7 +170,10 @@ def _lint_paths(
         )
         for root, targets in projects.items()
     ]
-    options = _RunOptions(use_prefilter, use_cache, jobs, chosen_cache_dir(cache_dir) if use_cache else None)
+    options = _RunOptions(
+        use_prefilter, use_cache, jobs, chosen_cache_dir(cache_dir) if use_cache else None, progress
+    )
+    progress.planned(sum(_files_to_check(plan) for plan in plans))
     if jobs > 1 and len(plans) > 1 and can_fork():
         outcomes = _lint_projects_forked(plans, options, result.errors)
     else:
@@ -211,7 +219,13 @@ def _lint_projects_forked(
     """Independent projects, one per process at a time, the largest first; the files of a
     project whose worker died are error lines."""
     global _PLANS
+    # (A worker reports nothing: the parent counts a project's files when it comes back.)
     _PLANS = (plans, _RunOptions(options.use_prefilter, options.use_cache, 1, options.cache_dir))
+    progress = options.progress
+
+    def came_back(index: int, outcome: _Outcome) -> None:
+        progress.checked(outcome[1], _label(plans[index].root))
+
     try:
         costs = {i: _estimated_cost(plan) for i, plan in enumerate(plans)}
         order = sorted(costs, key=lambda i: -costs[i])
@@ -224,9 +238,12 @@ def _lint_projects_forked(
                 rest,
                 max(1, min(options.jobs - 1, len(rest))),
                 in_parent=lambda: _lint_project(plans[biggest], options),
+                on_done=came_back,
             )
         else:
-            forked = run_forked(_lint_planned_project, order, min(options.jobs, len(plans)))
+            forked = run_forked(
+                _lint_planned_project, order, min(options.jobs, len(plans)), on_done=came_back
+            )
     finally:
         _PLANS = None
     outcomes = [forked.own] if forked.own is not None else []
@@ -252,6 +269,7 @@ class _RunOptions:
     use_cache: bool
     jobs: int
     cache_dir: Path | None = None
+    progress: Progress = NO_PROGRESS
 
 
 # What forked per-project workers inherit; set just before the pool starts.
@@ -285,6 +303,8 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> _Outcome:
     """Findings (per-file ignores applied), the number of files checked, what the run saw
     (apps, tasks) and error lines (files a -j worker could not finish), for one project."""
     root, settings, engine = plan.root, plan.settings, plan.engine
+    progress, label = options.progress, _label(root)
+    progress.phase(label, "reading")
     discovered = list(plan.targets) if plan.walked else None
     model = ProjectModel(root, settings.exclude, options.use_prefilter, discovered, settings.deployment)
     files: list[tuple[SourceFile, bool]] = []
@@ -318,12 +338,18 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> _Outcome:
             else:
                 found[file.path] = violations_from_cache(cached, display_path(file.path)) if cached else []
                 census[file.path] = cache.census(file) or {}
+    if len(pending) < len(files):
+        progress.checked(len(files) - len(pending), label)
     facts = cache.project if cache is not None and model_unchanged else None
     built = bool(pending) or (facts is None and bool(files))
     lost: list[Path] = []
     if built:
+        progress.phase(label, "building")
         model.build()
-        lost = _lint_files(engine, model, pending, options.jobs, found)
+        progress.phase(label, "checking")
+        lost = _lint_files(
+            engine, model, pending, options.jobs, found, lambda count: progress.checked(count, label)
+        )
         facts = {
             "imports_celery": project_imports_celery(model),
             "apps": len(model.apps),
@@ -353,16 +379,35 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> _Outcome:
     # with the cycle collector off), and hand the freed memory back to the system.
     model.release()
     _return_free_memory()
+    progress.phase(label, "done")
     return kept, len(files), figures, [f"{display_path(path)}: {LOST}" for path in lost]
+
+
+def _files_to_check(plan: _ProjectPlan) -> int:
+    """How many files :func:`_lint_project` will check (for the progress total): a file
+    found by a walk that the project's ``exclude`` leaves out is not checked."""
+    prefix = os.path.join(str(plan.root), "")
+    count = 0
+    for target, named in plan.targets.items():
+        text = os.path.abspath(target)
+        relpath = text[len(prefix) :] if text.startswith(prefix) else target.name
+        count += named or not is_excluded(relpath, plan.settings.exclude)
+    return count
+
+
+def _label(root: Path) -> str:
+    """A project as the run's summary names it: its folder as findings show paths, or its
+    name when it is the working directory."""
+    label = display_path(root)
+    return root.name if label == "." else label
 
 
 def _figures(
     root: Path, facts: dict[str, Any], census: dict[Path, dict[str, Any]], files: list[SourceFile]
 ) -> ProjectFigures:
     """The project's figures for the run's summary, paths as the findings show them."""
-    label = display_path(root)
     figures = ProjectFigures(
-        root=root.name if label == "." else label,
+        root=_label(root),
         imports_celery=bool(facts.get("imports_celery")),
         project_apps=int(facts.get("apps", 0)),
         project_tasks=int(facts.get("tasks", 0)),
@@ -489,13 +534,16 @@ def _lint_files(
     files: list[tuple[SourceFile, bool]],
     jobs: int,
     found: dict[Path, list[Violation]],
+    checked: Callable[[int], None],
 ) -> list[Path]:
     """Lint ``files`` into ``found``, in ``jobs`` forked processes when that can pay off;
-    returns the files a worker that died could not finish."""
+    returns the files a worker that died could not finish. ``checked(n)``: n more files
+    are done (a worker's, when its batch comes back)."""
     if jobs <= 1 or len(files) < 2 * jobs or not can_fork():
         for file, named in files:
             found[file.path] = engine.lint_file(model, file, named=named)
             file.forget_contents()
+            checked(1)
         return []
     global _WORKER_STATE
     _WORKER_STATE = (engine, model)
@@ -505,7 +553,7 @@ def _lint_files(
         for index, (file, named) in enumerate(files):
             batches[index % len(batches)].append((str(file.path), named))
         forked: Forked[list[tuple[str, bool]], _Batch, None] = run_forked(
-            _lint_in_worker, [b for b in batches if b], jobs
+            _lint_in_worker, [b for b in batches if b], jobs, on_done=lambda batch, _: checked(len(batch))
         )
     finally:
         _WORKER_STATE = None

@@ -49,10 +49,13 @@ def run_forked(
     items: Sequence[_Item],
     jobs: int,
     in_parent: Callable[[], _Own] | None = None,
+    on_done: Callable[[_Item, _Result], None] | None = None,
 ) -> Forked[_Item, _Result, _Own]:
     """``function(item)`` for every item in ``jobs`` forked processes (they inherit this
     process's memory: set what they need before the call); ``in_parent`` runs here
-    meanwhile. Ctrl-C kills the workers at once and raises KeyboardInterrupt here."""
+    meanwhile. ``on_done(item, result)`` is called here as each result comes back (those
+    that came back while ``in_parent`` ran, once it returns). Ctrl-C kills the workers at
+    once and raises KeyboardInterrupt here."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
@@ -71,9 +74,13 @@ def run_forked(
             for future in done:
                 item = pending.pop(future)
                 try:
-                    out.done.append((item, future.result()))
+                    result = future.result()
                 except BrokenProcessPool:
                     out.lost.append(item)
+                    continue
+                out.done.append((item, result))
+                if on_done is not None:
+                    on_done(item, result)
         finished = True
     finally:
         if finished:
