@@ -435,3 +435,90 @@ def test_a_fifo_in_place_of_the_results_file_does_not_hang(tmp_path: Path, lint:
     os.mkfifo(results)
     assert same_output(lint(project.root, "."), first)
     assert results.is_file()  # replaced by a results file
+
+
+# --------------------------------------------------------------------------- whole repository
+# An app that reads configuration at run time: a setting no file of the repository names
+# keeps Celery's default, so CEL201's finding rests on every file and configuration file.
+RUNTIME_APP = 'import os\n\nfrom celery import Celery\n\napp = Celery("proj")\napp.conf.update(os.environ.get("CONF"))\n'
+APP_TASK = "from proj.celery import app\n\n\n@app.task\ndef bare():\n    pass\n"
+
+
+def runtime_project(project: Project) -> Project:
+    project.write("proj/__init__.py", "")
+    project.write("proj/celery.py", RUNTIME_APP)
+    project.write("proj/tasks.py", APP_TASK)
+    project.write("proj/util.py", "LIMIT = 5\n")
+    return project
+
+
+def codes(run: Run) -> set[str]:
+    return {f[3] for f in run.findings}
+
+
+def serve_empty(root: Path, home: Path) -> None:
+    """Empty every cached finding (sealed as this user's): a run that prints none was
+    answered from the cache."""
+
+    def empty_both(content: dict[str, Any]) -> None:
+        for entries in (content["results"], content["named_results"]):
+            for entry in entries.values():
+                entry["violations"] = []
+
+    for results in results_files(root / CACHE):
+        edit_cache(results, empty_both, secret=user_secret(home))
+
+
+def test_a_runtime_configuration_project_is_served_from_the_cache(
+    project: Project, lint: Callable[..., Run], user_cache_home: Path
+) -> None:
+    runtime_project(project)
+    first = lint(project.root, ".")
+    assert "CEL201" in codes(first), first
+    serve_empty(project.root, user_cache_home)
+    assert lint(project.root, ".").findings == []
+
+
+@pytest.mark.parametrize(
+    ("relpath", "content"),
+    [
+        ("proj/util.py", 'LIMIT = 5\nNAME = "task_time_limit"\n'),  # an edited file names it
+        ("proj/names.py", "CELERY_TASK_TIME_LIMIT = 60\n"),  # a new file names it
+        ("deploy/celery.yaml", "task_time_limit: 60\n"),  # a configuration file names it
+    ],
+)
+def test_a_file_that_names_the_setting_invalidates_the_cache(
+    project: Project, lint: Callable[..., Run], user_cache_home: Path, relpath: str, content: str
+) -> None:
+    runtime_project(project)
+    assert "CEL201" in codes(lint(project.root, "."))
+    project.write(relpath, content)
+    fresh = lint(project.root, "--no-cache", ".")
+    assert "CEL201" not in codes(fresh), fresh
+    assert same_output(lint(project.root, "."), fresh)
+
+
+def test_any_edit_of_a_runtime_configuration_project_rebuilds(
+    project: Project, lint: Callable[..., Run], user_cache_home: Path
+) -> None:
+    """An edit that names no setting still changes an input of the search: rebuilt."""
+    runtime_project(project)
+    first = lint(project.root, ".")
+    serve_empty(project.root, user_cache_home)
+    project.write("proj/util.py", "LIMIT = 6\n")
+    assert same_output(lint(project.root, "."), first)
+
+
+def test_a_one_file_run_keeps_the_whole_project_entry(
+    project: Project, lint: Callable[..., Run], user_cache_home: Path
+) -> None:
+    """pre-commit names one file: its findings are cached beside the folder walk's, and the
+    next folder run is still answered from the cache."""
+    runtime_project(project)
+    lint(project.root, ".")
+    serve_empty(project.root, user_cache_home)
+    named = lint(project.root, "proj/tasks.py")
+    assert "CEL201" in codes(named), named  # a named file is checked more: its own entry
+    assert lint(project.root, ".").findings == []
+    serve_empty(project.root, user_cache_home)
+    assert lint(project.root, "proj/tasks.py").findings == []  # the named entry answers now

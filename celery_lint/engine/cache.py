@@ -18,6 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..project.setting_search import data_file_digests
 from ..settings_catalogue import load_catalogue
 from ..types import Kind, Violation
 from ..version import __version__
@@ -42,9 +43,11 @@ if TYPE_CHECKING:
     from ..project.model import ProjectModel
     from ..rules.base import Rule
 
-CACHE_FORMAT = 6
+CACHE_FORMAT = 7
 """3: a finding records its kind. 5: what each file holds for the run's summary (apps,
-tasks) and the project's figures. 6: sealed with the user's secret, named by the root."""
+tasks) and the project's figures. 6: sealed with the user's secret, named by the root.
+7: a model that read the whole repository records every file and data file it read; a
+named file's findings are kept beside the folder walk's, not over them."""
 
 
 def content_hash(data: bytes) -> str:
@@ -166,6 +169,12 @@ class ResultCache:
         self.all_files: list[str] = []
         self.patterns: list[str] = []
         self.results: dict[str, dict[str, Any]] = {}
+        # Findings for files the user named (checked more, see ``lookup``), kept apart so a
+        # one-file run (pre-commit) does not replace what the folder walk cached.
+        self.named_results: dict[str, dict[str, Any]] = {}
+        # For a model that read the whole repository: the hash of each configuration file
+        # it read (relative to the root); None when the model did not.
+        self.data_files: dict[str, str] | None = None
         self.project: dict[str, Any] | None = None
         """The project's figures (see :mod:`celery_lint.project.census`), valid with the model."""
         # relpath -> [size, mtime_ns, content hash] as last seen: a file whose size and
@@ -208,6 +217,8 @@ class ResultCache:
         self.all_files = content["all_files"]
         self.patterns = content["patterns"]
         self.results = content["results"]
+        self.named_results = content["named_results"]
+        self.data_files = content["data_files"]
         self.project = content["project"]
         self.stats = content["stats"]
 
@@ -245,6 +256,8 @@ class ResultCache:
         """True when the (unbuilt) model would be built from exactly the cached inputs."""
         if not self.model_files:
             return False
+        if self.data_files is not None and self.data_files != data_file_digests(model.root):
+            return False
         files = model.files
         if sorted(f.relpath for f in files.values()) != self.all_files:
             return False
@@ -270,25 +283,30 @@ class ResultCache:
         recorded even though this partial run did not need them."""
         self.all_files = sorted(f.relpath for f in model.files.values())
         self.patterns = sorted(p.decode("latin-1") for p in model.patterns)
-        if model.depends_on_whole_repository():
-            # Findings rest on every file of the repository (a setting no file names is
-            # unset): no recorded set of inputs covers that, so the next run rebuilds.
-            self.model_files = {}
-            self.results = {}
-            return
         if not keep_previous:
             # A new model: what earlier models produced is no longer known to hold.
             self.model_files = {}
             self.results = {}
-        for file in model.parsed_files():
+            self.named_results = {}
+        whole = model.depends_on_whole_repository()
+        # Findings that rest on every file of the repository (a setting no file names is
+        # unset, an import anywhere binds a task to an app) hold while no Python file (their
+        # list is recorded too) and no configuration file changes: all are recorded.
+        # What the search read when it ran, else what it would read now (it may run later,
+        # in a -j worker): only a change from these makes the next run rebuild.
+        self.data_files = {**data_file_digests(model.root), **model.data_files_read} if whole else None
+        for file in model.files.values() if whole else model.parsed_files():
             digest = self.hash_of(file)
             if digest is not None:
                 self.model_files[file.relpath] = digest
 
+    def _entries(self, named: bool) -> dict[str, dict[str, Any]]:
+        return self.named_results if named else self.results
+
     def lookup(self, file: SourceFile, named: bool = False) -> list[dict[str, Any]] | None:
         """Cached findings; a file the user names is checked more (syntax errors even where
         the prefilter skips it), so a result from a folder walk does not answer for it."""
-        entry = self.results.get(file.relpath)
+        entry = self._entries(named).get(file.relpath)
         if entry is None or bool(entry.get("named")) != named or entry.get("hash") != self.hash_of(file):
             return None
         violations = entry.get("violations")
@@ -296,9 +314,9 @@ class ResultCache:
             return None
         return violations if isinstance(violations, list) else None
 
-    def census(self, file: SourceFile) -> dict[str, Any] | None:
+    def census(self, file: SourceFile, named: bool = False) -> dict[str, Any] | None:
         """What the file held for the run's summary when its findings were cached."""
-        entry = self.results.get(file.relpath)
+        entry = self._entries(named).get(file.relpath)
         census = entry.get("census") if entry is not None else None
         return census if isinstance(census, dict) else None
 
@@ -314,7 +332,7 @@ class ResultCache:
         digest = self.hash_of(file)
         if digest is None:
             return
-        self.results[file.relpath] = {
+        self._entries(named)[file.relpath] = {
             "hash": digest,
             "named": named,
             "violations": [
@@ -334,8 +352,15 @@ class ResultCache:
             "all_files": self.all_files,
             "patterns": self.patterns,
             "results": self.results,
+            "named_results": self.named_results,
+            "data_files": self.data_files,
             "project": self.project,
-            "stats": {rel: stat for rel, stat in stats.items() if rel in self.results and stat[1] < recent},
+            "stats": {
+                rel: stat
+                for rel, stat in stats.items()
+                if (rel in self.results or rel in self.named_results or rel in self.model_files)
+                and stat[1] < recent
+            },
         }
         data = seal(self.secret, json.dumps(payload).encode("utf-8"))
         try:

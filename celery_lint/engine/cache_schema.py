@@ -19,6 +19,12 @@ def _is_str_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
+def _is_str_dict(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -106,16 +112,19 @@ def valid_content(content: Any, key: str) -> bool:
     if not isinstance(content, dict) or content.get("key") != key:
         return False
     model_files = content.get("model_files")
+    data_files = content.get("data_files")
     results = content.get("results")
     stats = content.get("stats")
     return (
-        isinstance(model_files, dict)
-        and all(isinstance(k, str) and isinstance(v, str) for k, v in model_files.items())
+        _is_str_dict(model_files)
         and _is_str_list(content.get("all_files"))
         and _is_str_list(content.get("patterns"))
         and all(max(map(ord, p), default=0) < 256 for p in content["patterns"])
-        and isinstance(results, dict)
-        and all(isinstance(k, str) and _valid_result(v) for k, v in results.items())
+        and all(
+            isinstance(found, dict) and all(isinstance(k, str) and _valid_result(v) for k, v in found.items())
+            for found in (results, content.get("named_results"))
+        )
+        and (data_files is None or _is_str_dict(data_files))
         and _valid_project(content.get("project"))
         and isinstance(stats, dict)
         and all(isinstance(k, str) and _valid_stat(v) for k, v in stats.items())

@@ -337,7 +337,7 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> _Outcome:
                 pending.append((file, named))
             else:
                 found[file.path] = violations_from_cache(cached, display_path(file.path)) if cached else []
-                census[file.path] = cache.census(file) or {}
+                census[file.path] = cache.census(file, named) or {}
     if len(pending) < len(files):
         progress.checked(len(files) - len(pending), label)
     facts = cache.project if cache is not None and model_unchanged else None

@@ -71,6 +71,8 @@ class ModuleIndex:
         # Set when a finding came to depend on files the model did not parse (every module's
         # names, configuration files): the result cache must not trust its parsed inputs alone.
         self.read_whole_repository = False
+        # path -> digest of each configuration file the setting search read (settings.py).
+        self.data_files_read: dict[str, str] = {}
 
     # ------------------------------------------------------------------ files
     @property

@@ -3,17 +3,12 @@ settings, namespaces, star-import chains) and every app's effective settings."""
 
 from __future__ import annotations
 
-import io
-import os
-import re
-import tokenize
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .apps import AppRegistry, code_of, runtime_note
 from .config_content import assigns_celery_settings
-from .discovery import walks_into
 from .entities import (
     App,
     ClassSym,
@@ -29,6 +24,7 @@ from .entities import (
 from .evaluate import NotEvaluable, evaluate
 from .files import SourceFile
 from .scan import ConfOp, ModuleSummary, dotted_name
+from .setting_search import code_tokens, data_file_tokens, spells_words_as_ascii
 from .settings_calls import settings_call_effect
 from .values import CELERY_DEFAULT, Known, Origin, Resolved, Unknown, agree
 
@@ -560,7 +556,8 @@ class SettingsModel(AppRegistry):
         upper = name.upper()
         old = self.catalogue.new_to_old.get(name)
         suffix = "_" + upper
-        for tokens in self._tokens_for(app):
+        spellings = [s.encode("ascii") for s in (name, upper, old) if s is not None]
+        for tokens in self._tokens_for(app, spellings):
             if name in tokens or upper in tokens or (old is not None and old in tokens):
                 return True
             if any(token.endswith(suffix) for token in tokens if token.isupper()):
@@ -568,9 +565,11 @@ class SettingsModel(AppRegistry):
         return False
 
     def _file_tokens(self, file: SourceFile) -> frozenset[str]:
-        return self.memo(("tokens", str(file.path)), lambda: _code_tokens(file.read() or b""))
+        return self.memo(("tokens", str(file.path)), lambda: code_tokens(file.read() or b""))
 
-    def _tokens_for(self, app: App | None) -> list[frozenset[str]]:
+    def _tokens_for(self, app: App | None, spellings: list[bytes]) -> list[frozenset[str]]:
+        """The words of the files the search for a setting reads; a file whose bytes hold
+        none of ``spellings`` cannot match, so it is not tokenized for this search."""
         self.read_whole_repository = True
         result: list[frozenset[str]] = []
         for file in self.files.values():
@@ -579,8 +578,13 @@ class SettingsModel(AppRegistry):
             readers = self.config_modules.get(str(file.path))
             if app is not None and readers and all(other is not app for other, _ in readers):
                 continue
+            data = file.read() or b""
+            if not any(spelling in data for spelling in spellings) and spells_words_as_ascii(data):
+                continue
             result.append(self._file_tokens(file))
-        result.extend(self.memo(("data_file_tokens",), lambda: _data_file_tokens(self.root)))
+        result.extend(
+            self.memo(("data_file_tokens",), lambda: data_file_tokens(self.root, self.data_files_read))
+        )
         return result
 
     def _source_lookup(self, source: ConfigSource, name: str) -> Resolved | None:
@@ -620,54 +624,6 @@ class SettingsModel(AppRegistry):
                 return Known(self.catalogue.defaults[name], CELERY_DEFAULT)
             return Known(None, CELERY_DEFAULT)
         return agree([self.setting(app, name) for app in apps], f"apps disagree on {name}")
-
-
-_TOKEN = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_DATA_SUFFIXES = (".json", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".env", ".conf")
-
-
-def _code_tokens(data: bytes) -> frozenset[str]:
-    """Names and words in strings of Python source, comments left out."""
-    words: list[str] = []
-    try:
-        for token in tokenize.tokenize(io.BytesIO(data).readline):
-            if token.type in (tokenize.NAME, tokenize.STRING):
-                words.extend(_WORD.findall(token.string))
-    except (tokenize.TokenError, SyntaxError, UnicodeDecodeError, ValueError):
-        return _tokens(data)
-    return frozenset(words)
-
-
-def _tokens(data: bytes) -> frozenset[str]:
-    return frozenset(token.decode("ascii") for token in _TOKEN.findall(data))
-
-
-def _data_file_tokens(root: Path) -> list[frozenset[str]]:
-    result = []
-    for path in _data_files(root):
-        try:
-            result.append(_tokens(path.read_bytes()[:1_000_000]))
-        except OSError:
-            continue
-    return result
-
-
-def _data_files(root: Path) -> list[Path]:
-    """Configuration files of the repository a deployment may load settings from."""
-    found: list[Path] = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if walks_into(folder, d)]
-        for name in files:
-            # pyproject.toml holds celery-lint's own configuration (deployment-settings
-            # names settings there); a deployment does not load Celery settings from it.
-            if name == "pyproject.toml":
-                continue
-            if name.endswith(_DATA_SUFFIXES) or name.startswith(".env"):
-                found.append(Path(folder, name))
-        if len(found) > 2000:
-            break
-    return found
 
 
 _ENVIRONMENT_READERS = frozenset({"os.environ", "os.environ.get", "os.getenv"})
