@@ -4,6 +4,7 @@ settings, namespaces, star-import chains) and every app's effective settings."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -579,7 +580,9 @@ class SettingsModel(AppRegistry):
             if app is not None and readers and all(other is not app for other, _ in readers):
                 continue
             data = file.read() or b""
-            if not any(spelling in data for spelling in spellings) and spells_words_as_ascii(data):
+            if not any(spelling in data for spelling in spellings) and self.memo(
+                ("ascii_words", str(file.path)), partial(spells_words_as_ascii, data)
+            ):
                 continue
             result.append(self._file_tokens(file))
         result.extend(
