@@ -119,3 +119,29 @@ def test_other_parametrised_classes_make_no_app(project: Project) -> None:
     )
     run = project.run("tasks", "--format", "json")
     assert [a["name"] for a in run.json["apps"]] == ["app"], run
+
+
+def test_a_parametrised_class_given_as_a_value_names_no_class(project: Project) -> None:
+    # Celery derives a task's class from ``base=`` and ``task_cls`` with type(), which
+    # does not resolve ``Reliable[Any, Any]``: Celery raises TypeError, nothing is known.
+    project.write(
+        "proj/celery.py",
+        "from typing import Any\n"
+        "from celery import Celery, Task\n"
+        "class Reliable(Task[Any, Any]):\n"
+        "    acks_late = True\n"
+        "app = Celery('proj')\n"
+        "other = Celery('other', task_cls=Reliable[Any, Any])\n"
+        "@app.task(base=Reliable[Any, Any])\n"
+        "def sync():\n"
+        "    pass\n"
+        "@other.task\n"
+        "def push():\n"
+        "    pass\n",
+    )
+    run = project.run("tasks", "--format", "json", "--option", "acks_late")
+    unknown = {t["name"]: t["options"]["acks_late"]["unknown"] for t in run.json["tasks"]}
+    assert unknown == {
+        "proj.celery.sync": "the base class cannot be analysed",
+        "proj.celery.push": "the base class cannot be analysed",
+    }

@@ -175,6 +175,14 @@ class SymbolResolver(ModuleIndex):
         qualname = self.qualname_of(summary, expr)
         return self.resolve(qualname) if qualname is not None else None
 
+    def derived_class(self, summary: ModuleSummary, expr: cst.BaseExpression) -> Symbol | None:
+        """The class ``expr`` names where Celery derives a class from it with ``type()``
+        (``base=``, ``task_cls``). A parametrised class names none there: ``type()`` does
+        not resolve ``MyTask[P, R]`` to its class, and Celery raises TypeError."""
+        if isinstance(expr, cst.Subscript):
+            return None
+        return self.symbol_of(summary, expr)
+
     def _parametrised_class(self, summary: ModuleSummary, expr: cst.Subscript) -> Symbol | None:
         """The generic class ``expr`` parametrises (``Celery[Task]``, ``MyTask[P, R]``),
         called or derived from; None for any other subscript (a mapping's item, an enum
