@@ -821,6 +821,30 @@ CELERY_FACTS: dict[str, list[tuple[str, dict[str, object]]]] = {
             {"task_time_limit": 30, "task_acks_late": False},
         ),
     ],
+    # S14: Celery[T] and Task[P, R] parametrised (Celery 5.5+): each is still its class.
+    "shapes/s14_generic_classes": [
+        (
+            """
+            from ledger.base import app, audit, reports
+            import ledger.tasks
+            """,
+            {
+                # task_cls=LedgerTask: the app's Task class derives from it.
+                '[c.__name__ for c in type(app.tasks["ledger.tasks.post_entry"]).__mro__[:3]]': [
+                    "post_entry",
+                    "Task",
+                    "LedgerTask",
+                ],
+                'app.tasks["ledger.tasks.post_entry"].acks_late': True,
+                'app.tasks["ledger.tasks.post_entry"].time_limit': 120,
+                'reports.tasks["ledger.tasks.monthly_report"].max_retries': 8,
+                'reports.tasks["ledger.tasks.monthly_report"].soft_time_limit': 30,
+                'app.tasks["ledger.rebuild"].soft_time_limit': 100,
+                "type(audit).__name__": "LedgerCelery",
+                "audit.conf.task_default_queue": "ledger",
+            },
+        ),
+    ],
 }
 
 

@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .apps import CELERY_CLASS, AppRegistry, computed_config_from_object, function_locals, mentions
+from .apps import AppRegistry, computed_config_from_object, function_locals, mentions
 from .entities import App, ClassSym
 from .scan import ConfOp, ModuleSummary, dotted_name
+from .symbols import CELERY_CLASS
 
 if TYPE_CHECKING:
     import libcst as cst

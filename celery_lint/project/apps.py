@@ -23,14 +23,13 @@ from .entities import (
 )
 from .evaluate import NotEvaluable, evaluate
 from .scan import Binding, ConfOp, ModuleSummary, dotted_name
-from .symbols import SymbolResolver
+from .symbols import CELERY_CLASS, SymbolResolver
 
 if TYPE_CHECKING:
     import libcst as cst
 else:
     from .._lazy_libcst import cst
 
-CELERY_CLASS = frozenset({"celery.Celery", "celery.app.Celery", "celery.app.base.Celery"})
 
 # How a module uses an app it imports under another name: these bytes make it worth parsing.
 _APP_USES = (

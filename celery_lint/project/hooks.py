@@ -54,10 +54,14 @@ def task_classes(model: ProjectModel, task: Task) -> list[ClassSym]:
     project base classes."""
     pending: list[ClassSym] = []
 
-    def add(summary: ModuleSummary, expr: cst.BaseExpression) -> None:
+    def add(summary: ModuleSummary, expr: cst.BaseExpression, by_type: bool = True) -> None:
+        # ``by_type``: Celery derives from it with ``type()`` (``base=``, ``task_cls``),
+        # not in a ``class`` statement.
         if isinstance(expr, cst.SimpleString):
             target = expr.evaluated_value
             symbol = model.resolve(target.replace(":", ".")) if isinstance(target, str) else None
+        elif by_type:
+            symbol = model.derived_class(summary, expr)
         else:
             symbol = model.symbol_of(summary, expr)
         if isinstance(symbol, ClassSym):
@@ -82,7 +86,7 @@ def task_classes(model: ProjectModel, task: Task) -> list[ClassSym]:
         found.append(klass)
         for arg in klass.node.bases:
             if arg.keyword is None:
-                add(klass.summary, arg.value)
+                add(klass.summary, arg.value, by_type=False)
     return found
 
 

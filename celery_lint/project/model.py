@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .app_class import apply_class_writes
-from .apps import CELERY_CLASS
 from .entities import (
     App,
     AttrOf,
@@ -48,7 +47,8 @@ from .options import (
 )
 from .roots import find_project_root
 from .settings import config_writes_in
-from .tasks import CELERY_TASK_CLASSES, SHARED_TASK
+from .symbols import CELERY_CLASS, CELERY_TASK_CLASSES
+from .tasks import SHARED_TASK
 
 if TYPE_CHECKING:
     import libcst as cst

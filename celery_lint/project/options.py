@@ -153,7 +153,7 @@ class TaskOptions(TaskRegistry):
             base_raw = task.decorator.options.get("base")
             if base_raw is not None:
                 if isinstance(base_raw, OptionExpr):
-                    symbol = self.symbol_of(base_raw.summary, base_raw.expr)
+                    symbol = self.derived_class(base_raw.summary, base_raw.expr)
                     found = self._symbol_attribute(symbol, option, 0)
                     if found is not None:
                         return found
@@ -207,7 +207,7 @@ class TaskOptions(TaskRegistry):
                 target = expr.evaluated_value
                 symbol = self.resolve(target.replace(":", ".")) if isinstance(target, str) else None
             else:
-                symbol = self.symbol_of(summary, expr)
+                symbol = self.derived_class(summary, expr)
             found = self._symbol_attribute(symbol, option, 0)
             if found is None and not isinstance(symbol, ClassSym) and not self._is_task_class_symbol(symbol):
                 found = Unknown("the app's task_cls cannot be analysed")

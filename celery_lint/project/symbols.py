@@ -20,6 +20,23 @@ else:
 
 _T = TypeVar("_T")
 
+CELERY_CLASS = frozenset({"celery.Celery", "celery.app.Celery", "celery.app.base.Celery"})
+CELERY_TASK_CLASSES = frozenset(
+    {
+        "celery.Task",
+        "celery.app.Task",
+        "celery.app.task.Task",
+        "celery.task.Task",
+        "celery.task.base.Task",
+        "celery.contrib.django.task.DjangoTask",
+        "celery.contrib.abortable.AbortableTask",
+    }
+)
+# Classes that take type parameters: since Celery 5.5 ``Celery[T]`` and ``Task[P, R]``
+# (and the Task subclasses Celery ships) are generic. Parametrised, each is still that
+# class: ``Celery[Any]("proj")`` makes a plain app, ``class A(Task[P, R])`` derives from Task.
+_GENERIC_CLASSES = CELERY_CLASS | CELERY_TASK_CLASSES | {"typing.Generic", "typing_extensions.Generic"}
+
 
 class SymbolResolver(ModuleIndex):
     """Name resolution and evaluation over the project's modules."""
@@ -39,6 +56,8 @@ class SymbolResolver(ModuleIndex):
         self._evaluations_for: dict[str, Symbol | None] = self._resolve_cache
         # Filled by the app layer: a name bound by ``Celery(...)`` resolves to its app.
         self._apps_by_node: dict[int, App] = {}
+        # Project classes whose genericity is being decided (a cycle of bases ends there).
+        self._deciding_generic: set[int] = set()
 
     # ------------------------------------------------------------------ resolution
     def qualname_of(self, summary: ModuleSummary, expr: cst.BaseExpression) -> str | None:
@@ -151,8 +170,33 @@ class SymbolResolver(ModuleIndex):
             self._resolving.discard(key)
 
     def symbol_of(self, summary: ModuleSummary, expr: cst.BaseExpression) -> Symbol | None:
+        if isinstance(expr, cst.Subscript):
+            return self._parametrised_class(summary, expr)
         qualname = self.qualname_of(summary, expr)
         return self.resolve(qualname) if qualname is not None else None
+
+    def derived_class(self, summary: ModuleSummary, expr: cst.BaseExpression) -> Symbol | None:
+        """The class ``expr`` names where Celery derives a class from it with ``type()``
+        (``base=``, ``task_cls``). A parametrised class names none there: ``type()`` does
+        not resolve ``MyTask[P, R]`` to its class, and Celery raises TypeError."""
+        if isinstance(expr, cst.Subscript):
+            return None
+        return self.symbol_of(summary, expr)
+
+    def _parametrised_class(self, summary: ModuleSummary, expr: cst.Subscript) -> Symbol | None:
+        """The generic class ``expr`` parametrises (``Celery[Task]``, ``MyTask[P, R]``),
+        called or derived from; None for any other subscript (a mapping's item, an enum
+        member by name), as before."""
+        symbol = self.symbol_of(summary, expr.value)
+        if isinstance(symbol, External):
+            return symbol if symbol.qualname in _GENERIC_CLASSES else None
+        if not isinstance(symbol, ClassSym) or id(symbol.node) in self._deciding_generic:
+            return None
+        self._deciding_generic.add(id(symbol.node))
+        try:
+            return symbol if self._class_derives(symbol, _GENERIC_CLASSES) else None
+        finally:
+            self._deciding_generic.discard(id(symbol.node))
 
     # ------------------------------------------------------------------ evaluation
     def evaluate_name(self, summary: ModuleSummary, name: str, depth: int) -> Any:

@@ -25,6 +25,7 @@ from .files import SourceFile
 from .kwargs_flow import KwargsFlow, kwargs_flow
 from .scan import Binding, ModuleSummary, dotted_name
 from .settings import SettingsModel
+from .symbols import CELERY_TASK_CLASSES
 from .values import Resolved, Unknown
 from .walk import Walker
 
@@ -43,17 +44,6 @@ SHARED_TASK = frozenset(
         "celery.task.task",
         "celery.current_app.task",
         "celery.app.current_app.task",
-    }
-)
-CELERY_TASK_CLASSES = frozenset(
-    {
-        "celery.Task",
-        "celery.app.Task",
-        "celery.app.task.Task",
-        "celery.task.Task",
-        "celery.task.base.Task",
-        "celery.contrib.django.task.DjangoTask",
-        "celery.contrib.abortable.AbortableTask",
     }
 )
 
@@ -187,7 +177,9 @@ class TaskRegistry(SettingsModel):
             return False
         seen.add(id(klass))
         for arg in klass.bases:
-            qualname = self.qualname_of(summary, arg.value)
+            # A parametrised base (``Task[P, R]``) derives from the class it parametrises.
+            base = arg.value.value if isinstance(arg.value, cst.Subscript) else arg.value
+            qualname = self.qualname_of(summary, base)
             if qualname is None or not self._may_define_task_class(qualname):
                 continue
             symbol = self.resolve(qualname)
