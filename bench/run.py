@@ -4,6 +4,8 @@
     python3 bench/run.py              # build what is missing, measure, write bench/RESULTS.md
     python3 bench/run.py --repeats 1  # quicker: one run of everything
     python3 bench/run.py --rebuild    # fresh corpus and virtual environments
+    python3 bench/run.py --only corpus  # the corpus part alone
+    python3 bench/run.py --only real    # the real projects of issue #16 alone (bench/real.py)
 
 Needs Python 3.10+ and pip's access to PyPI, nothing else. Everything it makes lives in
 ``bench/.corpus/`` and ``bench/.venvs/`` (git-ignored):
@@ -22,6 +24,8 @@ for the slow whole-corpus flake8 runs). Then the targets are checked as ratios f
 same run, the prefilter is checked against ``--no-prefilter`` on each project of the
 corpus, and the warm cache is measured on the largest project. The results go to
 ``bench/RESULTS.md`` between its ``results`` markers; the rest of that file is kept.
+The real-project part (bench/real.py: pinned nautobot and Weblate sdists, kept in a cache
+outside the repository) writes its own section, between the ``real`` markers.
 """
 
 from __future__ import annotations
