@@ -2,6 +2,10 @@
 """Where a cold celery-lint run spends its time and memory.
 
     python bench/breakdown.py [PATH]   # default: bench/.corpus (build it with bench/run.py)
+    python bench/breakdown.py ~/.cache/celery-lint-bench/src/nautobot-3.2.7   # a real project
+
+A real project of ``bench/run.py --only real`` is unpacked under the bench cache
+(``$CELERY_LINT_BENCH_CACHE``, else ``~/.cache/celery-lint-bench``), in ``src/``.
 
 Two in-process runs of what ``celery-lint --no-cache -j1 PATH`` does (the cycle
 collector off, as the CLI has it):
@@ -11,7 +15,7 @@ collector off, as the CLI has it):
    through, in which round, and which pattern let each one through; how many source
    bytes end up parsed and how much memory the process holds at the end;
 2. under cProfile: the top functions by own time and by cumulative time
-   (written to ``bench/.corpus/cold.prof`` too, for snakeviz or pstats).
+   (written to ``cold.prof`` in the bench cache too, for snakeviz or pstats).
 """
 
 from __future__ import annotations
@@ -25,8 +29,15 @@ import resource
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import real  # bench/real.py, beside this file
 
 HERE = Path(__file__).resolve().parent
+
+if TYPE_CHECKING:
+    from celery_lint.project import model
 
 
 def rss_mib() -> float:
@@ -44,11 +55,12 @@ def current_rss_mib() -> float:
 
 def instrumented(path: Path) -> None:
     from celery_lint import engine
-    from celery_lint.project import files, model
+    from celery_lint.engine import linter, runner
+    from celery_lint.project import files, model, modules
 
     timers: collections.Counter[str] = collections.Counter()
     counts: collections.Counter[str] = collections.Counter()
-    captured: list[model.ProjectModel] = []
+    reports: list[str] = []
     parsed_chars = [0]
 
     def timed(name: str, function):  # type: ignore[no-untyped-def]
@@ -69,21 +81,24 @@ def instrumented(path: Path) -> None:
         return original_parse(text)
 
     files.parse_with_large_stack = timed("libcst parse", parse)
-    original_build = model.ProjectModel.build
+    original_release = model.ProjectModel.release
 
-    def build(self):  # type: ignore[no-untyped-def]
-        captured.append(self)
-        return original_build(self)
+    def release(self):  # type: ignore[no-untyped-def]
+        # The runner drops every tree and summary once a project is linted: read them first.
+        reports.append(prefilter_report(self))
+        return original_release(self)
 
-    model.ProjectModel.build = timed("model build (parse included)", build)  # type: ignore[method-assign]
+    model.ProjectModel.release = release  # type: ignore[method-assign]
+    model.ProjectModel.build = timed("model build (parse included)", model.ProjectModel.build)  # type: ignore[method-assign]
     model.ProjectModel._discover = timed(
         "  of which _discover (apps, config, tasks)", model.ProjectModel._discover
     )  # type: ignore[method-assign]
-    model.scan_module = timed("scan_module (parse included)", model.scan_module)
-    engine._lint_files = timed("lint files (after the build)", engine._lint_files)
-    engine._positions = timed("  of which positions (MetadataWrapper)", engine._positions)
-    engine.NoqaIndex = timed("  of which noqa index", engine.NoqaIndex)
-    engine.Engine._wants = timed("  of which Engine._wants (trigger regex)", engine.Engine._wants)  # type: ignore[method-assign]
+    # Each function is replaced in the module that looks it up when the run calls it.
+    modules.scan_module = timed("scan_module (parse included)", modules.scan_module)
+    runner._lint_files = timed("lint files (after the build)", runner._lint_files)
+    linter._positions = timed("  of which positions (MetadataWrapper)", linter._positions)
+    linter.NoqaIndex = timed("  of which noqa index", linter.NoqaIndex)
+    linter.Engine._wants = timed("  of which Engine._wants (trigger regex)", linter.Engine._wants)  # type: ignore[method-assign]
 
     gc.disable()
     start = time.perf_counter()
@@ -99,45 +114,36 @@ def instrumented(path: Path) -> None:
         print(f"   {name:<48} {seconds:8.2f}s  {100 * seconds / total:5.1f}%  ({counts[name]} calls)")
 
     print("\n== prefilter")
-    for m in captured:
-        all_files = list(m.files.values())
-        parsed = [s for s in m._summaries.values() if s is not None]
-        size = sum(len(f.data or b"") for f in all_files)
-        tests = sum(1 for f in all_files if f.is_test)
-        print(
-            f"   project {m.root}: {len(all_files)} files ({size / 1e6:.1f} MB, {tests} test files not considered by the build); "
-            f"{len(m._summaries)} scanned, {len(parsed)} parsed, {sum(len(s.file.data or b'') for s in parsed) / 1e6:.1f} MB of source parsed"
-        )
-        regex = m._pattern_regex()
-        print(
-            f"   final patterns ({len(m.patterns)}): {sorted(p.decode(errors='replace') for p in m.patterns)[:40]}"
-        )
-        why: collections.Counter[str] = collections.Counter()
-        by_top: collections.Counter[str] = collections.Counter()
-        for s in parsed:
-            data = s.file.data or b""
-            match = regex.search(data)
-            why[match.group(0).decode(errors="replace") if match else "(no pattern: parsed on demand)"] += 1
-            by_top[
-                s.file.relpath.split(os.sep)[0]
-                + "/"
-                + (s.file.relpath.split(os.sep)[1] if os.sep in s.file.relpath else "")
-            ] += 1
-        print("   parsed files by the first pattern that matched:", why.most_common(15))
-        print("   parsed files by folder:", by_top.most_common(15))
-        print(f"   apps found: {len(m.apps)}, tasks found: {len(m.tasks)}")
+    for report in reports:
+        print(report)
     print(
         f"   source characters handed to LibCST: {parsed_chars[0] / 1e6:.1f} M "
         f"({counts['libcst parse']} parses); {1e6 * timers['libcst parse'] / max(parsed_chars[0], 1):.2f} s per M chars"
     )
-    held = current_rss_mib()
-    del captured[:]
-    del result
-    gc.collect()
-    print(
-        f"   RSS with the models alive: {held:.0f} MiB; after dropping them: {current_rss_mib():.0f} MiB "
-        f"(memory the allocator keeps is not returned, so the drop understates what the trees held)"
-    )
+
+
+def prefilter_report(m: model.ProjectModel) -> str:
+    """Which files the byte prefilter let through, and why, in a model about to be released."""
+    all_files = list(m.files.values())
+    parsed = [s for s in m._summaries.values() if s is not None]
+    tests = sum(1 for f in all_files if f.is_test)
+    lines = [
+        f"   project {m.root}: {len(all_files)} files ({tests} test files not considered by the build); "
+        f"{len(m._summaries)} scanned, {len(parsed)} parsed",
+        f"   final patterns ({len(m.patterns)}): {sorted(p.decode(errors='replace') for p in m.patterns)[:40]}",
+    ]
+    regex = m._pattern_regex()
+    why: collections.Counter[str] = collections.Counter()
+    by_top: collections.Counter[str] = collections.Counter()
+    for s in parsed:
+        match = regex.search(s.file.data or b"")
+        why[match.group(0).decode(errors="replace") if match else "(no pattern: parsed on demand)"] += 1
+        parts = s.file.relpath.split(os.sep)
+        by_top["/".join(parts[:2]) if len(parts) > 1 else parts[0]] += 1
+    lines.append(f"   parsed files by the first pattern that matched: {why.most_common(15)}")
+    lines.append(f"   parsed files by folder: {by_top.most_common(15)}")
+    lines.append(f"   apps found: {len(m.apps)}, tasks found: {len(m.tasks)}")
+    return "\n".join(lines)
 
 
 def profiled(path: Path, out: Path) -> None:
@@ -170,7 +176,9 @@ def main() -> int:
 
         return subprocess.run([sys.executable, __file__, str(path), "cprofile"]).returncode
     if mode == "cprofile":
-        out = (HERE / ".corpus" / "cold.prof") if (HERE / ".corpus").exists() else Path("cold.prof")
+        # Beside the bench's downloads, never in the repository.
+        out = real.cache_root() / "cold.prof"
+        out.parent.mkdir(parents=True, exist_ok=True)
         profiled(path, out)
     return 0
 

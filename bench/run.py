@@ -4,6 +4,8 @@
     python3 bench/run.py              # build what is missing, measure, write bench/RESULTS.md
     python3 bench/run.py --repeats 1  # quicker: one run of everything
     python3 bench/run.py --rebuild    # fresh corpus and virtual environments
+    python3 bench/run.py --only corpus  # the corpus part alone
+    python3 bench/run.py --only real    # the real projects of issue #16 alone (bench/real.py)
 
 Needs Python 3.10+ and pip's access to PyPI, nothing else. Everything it makes lives in
 ``bench/.corpus/`` and ``bench/.venvs/`` (git-ignored):
@@ -22,6 +24,8 @@ for the slow whole-corpus flake8 runs). Then the targets are checked as ratios f
 same run, the prefilter is checked against ``--no-prefilter`` on each project of the
 corpus, and the warm cache is measured on the largest project. The results go to
 ``bench/RESULTS.md`` between its ``results`` markers; the rest of that file is kept.
+The real-project part (bench/real.py: pinned nautobot and Weblate sdists, kept in a cache
+outside the repository) writes its own section, between the ``real`` markers.
 """
 
 from __future__ import annotations
@@ -42,11 +46,22 @@ import venv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import real  # bench/real.py, beside this file
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 CORPUS = HERE / ".corpus"
 VENVS = HERE / ".venvs"
 RESULTS = HERE / "RESULTS.md"
+
+ONLY_CHOICES = ("all", "corpus", "real")
+REAL_START, REAL_END = "<!-- real:start -->", "<!-- real:end -->"
+REAL_HEADING = """## Real projects (issue #16)
+
+Where users wait, on two real Django projects (`python3 bench/run.py --only real`; see
+bench/real.py). The machine of a run may be shared: compare the ratios, which come from
+one run, rather than the seconds."""
 
 PINNED = {"Django": "5.1.4", "celery": "5.4.0", "kombu": "5.4.2"}
 FLAKE8 = "flake8==7.5.0"
@@ -75,37 +90,11 @@ SKIPPED_DIRS = {
     ".eggs",
 }
 
-AST_BASELINE = r"""
-import ast, os, sys
-skipped = set(sys.argv[2].split(","))
-ok = bad = 0
-for dirpath, dirnames, filenames in os.walk(sys.argv[1]):
-    dirnames[:] = [d for d in dirnames if d not in skipped and not d.endswith(".egg-info")
-                   and not os.path.isfile(os.path.join(dirpath, d, "pyvenv.cfg"))]
-    for name in filenames:
-        if name.endswith(".py"):
-            with open(os.path.join(dirpath, name), "rb") as handle:
-                data = handle.read()
-            try:
-                ast.parse(data)
-                ok += 1
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                bad += 1
-print(ok, bad)
-"""
+AST_BASELINE = real.AST_BASELINE
 
 
 # --------------------------------------------------------------------------- building
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
-def pip(python: Path, *args: str) -> None:
-    subprocess.run([str(python), "-m", "pip", "-q", "--disable-pip-version-check", *args], check=True)
-
-
-def bin_of(env: Path, name: str) -> Path:
-    return env / ("Scripts" if os.name == "nt" else "bin") / name
+log, pip, bin_of = real.log, real.pip, real.bin_of
 
 
 def build_corpus(rebuild: bool) -> None:
@@ -226,18 +215,8 @@ _RUN_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE
 
 def run_once(argv: list[str], cwd: Path) -> tuple[float, int, int, str, str]:
     """(seconds, peak RSS in KiB of the process and its waited-for children, exit code, stdout, stderr)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=err, env=_RUN_ENV)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout = out.read().decode("utf-8", "replace")
-        stderr = err.read().decode("utf-8", "replace")
-    rss = usage.ru_maxrss // (1024 if sys.platform == "darwin" else 1)
-    return elapsed, rss, proc.returncode, stdout, stderr
+    seconds, _cpu, rss, code, stdout, stderr = real.run_once(argv, cwd, _RUN_ENV)
+    return seconds, rss, code, stdout, stderr
 
 
 _DONE: dict[str, dict] = {}
@@ -322,7 +301,7 @@ def repo_state() -> str:
 
 
 # --------------------------------------------------------------------------- main
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="celery-lint benchmark (see the module docstring)")
     parser.add_argument(
         "--repeats", type=int, default=3, help="runs per measurement (median shown; default 3)"
@@ -341,9 +320,41 @@ def main() -> int:
     )
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     parser.add_argument(
+        "--only",
+        choices=ONLY_CHOICES,
+        default="all",
+        help="corpus: the pinned corpus; real: the real projects of issue #16 (bench/real.py); all: both (default)",
+    )
+    parser.add_argument(
         "--resume", action="store_true", help="keep the measurements an interrupted run already made"
     )
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.only in ("all", "corpus"):
+        corpus_part(args)
+    if args.only in ("all", "real"):
+        real_part(args)
+    return 0
+
+
+def real_part(args: argparse.Namespace) -> None:
+    try:
+        report = real.run_real(
+            max(1, args.repeats),
+            ",".join(sorted(SKIPPED_DIRS)),
+            f"Run on {time.strftime('%Y-%m-%d')}; celery-lint at {repo_state()}; {machine()}.",
+        )
+    except real.BenchError as exc:
+        raise SystemExit(f"bench: {exc}") from exc
+    print(report)
+    if not args.no_write:
+        write_results(report, REAL_START, REAL_END, REAL_HEADING)
+
+
+def corpus_part(args: argparse.Namespace) -> None:
     repeats = max(1, args.repeats)
     flake8_repeats = max(1, min(args.flake8_repeats, repeats))
     started = time.perf_counter()
@@ -488,8 +499,7 @@ def main() -> int:
     report = render(m, parts, total, big, prefilter, repeats, flake8_repeats, elapsed)
     print(report)
     if not args.no_write:
-        write_results(report)
-    return 0
+        write_results(report, "<!-- results:start -->", "<!-- results:end -->")
 
 
 def ratio(a: Measure, b: Measure) -> float:
@@ -591,14 +601,12 @@ def render(m, parts, total, big, prefilter, repeats, flake8_repeats, elapsed) ->
     return "\n".join(lines)
 
 
-def write_results(report: str) -> None:
-    start, end = "<!-- results:start -->", "<!-- results:end -->"
-    text = RESULTS.read_text("utf-8") if RESULTS.exists() else f"# Benchmark results\n\n{start}\n{end}\n"
-    if start not in text:
-        text += f"\n{start}\n{end}\n"
-    head, rest = text.split(start, 1)
-    tail = rest.split(end, 1)[1] if end in rest else ""
-    RESULTS.write_text(f"{head}{start}\n{report}\n{end}{tail}", "utf-8")
+def write_results(report: str, start: str, end: str, heading: str = "") -> None:
+    """Put ``report`` between the markers of bench/RESULTS.md (a new section, under ``heading``, when absent)."""
+    text = RESULTS.read_text("utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    if start not in text and heading:
+        text = f"{text.rstrip()}\n\n{heading}\n"
+    RESULTS.write_text(real.replace_section(text, report, start, end), "utf-8")
     log(f"wrote {RESULTS}")
 
 
