@@ -14,10 +14,11 @@ the wrapper names it).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .entities import ClassSym, OptionExpr, class_statements
+from .entities import ClassSym, OptionExpr, assigned_names, class_statements
 from .hooks import task_classes
 from .retries import bound_self
 from .task_option_names import RETRY_POLICY_KEYS, celery_task_options, closest_option
@@ -44,7 +45,7 @@ class UnreadOption:
     retry_policy_key: bool
     """A key of a message's ``retry_policy`` (``interval_start``...), given to the task."""
     tasks: tuple[str, ...]
-    """The functions or classes of the tasks it is given to."""
+    """The tasks it is given to (``task `f```) or the task class declaring it (``task class `C```)."""
 
 
 class _AttributeReads(Walker):
@@ -84,6 +85,12 @@ class _Strings(Walker):
             self.values.add(value)
 
 
+def _declared(klass: cst.ClassDef) -> set[str]:
+    """The attributes a class declares: a task class that gives an attribute a default
+    makes it an option of its own (``route = None``)."""
+    return {name for statement in class_statements(klass) for name, _ in assigned_names(statement)}
+
+
 def _class_reads(klass: cst.ClassDef) -> set[str]:
     """What the methods of ``klass`` read from the task (``self``/``cls``/the first parameter)."""
     names: set[str] = set()
@@ -98,19 +105,23 @@ def _class_reads(klass: cst.ClassDef) -> set[str]:
     return names
 
 
-def _all_task_class_reads(model: ProjectModel) -> frozenset[str]:
+def _all_task_class_reads(model: ProjectModel) -> tuple[frozenset[str], frozenset[str]]:
+    """What every project task class and bound task body reads from the task; what
+    every project task class declares."""
     return model.memo("task-class-reads", lambda: _collect_task_class_reads(model))
 
 
-def _collect_task_class_reads(model: ProjectModel) -> frozenset[str]:
-    names: set[str] = set()
+def _collect_task_class_reads(model: ProjectModel) -> tuple[frozenset[str], frozenset[str]]:
+    reads: set[str] = set()
+    declared: set[str] = set()
     for summary in model.parsed_summaries():
         for klass in summary.all_classes:
             if model.is_task_class(summary, klass):
-                names |= _class_reads(klass)
+                reads |= _class_reads(klass)
+                declared |= _declared(klass)
     for task in model.tasks:
-        names |= _body_reads(model, task)
-    return frozenset(names)
+        reads |= _body_reads(model, task)
+    return frozenset(reads), frozenset(declared)
 
 
 def _body_reads(model: ProjectModel, task: Task) -> set[str]:
@@ -144,10 +155,11 @@ def _chain_is_followed(model: ProjectModel, task: Task) -> bool:
 def _project_reads(model: ProjectModel, task: Task) -> set[str]:
     """What the project reads from ``task``'s instance."""
     if not _chain_is_followed(model, task):
-        return set(_all_task_class_reads(model))
+        reads, declared = _all_task_class_reads(model)
+        return set(reads | declared)
     names = _body_reads(model, task)
     for klass in task_classes(model, task):
-        names |= _class_reads(klass.node)
+        names |= _class_reads(klass.node) | _declared(klass.node)
     return names
 
 
@@ -190,7 +202,33 @@ def unread_options(model: ProjectModel, file: SourceFile) -> dict[int, UnreadOpt
     return found.get(str(file.path), {})
 
 
+def _read_anywhere(model: ProjectModel, names: set[str]) -> set[str]:
+    """Which of ``names`` some module the model reads takes from an object by name
+    (``task.route`` in a router, ``getattr(sender, "route")`` in a signal handler)."""
+    if not names:
+        return set()
+    alternatives = "|".join(sorted(re.escape(name) for name in names))
+    pattern = re.compile(rf"""\.({alternatives})\b|getattr\([^,()]+,\s*['"]({alternatives})['"]""")
+    found: set[str] = set()
+    for summary in model.parsed_summaries():
+        text = summary.file.text or ""
+        for match in pattern.finditer(text):
+            found.add(match.group(1) or match.group(2))
+    return found
+
+
 def _unread_options(model: ProjectModel) -> dict[str, dict[int, UnreadOption]]:
+    found = _candidates(model)
+    names = {option.name for options in found.values() for option in options.values()}
+    read = _read_anywhere(model, names)
+    return {
+        path: {key: option for key, option in options.items() if option.name not in read}
+        for path, options in found.items()
+    }
+
+
+def _candidates(model: ProjectModel) -> dict[str, dict[int, UnreadOption]]:
+    """Options Celery does not read and that no task class or wrapper of the task reads."""
     known = frozenset(celery_task_options())
     found: dict[str, dict[int, UnreadOption]] = {}
 
@@ -214,10 +252,14 @@ def _unread_options(model: ProjectModel) -> dict[str, dict[int, UnreadOption]]:
         read = _project_reads(model, task) | _consumed_by_wrappers(model, task)
         for name, raw in given.items():
             if name not in read:
-                add(raw.summary, raw.expr, name, task.function_name)
+                add(raw.summary, raw.expr, name, f"task `{task.function_name}`")
     # A project task class's attribute: only a near miss of a real option or a retry
     # policy key counts as given as an option (a class keeps its own state too).
-    everywhere = _all_task_class_reads(model)
+    everywhere, _declared_anywhere = _all_task_class_reads(model)
+    # A name the project's decorators give as well is an option the project made its own.
+    everywhere |= {
+        name for task in model.tasks if task.decorator is not None for name in task.decorator.options
+    }
     for summary in model.parsed_summaries():
         for klass in summary.all_classes:
             if not model.is_task_class(summary, klass):
@@ -237,5 +279,5 @@ def _unread_options(model: ProjectModel) -> dict[str, dict[int, UnreadOption]]:
                     if name in known or name in everywhere or name.startswith("_"):
                         continue
                     if name in RETRY_POLICY_KEYS or closest_option(name, known) is not None:
-                        add(summary, statement, name, klass.name.value)
+                        add(summary, statement, name, f"task class `{klass.name.value}`")
     return found

@@ -31,10 +31,11 @@ class TaskArgsNotASequence(Rule):
 
     ## Why is this bad?
     `apply_async` and `send_task` refuse anything but a list or tuple of positional
-    arguments and a mapping of keyword arguments: the publish raises `TypeError` in
-    production, while tests that call the task directly pass. `signature(...)` is
-    worse: it calls `tuple(args)`, so `args="abc"` silently becomes `('a', 'b', 'c')`
-    and a dict becomes its keys.
+    arguments and a mapping of keyword arguments: the call raises `TypeError` (`task
+    args must be a list or tuple` when the message is built, or the task's signature
+    check first) and nothing is sent, in production, while tests that call the task
+    function directly pass. `signature(...)` is worse: it calls `tuple(args)`, so
+    `args="abc"` silently becomes `('a', 'b', 'c')` and a dict becomes its keys.
 
     ## Example
     ```python
@@ -77,7 +78,8 @@ class TaskArgsNotASequence(Rule):
             note="a parenthesised name known to hold a list",
         ),
         Valid(
-            _APP + "add.apply_async(args='', kwargs=[])\n", note="empty: Celery reads them as no arguments"
+            _APP + "app.send_task('proj.ping', args='', kwargs=[])\n",
+            note="empty: Celery reads them as no arguments",
         ),
         Valid(
             "class Pool:\n    def apply_async(self, func, args=()):\n        return func(*args)\n\n"
@@ -151,7 +153,7 @@ class TaskArgsNotASequence(Rule):
         if call == "signature":
             effect = "`signature` stores `tuple(args)`, so the task gets its elements one by one"
         else:
-            effect = f"`{call}` raises `TypeError: task args must be a list or tuple` when it publishes"
+            effect = f"`{call}` raises `TypeError` and sends nothing"
         advice = (
             "write `(value,)` for one argument"
             if fix is not None
@@ -168,9 +170,7 @@ class TaskArgsNotASequence(Rule):
         if call == "signature":
             effect = "the task cannot be called with it"
         else:
-            effect = (
-                f"`{call}` raises `TypeError: task keyword arguments must be a mapping` when it publishes"
-            )
+            effect = f"`{call}` raises `TypeError` and sends nothing"
         self.report(
             arg,
             self.message(

@@ -114,6 +114,17 @@ class UnknownTaskOption(Rule):
             note="read by the bound task body",
         ),
         Valid(
+            "from celery import Celery, Task\n\nclass ContextTask(Task):\n    route = None\n\n"
+            "app = Celery('proj', task_cls=ContextTask)\n\n@app.task(route='low.sync')\ndef f():\n    pass\n",
+            note="an attribute the app's task class declares and its tasks set",
+        ),
+        Valid(
+            "from celery import Celery\n\napp = Celery('proj')\n\ndef router(name, args, kwargs, options, task=None, **kw):\n"
+            "    return {'queue': task.lane} if task is not None else None\n\n"
+            "@app.task(lane='low')\ndef f():\n    pass\n",
+            note="read from the task object elsewhere in the project (a task router)",
+        ),
+        Valid(
             "from celery import Task\n\nclass ReportTask(Task):\n    report_format = 'pdf'\n\n"
             "    def run(self):\n        return 1\n",
             note="a class attribute that misspells no option: the class's own state",
@@ -166,7 +177,7 @@ class UnknownTaskOption(Rule):
 
     def _message(self, option: UnreadOption) -> tuple[str, str]:
         if option.retry_policy_key:
-            reason = " for a task: it is a key of a message's `retry_policy`"
+            reason = " for a task (it is a key of a message's `retry_policy`)"
             advice = f"pass it per call, `apply_async(retry_policy={{'{option.name}': ...}})`"
         elif option.closest is not None:
             reason = f" (did you mean `{option.closest}`?)"
@@ -183,7 +194,7 @@ class UnknownTaskOption(Rule):
     def _report(self, node: cst.CSTNode, option: UnreadOption, fix: Fix | None) -> None:
         reason, advice = self._message(option)
         tasks = sorted(set(option.tasks))
-        where = f"task `{tasks[0]}`" if len(tasks) == 1 else f"{len(tasks)} tasks"
+        where = tasks[0] if len(tasks) == 1 else f"{len(tasks)} tasks"
         self.report(
             node, self.message(option=option.name, reason=reason, tasks=where, advice=advice), fix=fix
         )
