@@ -566,20 +566,14 @@ class ProjectView:
         """A class of the file being checked that derives from a Celery task class."""
         return self._context.model.is_task_class(self._context.summary, node)
 
-    def unread_task_option(self, node: cst.CSTNode) -> UnreadOption | None:
-        """The option ``node`` gives a task when neither the installed Celery nor the
-        project reads it (``ignore_results=True``, ``interval_start=1``): ``node`` is the
-        value of a task decorator keyword, or a class attribute assignment of a task class
-        that misspells a real option. None when something reads it."""
+    def unread_task_options(self) -> dict[int, UnreadOption]:
+        """Options given to a task in the file being checked that neither the installed
+        Celery nor the project reads (``ignore_results=True``, ``interval_start=1``), by
+        ``id`` of the node that gives each: the value of a task decorator keyword, or the
+        assignment of a task class attribute that misspells a real option."""
         from .project.unread_options import unread_options
 
-        return unread_options(self._context.model, self._context.file).get(id(node))
-
-    def task_option_names(self) -> frozenset[str]:
-        """Every option name the installed Celery reads for a task or its messages."""
-        from .project.task_option_names import celery_task_options
-
-        return frozenset(celery_task_options())
+        return unread_options(self._context.model, self._context.file)
 
     def task_decorator_kind(self, expression: cst.BaseExpression) -> str | None:
         """What ``expression`` (the callee of a decorator or call) makes tasks with:

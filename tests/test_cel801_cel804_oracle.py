@@ -77,12 +77,13 @@ def _run(tmp_path: Path, code: str, *, probe: str = "") -> dict[str, Any]:
     return result
 
 
+def _each(cases: list[Any], kind: str) -> Any:
+    """Parametrize a test over a rule's cases, named ``valid-1``, ``invalid-2``..."""
+    return pytest.mark.parametrize("case", cases, ids=[f"{kind}-{i}" for i in range(1, len(cases) + 1)])
+
+
 # ------------------------------------------------------------------------------ CEL804
-@pytest.mark.parametrize(
-    "case",
-    TaskArgsNotASequence.INVALID,
-    ids=[f"invalid-{index}" for index in range(1, len(TaskArgsNotASequence.INVALID) + 1)],
-)
+@_each(TaskArgsNotASequence.INVALID, "invalid")
 def test_each_cel804_invalid_case_fails_with_real_celery(tmp_path, case):
     result = _run(tmp_path, case.code)
     if "signature(" in case.code:
@@ -96,11 +97,7 @@ def test_each_cel804_invalid_case_fails_with_real_celery(tmp_path, case):
     assert result["published"] == []
 
 
-@pytest.mark.parametrize(
-    "case",
-    TaskArgsNotASequence.VALID,
-    ids=[f"valid-{index}" for index in range(1, len(TaskArgsNotASequence.VALID) + 1)],
-)
+@_each(TaskArgsNotASequence.VALID, "valid")
 def test_each_cel804_valid_case_runs_with_real_celery(tmp_path, case):
     result = _run(tmp_path, case.code)
     assert "error" not in result, result

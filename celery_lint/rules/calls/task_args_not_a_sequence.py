@@ -27,7 +27,8 @@ class TaskArgsNotASequence(Rule):
     or a set literal, or one value in parentheses (`args=(user_id)`, which is not a
     tuple), and `kwargs=` given a list, tuple, set, string or number literal. Only calls
     on a project task, on a Celery app and Celery's own `signature` are checked, and
-    only literals: a name or a call whose type is unknown is left alone.
+    only literals: a name or a call whose type is unknown is left alone. Test code is
+    not checked (a test that sends such a message fails by itself).
 
     ## Why is this bad?
     `apply_async` and `send_task` refuse anything but a list or tuple of positional
@@ -59,12 +60,13 @@ class TaskArgsNotASequence(Rule):
 
     CODE = "CEL804"
     NAME = "task-args-not-a-sequence"
-    MESSAGE = "`{keyword}=` of `{call}` is {what}: {effect}"
+    MESSAGE = "the `{keyword}` of `{call}` is {what}: {effect}"
     FIX_TITLE = "{advice}"
     FIX_SAFETY = "unsafe"
     AUTOFIX_TITLE = "Make it a one-element tuple"
-    TRIGGERS = (b"args",)
-    TRIGGERS_WITH = (b"apply_async", b"send_task", b"signature", b"Signature")
+    SKIP_TEST_CODE = True
+    TRIGGERS = (b"apply_async", b"send_task", b"ignature(")
+    REQUIRES = TRIGGERS
 
     VALID = [
         Valid(_APP + "add.apply_async(args=(1,), kwargs={'y': 2})\nadd.apply_async([1, 2])\n"),

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...fixes import Fix, replace
+from ...project.walk import Walker
 from ..base import Invalid, Rule, Valid
 
 if TYPE_CHECKING:
@@ -27,7 +28,8 @@ class UnknownTaskOption(Rule):
     task's chain (`self.option`, `getattr(self, "option")`), by the bound task body, or a
     keyword a project wrapper takes, pops or reads. The set of real options comes from
     the installed Celery: the `Task` class's settings, what the decorator and the
-    autoretry wrapper take, and the options of `apply_async` and `send_task`.
+    autoretry wrapper take, and the options of `apply_async` and `send_task`. Test
+    code is not checked.
 
     ## Why is this bad?
     Celery copies every keyword it does not know onto the task class and never looks
@@ -62,6 +64,7 @@ class UnknownTaskOption(Rule):
 
     CODE = "CEL801"
     NAME = "unknown-task-option"
+    SKIP_TEST_CODE = True
     MESSAGE = "task option `{option}` is not read by Celery{reason}: it is stored on {tasks} and ignored"
     FIX_TITLE = "{advice}"
     FIX_SAFETY = "unsafe"
@@ -199,32 +202,53 @@ class UnknownTaskOption(Rule):
             node, self.message(option=option.name, reason=reason, tasks=where, advice=advice), fix=fix
         )
 
-    def visit_Call(self, node: cst.Call) -> None:
-        project = self.project
-        given = {arg.keyword.value for arg in node.args if arg.keyword is not None}
-        for arg in node.args:
-            if arg.keyword is None:
-                continue
-            option = project.unread_task_option(arg.value)
-            if option is None:
-                continue
+    def check(self) -> None:
+        unread = self.project.unread_task_options()
+        if not unread:
+            return  # most files: no walk at all
+        sites = _OptionSites(unread)
+        sites.walk(self.context.tree)
+        for node, given, option in sites.found:
+            name = node.keyword if isinstance(node, cst.Arg) else _target(node)
             fix = None
-            if option.closest is not None and not option.retry_policy_key and option.closest not in given:
-                fix = self._rename(arg.keyword, option.closest)
-            self._report(arg, option, fix)
+            if (
+                isinstance(name, cst.Name)
+                and option.closest is not None
+                and not option.retry_policy_key
+                and option.closest not in given
+            ):
+                fix = self._rename(name, option.closest)
+            self._report(node, option, fix)
 
-    def _statement(self, node: cst.Assign | cst.AnnAssign) -> None:
-        option = self.project.unread_task_option(node)
-        if option is None:
-            return
-        target = node.targets[0].target if isinstance(node, cst.Assign) else node.target
-        fix = None
-        if option.closest is not None and not option.retry_policy_key and isinstance(target, cst.Name):
-            fix = self._rename(target, option.closest)
-        self._report(node, option, fix)
+
+def _target(node: cst.CSTNode) -> cst.BaseExpression | None:
+    if isinstance(node, cst.Assign) and len(node.targets) == 1:
+        return node.targets[0].target
+    return node.target if isinstance(node, cst.AnnAssign) else None
+
+
+class _OptionSites(Walker):
+    """Where the unread options of a file are written: decorator keywords (with the
+    other keywords of their call) and class attribute assignments."""
+
+    def __init__(self, unread: dict[int, UnreadOption]) -> None:
+        self.unread = unread
+        self.found: list[tuple[cst.CSTNode, frozenset[str], UnreadOption]] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        given = frozenset(arg.keyword.value for arg in node.args if arg.keyword is not None)
+        for arg in node.args:
+            option = self.unread.get(id(arg.value)) if arg.keyword is not None else None
+            if option is not None:
+                self.found.append((arg, given, option))
 
     def visit_Assign(self, node: cst.Assign) -> None:
         self._statement(node)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         self._statement(node)
+
+    def _statement(self, node: cst.Assign | cst.AnnAssign) -> None:
+        option = self.unread.get(id(node))
+        if option is not None:
+            self.found.append((node, frozenset(), option))
