@@ -105,6 +105,22 @@ def _class_reads(klass: cst.ClassDef) -> set[str]:
     return names
 
 
+def _analysed(model: ProjectModel) -> list[ModuleSummary]:
+    """The modules the model is built from (production code its prefilter reads): the
+    same set in every run, whatever else a run parses later for its rules."""
+    return model.memo("analysed-summaries", lambda: _collect_analysed(model))
+
+
+def _collect_analysed(model: ProjectModel) -> list[ModuleSummary]:
+    found = []
+    for file in model.files.values():
+        if not file.is_test and model.needs_analysis(file):
+            summary = model.summary_for(file)
+            if summary is not None:
+                found.append(summary)
+    return found
+
+
 def _all_task_class_reads(model: ProjectModel) -> tuple[frozenset[str], frozenset[str]]:
     """What every project task class and bound task body reads from the task; what
     every project task class declares."""
@@ -114,7 +130,7 @@ def _all_task_class_reads(model: ProjectModel) -> tuple[frozenset[str], frozense
 def _collect_task_class_reads(model: ProjectModel) -> tuple[frozenset[str], frozenset[str]]:
     reads: set[str] = set()
     declared: set[str] = set()
-    for summary in model.parsed_summaries():
+    for summary in _analysed(model):
         for klass in summary.all_classes:
             if model.is_task_class(summary, klass):
                 reads |= _class_reads(klass)
@@ -210,7 +226,7 @@ def _read_anywhere(model: ProjectModel, names: set[str]) -> set[str]:
     alternatives = "|".join(sorted(re.escape(name) for name in names))
     pattern = re.compile(rf"""\.({alternatives})\b|getattr\([^,()]+,\s*['"]({alternatives})['"]""")
     found: set[str] = set()
-    for summary in model.parsed_summaries():
+    for summary in _analysed(model):
         text = summary.file.text or ""
         for match in pattern.finditer(text):
             found.add(match.group(1) or match.group(2))
@@ -260,7 +276,7 @@ def _candidates(model: ProjectModel) -> dict[str, dict[int, UnreadOption]]:
     everywhere |= {
         name for task in model.tasks if task.decorator is not None for name in task.decorator.options
     }
-    for summary in model.parsed_summaries():
+    for summary in _analysed(model):
         for klass in summary.all_classes:
             if not model.is_task_class(summary, klass):
                 continue
