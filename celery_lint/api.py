@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .project.routing import Route
     from .project.setting_styles import StyleFinding
     from .project.tasks import TaskFactory
+    from .project.unread_options import UnreadOption
 else:
     from ._lazy_libcst import cst
 
@@ -564,6 +565,15 @@ class ProjectView:
     def is_task_class(self, node: cst.ClassDef) -> bool:
         """A class of the file being checked that derives from a Celery task class."""
         return self._context.model.is_task_class(self._context.summary, node)
+
+    def unread_task_options(self) -> dict[int, UnreadOption]:
+        """Options given to a task in the file being checked that neither the installed
+        Celery nor the project reads (``ignore_results=True``, ``interval_start=1``), by
+        ``id`` of the node that gives each: the value of a task decorator keyword, or the
+        assignment of a task class attribute that misspells a real option."""
+        from .project.unread_options import unread_options
+
+        return unread_options(self._context.model, self._context.file)
 
     def task_decorator_kind(self, expression: cst.BaseExpression) -> str | None:
         """What ``expression`` (the callee of a decorator or call) makes tasks with:
