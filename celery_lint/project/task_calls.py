@@ -1,0 +1,252 @@
+"""What a task accepts when it is called, and whether the project's task list is complete.
+
+Celery checks the arguments of ``delay``/``apply_async`` against the task function's
+signature (``Task.typing``, on by default: ``check_arguments`` built by ``head_from_fun``),
+and a worker calls ``run(*args, **kwargs)`` with what the message carries. The signature is
+the function's own parameters, without the first one of a bound task (``bind=True``, or
+``self`` of a class-based task's ``run``). It is only trusted when nothing between the call
+and the function may change what is accepted: no other decorator on the function, no
+project wrapper, no task class that overrides how a task is called or sent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .entities import ClassSym, External, OptionExpr
+from .hooks import task_classes
+from .retries import decorator_option
+from .tasknames import per_model
+from .tasks import CELERY_TASK_CLASSES
+from .values import Known
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from .model import ProjectModel, Task
+else:
+    from .._lazy_libcst import cst
+
+CALLING_METHODS = frozenset(
+    {"__call__", "run", "apply_async", "delay", "apply", "s", "si", "signature", "subtask", "__init__"}
+)
+"""Methods of a task class that change what a call passes to the function, or check it."""
+
+_DYNAMIC_REGISTRATION = re.compile(r"\.register_task\(|\btasks\.register\(|\btasks\[[^\]]*\]\s*=(?!=)")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    kind: str  # "positional-only", "positional", "keyword-only"
+    has_default: bool
+
+
+@dataclass(frozen=True)
+class CallSignature:
+    """The parameters a call of the task is bound to, as Python binds them."""
+
+    function: str
+    parameters: tuple[Parameter, ...]
+    var_positional: bool
+    var_keyword: bool
+    text: str
+    """``send_welcome(user_id, *, lang='en')``: how messages show it."""
+
+    @property
+    def positional(self) -> list[Parameter]:
+        return [p for p in self.parameters if p.kind != "keyword-only"]
+
+    def problem(self, given: int, keywords: list[str], complete: bool) -> str | None:
+        """Why ``given`` positional arguments and ``keywords`` cannot be bound, as Python
+        says it; None when they can. A partial call (``complete=False``) may leave
+        parameters for later, but never take too many."""
+        positional = self.positional
+        if given > len(positional) and not self.var_positional:
+            takes = len(positional)
+            return (
+                f"{self.text} takes {takes} positional argument{'s' if takes != 1 else ''} "
+                f"but {given} {'was' if given == 1 else 'were'} given"
+            )
+        names = {p.name: (index, p) for index, p in enumerate(self.parameters)}
+        seen: set[str] = set()
+        for name in keywords:
+            found = names.get(name)
+            if found is None or found[1].kind == "positional-only":
+                if self.var_keyword:
+                    continue
+                if found is not None:
+                    return f"{self.text} got a positional-only argument passed as keyword: '{name}'"
+                return f"{self.text} got an unexpected keyword argument '{name}'"
+            index, parameter = found
+            if name in seen or (parameter.kind != "keyword-only" and index < given):
+                return f"{self.text} got multiple values for argument '{name}'"
+            seen.add(name)
+        if not complete:
+            return None
+        missing = [
+            p.name
+            for index, p in enumerate(positional)
+            if index >= given and not p.has_default and p.name not in seen
+        ]
+        if missing:
+            return f"{self.text} is missing {len(missing)} required positional argument{'s' if len(missing) != 1 else ''}: {_names(missing)}"
+        missing = [
+            p.name
+            for p in self.parameters
+            if p.kind == "keyword-only" and not p.has_default and p.name not in seen
+        ]
+        if missing:
+            return f"{self.text} is missing {len(missing)} required keyword-only argument{'s' if len(missing) != 1 else ''}: {_names(missing)}"
+        return None
+
+
+def _names(names: list[str]) -> str:
+    quoted = [f"'{n}'" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def call_signature(model: ProjectModel, task: Task) -> CallSignature | None:
+    """What a call of ``task`` binds to; None when the analyzer cannot be sure of it."""
+    return per_model(model, f"call-signature-{id(task.node)}", lambda: _call_signature(model, task))
+
+
+def _call_signature(model: ProjectModel, task: Task) -> CallSignature | None:
+    body = task.body
+    if body is None or body.asynchronous is not None:
+        return None
+    if task.is_class:
+        if body.decorators:
+            return None  # staticmethod, classmethod, a wrapper: not plain ``self.run``
+        drop = 1
+    else:
+        decorator = task.decorator
+        if decorator is None or decorator.opaque or decorator.via != "the decorator":
+            return None
+        if len(body.decorators) > (0 if isinstance(decorator.node, cst.Call) else 1):
+            return None  # another decorator may wrap the function in another signature
+        bind = decorator_option(model, task, "bind")
+        if bind is None:
+            drop = 0
+        elif isinstance(bind, Known) and isinstance(bind.value, bool):
+            drop = 1 if bind.value else 0
+        else:
+            return None
+    if not _plain_task_classes(model, task):
+        return None
+    return _from_parameters(body, drop)
+
+
+def _plain_task_classes(model: ProjectModel, task: Task) -> bool:
+    """Every class of the task's chain is known and none overrides how it is called."""
+    if task.decorator is not None:
+        base = task.decorator.options.get("base")
+        if base is not None and not (isinstance(base, OptionExpr) and _known_class(model, base)):
+            return False
+    for app in model.task_apps(task):
+        if app.task_cls_unknown:
+            return False
+    for klass in task_classes(model, task):
+        for item in klass.node.body.body:
+            if (
+                isinstance(item, cst.FunctionDef)
+                and item.name.value in CALLING_METHODS
+                and item is not task.body
+            ):
+                return False
+        for arg in klass.node.bases:
+            if arg.keyword is not None:
+                continue
+            symbol = model.symbol_of(klass.summary, arg.value)
+            if isinstance(symbol, ClassSym):
+                continue
+            if not (isinstance(symbol, External) and symbol.qualname in CELERY_TASK_CLASSES):
+                return False
+    return True
+
+
+def _known_class(model: ProjectModel, base: OptionExpr) -> bool:
+    symbol = model.symbol_of(base.summary, base.expr)
+    return isinstance(symbol, ClassSym) or (
+        isinstance(symbol, External) and symbol.qualname in CELERY_TASK_CLASSES
+    )
+
+
+def _from_parameters(body: cst.FunctionDef, drop: int) -> CallSignature | None:
+    params = body.params
+    parameters: list[Parameter] = []
+    texts: list[str] = []
+    ordered = [("positional-only", p) for p in params.posonly_params] + [
+        ("positional", p) for p in params.params
+    ]
+    if len(ordered) < drop:
+        return None
+    ordered = ordered[drop:]
+    last_posonly = max((i for i, (kind, _) in enumerate(ordered) if kind == "positional-only"), default=-1)
+    for index, (kind, param) in enumerate(ordered):
+        parameters.append(Parameter(param.name.value, kind, param.default is not None))
+        texts.append(_param_text(param))
+        if index == last_posonly:
+            texts.append("/")
+    star = params.star_arg
+    var_positional = isinstance(star, cst.Param)
+    if isinstance(star, cst.Param):
+        texts.append(f"*{star.name.value}")
+    elif params.kwonly_params:
+        texts.append("*")
+    for param in params.kwonly_params:
+        parameters.append(Parameter(param.name.value, "keyword-only", param.default is not None))
+        texts.append(_param_text(param))
+    var_keyword = isinstance(params.star_kwarg, cst.Param)
+    if isinstance(params.star_kwarg, cst.Param):
+        texts.append(f"**{params.star_kwarg.name.value}")
+    text = f"{body.name.value}({', '.join(texts)})"
+    return CallSignature(body.name.value, tuple(parameters), var_positional, var_keyword, text)
+
+
+def _param_text(param: cst.Param) -> str:
+    if param.default is None:
+        return param.name.value
+    default = " ".join(cst.Module([]).code_for_node(param.default).split())
+    if len(default) > 20:
+        default = "..."
+    return f"{param.name.value}={default}"
+
+
+# --------------------------------------------------------------------------- task names
+def task_list_complete(model: ProjectModel) -> bool:
+    """Every task the project's workers register is known by name: the project defines
+    tasks, Celery's name of each is known (the notion of the beat and route rules), and no
+    code registers tasks at run time (``app.register_task``, ``app.tasks.register``)."""
+    from .options import has_unnamed_tasks
+
+    def compute() -> bool:
+        if not model.tasks or has_unnamed_tasks(model):
+            return False
+        return not any(
+            not file.is_test and file.text and _DYNAMIC_REGISTRATION.search(file.text)
+            for file in model.files.values()
+        )
+
+    return per_model(model, "task-list-complete", compute)
+
+
+def project_module_prefix(model: ProjectModel, name: str) -> str | None:
+    """The longest dotted prefix of ``name`` (shorter than ``name``) that is a module or
+    package of the project's own code; None when there is none."""
+    modules = per_model(model, "project-module-names", lambda: _project_modules(model))
+    parts = name.split(".")
+    for end in range(len(parts) - 1, 0, -1):
+        prefix = ".".join(parts[:end])
+        if prefix in modules:
+            return prefix
+    return None
+
+
+def _project_modules(model: ProjectModel) -> set[str]:
+    production = {str(file.path) for file in model.files.values() if not file.is_test}
+    return {
+        name for path, names in model.module_names_by_path().items() if path in production for name in names
+    }

@@ -1,0 +1,1 @@
+"""Calls and options: task calls whose arguments or options Celery cannot use."""
