@@ -645,6 +645,20 @@ class ProjectView:
             return Unknown("the expression is computed")
         return Known(value, Origin("the expression", self.path, expression))
 
+    def task_imported_in(self, function: cst.FunctionDef, name: str) -> TaskView | None:
+        """The project task a name local to ``function`` (of the file being checked) stands
+        for when the function binds it only by importing the task
+        (``from .tasks import add`` inside the function)."""
+        from .project.scopes import scope_of
+        from .project.task_calls import locally_imported_task
+
+        bindings = scope_of(function).assigned(name)
+        if not bindings:
+            return None
+        model = self._context.model
+        task = locally_imported_task(model, self._context.summary, function, name, len(bindings))
+        return TaskView(task, self._context) if task is not None else None
+
     def task_for_expression(self, expression: cst.BaseExpression) -> TaskView | None:
         """The project task an expression of the file being checked names (``add``,
         ``tasks.add``), when the analyzer can tell."""

@@ -15,9 +15,10 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .entities import ClassSym, External, OptionExpr
+from .entities import ClassSym, External, FunctionSym, OptionExpr
 from .hooks import task_classes
 from .retries import decorator_option
+from .scan import dotted_name
 from .tasknames import per_model
 from .tasks import CELERY_TASK_CLASSES
 from .values import Known
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     import libcst as cst
 
     from .model import ProjectModel, Task
+    from .scan import ModuleSummary
+    from .tasks import TaskFactory
 else:
     from .._lazy_libcst import cst
 
@@ -123,7 +126,7 @@ def _call_signature(model: ProjectModel, task: Task) -> CallSignature | None:
         drop = 1
     else:
         decorator = task.decorator
-        if decorator is None or decorator.opaque or decorator.via != "the decorator":
+        if decorator is None or decorator.opaque or not _function_kept(model, task):
             return None
         if len(body.decorators) > (0 if isinstance(decorator.node, cst.Call) else 1):
             return None  # another decorator may wrap the function in another signature
@@ -137,6 +140,52 @@ def _call_signature(model: ProjectModel, task: Task) -> CallSignature | None:
     if not _plain_task_classes(model, task):
         return None
     return _from_parameters(body, drop)
+
+
+def _function_kept(model: ProjectModel, task: Task) -> bool:
+    """The task is made from the function itself: ``shared_task``/``app.task``, or a project
+    wrapper that returns their decorator, handing the function over untouched
+    (``def job(*args, **kwargs): return shared_task(*args, base=Job, **kwargs)``)."""
+    decorator = task.decorator
+    if decorator is None:
+        return False
+    if decorator.via == "the decorator":
+        return True
+    node = decorator.node
+    expr = node.decorator if isinstance(node, cst.Decorator) else node
+    if isinstance(expr, cst.Call):
+        expr = expr.func
+    if not isinstance(expr, cst.BaseExpression):
+        return False
+    factory = model.task_factory(task.summary, expr)
+    depth = 0
+    while factory is not None and factory.kind == "wrapper" and depth < 10:
+        if not _returns_decorator(factory):
+            return False
+        factory = factory.inner_wrapper
+        depth += 1
+    return factory is None or factory.kind == "base"
+
+
+def _returns_decorator(factory: TaskFactory) -> bool:
+    """The wrapper returns its inner ``shared_task(...)`` call as it is, passing on at most
+    its own ``*args`` (the function, when the wrapper is used without parentheses)."""
+    wrapper, call = factory.wrapper, factory.inner_call
+    if wrapper is None or call is None:
+        return False
+    star = wrapper.node.params.star_arg
+    star_name = star.name.value if isinstance(star, cst.Param) else None
+    for arg in call.args:
+        passed_on = arg.star == "*" and isinstance(arg.value, cst.Name) and arg.value.value == star_name
+        if arg.keyword is None and arg.star != "**" and not passed_on:
+            return False
+    body = wrapper.node.body
+    statements = body.body if isinstance(body, cst.IndentedBlock) else ()
+    return any(
+        isinstance(line, cst.SimpleStatementLine)
+        and any(isinstance(small, cst.Return) and small.value is call for small in line.body)
+        for line in statements
+    )
 
 
 def _plain_task_classes(model: ProjectModel, task: Task) -> bool:
@@ -250,3 +299,54 @@ def _project_modules(model: ProjectModel) -> set[str]:
     return {
         name for path, names in model.module_names_by_path().items() if path in production for name in names
     }
+
+
+# --------------------------------------------------------------------------- local imports
+def locally_imported_task(
+    model: ProjectModel, summary: ModuleSummary, function: cst.FunctionDef, name: str, bindings: int
+) -> Task | None:
+    """The project task ``name`` stands for in ``function`` when every one of its
+    ``bindings`` there is a ``from module import task`` of the same task (Django code
+    imports tasks inside functions to avoid import cycles)."""
+    package = summary.file.module if summary.file.is_package else summary.file.module.rpartition(".")[0]
+    targets = [target for local, target in _function_imports(function, package) if local == name]
+    if not targets or len(targets) != bindings or len(set(targets)) != 1:
+        return None
+    symbol = model.resolve(targets[0])
+    if isinstance(symbol, (FunctionSym, ClassSym)):
+        return model.task_for_node(symbol.node)
+    return None
+
+
+def _function_imports(node: cst.CSTNode, package: str) -> list[tuple[str, str]]:
+    """``(local name, qualified name)`` of the ``from ... import`` statements of a
+    function's own body (nested functions and classes have their own scope)."""
+    found: list[tuple[str, str]] = []
+    for child in node.children:
+        if isinstance(child, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(child, cst.ImportFrom) and not isinstance(child.names, cst.ImportStar):
+            module = _imported_module(child, package)
+            for alias in child.names if module is not None else ():
+                if not isinstance(alias.name, cst.Name):
+                    continue
+                local = alias.asname.name if alias.asname is not None else alias.name
+                if isinstance(local, cst.Name):
+                    found.append((local.value, f"{module}.{alias.name.value}"))
+        else:
+            found.extend(_function_imports(child, package))
+    return found
+
+
+def _imported_module(node: cst.ImportFrom, package: str) -> str | None:
+    module = dotted_name(node.module) if node.module is not None else ""
+    if module is None:
+        return None
+    level = len(node.relative)
+    if level == 0:
+        return module
+    base = package.split(".") if package else []
+    if level - 1 > len(base):
+        return None
+    base = base[: len(base) - (level - 1)]
+    return ".".join([*base, module] if module else base) or None

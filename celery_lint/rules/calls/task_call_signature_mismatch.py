@@ -174,6 +174,13 @@ class TaskCallSignatureMismatch(Rule):
             note="another decorator changes the signature: unknown",
         ),
         Valid(
+            "def run():\n    from proj.tasks import add\n\n    add.delay(1, 2)\n\n\n"
+            "def other(add=None):\n    from proj.tasks import refresh as add\n\n    add.delay(1)\n",
+            path="proj/views.py",
+            files=calls_project(),
+            note="tasks imported inside the function",
+        ),
+        Valid(
             "from proj import tasks\n\n\ndef run(name='anything'):\n    getattr(tasks, name).delay(1, 2, 3)\n",
             path="proj/views.py",
             files=calls_project(),
@@ -298,6 +305,15 @@ class TaskCallSignatureMismatch(Rule):
             message_contains="unexpected keyword argument 'lang'",
             note="signature by name",
         ),
+        Invalid(
+            "def run():\n    from .tasks import add\n\n    add.delay(1)\n",
+            path="proj/views.py",
+            files=calls_project(),
+            line=4,
+            column=5,
+            message_contains="add(x, y) is missing 1 required positional argument: 'y'",
+            note="a task imported inside the function",
+        ),
     ]
 
     def __init__(self, context: FileContext) -> None:
@@ -370,11 +386,7 @@ class TaskCallSignatureMismatch(Rule):
     # -- the calls ------------------------------------------------------------------------
     def _check_method_call(self, node: cst.Call, method: str) -> None:
         assert isinstance(node.func, cst.Attribute)
-        task = (
-            self.project.task_for_expression(node.func.value)
-            if not self.sites.is_local(node.func.value)
-            else None
-        )
+        task = self._task(node.func.value)
         if task is None:
             return
         if method in ("delay", "s", "si"):
@@ -383,6 +395,16 @@ class TaskCallSignatureMismatch(Rule):
             arguments = _packed(node, first=0)
         if arguments is not None:
             self._bind(node, task, arguments, complete=method in ("delay", "apply_async"))
+
+    def _task(self, receiver: cst.BaseExpression) -> TaskView | None:
+        """The project task ``receiver`` names, a task imported inside the function too."""
+        if not self.sites.is_local(receiver):
+            return self.project.task_for_expression(receiver)
+        if isinstance(receiver, cst.Name):
+            scope = self.sites.owner(receiver.value)
+            if scope is not None:
+                return self.project.task_imported_in(scope.node, receiver.value)
+        return None
 
     def _check_signature_by_name(self, node: cst.Call) -> None:
         given = positional(node)
