@@ -280,13 +280,13 @@ class TaskCallSignatureMismatch(Rule):
             note="a chord body gets the header's results",
         ),
         Invalid(
-            _views("    chain(add.s(1, 2), add.si(3))()\n"),
+            _views("    chain([add.s(1, 2), add.si(3)])()\n"),
             path="proj/views.py",
             files=calls_project(),
             line=7,
-            column=24,
+            column=25,
             message_contains="missing 1 required positional argument: 'y'",
-            note="an immutable link gets nothing more",
+            note="an immutable link gets nothing more; `chain([...])`",
         ),
         Invalid(
             _views("    later = add.s(1, 2, 3)\n    later.delay()\n"),
@@ -326,9 +326,15 @@ class TaskCallSignatureMismatch(Rule):
         func = node.func
         if self.sites.names_in(func, CHAIN):
             given = positional(node)
+            links: list[cst.BaseExpression] = [arg.value for arg in given]
+            if len(given) == 1 and isinstance(given[0].value, (cst.List, cst.Tuple)):
+                elements = given[0].value.elements  # ``chain([a, b])``: one list of tasks
+                links = (
+                    [e.value for e in elements] if all(isinstance(e, cst.Element) for e in elements) else []
+                )
             if not any(arg.star for arg in given):
-                for arg in given[1:]:
-                    self._link(arg.value)
+                for member in links[1:]:
+                    self._link(member)
         elif self.sites.names_in(func, CHORD):
             body = keyword(node, "body")
             given = positional(node)
