@@ -37,7 +37,7 @@ CALLING_METHODS = frozenset(
 )
 """Methods of a task class that change what a call passes to the function, or check it."""
 
-_DYNAMIC_REGISTRATION = re.compile(r"\.register_task\(|\btasks\.register\(|\btasks\[[^\]]*\]\s*=(?!=)")
+_DYNAMIC_REGISTRATION = re.compile(rb"\.register_task\(|\btasks\.register\(|\btasks\[[^\]]*\]\s*=(?!=)")
 
 
 @dataclass(frozen=True)
@@ -274,10 +274,13 @@ def task_list_complete(model: ProjectModel) -> bool:
     def compute() -> bool:
         if not model.tasks or has_unnamed_tasks(model):
             return False
-        return not any(
-            not file.is_test and file.text and _DYNAMIC_REGISTRATION.search(file.text)
-            for file in model.files.values()
-        )
+        for file in model.files.values():
+            if file.is_test:
+                continue
+            data = file.read()  # bytes: no decoding for a search most files fail at once
+            if data and (b"register" in data or b"tasks[" in data) and _DYNAMIC_REGISTRATION.search(data):
+                return False
+        return True
 
     return per_model(model, "task-list-complete", compute)
 
@@ -323,8 +326,8 @@ def _function_imports(node: cst.CSTNode, package: str) -> list[tuple[str, str]]:
     function's own body (nested functions and classes have their own scope)."""
     found: list[tuple[str, str]] = []
     for child in node.children:
-        if isinstance(child, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            continue
+        if isinstance(child, (cst.FunctionDef, cst.ClassDef, cst.BaseExpression)):
+            continue  # other scopes; expressions hold no import statement
         if isinstance(child, cst.ImportFrom) and not isinstance(child.names, cst.ImportStar):
             module = _imported_module(child, package)
             for alias in child.names if module is not None else ():

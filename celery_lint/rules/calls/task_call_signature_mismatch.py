@@ -27,6 +27,7 @@ else:
 
 SIGNATURE_BUILDERS = frozenset({"s", "si", "signature", "subtask"})
 ARGUMENT_METHODS = frozenset({"delay", "apply_async"}) | SIGNATURE_BUILDERS
+CANVAS_NAMES = frozenset(qualname.rpartition(".")[2] for qualname in CHAIN | CHORD | GROUP | SIGNATURE)
 WRAPPERS = frozenset({"set", "on_error", "clone"})
 """Methods of a signature that return it (or a copy) with the same arguments."""
 
@@ -324,7 +325,8 @@ class TaskCallSignatureMismatch(Rule):
     # -- where Celery adds the parent's result ------------------------------------------
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if self.sites.names_in(func, CHAIN):
+        canvas = self._canvas_kind(func)
+        if canvas == "chain":
             given = positional(node)
             links: list[cst.BaseExpression] = [arg.value for arg in given]
             if len(given) == 1 and isinstance(given[0].value, (cst.List, cst.Tuple)):
@@ -335,20 +337,20 @@ class TaskCallSignatureMismatch(Rule):
             if not any(arg.star for arg in given):
                 for member in links[1:]:
                     self._link(member)
-        elif self.sites.names_in(func, CHORD):
+        elif canvas == "chord":
             body = keyword(node, "body")
             given = positional(node)
             if body is None and len(given) > 1 and not any(arg.star for arg in given[:2]):
                 body = given[1]
             if body is not None:
                 self._link(body.value)
-        elif isinstance(func, cst.Call) and self.sites.names_in(func.func, CHORD):
+        elif isinstance(func, cst.Call) and self._canvas_kind(func.func) == "chord":
             given = positional(node)
             body = keyword(node, "body") or (given[0] if given and not given[0].star else None)
             if body is not None:
                 self._link(body.value)
         method = method_of(node)
-        if method in ("apply_async", "signature", "subtask", "set") or self.sites.names_in(func, SIGNATURE):
+        if method in ("apply_async", "signature", "subtask", "set") or canvas == "signature":
             link = keyword(node, "link")
             if link is not None:
                 for element in canvas_elements(link.value):
@@ -362,8 +364,26 @@ class TaskCallSignatureMismatch(Rule):
             self._link(node.args[0].value)
         if method in ARGUMENT_METHODS:
             self._check_method_call(node, method)
-        elif self.sites.names_in(func, SIGNATURE):
+        elif canvas == "signature":
             self._check_signature_by_name(node)
+
+    def _canvas_kind(self, func: cst.BaseExpression) -> str | None:
+        """``chain``, ``chord``, ``group`` or ``signature`` when ``func`` names Celery's."""
+        if isinstance(func, cst.Attribute):
+            last = func.attr.value
+        elif isinstance(func, cst.Name):
+            last = func.value
+        else:
+            return None
+        # Cheap test first: the name as written, or a name the module imports (an alias).
+        if last not in CANVAS_NAMES and not (
+            isinstance(func, cst.Name) and last in self.context.summary.imports
+        ):
+            return None
+        for table, kind in ((CHAIN, "chain"), (CHORD, "chord"), (GROUP, "group"), (SIGNATURE, "signature")):
+            if self.sites.names_in(func, table):
+                return kind
+        return None
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, cst.BitOr) and self.sites.is_signature(node.left):
@@ -378,9 +398,9 @@ class TaskCallSignatureMismatch(Rule):
             expr = expr.func.value
         if not isinstance(expr, cst.Call):
             return
-        if method_of(expr) in SIGNATURE_BUILDERS or self.sites.names_in(expr.func, SIGNATURE):
+        if method_of(expr) in SIGNATURE_BUILDERS or self._canvas_kind(expr.func) == "signature":
             self._linked.add(id(expr))
-        elif self.sites.names_in(expr.func, GROUP):
+        elif self._canvas_kind(expr.func) == "group":
             given = positional(expr)
             if len(given) == 1 and not given[0].star:
                 for element in canvas_elements(given[0].value):

@@ -60,7 +60,7 @@ class UnknownTaskName(Rule):
     MESSAGE = "'{name}' names no task of this project, though `{module}` is one of its modules: {consequence}"
     FIX_TITLE = "{fix}"
     SKIP_TEST_CODE = True
-    TRIGGERS = (b"send_task(", b"signature(", b"tasks[")
+    TRIGGERS = (b"send_task(", b"signature(", b".tasks[")
     REQUIRES = TRIGGERS
 
     VALID = [
