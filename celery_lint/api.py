@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .project.hooks import Hook
     from .project.routing import Route
     from .project.setting_styles import StyleFinding
+    from .project.task_calls import CallSignature
     from .project.tasks import TaskFactory
     from .project.unread_options import UnreadOption
 else:
@@ -212,6 +213,16 @@ class TaskView:
             for hook in task_hooks(self._context.model).values()
             if self._task in hook.tasks
         ]
+
+    @property
+    def call_signature(self) -> CallSignature | None:
+        """The parameters a call of the task binds to, as Python binds them (without the
+        task instance of a bound task); None when something between the call and the
+        function may change them (another decorator, a wrapper, a task class that
+        overrides ``__call__``/``apply_async``/``run``, an unknown base class)."""
+        from .project.task_calls import call_signature
+
+        return call_signature(self._context.model, self._task)
 
     @property
     def model_task(self) -> Task:
@@ -516,6 +527,22 @@ class ProjectView:
 
         return not unnamed_tasks(self._context.model)
 
+    @property
+    def task_list_complete(self) -> bool:
+        """Every task the project's workers may register is known by name: the project has
+        tasks, each task's name is known (:attr:`all_task_names_known`), and no code
+        registers tasks at run time (``app.register_task``, ``app.tasks.register``)."""
+        from .project.task_calls import task_list_complete
+
+        return task_list_complete(self._context.model)
+
+    def project_module_prefix(self, name: str) -> str | None:
+        """The longest dotted prefix of ``name`` that is a module or package of the
+        project's own (non-test) code, e.g. ``proj.tasks`` for ``proj.tasks.add``."""
+        from .project.task_calls import project_module_prefix
+
+        return project_module_prefix(self._context.model, name)
+
     def task_names(self) -> list[str]:
         """Celery's names of the project's tasks (tasks whose name is unknown left out)."""
         from .project.tasknames import named_tasks
@@ -627,6 +654,20 @@ class ProjectView:
         except NotEvaluable:
             return Unknown("the expression is computed")
         return Known(value, Origin("the expression", self.path, expression))
+
+    def task_imported_in(self, function: cst.FunctionDef, name: str) -> TaskView | None:
+        """The project task a name local to ``function`` (of the file being checked) stands
+        for when the function binds it only by importing the task
+        (``from .tasks import add`` inside the function)."""
+        from .project.scopes import scope_of
+        from .project.task_calls import locally_imported_task
+
+        bindings = scope_of(function).assigned(name)
+        if not bindings:
+            return None
+        model = self._context.model
+        task = locally_imported_task(model, self._context.summary, function, name, len(bindings))
+        return TaskView(task, self._context) if task is not None else None
 
     def task_for_expression(self, expression: cst.BaseExpression) -> TaskView | None:
         """The project task an expression of the file being checked names (``add``,
