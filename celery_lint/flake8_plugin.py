@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,8 +39,6 @@ else:
         from flake8.exceptions import ExecutionError as _FailureBase
     except ImportError:  # pragma: no cover - flake8 is a dependency
         _FailureBase = Exception
-
-_LOG = logging.getLogger(__name__)
 
 ERROR_CODE = "CEL900"
 """The code of the error lines: the project could not be (fully) checked."""
@@ -83,11 +80,6 @@ class CeleryLintChecker:
         session.errors_shown = shown(ERROR_CODE) or not any(
             shown(rule.CODE) for rule in session.registry.rules if rule.CODE != ERROR_CODE
         )
-        # Editors run flake8 on every save, often selecting none of celery-lint's codes:
-        # where flake8 would drop all of them, no project model is built.
-        session.reported_in = _reported_in(
-            options, [r.CODE for r in session.registry.rules if r.CODE != "CEL901"]
-        )
 
     def run(self) -> Iterator[tuple[int, int, str, type[CeleryLintChecker]]]:
         if self.filename in ("stdin", "-") or not self.filename.endswith(".py"):
@@ -95,8 +87,6 @@ class CeleryLintChecker:
         session = type(self)._session
         if session is None:  # flake8 always passes options first; a bare caller may not
             session = type(self)._session = Flake8Session(None)
-        if not session.reported_in(self.filename):
-            return
         # Folders resolved through symbolic links, as every front end does (the project's
         # root is too): a file reached through a symlinked folder is the same module.
         for violation in session.check(real_path(self.filename), "".join(self.lines)):
@@ -113,9 +103,6 @@ class Flake8Session:
         self.errors_shown = True
         """Whether flake8's selection shows CEL900 lines (or no celery-lint code at all);
         when not, an error stops the run."""
-        self.reported_in: Callable[[str], bool] = lambda filename: True
-        """Whether flake8 could show any celery-lint code for a file (its name as flake8
-        passes it): when not, the file is not checked and no model is built for it."""
         self.registry = RuleRegistry()
         self._roots: dict[Path, Path] = {}
         self._analyses: dict[Path, tuple[ProjectModel, Engine] | str] = {}
@@ -218,44 +205,6 @@ def _decider(options: argparse.Namespace) -> Callable[[str], bool]:
     except Exception:  # another flake8, or options made by hand: assume every code is shown
         return lambda code: True
     return lambda code: bool(engine.decision_for(code) is selected)
-
-
-def _reported_in(options: argparse.Namespace, codes: list[str]) -> Callable[[str], bool]:
-    """Whether flake8 would show any of ``codes`` for a file: its --select/--ignore (and
-    their extend- forms, --enable-extensions) and the --per-file-ignores entry it applies
-    to the file, decided by flake8's own ``DecisionEngine`` as its style guides do."""
-    try:
-        import copy
-
-        from flake8.style_guide import Decision, DecisionEngine
-        from flake8.utils import matches_filename, parse_files_to_codes_mapping
-
-        def any_shown(opts: argparse.Namespace) -> bool:
-            engine = DecisionEngine(opts)
-            return any(engine.decision_for(code) is Decision.Selected for code in codes)
-
-        everywhere = any_shown(options)
-        # As flake8's StyleGuideManager: a per-file entry extends --extend-ignore, and the
-        # longest pattern that matches a file wins.
-        per_file: list[tuple[str, bool]] = []
-        for pattern, ignored in parse_files_to_codes_mapping(getattr(options, "per_file_ignores", "") or ""):
-            opts = copy.deepcopy(options)
-            opts.extend_ignore = [*(opts.extend_ignore or []), *ignored]
-            per_file.append((pattern, any_shown(opts)))
-    except Exception:  # another flake8, or options made by hand: assume every code is shown
-        return lambda filename: True
-    if all(shown == everywhere for _, shown in per_file):
-        return lambda filename: everywhere
-
-    def reported_in(filename: str) -> bool:
-        matching = [
-            (len(pattern), shown)
-            for pattern, shown in per_file
-            if matches_filename(filename, patterns=[pattern], log_message="%(path)s", logger=_LOG)
-        ]
-        return max(matching)[1] if matching else everywhere
-
-    return reported_in
 
 
 def _built_model(model: ProjectModel) -> ProjectModel:
