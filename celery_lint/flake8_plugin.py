@@ -8,6 +8,12 @@ rules join its default ignore list, so ``--extend-select CEL206`` turns one on.
 What the plugin keeps between files belongs to one :class:`Flake8Session`, made when
 flake8 hands the plugin its options (once per run and process).
 
+The plugin shares the CLI's result cache (:mod:`celery_lint.engine.one_file`): a file
+whose project is unchanged since a run that checked it is answered without building the
+model, and a process that built it writes what it found when it exits, for the next
+flake8 or CLI run. ``--celery-lint-no-cache`` turns that off; ``CELERY_LINT_CACHE_DIR``
+moves the cache, as for the CLI.
+
 A project that cannot be (fully) checked must not pass as a clean one: a configuration
 error (nothing of the project was checked) or a rule pack that could not be loaded gives
 every file of the project a CEL900 error line at line 0, which no ``# noqa`` comment
@@ -21,6 +27,7 @@ import argparse
 import gc
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -30,7 +37,9 @@ from .types import Kind, Violation
 from .version import __version__
 
 if TYPE_CHECKING:
+    from .config import Settings
     from .engine import Engine
+    from .engine.one_file import OneFileCache
     from .project.model import ProjectModel
 
     _FailureBase = Exception
@@ -67,6 +76,12 @@ class CeleryLintChecker:
         prefixes = sorted({r.CODE[:-3] for r in rules if r.DEFAULT and not r.CODE.startswith("CEL")})
         if prefixes:
             option_manager.extend_default_select(prefixes)
+        option_manager.add_option(
+            "--celery-lint-no-cache",
+            action="store_true",
+            parse_from_config=True,
+            help="celery-lint: do not read or write the result cache the CLI keeps",
+        )
 
     @classmethod
     def parse_options(cls, options: argparse.Namespace) -> None:
@@ -74,6 +89,7 @@ class CeleryLintChecker:
         # alone would turn every opt-in rule on; an opt-in rule runs only when named in full.
         named = [*(getattr(options, "select", None) or []), *(getattr(options, "extend_select", None) or [])]
         session = cls._session = Flake8Session({code.strip().upper() for code in named})
+        session.use_cache = not getattr(options, "celery_lint_no_cache", False)
         shown = _decider(options)
         # The run stops on an error only where the user asked for some of celery-lint's
         # codes: flake8 runs every installed plugin, also in runs that select none of them.
@@ -103,10 +119,13 @@ class Flake8Session:
         self.errors_shown = True
         """Whether flake8's selection shows CEL900 lines (or no celery-lint code at all);
         when not, an error stops the run."""
+        self.use_cache = False
+        """Whether the result cache is read and written (flake8 turns it on by default)."""
         self.registry = RuleRegistry()
         self._roots: dict[Path, Path] = {}
-        self._analyses: dict[Path, tuple[ProjectModel, Engine] | str] = {}
+        self._analyses: dict[Path, _Project | str] = {}
         self._pack_errors: dict[Path, list[str]] = {}
+        self._saves_at_exit = False
 
     def check(self, path: Path, text: str) -> Iterator[Violation]:
         """The findings for the file at ``path`` with the content flake8 read, ``# noqa`` not applied."""
@@ -119,13 +138,22 @@ class Flake8Session:
         for error in self._pack_errors.get(root, []):
             # The other rules ran, these did not: every file says so too.
             yield self._error(path, f"celery-lint: {error}")
-        model, engine = analysis
-        file = model.add_file(path)
-        if file.data is None or file.text != text:
-            file.set_text(text)
         # A local pack's rules may import the pack's modules while they check.
         with self.registry.importable():
-            yield from engine.lint_file(model, file, parse_errors=False, apply_noqa=False)
+            cache = analysis.cache
+            if cache is not None:
+                found = cache.lookup(path, text)
+                if found is None:
+                    found = cache.lint(self.model_of(root, analysis), path, text)
+                    self._save_at_exit()
+                if found is not None:
+                    yield from found
+                    return
+            model = self.model_of(root, analysis)
+            file = model.add_file(path)
+            if file.data is None or file.text != text:
+                file.set_text(text)
+            yield from analysis.engine.lint_file(model, file, parse_errors=False, apply_noqa=False)
 
     def _error(self, path: Path, text: str) -> Violation:
         """An error line for ``path``: at line 0, where no ``# noqa`` comment can silence it."""
@@ -145,9 +173,9 @@ class Flake8Session:
             root = self._roots[folder] = find_project_root(folder)
         return root
 
-    def analysis_for(self, root: Path) -> tuple[ProjectModel, Engine] | str:
-        """(model, engine) for a project root, built once; the error text when its
-        configuration cannot be used."""
+    def analysis_for(self, root: Path) -> _Project | str:
+        """A project's settings, rules and cache, made once (the model is built when a file
+        needs it); the error text when its configuration cannot be used."""
         known = self._analyses.get(root)
         if known is not None:
             return known
@@ -155,7 +183,8 @@ class Flake8Session:
         # or without CEL selected.
         from .config import ConfigError
         from .engine import Engine, check_project_selectors, project_settings
-        from .project.model import ProjectModel
+        from .engine.cache_store import chosen_cache_dir
+        from .engine.one_file import OneFileCache
 
         with self.registry.importable():
             try:
@@ -169,7 +198,6 @@ class Flake8Session:
             self._pack_errors[root] = self.registry.errors_for(settings.plugins)
             for error in self._pack_errors[root]:
                 sys.stderr.write(f"celery-lint: error: {error}\n")
-            model = _built_model(ProjectModel(root, settings.exclude, deployment=settings.deployment))
         # flake8 does the selecting, so every rule runs. CEL900 is left to flake8's E999, and
         # CEL901 to flake8 itself: only flake8 knows which of its noqa comments were used.
         # Opt-in rules are reported only when named in full, so only those run. Another
@@ -190,8 +218,48 @@ class Flake8Session:
             known_rules=self.registry.rules,
             extension_settings=self.registry.extension_settings,
         )
-        self._analyses[root] = (model, engine)
-        return model, engine
+        cache = None
+        if self.use_cache:
+            with self.registry.importable():
+                cache = OneFileCache(root, settings, self.registry, chosen, chosen_cache_dir(None))
+        project = self._analyses[root] = _Project(settings, engine, cache)
+        return project
+
+    def model_of(self, root: Path, project: _Project) -> ProjectModel:
+        """The project's model, built on first use and kept for the process."""
+        if project.model is None:
+            from .project.model import ProjectModel
+
+            settings = project.settings
+            project.model = _built_model(ProjectModel(root, settings.exclude, deployment=settings.deployment))
+        return project.model
+
+    def _save_at_exit(self) -> None:
+        """Write what the process found to the cache when it exits: once, whatever the
+        number of files it checks (flake8's -j workers exit through multiprocessing, which
+        runs these hooks, but not ``atexit``'s)."""
+        if self._saves_at_exit:
+            return
+        self._saves_at_exit = True
+        from multiprocessing.util import Finalize
+
+        Finalize(None, self._save, exitpriority=10)
+
+    def _save(self) -> None:
+        for project in self._analyses.values():
+            if not isinstance(project, str) and project.cache is not None:
+                project.cache.save()
+
+
+@dataclass
+class _Project:
+    """What the plugin knows of one project root in this process."""
+
+    settings: Settings
+    engine: Engine
+    """The rules the plugin runs (flake8 does the selecting)."""
+    cache: OneFileCache | None
+    model: ProjectModel | None = None
 
 
 def _decider(options: argparse.Namespace) -> Callable[[str], bool]:

@@ -8,9 +8,13 @@ project's ``[tool.celery-lint]``, the nested project appearing and disappearing.
 edit one command runs: the whole folder, a named file (as pre-commit does), a sub-folder,
 the nested project; a few steps use ``-j 2`` (a process: workers are forked).
 
+The flake8 plugin shares the cache (#16): a second test runs the real flake8 on one file
+after each edit (with the plugin's cache and with ``--celery-lint-no-cache``), between CLI
+runs that read and write the same entries.
+
 Seeded (deterministic). ``CELERY_LINT_CACHE_FUZZ=N`` runs N sequences instead of the
-default; ``CELERY_LINT_CACHE_FUZZ_SEED`` changes the seed. A failure prints the
-sequence's steps so far, which replays it.
+default (``CELERY_LINT_CACHE_FUZZ_FLAKE8=N`` for flake8's); ``CELERY_LINT_CACHE_FUZZ_SEED``
+changes the seed. A failure prints the sequence's steps so far, which replays it.
 """
 
 from __future__ import annotations
@@ -21,10 +25,13 @@ from pathlib import Path
 
 import pytest
 from conftest import Run, run_cli
+from test_flake8_plugin import Flake8Run, flake8
 
 from celery_lint.cli import main
 
 SEQUENCES = int(os.environ.get("CELERY_LINT_CACHE_FUZZ", "16"))
+FLAKE8_SEQUENCES = int(os.environ.get("CELERY_LINT_CACHE_FUZZ_FLAKE8", "3"))
+FLAKE8_STEPS = 6
 STEPS = 12
 SEED = int(os.environ.get("CELERY_LINT_CACHE_FUZZ_SEED", "14"))
 JOBS_SEQUENCES = 2
@@ -49,6 +56,7 @@ class Tree:
             "config": "",
             "nested": True,
             "nested_limit": False,
+            "noqa": False,
         }
         self.written: dict[str, str] = {}
 
@@ -82,7 +90,9 @@ class Tree:
                 "from .base import BaseTask\nfrom .constants import LIMIT\n\n\n"
                 "@shared_task(base=BaseTask)\ndef one(x):\n    return x\n\n\n"
                 "@shared_task(time_limit=LIMIT)\ndef two(x):\n    return x\n\n\n"
-                "@shared_task\ndef three(x):\n    return x\n"
+                "@shared_task\ndef three(x):"
+                + ("  # noqa: CEL201\n" if s["noqa"] else "\n")
+                + "    return x\n"
             ),
             "proj/util.py": "def helper():\n    return 1\n",
         }
@@ -127,6 +137,7 @@ class Tree:
                 "config",
                 "nested",
                 "nested_limit",
+                "noqa",
                 "touch",
             ]
         )
@@ -186,6 +197,14 @@ def run_in_process(cwd: Path, args: list[str], capsys: pytest.CaptureFixture[str
     return run
 
 
+def assert_same(cached: Run | Flake8Run, fresh: Run | Flake8Run, where: str, history: list[str]) -> None:
+    assert (cached.returncode, cached.stdout) == (fresh.returncode, fresh.stdout), (
+        f"{where}: the cached run differs\n"
+        + "\n".join(history)
+        + f"\n--- cached\n{cached!r}\n--- fresh\n{fresh!r}"
+    )
+
+
 def test_cached_runs_match_uncached_runs(
     tmp_path: Path, user_cache_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -217,11 +236,7 @@ def test_cached_runs_match_uncached_runs(
                 fresh = run_in_process(root, ["--no-cache", *args], capsys)
             history.append(f"$ celery-lint {' '.join(args)}")
             compared += 1
-            assert (cached.returncode, cached.stdout) == (fresh.returncode, fresh.stdout), (
-                f"sequence {sequence} (seed {SEED}), step {step}: the cached run differs\n"
-                + "\n".join(history)
-                + f"\n--- cached\n{cached!r}\n--- fresh\n{fresh!r}"
-            )
+            assert_same(cached, fresh, f"sequence {sequence} (seed {SEED}), step {step}", history)
     with capsys.disabled():
         print(
             f"cache differential: {SEQUENCES} sequences, {compared} cached runs compared "
@@ -264,3 +279,46 @@ def test_the_byte_pre_check_never_skips_a_file_that_names_a_setting() -> None:
     assert checked > 1000
     assert _names_setting(code_tokens(UTF7_SOURCE), "task_time_limit", None)
     assert not spells_words_as_ascii(UTF7_SOURCE)  # so that file is tokenized
+
+
+FLAKE8_ARGS = (
+    ("--select", "CEL,E9"),
+    ("--select", "CEL,E9"),
+    ("--select", "CEL", "--disable-noqa"),
+    # An opt-in rule the project's selection leaves out: the plugin's own entry.
+    ("--select", "CEL,E9", "--extend-select", "CEL206"),
+)
+
+
+def test_flake8_runs_match_uncached_runs(
+    tmp_path: Path, user_cache_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(user_cache_dir))
+    monkeypatch.delenv("CELERY_LINT_CACHE_DIR", raising=False)
+    rng = random.Random(SEED + 1)
+    compared = 0
+    for sequence in range(FLAKE8_SEQUENCES):
+        root = tmp_path / f"seq{sequence}"
+        root.mkdir()
+        tree = Tree(root)
+        tree.write()
+        history: list[str] = []
+        for step in range(FLAKE8_STEPS):
+            if step:
+                for _ in range(rng.choice([0, 1, 1, 2])):
+                    history.append(tree.edit(rng))
+            if rng.random() < 0.4:  # the CLI reads and writes the same entries in between
+                args = tree.command(rng)
+                history.append(f"$ celery-lint {' '.join(args)}")
+                run_in_process(root, args, capsys)
+            target = rng.choice(["proj/tasks.py", "proj/tasks.py", "proj/settings.py", "proj/celery.py"])
+            args = [*rng.choice(FLAKE8_ARGS), target]
+            history.append(f"$ flake8 {' '.join(args)}")
+            cached = flake8(*args, cwd=root)
+            fresh = flake8("--celery-lint-no-cache", *args, cwd=root)
+            compared += 1
+            assert_same(cached, fresh, f"sequence {sequence} (seed {SEED + 1}), step {step}", history)
+    with capsys.disabled():
+        print(
+            f"cache differential (flake8): {FLAKE8_SEQUENCES} sequences, {compared} runs compared, 0 mismatches"
+        )

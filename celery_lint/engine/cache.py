@@ -1,4 +1,5 @@
-"""The CLI's result cache in ``.celery_lint_cache/``.
+"""The result cache in ``.celery_lint_cache/``, shared by the CLI, the flake8 plugin
+(:mod:`.one_file`) and the pytest gate.
 
 A file's findings depend on the whole project model, so a cached result is reused only
 when, besides the file's own content, nothing the model was built from has changed:
@@ -18,6 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..project.census import project_imports_celery
 from ..project.setting_search import data_file_digests
 from ..settings_catalogue import load_catalogue
 from ..types import Kind, Violation
@@ -39,15 +41,18 @@ from .cache_store import (
 )
 
 if TYPE_CHECKING:
+    from ..config import Settings
     from ..project.files import SourceFile
     from ..project.model import ProjectModel
     from ..rules.base import Rule
+    from .linter import Engine
 
-CACHE_FORMAT = 7
+CACHE_FORMAT = 8
 """3: a finding records its kind. 5: what each file holds for the run's summary (apps,
 tasks) and the project's figures. 6: sealed with the user's secret, named by the root.
 7: a model that read the whole repository records every file and data file it read; a
-named file's findings are kept beside the folder walk's, not over them."""
+named file's findings are kept beside the folder walk's, not over them. 8: a file's findings
+that a ``# noqa`` silenced are kept too (flake8 applies ``# noqa`` itself)."""
 
 
 def content_hash(data: bytes) -> str:
@@ -146,6 +151,28 @@ def run_key(
     return content_hash(json.dumps(payload, sort_keys=True, default=str).encode())
 
 
+def project_key(root: Path, engine: Engine, settings: Settings, use_prefilter: bool) -> str:
+    """The run key of a project's entry: the rules ``engine`` runs and the project's
+    ``[tool.celery-lint]`` options, exclusions and deployment settings."""
+    return run_key(
+        root,
+        engine.codes,
+        {**settings.options, "deployment-settings": settings.deployment},
+        settings.exclude,
+        use_prefilter,
+        engine.known_rules,
+    )
+
+
+def project_facts(model: ProjectModel) -> dict[str, Any]:
+    """What the run's summary says of the whole project, kept with its model's entry."""
+    return {
+        "imports_celery": project_imports_celery(model),
+        "apps": len(model.apps),
+        "tasks": len(model.tasks),
+    }
+
+
 class ResultCache:
     """Findings per file, valid for one run key and one model fingerprint.
 
@@ -153,12 +180,15 @@ class ResultCache:
     the model from changed inputs drops every result of the earlier model, so a later run
     never serves a finding the current model did not produce."""
 
-    def __init__(self, root: Path, key: str, cache_dir: Path | None = None) -> None:
+    def __init__(self, root: Path, key: str, cache_dir: Path | None = None, *, kind: str = "results") -> None:
+        """``kind``: what the file names start with; each kind keeps one entry a project
+        (``results``: the CLI's, which the other front ends share)."""
         self.root = root
         self.key = key
+        self.kind = kind
         # Each project has its own files, named by its resolved root: projects can share a
         # --cache-dir, and a project's files are never another project's.
-        self.prefix = f"results-{content_hash(str(_resolved(root)).encode())[:16]}-"
+        self.prefix = f"{kind}-{content_hash(str(_resolved(root)).encode())[:16]}-"
         self.shared = cache_dir is not None
         self.folder = Path(os.path.realpath(cache_dir)) if cache_dir is not None else root / CACHE_DIR
         self.name = f"{self.prefix}{key}.json"
@@ -314,6 +344,13 @@ class ResultCache:
             return None
         return violations if isinstance(violations, list) else None
 
+    def lookup_before_noqa(self, file: SourceFile, named: bool = False) -> list[dict[str, Any]] | None:
+        """Cached findings with those a ``# noqa`` silenced (as flake8, which applies
+        ``# noqa`` itself, wants them); None where :meth:`lookup` has none."""
+        violations = self.lookup(file, named)
+        silenced = self._entries(named)[file.relpath].get("suppressed") if violations is not None else None
+        return [*violations, *silenced] if violations is not None and isinstance(silenced, list) else None
+
     def census(self, file: SourceFile, named: bool = False) -> dict[str, Any] | None:
         """What the file held for the run's summary when its findings were cached."""
         entry = self._entries(named).get(file.relpath)
@@ -327,8 +364,10 @@ class ResultCache:
         root_relative: list[str],
         named: bool = False,
         census: dict[str, Any] | None = None,
+        suppressed: Sequence[Violation] = (),
     ) -> None:
-        """``census``: what the file holds for the run's summary (apps, tasks)."""
+        """``census``: what the file holds for the run's summary (apps, tasks);
+        ``suppressed``: its findings a ``# noqa`` silenced."""
         digest = self.hash_of(file)
         if digest is None:
             return
@@ -338,6 +377,7 @@ class ResultCache:
             "violations": [
                 {**asdict(v), "path": rel} for v, rel in zip(violations, root_relative, strict=True)
             ],
+            "suppressed": [{**asdict(v), "path": file.relpath} for v in suppressed],
             "census": census if census is not None else {"apps": 0, "tasks": []},
         }
 
@@ -371,7 +411,8 @@ class ResultCache:
                 for name in names_in(fd):
                     # A project's own folder holds only its results; a shared one, others' too.
                     mine = name.startswith(self.prefix) or not self.shared
-                    if mine and name.startswith("results-") and name.endswith(".json") and name != self.name:
+                    stale = name.startswith(f"{self.kind}-") and name.endswith(".json") and name != self.name
+                    if mine and stale:
                         remove(fd, name)
                 write_atomic(fd, self.name, data)
         except UnsafeFolder as exc:

@@ -81,8 +81,10 @@ def _valid_result(entry: Any) -> bool:
         isinstance(entry, dict)
         and isinstance(entry.get("hash"), str)
         and isinstance(entry.get("named"), bool)
-        and isinstance(entry.get("violations"), list)
-        and all(valid_violation(v) for v in entry["violations"])
+        and all(
+            isinstance(entry.get(found), list) and all(valid_violation(v) for v in entry[found])
+            for found in ("violations", "suppressed")
+        )
         and _valid_census(entry.get("census"))
     )
 

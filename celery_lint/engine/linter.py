@@ -136,14 +136,21 @@ class Engine:
         parse_errors: bool = True,
         named: bool = False,
         apply_noqa: bool = True,
+        suppressed: list[Violation] | None = None,
     ) -> list[Violation]:
         """Findings for one file. ``named``: the user named this file, so a syntax error is
         reported even where the prefilter would skip the file. ``apply_noqa=False`` leaves
-        suppression to the caller (flake8 applies ``# noqa`` itself)."""
+        suppression to the caller (flake8 applies ``# noqa`` itself). ``suppressed``: where
+        the findings a ``# noqa`` silenced go (the result cache keeps them for flake8)."""
         return [
             v
             for v, _ in self.lint_file_with_fixes(
-                model, file, parse_errors=parse_errors, named=named, apply_noqa=apply_noqa
+                model,
+                file,
+                parse_errors=parse_errors,
+                named=named,
+                apply_noqa=apply_noqa,
+                suppressed=suppressed,
             )
         ]
 
@@ -155,8 +162,10 @@ class Engine:
         parse_errors: bool = True,
         named: bool = False,
         apply_noqa: bool = True,
+        suppressed: list[Violation] | None = None,
     ) -> list[tuple[Violation, Fix | None]]:
-        """Findings for one file, each with the fix its rule offers (or None)."""
+        """Findings for one file, each with the fix its rule offers (or None);
+        ``suppressed``: see :meth:`lint_file`."""
         data = file.read()
         shown = display_path(file.path)
         if data is None or not _decodes(file, data):
@@ -196,9 +205,11 @@ class Engine:
         noqa = NoqaIndex(file.text or "")
         by_code = self._by_code
         result: dict[Violation, Fix | None] = {}
+        silenced: set[Violation] = set()
         for finding in findings:
             code = finding.code
-            if apply_noqa and noqa.suppresses(finding.line, code):
+            noqa_applies = apply_noqa and noqa.suppresses(finding.line, code)
+            if noqa_applies and suppressed is None:
                 continue
             end_line, end_column = finding.end or (finding.line, finding.column)
             violation = Violation(
@@ -213,6 +224,9 @@ class Engine:
                 end_column=end_column + 1,
                 fix_safety=by_code[code].FIX_SAFETY if finding.fixable else None,
             )
+            if noqa_applies:
+                silenced.add(violation)
+                continue
             if result.get(violation) is None:
                 result[violation] = finding.fix
         if self.report_unused_noqa:
@@ -233,6 +247,8 @@ class Engine:
                     ),
                     None,
                 )
+        if suppressed is not None:
+            suppressed.extend(sorted(silenced))
         return sorted(result.items(), key=lambda item: item[0])
 
     def _unparsable(self, file: SourceFile, shown: str) -> list[Violation]:

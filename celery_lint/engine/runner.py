@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..project.census import file_census, project_imports_celery
+from ..project.census import file_census
 from ..project.discovery import PATH_MAX, PathAliases, SkippedPaths, real_path
 from ..project.files import SourceFile, is_excluded, iter_python_files
 from ..project.model import ProjectModel
@@ -26,7 +26,7 @@ from ..project.roots import ProjectRoots, find_project_root
 from ..registry import RuleRegistry
 from ..rules.base import Rule
 from ..types import LintResult, ProjectFigures, TaskFigures, Violation
-from .cache import ResultCache, run_key, violations_from_cache
+from .cache import ResultCache, project_facts, project_key, violations_from_cache
 from .cache_store import chosen_cache_dir
 from .linter import Engine, display_path
 from .progress import NO_PROGRESS, Progress
@@ -316,16 +316,11 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> _Outcome:
 
     cache = None
     if options.use_cache:
-        key = run_key(
-            root,
-            engine.codes,
-            {**settings.options, "deployment-settings": settings.deployment},
-            settings.exclude,
-            options.use_prefilter,
-            engine.known_rules,
+        cache = ResultCache(
+            root, project_key(root, engine, settings, options.use_prefilter), options.cache_dir
         )
-        cache = ResultCache(root, key, options.cache_dir)
     found: dict[Path, list[Violation]] = {}
+    silenced: dict[Path, list[Violation]] = {}
     census: dict[Path, dict[str, Any]] = {}
     pending = files
     model_unchanged = cache is not None and cache.model_unchanged(model)
@@ -348,13 +343,14 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> _Outcome:
         model.build()
         progress.phase(label, "checking")
         lost = _lint_files(
-            engine, model, pending, options.jobs, found, lambda count: progress.checked(count, label)
+            engine,
+            model,
+            pending,
+            options.jobs,
+            (found, silenced),
+            lambda count: progress.checked(count, label),
         )
-        facts = {
-            "imports_celery": project_imports_celery(model),
-            "apps": len(model.apps),
-            "tasks": len(model.tasks),
-        }
+        facts = project_facts(model)
         targets: dict[int, tuple[str, str] | None] = {}
         for file, _ in pending:
             census[file.path] = file_census(model, file, targets)
@@ -364,7 +360,14 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> _Outcome:
             for file, named in pending:
                 if file.path in found:
                     violations = found[file.path]
-                    cache.store(file, violations, [file.relpath] * len(violations), named, census[file.path])
+                    cache.store(
+                        file,
+                        violations,
+                        [file.relpath] * len(violations),
+                        named,
+                        census[file.path],
+                        silenced.get(file.path, []),
+                    )
     if cache is not None and built:
         cache.save()
     figures = _figures(root, facts or {}, census, [file for file, _ in files])
@@ -513,7 +516,9 @@ def report_pack_errors(registry: RuleRegistry, result: LintResult) -> None:
 _WORKER_STATE: tuple[Engine, ProjectModel] | None = None
 
 
-_Batch = tuple[list[tuple[str, list[Violation]]], list[str]]
+_Batch = tuple[list[tuple[str, list[Violation], list[Violation]]], list[str]]
+_Found = tuple[dict[Path, list[Violation]], dict[Path, list[Violation]]]
+"""Each file's findings, and those a ``# noqa`` silenced (kept in the cache for flake8)."""
 
 
 def _lint_in_worker(batch: list[tuple[str, bool]]) -> _Batch:
@@ -524,7 +529,8 @@ def _lint_in_worker(batch: list[tuple[str, bool]]) -> _Batch:
     out = []
     for path, named in batch:
         file = model.add_file(Path(path))
-        out.append((path, engine.lint_file(model, file, named=named)))
+        silenced: list[Violation] = []
+        out.append((path, engine.lint_file(model, file, named=named, suppressed=silenced), silenced))
     return out, [str(summary.file.path) for summary in model.parsed_summaries()]
 
 
@@ -533,15 +539,17 @@ def _lint_files(
     model: ProjectModel,
     files: list[tuple[SourceFile, bool]],
     jobs: int,
-    found: dict[Path, list[Violation]],
+    into: _Found,
     checked: Callable[[int], None],
 ) -> list[Path]:
-    """Lint ``files`` into ``found``, in ``jobs`` forked processes when that can pay off;
+    """Lint ``files`` into ``into``, in ``jobs`` forked processes when that can pay off;
     returns the files a worker that died could not finish. ``checked(n)``: n more files
     are done (a worker's, when its batch comes back)."""
+    found, silenced = into
     if jobs <= 1 or len(files) < 2 * jobs or not can_fork():
         for file, named in files:
-            found[file.path] = engine.lint_file(model, file, named=named)
+            silenced[file.path] = []
+            found[file.path] = engine.lint_file(model, file, named=named, suppressed=silenced[file.path])
             file.forget_contents()
             checked(1)
         return []
@@ -558,8 +566,9 @@ def _lint_files(
     finally:
         _WORKER_STATE = None
     for _, (chunk, parsed) in forked.done:
-        for path, violations in chunk:
+        for path, violations, suppressed in chunk:
             found[Path(path)] = violations
+            silenced[Path(path)] = suppressed
         for path in parsed:
             model.note_parsed_elsewhere(model.add_file(Path(path)))
     return sorted(Path(path) for batch in forked.lost for path, _ in batch)

@@ -4,7 +4,9 @@ The files pytest walks (the arguments, ``testpaths`` or the root folder, minus
 ``norecursedirs``) are collected, less those celery-lint's own ``exclude`` leaves out.
 The first item to run lints every collected file at once through :func:`lint_paths`
 (one project model for the run, the project's ``[tool.celery-lint]`` selection, noqa and
-per-file ignores), and each item reports its own file. Errors fail an item too, decided
+per-file ignores), and each item reports its own file. The run reads and writes the CLI's
+result cache (``CELERY_LINT_CACHE_DIR`` moves it, ``--celery-lint-no-cache`` turns it off),
+so a gate run after an unchanged ``celery-lint`` run builds no model. Errors fail an item too, decided
 by the kind of what the run returns: a file whose analysis was skipped fails with that
 error, and an error of the run (a refused rule pack) fails every file it checked. A
 project whose configuration cannot be used fails every Python file of it with that error
@@ -163,6 +165,7 @@ def _lint_session(session: pytest.Session) -> dict[Path, _Outcome]:
                 settings=settings,
                 registry=_registry(session.config),
                 base=session.config.rootpath,
+                use_cache=not session.config.getoption("celery_lint_no_cache", False),
             )
         except ConfigError as exc:
             # Nothing of this project was checked: every one of its files fails with why.

@@ -39,6 +39,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="collect one test per Python file that fails with the file's celery-lint findings",
     )
     group.addoption(
+        "--celery-lint-no-cache",
+        action="store_true",
+        dest="celery_lint_no_cache",
+        default=False,
+        help="the --celery-lint gate neither reads nor writes celery-lint's result cache",
+    )
+    group.addoption(
         "--celery-lint-app",
         dest="celery_lint_app",
         default=None,

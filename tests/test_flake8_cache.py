@@ -1,0 +1,280 @@
+"""The flake8 plugin and the pytest gate share the CLI's result cache (issue #16).
+
+An editor runs flake8 on the file it saves, one process per save: the plugin answers from
+the cache entry of the file's project while nothing that entry depends on has changed,
+and on a miss writes the entry ``celery-lint FILE`` would write. Every flake8 run is the
+real flake8 in a subprocess, on a copy of ``fixtures/django_shop``; what it prints must be
+what the plugin prints without the cache (``--celery-lint-no-cache``), byte for byte.
+
+Where a test must know that an answer came from the cache, it marks the findings stored
+in the entry (the entry sealed again with the user's secret, as this user's own runs
+would write it): a run that answers from the entry prints the mark.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import LEFTOVERS, Run, run_cli
+from test_cache_safety import edit_cache, user_secret
+from test_flake8_plugin import Flake8Run, flake8
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+CACHE = ".celery_lint_cache"
+TASKS = "orders/tasks.py"
+ARGS = ("--select", "CEL,E9")
+MARK = " [from the cache]"
+FINDING_CODE = re.compile(r"[\t ]CEL\d{3}[\t ]")
+
+
+@pytest.fixture(autouse=True)
+def user_cache_home(user_cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The subprocesses inherit a temporary user cache home (the secret lives there)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(user_cache_dir))
+    monkeypatch.delenv("CELERY_LINT_CACHE_DIR", raising=False)
+    return user_cache_dir
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(FIXTURES / "django_shop", tmp_path / "django_shop", ignore=LEFTOVERS))
+
+
+def entries(root: Path) -> list[Path]:
+    return sorted((root / CACHE).glob("*.json"))
+
+
+def uncached(root: Path, *args: str) -> Flake8Run:
+    return flake8(*ARGS, "--celery-lint-no-cache", *args, cwd=root)
+
+
+def cached(root: Path, *args: str) -> Flake8Run:
+    return flake8(*ARGS, *args, cwd=root)
+
+
+def same(first: Flake8Run | Run, second: Flake8Run | Run) -> bool:
+    return (first.returncode, first.stdout) == (second.returncode, second.stdout)
+
+
+def mark_findings(entry: Path, home: Path, relpath: str) -> None:
+    """Append MARK to the message of every finding the entry holds for ``relpath``."""
+
+    def change(content: dict[str, Any]) -> None:
+        for results in (content["results"], content["named_results"]):
+            for found in results.get(relpath, {}).get("violations", []) + results.get(relpath, {}).get(
+                "suppressed", []
+            ):
+                found["message"] += MARK
+
+    edit_cache(entry, change, user_secret(home))
+
+
+def cel_lines(run: Flake8Run | Run) -> list[str]:
+    """The finding lines (flake8's, the CLI's, the pytest gate's)."""
+    return [line for line in run.stdout.splitlines() if FINDING_CODE.search(line)]
+
+
+def marked(run: Flake8Run | Run, reference: Flake8Run | Run) -> bool:
+    """``run`` printed ``reference``'s findings, each with the mark of the cache."""
+    lines = cel_lines(run)
+    return (
+        bool(lines)
+        and all(MARK in line for line in lines)
+        and [line.replace(MARK, "") for line in lines] == cel_lines(reference)
+    )
+
+
+# --------------------------------------------------------------------------- same answers
+def test_cold_and_warm_runs_print_what_the_uncached_plugin_prints(shop: Path) -> None:
+    reference = uncached(shop, TASKS)
+    assert {"CEL201", "CEL205", "CEL401"} <= reference.codes(), reference
+    assert not (shop / CACHE).exists(), "--celery-lint-no-cache wrote a cache"
+    cold = cached(shop, TASKS)
+    assert len(entries(shop)) == 1, "the first run keeps no entry"
+    warm = cached(shop, TASKS)
+    assert same(cold, reference), cold
+    assert same(warm, reference), warm
+
+
+def test_noqa_is_flakes8s_to_apply_also_from_the_cache(shop: Path) -> None:
+    """The entry keeps the findings a ``# noqa`` silenced: ``--disable-noqa`` shows them."""
+    reference = uncached(shop, "--disable-noqa", TASKS)
+    assert any(line.split("\t")[1:4] == ["102", "1", "CEL201"] for line in reference.stdout.splitlines())
+    cached(shop, TASKS)
+    assert same(cached(shop, "--disable-noqa", TASKS), reference)
+    assert same(cached(shop, TASKS), uncached(shop, TASKS))
+
+
+def test_a_warm_run_answers_from_the_entry(shop: Path, user_cache_home: Path) -> None:
+    cold = cached(shop, TASKS)
+    [entry] = entries(shop)
+    mark_findings(entry, user_cache_home, TASKS)
+    warm = cached(shop, TASKS)
+    assert marked(warm, cold), warm
+    # Without the cache, the entry is neither read nor written.
+    before = entry.read_bytes()
+    assert same(uncached(shop, TASKS), cold)
+    assert entry.read_bytes() == before
+
+
+def test_whole_project_and_parallel_runs(shop: Path) -> None:
+    reference = uncached(shop, "-j", "1", ".")
+    for _ in range(2):  # cold, then warm
+        assert same(cached(shop, "-j", "2", "."), reference)
+    assert same(cached(shop, "-j", "1", "."), reference)
+
+
+# --------------------------------------------------------------------------- never stale
+def test_an_edited_task_module_is_checked_again(shop: Path) -> None:
+    cached(shop, TASKS)
+    before = cached(shop, TASKS)
+    tasks = shop / TASKS
+    tasks.write_text(
+        tasks.read_text("utf-8").replace(
+            "@shared_task(ignore_result=True)\ndef purge_abandoned_carts",
+            "@shared_task(ignore_result=True, acks_late=True)\ndef purge_abandoned_carts",
+        ),
+        "utf-8",
+    )
+    after = cached(shop, TASKS)
+    assert same(after, uncached(shop, TASKS))
+    assert not same(after, before)
+    assert same(cached(shop, TASKS), after)
+
+
+def test_an_edited_settings_module_is_read_again(shop: Path) -> None:
+    """The task module is unchanged; the settings its findings depend on are not."""
+    before = cached(shop, TASKS)
+    assert "CEL205" in before.codes()
+    settings = shop / "shop" / "settings" / "base.py"
+    settings.write_text(settings.read_text("utf-8") + "\nCELERY_TASK_ACKS_LATE = True\n", "utf-8")
+    after = cached(shop, TASKS)
+    assert "CEL205" not in after.codes(), after
+    assert same(after, uncached(shop, TASKS))
+
+
+def test_an_added_module_is_seen(shop: Path) -> None:
+    """A module that no run has seen configures the app: the task module is unchanged."""
+    assert "CEL205" in cached(shop, TASKS).codes()
+    (shop / "shop" / "late.py").write_text(
+        "from shop.celery import app\n\napp.conf.task_acks_late = True\n", "utf-8"
+    )
+    after = cached(shop, TASKS)
+    assert "CEL205" not in after.codes(), after
+    assert same(after, uncached(shop, TASKS))
+
+
+# --------------------------------------------------------------------------- shared with the CLI
+def test_the_cli_then_flake8_share_the_entry(shop: Path, user_cache_home: Path) -> None:
+    run_cli(".", cwd=shop)
+    [entry] = entries(shop)
+    mark_findings(entry, user_cache_home, TASKS)
+    warm = cached(shop, TASKS)
+    assert marked(warm, uncached(shop, TASKS)), warm
+    assert entries(shop) == [entry]
+
+
+def test_flake8_then_the_cli_share_the_entry(shop: Path, user_cache_home: Path) -> None:
+    cached(shop, TASKS)
+    assert same(run_cli(TASKS, cwd=shop), run_cli("--no-cache", TASKS, cwd=shop))
+    [entry] = entries(shop)
+    mark_findings(entry, user_cache_home, TASKS)
+    assert marked(run_cli(TASKS, cwd=shop), run_cli("--no-cache", TASKS, cwd=shop))
+
+
+def test_rules_outside_the_projects_selection_keep_an_entry_of_their_own(shop: Path) -> None:
+    """The project ignores CEL205 and flake8 names an opt-in rule: the CLI's entry has
+    neither, so the plugin keeps its own beside it, and both keep answering."""
+    config = shop / "pyproject.toml"
+    config.write_text(config.read_text("utf-8") + 'ignore = ["CEL205"]\n', "utf-8")
+    for args in ((TASKS,), ("--extend-select", "CEL206", TASKS)):
+        reference = uncached(shop, *args)
+        assert "CEL205" in reference.codes()
+        run_cli(".", cwd=shop)
+        assert same(cached(shop, *args), reference)
+        assert same(run_cli(".", cwd=shop), run_cli("--no-cache", ".", cwd=shop))
+        assert same(cached(shop, *args), reference)
+        assert [p.name.split("-")[0] for p in entries(shop)] == ["flake8", "results"]
+
+
+def test_the_cache_folder_of_the_environment_is_used(
+    shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "kept-elsewhere"
+    monkeypatch.setenv("CELERY_LINT_CACHE_DIR", str(elsewhere))
+    reference = uncached(shop, TASKS)
+    assert same(cached(shop, TASKS), reference)
+    assert same(cached(shop, TASKS), reference)
+    assert not (shop / CACHE).exists()
+    assert len(list(elsewhere.glob("results-*.json"))) == 1
+
+
+# --------------------------------------------------------------------------- broken caches
+def _garbage(entry: Path, home: Path) -> None:
+    entry.write_bytes(b"\x00not a cache\xff")
+
+
+def _cut_short(entry: Path, home: Path) -> None:
+    entry.write_bytes(entry.read_bytes()[:200])
+
+
+def _unsealed(entry: Path, home: Path) -> None:
+    edit_cache(entry, lambda content: None, None)
+
+
+def _wrong_types(entry: Path, home: Path) -> None:
+    def change(content: dict[str, Any]) -> None:
+        for found in content["named_results"].values():
+            found["suppressed"] = "none"
+
+    edit_cache(entry, change, user_secret(home))
+
+
+def _emptied_folder(entry: Path, home: Path) -> None:
+    entry.unlink()
+
+
+@pytest.mark.parametrize("corrupt", [_garbage, _cut_short, _unsealed, _wrong_types, _emptied_folder])
+def test_a_broken_entry_is_rebuilt_in_silence(
+    shop: Path, user_cache_home: Path, corrupt: Callable[[Path, Path], None]
+) -> None:
+    reference = uncached(shop, TASKS)
+    cached(shop, TASKS)
+    [entry] = entries(shop)
+    corrupt(entry, user_cache_home)
+    again = cached(shop, TASKS)
+    assert same(again, reference)
+    assert again.stderr == "", again
+    [rebuilt] = entries(shop)
+    mark_findings(rebuilt, user_cache_home, TASKS)
+    assert marked(cached(shop, TASKS), reference)
+
+
+# --------------------------------------------------------------------------- the pytest gate
+pytest_plugins = ["pytester"]
+QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+BARE_TASK = "from celery import shared_task\n\n\n@shared_task\ndef bare():\n    pass\n"
+
+
+def test_the_pytest_gate_shares_the_entry(pytester: pytest.Pytester, user_cache_home: Path) -> None:
+    pytester.makepyprojecttoml("")
+    pytester.makepyfile(tasks=BARE_TASK)
+    reference = pytester.runpytest(*QUIET, "--celery-lint", "--celery-lint-no-cache")
+    reference.assert_outcomes(failed=1)
+    assert not (pytester.path / CACHE).exists(), "--celery-lint-no-cache wrote a cache"
+    pytester.runpytest(*QUIET, "--celery-lint").assert_outcomes(failed=1)
+    [entry] = entries(pytester.path)
+    mark_findings(entry, user_cache_home, "tasks.py")
+    warm = pytester.runpytest(*QUIET, "--celery-lint")
+    warm.assert_outcomes(failed=1)
+    found = [line for line in warm.outlines if FINDING_CODE.search(line) and not line.startswith("FAILED")]
+    assert len(found) == 2 and all(MARK in line for line in found), warm.outlines
+    # The CLI's run on the same file reads the same entry.
+    assert all(MARK in line for line in run_cli("tasks.py", cwd=pytester.path).finding_lines)
+    again = pytester.runpytest(*QUIET, "--celery-lint", "--celery-lint-no-cache")
+    assert MARK not in again.stdout.str()
