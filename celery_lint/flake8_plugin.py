@@ -145,7 +145,6 @@ class Flake8Session:
                 found = cache.lookup(path, text)
                 if found is None:
                     found = cache.lint(self.model_of(root, analysis), path, text)
-                    self._save_at_exit()
                 if found is not None:
                     yield from found
                     return
@@ -222,6 +221,7 @@ class Flake8Session:
         if self.use_cache:
             with self.registry.importable():
                 cache = OneFileCache(root, settings, self.registry, chosen, chosen_cache_dir(None))
+            self._save_at_exit()
         project = self._analyses[root] = _Project(settings, engine, cache)
         return project
 
@@ -235,7 +235,7 @@ class Flake8Session:
         return project.model
 
     def _save_at_exit(self) -> None:
-        """Write what the process found to the cache when it exits: once, whatever the
+        """Write what the process learned to the cache when it exits: once, whatever the
         number of files it checks (flake8's -j workers exit through multiprocessing, which
         runs these hooks, but not ``atexit``'s)."""
         if self._saves_at_exit:

@@ -169,6 +169,19 @@ def test_an_added_module_is_seen(shop: Path) -> None:
     assert same(after, uncached(shop, TASKS))
 
 
+def test_a_file_flake8_reads_otherwise_than_it_is_stored_is_never_cached(shop: Path) -> None:
+    """flake8 reads with universal newlines: a file with CRLF line ends is not the text on
+    disk, which the entry's findings were computed from. Such a file is checked as without
+    the cache, and nothing the process found is written."""
+    crlf = shop / "orders" / "crlf_tasks.py"
+    crlf.write_bytes(b"from celery import shared_task\r\n\r\n\r\n@shared_task\r\ndef bare():\r\n    pass\r\n")
+    reference = uncached(shop, "orders/crlf_tasks.py")
+    assert {"CEL201", "CEL205"} <= reference.codes()
+    for _ in range(2):
+        assert same(cached(shop, "orders/crlf_tasks.py"), reference)
+        assert entries(shop) == []
+
+
 # --------------------------------------------------------------------------- shared with the CLI
 def test_the_cli_then_flake8_share_the_entry(shop: Path, user_cache_home: Path) -> None:
     run_cli(".", cwd=shop)

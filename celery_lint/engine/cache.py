@@ -270,17 +270,26 @@ class ResultCache:
         known = self._unchanged_since_seen(file)
         if known is not None:
             return known
+        data = self._read_seen(file)
+        return content_hash(data) if data is not None else None
+
+    def learned_stats(self) -> bool:
+        """Whether files were read whose stat the entry does not hold yet (saving it spares
+        the next run reading them)."""
+        recent = self._trusted_before
+        return any(stat[1] < recent and self.stats.get(rel) != stat for rel, stat in self._seen.items())
+
+    def _read_seen(self, file: SourceFile) -> bytes | None:
+        """The file's content; its stat is recorded with it (taken first: a change while
+        it is read makes the next run read it again)."""
         try:
             st = os.stat(file.path)
         except OSError:
             st = None
         data = file.read()
-        if data is None:
-            return None
-        digest = content_hash(data)
-        if st is not None:
-            self._seen[file.relpath] = [*_stat_key(st), digest]
-        return digest
+        if data is not None and st is not None:
+            self._seen[file.relpath] = [*_stat_key(st), content_hash(data)]
+        return data
 
     def model_unchanged(self, model: ProjectModel) -> bool:
         """True when the (unbuilt) model would be built from exactly the cached inputs."""
@@ -300,9 +309,10 @@ class ResultCache:
                     return False
                 continue
             if file.is_test or self._unchanged_since_seen(file) is not None:
-                # Unchanged since the last run, which did not build the model from it.
+                # Unchanged since a run found it holds none of the patterns (the model's
+                # build parses every file that does): it is not read again.
                 continue
-            data = file.read()
+            data = self._read_seen(file)
             if data is not None and any(pattern in data for pattern in patterns):
                 return False
         return True
@@ -386,6 +396,7 @@ class ResultCache:
             return
         recent = self._trusted_before
         stats = {**self.stats, **self._seen}
+        listed = set(self.all_files)
         payload = {
             "key": self.key,
             "model_files": self.model_files,
@@ -398,7 +409,12 @@ class ResultCache:
             "stats": {
                 rel: stat
                 for rel, stat in stats.items()
-                if (rel in self.results or rel in self.named_results or rel in self.model_files)
+                if (
+                    rel in self.results
+                    or rel in self.named_results
+                    or rel in self.model_files
+                    or rel in listed
+                )
                 and stat[1] < recent
             },
         }

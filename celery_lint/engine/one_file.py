@@ -67,6 +67,7 @@ class OneFileCache:
         self._model: ProjectModel | None = None
         self._pending: list[tuple[Any, list[Violation], list[Violation], dict[str, Any]]] = []
         self._targets: dict[int, tuple[str, str] | None] = {}
+        self._model_altered = False
 
     def lookup(self, path: Path, text: str) -> list[Violation] | None:
         """The findings of the file at ``path`` (``# noqa`` not applied) from the cache;
@@ -95,12 +96,14 @@ class OneFileCache:
 
     def lint(self, model: ProjectModel, path: Path, text: str) -> list[Violation] | None:
         """On a miss, with the project's model built: the file's findings as :meth:`lookup`
-        gives them, kept for :meth:`save`. None when ``text`` is not the file's content
-        (the cache neither answers nor keeps anything for it)."""
+        gives them, kept for :meth:`save`. None when ``text`` is not the file's content:
+        the caller then puts that text into the model, which no longer matches the files
+        on disk, so nothing of this process is saved."""
         if not self.cache.usable:
             return None
         file = model.add_file(path)
         if file.text != text:
+            self._model_altered = True
             return None
         silenced: list[Violation] = []
         found = self.engine.lint_file(model, file, named=True, suppressed=silenced)
@@ -113,9 +116,14 @@ class OneFileCache:
         return sorted(v for v in violations if v.code in self.codes)
 
     def save(self) -> None:
-        """Write what :meth:`lint` found, with what the model was built from."""
+        """Write what :meth:`lint` found, with what the model was built from; after hits
+        alone, the stats of files the check read, so the next run need not read them."""
         model, pending = self._model, self._pending
+        if self._model_altered:
+            return
         if model is None or not pending:
+            if self._unchanged and self.cache.learned_stats():
+                self.cache.save()
             return
         self._pending = []
         cache = self.cache
