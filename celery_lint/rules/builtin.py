@@ -9,17 +9,7 @@ from pathlib import Path
 from ..hookspecs import hookimpl
 from .base import Rule
 
-FAMILIES = (
-    "serialization",
-    "limits",
-    "retries",
-    "task_body",
-    "results",
-    "configuration",
-    "canvas",
-    "calls",
-    "meta",
-)
+FAMILIES = ("serialization", "limits", "retries", "task_body", "results", "configuration", "canvas", "calls", "meta")
 
 
 def builtin_rule_modules() -> list[str]:
