@@ -63,6 +63,7 @@ class CeleryLintChecker:
     name = "celery-lint"
     version = __version__
     _session: ClassVar[Flake8Session | None] = None
+    _registry: ClassVar[RuleRegistry | None] = None
 
     def __init__(self, tree: Any, filename: str, lines: list[str]) -> None:
         self.filename = filename
@@ -70,7 +71,9 @@ class CeleryLintChecker:
 
     @classmethod
     def add_options(cls, option_manager: Any) -> None:
-        rules = RuleRegistry().rules
+        # Kept for the run's session: each catalogue of the rules costs its checks again.
+        registry = cls._registry = RuleRegistry()
+        rules = registry.rules
         option_manager.extend_default_ignore([r.CODE for r in rules if not r.DEFAULT])
         # Installed rule packs' default rules run like the built-in ones, without a --select.
         prefixes = sorted({r.CODE[:-3] for r in rules if r.DEFAULT and not r.CODE.startswith("CEL")})
@@ -88,7 +91,8 @@ class CeleryLintChecker:
         # flake8 lets an explicit --select beat its default ignore list, so ``--select CEL``
         # alone would turn every opt-in rule on; an opt-in rule runs only when named in full.
         named = [*(getattr(options, "select", None) or []), *(getattr(options, "extend_select", None) or [])]
-        session = cls._session = Flake8Session({code.strip().upper() for code in named})
+        session = cls._session = Flake8Session({code.strip().upper() for code in named}, cls._registry)
+        cls._registry = None
         session.use_cache = not getattr(options, "celery_lint_no_cache", False)
         shown = _decider(options)
         # The run stops on an error only where the user asked for some of celery-lint's
@@ -113,7 +117,8 @@ class Flake8Session:
     """The plugin's state for one flake8 run in one process: the rule packs, each
     project's root, model and engine, and the projects whose configuration error was shown."""
 
-    def __init__(self, named: set[str] | None) -> None:
+    def __init__(self, named: set[str] | None, registry: RuleRegistry | None = None) -> None:
+        """``registry``: a fresh one with the installed rule packs (made when None)."""
         self.named = named
         """Codes named by --select/--extend-select (None: every rule runs)."""
         self.errors_shown = True
@@ -121,7 +126,7 @@ class Flake8Session:
         when not, an error stops the run."""
         self.use_cache = False
         """Whether the result cache is read and written (flake8 turns it on by default)."""
-        self.registry = RuleRegistry()
+        self.registry = registry if registry is not None else RuleRegistry()
         self._roots: dict[Path, Path] = {}
         self._analyses: dict[Path, _Project | str] = {}
         self._pack_errors: dict[Path, list[str]] = {}
