@@ -155,6 +155,7 @@ class Flake8Session:
         # or without CEL selected.
         from .config import ConfigError
         from .engine import Engine, check_project_selectors, project_settings
+        from .engine.summary_store import summary_store_for
         from .project.model import ProjectModel
 
         with self.registry.importable():
@@ -169,7 +170,11 @@ class Flake8Session:
             self._pack_errors[root] = self.registry.errors_for(settings.plugins)
             for error in self._pack_errors[root]:
                 sys.stderr.write(f"celery-lint: error: {error}\n")
-            model = _built_model(ProjectModel(root, settings.exclude, deployment=settings.deployment))
+            model = _built_model(
+                ProjectModel(
+                    root, settings.exclude, deployment=settings.deployment, summaries=summary_store_for(root)
+                )
+            )
         # flake8 does the selecting, so every rule runs. CEL900 is left to flake8's E999, and
         # CEL901 to flake8 itself: only flake8 knows which of its noqa comments were used.
         # Opt-in rules are reported only when named in full, so only those run. Another

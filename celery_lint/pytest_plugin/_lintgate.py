@@ -163,6 +163,7 @@ def _lint_session(session: pytest.Session) -> dict[Path, _Outcome]:
                 settings=settings,
                 registry=_registry(session.config),
                 base=session.config.rootpath,
+                summaries=True,
             )
         except ConfigError as exc:
             # Nothing of this project was checked: every one of its files fails with why.
