@@ -110,6 +110,40 @@ def test_an_edited_module_is_parsed_again_and_the_others_are_loaded(
     assert again.stdout == fresh.stdout
 
 
+def test_a_one_file_run_after_an_edit_parses_that_file_alone(
+    shop: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What pre-commit does after a warm run: the edited file is parsed, every other module
+    the model reads is loaded."""
+    lint(shop)
+    store_counts(caplog)
+    tasks = shop / "payments" / "tasks.py"
+    tasks.write_text(tasks.read_text("utf-8") + "# edited\n", "utf-8")
+    run = run_cli("--format", "json", "payments/tasks.py", cwd=shop)
+    loaded, parsed, saved = store_counts(caplog)
+    assert (parsed, saved) == (1, 1) and loaded > 5
+    fresh = run_cli("--no-cache", "--format", "json", "payments/tasks.py", cwd=shop)
+    assert (run.returncode, run.stdout) == (fresh.returncode, fresh.stdout)
+
+
+def test_content_given_in_memory_is_neither_looked_up_nor_kept(shop: Path) -> None:
+    """A fix's new text, an editor's buffer: the store holds summaries of files on disk."""
+    from celery_lint.project.model import ProjectModel
+
+    lint(shop)
+    store = SummaryStore(shop / ".celery_lint_cache", in_project=True)
+    model = ProjectModel(shop, summaries=store)
+    file = model.add_file(shop / "payments" / "tasks.py")
+    file.set_text((file.text or "") + "X = 1\n")
+    before = {entry.name for entry in entries(shop)}
+    summary = model.summary_for(file)
+    assert summary is not None and "X" in summary.bindings
+    assert (store.loaded, store.parsed, store.saved) == (0, 0, 0)
+    assert {entry.name for entry in entries(shop)} == before
+    same = model.summary_for(model.add_file(shop / "payments" / "gateway.py"))
+    assert same is not None and store.loaded == 1
+
+
 def test_no_cache_never_reads_or_writes_the_store(shop: Path, caplog: pytest.LogCaptureFixture) -> None:
     lint(shop)
     marker = shop.parent / "unpickled"

@@ -194,6 +194,8 @@ class SummaryStore:
         problem = check_folder(self.parent)
         if problem is not None:
             raise _Refused(problem)
+        if os.open not in os.supports_dir_fd:
+            raise _Refused("this system cannot open files relative to a folder")
         if create and not os.path.lexists(self.parent):
             with contextlib.suppress(FileExistsError):
                 self.parent.mkdir(parents=True)
@@ -337,6 +339,8 @@ def _write_new(fd: int, name: str, data: bytes) -> None:
 def _evict(fd: int, limit: int) -> None:
     """Remove the entries used longest ago while the folder holds over ``limit`` bytes (down
     to three quarters of it), and temporary files a run left behind."""
+    if os.scandir not in os.supports_fd:
+        return
     entries: list[tuple[int, int, str]] = []
     total = 0
     now = time.time_ns()
