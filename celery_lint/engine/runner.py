@@ -31,7 +31,7 @@ from .cache_store import chosen_cache_dir
 from .linter import Engine, display_path
 from .progress import NO_PROGRESS, Progress
 from .selection import engine_for, ignored_codes, project_settings
-from .summary_store import SummaryStore, summary_store_for
+from .summary_store import summary_store_for
 from .workers import LOST, Forked, can_fork, run_forked
 
 
@@ -362,8 +362,6 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> _Outcome:
     lost: list[Path] = []
     if built:
         progress.phase(label, "building")
-        if store is not None and options.jobs > 1:
-            _summarise_in_workers(model, store, options.jobs)
         model.build()
         progress.phase(label, "checking")
         lost = _lint_files(
@@ -528,37 +526,6 @@ def report_pack_errors(registry: RuleRegistry, result: LintResult) -> None:
     for error in registry.errors:
         if error not in result.errors:
             result.errors.append(error)
-
-
-def _summarise_in_workers(model: ProjectModel, store: SummaryStore, jobs: int) -> None:
-    """Parse the modules the model's build reads first (its files that pass the prefilter)
-    and have no summary yet in ``jobs`` forked processes, which keep the summaries in the
-    store: the build here then loads them, so one project's parse is spread over cores."""
-    candidates = [file for file in model.files.values() if not file.is_test and model.needs_analysis(file)]
-    missing = store.missing(candidates)
-    if len(missing) < 2 * jobs or not can_fork():
-        return  # (a few modules: parsed here sooner than processes start)
-    global _SUMMARISING
-    _SUMMARISING = model
-    try:
-        # Round-robin, largest first, so each process gets a share of the large modules.
-        ordered = sorted(missing, key=lambda file: -len(file.data or b""))
-        batches = [[str(file.path) for file in ordered[index::jobs]] for index in range(jobs)]
-        run_forked(_summarise_batch, batches, jobs)
-    finally:
-        _SUMMARISING = None
-
-
-_SUMMARISING: ProjectModel | None = None
-
-
-def _summarise_batch(paths: list[str]) -> int:
-    """In a forked worker: the summary of each module, parsed and kept in the store."""
-    assert _SUMMARISING is not None
-    model = _SUMMARISING
-    for path in paths:
-        model.summary_for(model.add_file(Path(path)))
-    return len(paths)
 
 
 # State the forked workers inherit; set just before the pool starts.

@@ -37,7 +37,7 @@ import stat
 import sys
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -152,24 +152,6 @@ class SummaryStore:
             pass  # a read-only project only loses the speed-up
         return False
 
-    def missing(self, files: Iterable[SourceFile]) -> list[SourceFile]:
-        """The files (read from disk) whose summary the store does not hold: none when the
-        store cannot be used. Makes the folder and its key, for processes forked next."""
-        try:
-            with self._opened(create=True) as fd:
-                return [
-                    file
-                    for file in files
-                    if not file.in_memory
-                    and file.data is not None
-                    and not _exists(fd, _entry_name(file, file.data))
-                ]
-        except _Refused as exc:
-            self._refuse(str(exc))
-        except OSError:
-            pass
-        return []
-
     def report(self) -> None:
         """One debug line: what this store did in the run."""
         if self.loaded or self.parsed or self.saved:
@@ -230,14 +212,6 @@ class SummaryStore:
                 os.unlink(name, dir_fd=fd)
             return None
         return blob
-
-
-def _exists(fd: int, name: str) -> bool:
-    try:
-        os.stat(name, dir_fd=fd, follow_symlinks=False)
-    except OSError:
-        return False
-    return True
 
 
 def _owned(info: os.stat_result) -> bool:
