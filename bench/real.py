@@ -411,8 +411,14 @@ def bench_project(
     two_jobs = measure(
         "celery-lint --no-cache -j2", [lint, "--no-cache", "-j2", *json_run[2:]], work, env, repeats
     )
-    run_once(json_run, work, env)  # prime the cache
+    primed = run_once(json_run, work, env)[4]  # prime the cache (and save every module's summary)
     warm = measure("celery-lint -j1 (warm cache)", json_run, work, env, repeats)
+    # The model built again from the saved module summaries alone (no result to reuse).
+    from_summaries: dict[str, str] = {}
+    for jobs in ("-j1", "-j2"):
+        for results in lint_cache.glob("results-*.json"):
+            results.unlink()
+        from_summaries[jobs] = run_once([lint, jobs, *json_run[2:]], work, env)[4]
     edited = work / project.edited_task_file
     original = edited.read_bytes()
 
@@ -460,6 +466,24 @@ def bench_project(
     checks = [
         ("cold -j1 vs warm -j1", project.label, findings_verdict(reference, findings_of(warm.stdout))),
         ("cold -j1 vs cold -j2", project.label, findings_verdict(reference, findings_of(two_jobs.stdout))),
+        (
+            "cold -j1 vs -j1 saving module summaries",
+            project.label,
+            findings_verdict(reference, findings_of(primed)),
+        ),
+        *(
+            (
+                f"cold -j1 vs {jobs} from module summaries",
+                project.label,
+                findings_verdict(reference, findings_of(out)),
+            )
+            for jobs, out in from_summaries.items()
+        ),
+        (
+            "cold -j1 vs -j1 after the edit (summaries)",
+            project.label,
+            findings_verdict(reference, findings_of(after_edit.stdout)),
+        ),
     ]
     measurements = [ast_runs, cold, select_all, two_jobs, warm, after_edit, flake8_plain, flake8_cel]
     detail = "\n".join(

@@ -233,10 +233,16 @@ class Flake8Session:
     def model_of(self, root: Path, project: _Project) -> ProjectModel:
         """The project's model, built on first use and kept for the process."""
         if project.model is None:
+            from .engine.summary_store import summary_store_for
             from .project.model import ProjectModel
 
             settings = project.settings
-            project.model = _built_model(ProjectModel(root, settings.exclude, deployment=settings.deployment))
+            # Summaries of unchanged modules are loaded, not parsed (an editor runs flake8 on
+            # each save); --celery-lint-no-cache turns them off with the result cache.
+            store = summary_store_for(root) if self.use_cache else None
+            project.model = _built_model(
+                ProjectModel(root, settings.exclude, deployment=settings.deployment, summaries=store)
+            )
         return project.model
 
     def _save_at_exit(self) -> None:

@@ -19,12 +19,15 @@ changes the seed. A failure prints the sequence's steps so far, which replays it
 
 from __future__ import annotations
 
+import logging
 import os
 import random
+import re
+import shutil
 from pathlib import Path
 
 import pytest
-from conftest import Run, run_cli
+from conftest import Run, copy_clean, run_cli
 from test_flake8_plugin import Flake8Run, flake8
 
 from celery_lint.cli import main
@@ -242,6 +245,83 @@ def test_cached_runs_match_uncached_runs(
             f"cache differential: {SEQUENCES} sequences, {compared} cached runs compared "
             f"({with_jobs} with -j 2), 0 mismatches"
         )
+
+
+# --------------------------------------------------------------------------- module summaries
+STORE_LOG = "celery_lint.engine.summary_store"
+STORE_LINE = re.compile(r"(\d+) modules loaded, (\d+) parsed, (\d+) saved")
+
+
+def store_counts(caplog: pytest.LogCaptureFixture) -> tuple[int, int, int]:
+    """Modules loaded from the summary store, parsed and saved, over the runs logged since
+    the last call (every project of them)."""
+    totals = [0, 0, 0]
+    for record in caplog.records:
+        match = STORE_LINE.search(record.getMessage()) if record.name == STORE_LOG else None
+        if match:
+            totals = [t + int(n) for t, n in zip(totals, match.groups(), strict=True)]
+    caplog.clear()
+    return totals[0], totals[1], totals[2]
+
+
+def forget_results(tree: Path) -> None:
+    """Remove every result cache file under ``tree``, keeping the summary stores: the next
+    run builds each model again, from the summaries."""
+    for results in tree.rglob(".celery_lint_cache/results-*.json"):
+        results.unlink()
+
+
+def test_runs_from_module_summaries_match_uncached_runs(
+    tmp_path: Path, user_cache_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every fixture project, as ``--format json``: a run that parses and saves every
+    module's summary (cold), then a run that builds the model from the saved summaries
+    (warm: the result cache removed), each byte-identical to a ``--no-cache`` run; the warm
+    run parses no module (but those with a syntax error). Then the whole fixtures tree (several projects) and django_shop
+    with ``-j 2`` (workers forked per project and per file), cold and warm."""
+    from test_fixtures import PROJECTS
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(user_cache_dir))
+    monkeypatch.delenv("CELERY_LINT_CACHE_DIR", raising=False)
+    caplog.set_level(logging.DEBUG, logger=STORE_LOG)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "pyproject.toml").write_text("", "utf-8")
+    fixtures = copy_clean(Path(__file__).resolve().parent.parent / "fixtures", repo / "fixtures")
+    loaded_total = 0
+    for name in PROJECTS:
+        folder = fixtures / name
+        args = ["--format", "json", "."]
+        fresh = run_cli("--no-cache", *args, cwd=folder)
+        assert store_counts(caplog) == (0, 0, 0), f"{name}: --no-cache used the summary store"
+        cold = run_cli(*args, cwd=folder)
+        loaded, parsed, saved = store_counts(caplog)
+        assert loaded == 0 and saved <= parsed, name
+        forget_results(repo)  # (S11 has no marker: its root is the copy's)
+        warm = run_cli(*args, cwd=folder)
+        # Only a module that could not be parsed (no summary) is parsed again.
+        assert store_counts(caplog) == (saved, parsed - saved, 0), f"{name}: a module was parsed again"
+        loaded_total += saved
+        for run in (cold, warm):
+            assert (run.returncode, run.stdout, run.stderr) == (
+                fresh.returncode,
+                fresh.stdout,
+                fresh.stderr,
+            ), f"{name}\n--- with summaries\n{run!r}\n--- fresh\n{fresh!r}"
+    assert loaded_total > 50
+    for folder, target in ((repo, "fixtures"), (fixtures / "django_shop", ".")):
+        for cache in folder.rglob(".celery_lint_cache"):
+            shutil.rmtree(cache)
+        args = ["-j", "2", "--format", "json", target]
+        fresh = run_cli("--no-cache", *args, cwd=folder)
+        cold = run_cli(*args, cwd=folder)
+        assert list(folder.rglob(".celery_lint_cache/summaries/*.summary")), "-j 2 saved no summary"
+        forget_results(folder)
+        warm = run_cli(*args, cwd=folder)
+        for run in (cold, warm):
+            assert (run.returncode, run.stdout) == (fresh.returncode, fresh.stdout), (
+                f"{target} -j 2\n--- with summaries\n{run!r}\n--- fresh\n{fresh!r}"
+            )
 
 
 # --------------------------------------------------------------------------- the setting search

@@ -31,6 +31,7 @@ from .cache_store import chosen_cache_dir
 from .linter import Engine, display_path
 from .progress import NO_PROGRESS, Progress
 from .selection import engine_for, ignored_codes, project_settings
+from .summary_store import summary_store_for
 from .workers import LOST, Forked, can_fork, run_forked
 
 
@@ -107,6 +108,7 @@ def lint_paths(
     base: Path | None = None,
     cache_dir: str | Path | None = None,
     progress: Progress | None = None,
+    summaries: bool | None = None,
 ) -> LintResult:
     """Lint files and folders; the project model covers each path's whole project.
 
@@ -116,6 +118,9 @@ def lint_paths(
     folder a path without a project marker belongs to when it is under it (None: the
     current directory; the pytest gate passes its rootdir), see :mod:`..project.roots`.
     ``progress``: told what the run is doing, for a front end to show (see :mod:`.progress`).
+    ``summaries``: keep each parsed module's summary beside the result cache and load it
+    instead of parsing the same bytes again (see :mod:`.summary_store`); None: with
+    ``use_cache``.
     """
     registry = registry if registry is not None else RuleRegistry()
     # Local rule packs are importable for the run only: sys.path is restored on return.
@@ -135,6 +140,7 @@ def lint_paths(
             base,
             cache_dir,
             progress or NO_PROGRESS,
+            use_cache if summaries is None else summaries,
         )
 
 
@@ -153,6 +159,7 @@ def _lint_paths(
     base: Path | None,
     cache_dir: str | Path | None,
     progress: Progress,
+    summaries: bool,
 ) -> LintResult:
     result = LintResult()
     skipped = SkippedPaths()
@@ -171,7 +178,12 @@ def _lint_paths(
         for root, targets in projects.items()
     ]
     options = _RunOptions(
-        use_prefilter, use_cache, jobs, chosen_cache_dir(cache_dir) if use_cache else None, progress
+        use_prefilter,
+        use_cache,
+        jobs,
+        chosen_cache_dir(cache_dir) if use_cache or summaries else None,
+        progress,
+        summaries,
     )
     progress.planned(sum(_files_to_check(plan) for plan in plans))
     if jobs > 1 and len(plans) > 1 and can_fork():
@@ -220,7 +232,7 @@ def _lint_projects_forked(
     project whose worker died are error lines."""
     global _PLANS
     # (A worker reports nothing: the parent counts a project's files when it comes back.)
-    _PLANS = (plans, _RunOptions(options.use_prefilter, options.use_cache, 1, options.cache_dir))
+    _PLANS = (plans, replace(options, jobs=1, progress=NO_PROGRESS))
     progress = options.progress
 
     def came_back(index: int, outcome: _Outcome) -> None:
@@ -270,6 +282,8 @@ class _RunOptions:
     jobs: int
     cache_dir: Path | None = None
     progress: Progress = NO_PROGRESS
+    summaries: bool = False
+    """Module summaries of earlier runs are used (and kept) in place of parsing."""
 
 
 # What forked per-project workers inherit; set just before the pool starts.
@@ -306,7 +320,10 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> _Outcome:
     progress, label = options.progress, _label(root)
     progress.phase(label, "reading")
     discovered = list(plan.targets) if plan.walked else None
-    model = ProjectModel(root, settings.exclude, options.use_prefilter, discovered, settings.deployment)
+    store = summary_store_for(root, options.cache_dir) if options.summaries else None
+    model = ProjectModel(
+        root, settings.exclude, options.use_prefilter, discovered, settings.deployment, summaries=store
+    )
     files: list[tuple[SourceFile, bool]] = []
     for target, named in sorted(plan.targets.items()):
         file = model.add_file(target)
@@ -370,6 +387,8 @@ def _lint_project(plan: _ProjectPlan, options: _RunOptions) -> _Outcome:
                     )
     if cache is not None and built:
         cache.save()
+    if store is not None:
+        store.report()
     figures = _figures(root, facts or {}, census, [file for file, _ in files])
 
     kept: list[Violation] = []

@@ -262,6 +262,24 @@ class SourceFile:
                 self.parse_error = _null_byte_error(text) or f"cannot parse file: {_one_line(str(exc))}"
         return self._tree
 
+    @property
+    def in_memory(self) -> bool:
+        """The content was given with :meth:`set_text` (a fix, an editor's buffer), not read
+        from disk."""
+        return self._in_memory
+
+    @property
+    def parsed(self) -> bool:
+        """Whether :attr:`tree` was asked for (it is known, or the file's error is)."""
+        return self._parsed
+
+    def adopt_tree(self, tree: cst.Module) -> None:
+        """Take ``tree`` as this file's parse (a module summary kept from an earlier run of
+        the same bytes): every user of :attr:`tree` sees the nodes the summary holds."""
+        self._tree = tree
+        self._parsed = True
+        self.parse_error = None
+
     def cpython_accepts(self) -> bool:
         """Whether the running CPython parses the file (quiet, on the large stack). Far
         cheaper than the LibCST tree; a file it refuses may still be newer syntax that

@@ -36,7 +36,7 @@ from .entities import (
     ValueSym,
 )
 from .files import SourceFile
-from .modules import CELERY_MENTION
+from .modules import CELERY_MENTION, SummaryStore
 from .options import (
     FROM_CONFIG,
     TASK_DEFAULTS,
@@ -97,12 +97,15 @@ class ProjectModel(TaskOptions):
         use_prefilter: bool = True,
         discovered: Iterable[Path] | None = None,
         deployment: Mapping[str, Any] | None = None,
+        summaries: SummaryStore | None = None,
     ) -> None:
         """``discovered``: the project's files when the caller already walked the project
         exactly as the model would (same folder, same exclusions), to save a second walk.
         ``deployment``: ``deployment-settings`` (new setting names to values), configuration
-        of every app."""
+        of every app. ``summaries``: module summaries of earlier runs, used instead of
+        parsing a module whose bytes are unchanged (None: every module is parsed)."""
         super().__init__(root, exclude, use_prefilter, discovered)
+        self.summary_store = summaries
         self.deployment = dict(deployment or {})
         self._built = False
 

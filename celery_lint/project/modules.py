@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .files import SourceFile, iter_python_files, module_name_for
 from .literals import literal_alternation
@@ -20,6 +20,17 @@ CELERY_MENTION = (b"celery", b"Celery", b"CELERY")
 
 # Up to this many prefilter patterns are searched one by one; more go into one regex.
 _SUBSTRING_SEARCH_LIMIT = 12
+
+
+class SummaryStore(Protocol):
+    """Module summaries kept between runs, by content (the front ends pass one in: the
+    engine's ``summary_store``). Only files read from disk are looked up or saved."""
+
+    def load(self, file: SourceFile) -> ModuleSummary | None:
+        """The summary of ``file``'s bytes an earlier run saved, or None."""
+
+    def save(self, summary: ModuleSummary) -> None:
+        """Keep ``summary`` (of its file's bytes) for later runs."""
 
 
 def _celery_api_name(name: str) -> bool:
@@ -52,6 +63,8 @@ class ModuleIndex:
         self._external_cache: dict[str, bool] = {}
         self._source_root_list: list[Path] | None = None
         self._summaries: dict[str, ModuleSummary | None] = {}
+        self.summary_store: SummaryStore | None = None
+        """Where summaries of earlier runs are looked up before a module is parsed."""
         # Modules that forked -j workers parsed: the result cache depends on them too.
         self._parsed_elsewhere: dict[str, SourceFile] = {}
         # Projects nested under this root (their own marker) are modelled separately.
@@ -198,8 +211,23 @@ class ModuleIndex:
     def summary_for(self, file: SourceFile) -> ModuleSummary | None:
         key = str(file.path)
         if key not in self._summaries:
-            self._summaries[key] = scan_module(file)
+            self._summaries[key] = self._summarise(file)
         return self._summaries[key]
+
+    def _summarise(self, file: SourceFile) -> ModuleSummary | None:
+        """The file's summary: kept from an earlier run of the same bytes (its tree becomes
+        the file's), else parsed and scanned here (and kept for later runs)."""
+        store = self.summary_store
+        if store is None or file.in_memory or file.parsed:
+            return scan_module(file)
+        summary = store.load(file)
+        if summary is not None:
+            file.adopt_tree(summary.tree)
+            return summary
+        summary = scan_module(file)
+        if summary is not None:
+            store.save(summary)
+        return summary
 
     def module_summary(self, name: str) -> ModuleSummary | None:
         file = self.find_module(name)

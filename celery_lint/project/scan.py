@@ -6,8 +6,8 @@ qualified-name and scope metadata (about ten times the cost of parsing).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
 
 from .files import SourceFile
 from .strings import static_string
@@ -80,6 +80,43 @@ class ModuleSummary:
 
     def defines(self, name: str) -> bool:
         return name in self.bindings or name in self.functions or name in self.classes
+
+    def detached(self) -> dict[str, Any]:
+        """Every field but the file, to be kept between runs (the summary store pickles it:
+        nodes stay shared with the tree). The optional star imports are kept as nodes, their
+        ids are this process's."""
+        state = {name: getattr(self, name) for name in _KEPT_FIELDS}
+        stars = [node for node, _ in self.ordered if id(node) in self.optional_stars]
+        if len(stars) != len(self.optional_stars):
+            raise ValueError("an optional star import is not a module-level statement")
+        state["optional_stars"] = stars
+        return state
+
+    @classmethod
+    def attached(cls, file: SourceFile, state: Any) -> ModuleSummary | None:
+        """The summary :meth:`detached` gave ``state`` for, now for ``file``; None when
+        ``state`` is not such a summary."""
+        if (
+            not isinstance(state, dict)
+            or state.keys() != _KEPT_FIELDS
+            or not isinstance(state["tree"], cst.Module)
+        ):
+            return None
+        stars = state["optional_stars"]
+        if not isinstance(stars, list):
+            return None
+        summary = cls(file=file, **{**state, "optional_stars": {id(node) for node in stars}})
+        return summary
+
+
+def summary_inputs(file: SourceFile) -> tuple[str, ...]:
+    """What a module's summary depends on besides its bytes and the code that makes it:
+    its import name and whether it is a package (relative imports), and the name of its
+    folder (``os.path.basename(os.path.dirname(__file__))``)."""
+    return file.module, "package" if file.is_package else "module", file.path.parent.name
+
+
+_KEPT_FIELDS = frozenset(f.name for f in fields(ModuleSummary)) - {"file"}
 
 
 def dotted_name(expr: cst.BaseExpression) -> str | None:
