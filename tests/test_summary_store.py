@@ -342,6 +342,7 @@ def _subprocess(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_flake8_on_one_file_loads_what_the_command_saved(shop: Path) -> None:
     lint(shop)
+    forget_results(shop)  # else flake8 answers from the result cache, with no model at all
     before = _age_entries(shop)
     proc = _subprocess(
         [sys.executable, "-m", "flake8", "--isolated", "--select", "CEL", "payments/tasks.py"], shop
@@ -363,6 +364,7 @@ def test_flake8_keeps_summaries_for_the_next_run(shop: Path) -> None:
 
 def test_the_pytest_gate_loads_what_the_command_saved(shop: Path) -> None:
     lint(shop)
+    forget_results(shop)
     before = _age_entries(shop)
     proc = _subprocess(
         [
