@@ -5,7 +5,8 @@ the project ever looks at.
 ``_task_from_fun`` copies every keyword it does not take itself onto the new task class,
 so ``@shared_task(ignore_results=True)`` builds a task whose ``ignore_results`` attribute
 nothing reads, and ``ignore_result`` stays at its default. A keyword is read when Celery
-reads it (``task_option_names``), when a project task class of the task's chain reads
+reads it (``task_option_names``), when it replaces a method of ``Task`` that Celery calls
+(``on_failure=handler``), when a project task class of the task's chain reads
 it from the task (``self.x``, ``cls.x``, ``getattr(self, "x")``; every project task
 class when the chain cannot be followed), when the bound task body reads it, or when a
 project wrapper the decorator goes through takes it (a parameter, a popped or read key:
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 from .entities import ClassSym, OptionExpr, assigned_names, class_statements
 from .hooks import task_classes
 from .retries import bound_self
-from .task_option_names import RETRY_POLICY_KEYS, celery_task_options, closest_option
+from .task_option_names import RETRY_POLICY_KEYS, celery_task_options, closest_option, task_class_members
 from .walk import Walker
 
 if TYPE_CHECKING:
@@ -246,6 +247,9 @@ def _unread_options(model: ProjectModel) -> dict[str, dict[int, UnreadOption]]:
 def _candidates(model: ProjectModel) -> dict[str, dict[int, UnreadOption]]:
     """Options Celery does not read and that no task class or wrapper of the task reads."""
     known = frozenset(celery_task_options())
+    # A keyword or attribute named like a method of ``Task`` replaces it (``on_failure=``):
+    # read, but no option a typo is matched against.
+    taken = known | task_class_members()
     found: dict[str, dict[int, UnreadOption]] = {}
 
     def add(summary: ModuleSummary, node: cst.CSTNode, name: str, task: str) -> None:
@@ -261,7 +265,7 @@ def _candidates(model: ProjectModel) -> dict[str, dict[int, UnreadOption]]:
         given = {
             name: raw
             for name, raw in task.decorator.options.items()
-            if isinstance(raw, OptionExpr) and name not in known
+            if isinstance(raw, OptionExpr) and name not in taken
         }
         if not given:
             continue
@@ -292,7 +296,7 @@ def _candidates(model: ProjectModel) -> dict[str, dict[int, UnreadOption]]:
                     if not isinstance(target, cst.Name):
                         continue
                     name = target.value
-                    if name in known or name in everywhere or name.startswith("_"):
+                    if name in taken or name in everywhere or name.startswith("_"):
                         continue
                     if name in RETRY_POLICY_KEYS or closest_option(name, known) is not None:
                         add(summary, statement, name, f"task class `{klass.name.value}`")
