@@ -7,6 +7,7 @@ from ...project.values import Known
 from ..base import Invalid, Rule, Valid
 from ..serialization.unsafe_serializer_option import SIGNATURE_CALLS
 from ..support import method_name
+from ._triggers import called
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -67,6 +68,8 @@ class TaskArgsNotASequence(Rule):
     SKIP_TEST_CODE = True
     TRIGGERS = (b"apply_async", b"send_task", b"ignature(")
     REQUIRES = TRIGGERS
+    # A file that never mentions Celery: ``signature(``/``Signature(`` only as a whole name.
+    TRIGGERS_WITH = (b"apply_async", b"send_task", *called(b"signature", b"Signature"))
 
     VALID = [
         Valid(_APP + "add.apply_async(args=(1,), kwargs={'y': 2})\nadd.apply_async([1, 2])\n"),
