@@ -5,7 +5,7 @@ prefilter only on a whole ``signature(`` name: signing helpers (``get_signature(
 
 from __future__ import annotations
 
-from pathlib import Path
+from conftest import Project
 
 from celery_lint.engine.linter import Engine
 from celery_lint.engine.selection import select_rules
@@ -19,23 +19,16 @@ _SIGNING = (
 )
 
 
-def _project(root: Path, files: dict[str, str]) -> None:
-    (root / "pyproject.toml").write_text("[project]\nname = 'case'\n", "utf-8")
-    for relpath, text in files.items():
-        target = root / relpath
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, "utf-8")
-
-
-def test_signing_helpers_are_not_parsed_for_the_call_rules(tmp_path: Path) -> None:
+def test_signing_helpers_are_not_parsed_for_the_call_rules(project: Project) -> None:
     views = NO_CELERY_HEAD + "def run():\n    signature('proj.tasks.ad', args=(1, 2)).delay()\n"
     files = {**calls_project(**REEXPORTED_SIGNATURE), "proj/signing.py": _SIGNING, "proj/views.py": views}
-    _project(tmp_path, files)
-    model = ProjectModel(tmp_path)
+    for relpath, text in files.items():
+        project.write(relpath, text)
+    model = ProjectModel(project.root)
     model.build()
     engine = Engine(select_rules(["CEL802", "CEL803", "CEL804"]))
     found = {
-        relpath: [(v.line, v.code) for v in engine.lint_file(model, model.add_file(tmp_path / relpath))]
+        relpath: [(v.line, v.code) for v in engine.lint_file(model, model.add_file(project.root / relpath))]
         for relpath in sorted(files)
     }
     assert found["proj/views.py"] == [(5, "CEL803")]
