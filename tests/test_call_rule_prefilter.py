@@ -36,3 +36,25 @@ def test_signing_helpers_are_not_parsed_for_the_call_rules(project: Project) -> 
     parsed = {file.relpath for file in model.parsed_files()}
     assert "proj/views.py" in parsed
     assert "proj/signing.py" not in parsed
+
+
+
+def test_a_test_file_is_not_read_for_rules_that_skip_test_code(project: Project) -> None:
+    """``apply_async`` lets a file through for CEL804, which never checks test code: a
+    test module that mocks it and never mentions Celery is left alone, as it is when
+    CEL804 is not selected (it used to be compiled to look for a syntax error, CEL900,
+    only when CEL804 was selected). One that mentions Celery is still checked."""
+    mocked = (
+        "from unittest import mock\n\nfrom proj import tasks\n\n\n"
+        "def test_sends():\n    with mock.patch.object(tasks.add, 'apply_async') as sent:\n"
+        "        sent.assert_not_called(\n"
+    )
+    project.write("tests/test_sends.py", mocked)
+    project.write("tests/test_worker.py", "# celery\n" + mocked)
+    for relpath, text in calls_project().items():
+        project.write(relpath, text)
+    for ignored in ("CEL801", "CEL801,CEL802,CEL803,CEL804"):
+        run = project.run("--ignore", ignored, ".")
+        assert [(path, code) for path, _line, _column, code in run.findings if path.startswith("tests/")] == [
+            ("tests/test_worker.py", "CEL900")
+        ], ignored
