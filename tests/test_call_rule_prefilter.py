@@ -38,7 +38,6 @@ def test_signing_helpers_are_not_parsed_for_the_call_rules(project: Project) -> 
     assert "proj/signing.py" not in parsed
 
 
-
 def test_a_test_file_is_not_read_for_rules_that_skip_test_code(project: Project) -> None:
     """``apply_async`` lets a file through for CEL804, which never checks test code: a
     test module that mocks it and never mentions Celery is left alone, as it is when

@@ -116,7 +116,8 @@ class TaskArgsNotASequence(Rule):
             message_contains="tuple(args)",
         ),
         Invalid(
-            _APP + "from celery import signature as make_signature\n\nsig = make_signature('tasks.add', args='12')\n",
+            _APP
+            + "from celery import signature as make_signature\n\nsig = make_signature('tasks.add', args='12')\n",
             line=13,
             column=35,
             note="Celery's `signature` under an alias",
