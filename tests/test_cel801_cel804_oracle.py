@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from celery_lint.project.task_option_names import RETRY_POLICY_KEYS, celery_task_options
+from celery_lint.project.task_option_names import RETRY_POLICY_KEYS, celery_task_options, task_class_members
 from celery_lint.rules.calls.task_args_not_a_sequence import TaskArgsNotASequence
 from celery_lint.rules.calls.unknown_task_option import UnknownTaskOption
 
@@ -181,6 +181,22 @@ def test_exec_and_autoretry_options_given_to_the_task_are_read(tmp_path):
         "exec": {"queue": "low", "routing_key": "low.f", "priority": 3, "expires": 60},
         "autoretry": True,
     }
+
+
+def test_a_handler_given_as_an_option_is_called_by_celery(tmp_path):
+    """``on_failure=handler`` (a VALID case of CEL801) replaces ``Task.on_failure``: the
+    worker's tracer calls it when the task fails, so the keyword is read."""
+    case = next(case for case in UnknownTaskOption.VALID if "on_failure=" in case.code)
+    code = case.code.replace("    pass\n", "    raise ValueError(media_id)\n").replace(
+        "    print(args)\n", "    CALLS.append(list(args))\n"
+    )
+    probe = (
+        "def probe():\n    from celery import current_app\n"
+        "    current_app.conf.task_always_eager = True\n    f.delay(7)\n    return CALLS\n"
+    )
+    assert _run(tmp_path, "CALLS = []\n" + code, probe=probe)["probe"] == [[7]]
+    assert "on_failure" in task_class_members()
+    assert "on_failure" not in celery_task_options()  # no misspelling is matched against it
 
 
 def test_every_known_option_is_read_somewhere_in_celery():

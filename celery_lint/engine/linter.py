@@ -109,6 +109,12 @@ class Engine:
         self._trigger_pairs = [
             (rule.TRIGGERS, rule.TRIGGERS_WITH) for rule in [*self.rules, *unused_rules] if rule.TRIGGERS
         ]
+        # A test file is let through only by the triggers of rules that check test code.
+        self._test_trigger_pairs = [
+            (rule.TRIGGERS, rule.TRIGGERS_WITH)
+            for rule in [*self.rules, *unused_rules]
+            if rule.TRIGGERS and not rule.SKIP_TEST_CODE
+        ]
 
     @property
     def codes(self) -> list[str]:
@@ -125,7 +131,7 @@ class Engine:
             return False
         return any(
             any(t in data for t in triggers) and (not also or any(t in data for t in also))
-            for triggers, also in self._trigger_pairs
+            for triggers, also in (self._test_trigger_pairs if file.is_test else self._trigger_pairs)
         )
 
     def lint_file(

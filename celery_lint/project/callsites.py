@@ -124,6 +124,21 @@ class FilePlace(Protocol):
     def function_stack(self) -> list[cst.FunctionDef]: ...
 
 
+# The scopes of the functions of the file being linted, shared by the rules' ``CallSites``
+# (eight rules ask of the same functions): the engine lints one file at a time, and the
+# summary is held so that the ``id`` of a function node is never that of another node.
+_file_scopes: tuple[ModuleSummary | None, dict[int, Scope]] = (None, {})
+
+
+def _scopes_of(summary: ModuleSummary) -> dict[int, Scope]:
+    global _file_scopes
+    held, scopes = _file_scopes
+    if held is not summary:
+        scopes = {}
+        _file_scopes = (summary, scopes)
+    return scopes
+
+
 class CallSites:
     """Questions about expressions at one place of one file (``stack``: enclosing functions)."""
 
@@ -131,7 +146,7 @@ class CallSites:
         self.context = context
         self.model: ProjectModel = context.model
         self.summary: ModuleSummary = context.summary
-        self._scopes: dict[int, Scope] = {}
+        self._scopes = _scopes_of(context.summary)
         self._task_bodies: set[int] | None = None
 
     @property

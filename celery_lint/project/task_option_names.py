@@ -22,7 +22,7 @@ from typing import Any
 
 from ..settings_catalogue import cached_json
 
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 
 # Keys of ``retry_policy`` (kombu's ``ensure_connection`` arguments): given to a task they
 # sit unread on its class; a message's retry policy takes them.
@@ -45,6 +45,17 @@ def _task_attributes() -> dict[str, str]:
         found.setdefault(name, "celery.app.task.Task.from_config")
     found.pop("from_config", None)
     return found
+
+
+def _task_members() -> list[str]:
+    """Public methods, properties and exception classes of ``celery.app.task.Task``. A
+    decorator keyword of one of these names replaces it on the new task class
+    (``on_failure=handler``): Celery calls the handler, so the keyword is read, though it
+    is no setting a typo should be matched against."""
+    from celery.app.task import Task
+
+    options = _task_attributes()
+    return sorted(name for name in dir(Task) if not name.startswith("_") and name not in options)
 
 
 def _source_tree(function: Callable[..., Any]) -> ast.AST:
@@ -125,7 +136,7 @@ def _read_from_celery() -> dict[str, Any]:
                 names.setdefault(name, where)
     for name in _exec_options():
         names.setdefault(name, "celery.app.task.extract_exec_options")
-    return {"options": names}
+    return {"options": names, "members": [name for name in _task_members() if name not in names]}
 
 
 @cache
@@ -134,6 +145,15 @@ def celery_task_options() -> dict[str, str]:
     read (``celery.app.task.Task``, ``Celery._task_from_fun``, ``add_autoretry_behaviour``...)."""
     options: dict[str, str] = cached_json("task-options", _CACHE_FORMAT, _read_from_celery)["options"]
     return options
+
+
+@cache
+def task_class_members() -> frozenset[str]:
+    """The other public names of Celery's ``Task`` (handlers such as ``on_failure``,
+    ``after_return``; ``retry``, ``backend``...): given to a task, they replace what
+    Celery calls or reads, so they are read too."""
+    members: list[str] = cached_json("task-options", _CACHE_FORMAT, _read_from_celery)["members"]
+    return frozenset(members)
 
 
 def closest_option(name: str, known: frozenset[str] | set[str]) -> str | None:

@@ -5,7 +5,8 @@ the project ever looks at.
 ``_task_from_fun`` copies every keyword it does not take itself onto the new task class,
 so ``@shared_task(ignore_results=True)`` builds a task whose ``ignore_results`` attribute
 nothing reads, and ``ignore_result`` stays at its default. A keyword is read when Celery
-reads it (``task_option_names``), when a project task class of the task's chain reads
+reads it (``task_option_names``), when it replaces a method of ``Task`` that Celery calls
+(``on_failure=handler``), when a project task class of the task's chain reads
 it from the task (``self.x``, ``cls.x``, ``getattr(self, "x")``; every project task
 class when the chain cannot be followed), when the bound task body reads it, or when a
 project wrapper the decorator goes through takes it (a parameter, a popped or read key:
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 from .entities import ClassSym, OptionExpr, assigned_names, class_statements
 from .hooks import task_classes
 from .retries import bound_self
-from .task_option_names import RETRY_POLICY_KEYS, celery_task_options, closest_option
+from .task_option_names import RETRY_POLICY_KEYS, celery_task_options, closest_option, task_class_members
 from .walk import Walker
 
 if TYPE_CHECKING:
@@ -121,6 +122,22 @@ def _collect_analysed(model: ProjectModel) -> list[ModuleSummary]:
     return found
 
 
+def _task_classes(model: ProjectModel) -> list[tuple[ModuleSummary, cst.ClassDef]]:
+    """The project's task classes in production code. The model parses every module that
+    defines one while it is built (a task base class's name joins the prefilter), so the
+    modules parsed so far hold them all: no prefilter test of every file of the project,
+    which costs once the prefilter holds a call pattern per task."""
+
+    def collect() -> list[tuple[ModuleSummary, cst.ClassDef]]:
+        modules = sorted(
+            (s for s in model.parsed_summaries() if not s.file.is_test and s.all_classes),
+            key=lambda s: str(s.file.path),
+        )
+        return [(s, klass) for s in modules for klass in s.all_classes if model.is_task_class(s, klass)]
+
+    return model.memo("project-task-classes", collect)
+
+
 def _all_task_class_reads(model: ProjectModel) -> tuple[frozenset[str], frozenset[str]]:
     """What every project task class and bound task body reads from the task; what
     every project task class declares."""
@@ -130,11 +147,9 @@ def _all_task_class_reads(model: ProjectModel) -> tuple[frozenset[str], frozense
 def _collect_task_class_reads(model: ProjectModel) -> tuple[frozenset[str], frozenset[str]]:
     reads: set[str] = set()
     declared: set[str] = set()
-    for summary in _analysed(model):
-        for klass in summary.all_classes:
-            if model.is_task_class(summary, klass):
-                reads |= _class_reads(klass)
-                declared |= _declared(klass)
+    for _summary, klass in _task_classes(model):
+        reads |= _class_reads(klass)
+        declared |= _declared(klass)
     for task in model.tasks:
         reads |= _body_reads(model, task)
     return frozenset(reads), frozenset(declared)
@@ -246,6 +261,9 @@ def _unread_options(model: ProjectModel) -> dict[str, dict[int, UnreadOption]]:
 def _candidates(model: ProjectModel) -> dict[str, dict[int, UnreadOption]]:
     """Options Celery does not read and that no task class or wrapper of the task reads."""
     known = frozenset(celery_task_options())
+    # A keyword or attribute named like a method of ``Task`` replaces it (``on_failure=``):
+    # read, but no option a typo is matched against.
+    taken = known | task_class_members()
     found: dict[str, dict[int, UnreadOption]] = {}
 
     def add(summary: ModuleSummary, node: cst.CSTNode, name: str, task: str) -> None:
@@ -261,7 +279,7 @@ def _candidates(model: ProjectModel) -> dict[str, dict[int, UnreadOption]]:
         given = {
             name: raw
             for name, raw in task.decorator.options.items()
-            if isinstance(raw, OptionExpr) and name not in known
+            if isinstance(raw, OptionExpr) and name not in taken
         }
         if not given:
             continue
@@ -276,24 +294,21 @@ def _candidates(model: ProjectModel) -> dict[str, dict[int, UnreadOption]]:
     everywhere |= {
         name for task in model.tasks if task.decorator is not None for name in task.decorator.options
     }
-    for summary in _analysed(model):
-        for klass in summary.all_classes:
-            if not model.is_task_class(summary, klass):
+    for summary, klass in _task_classes(model):
+        for statement in class_statements(klass):
+            if not isinstance(statement, (cst.Assign, cst.AnnAssign)):
                 continue
-            for statement in class_statements(klass):
-                if not isinstance(statement, (cst.Assign, cst.AnnAssign)):
+            targets = (
+                [t.target for t in statement.targets]
+                if isinstance(statement, cst.Assign)
+                else [statement.target]
+            )
+            for target in targets:
+                if not isinstance(target, cst.Name):
                     continue
-                targets = (
-                    [t.target for t in statement.targets]
-                    if isinstance(statement, cst.Assign)
-                    else [statement.target]
-                )
-                for target in targets:
-                    if not isinstance(target, cst.Name):
-                        continue
-                    name = target.value
-                    if name in known or name in everywhere or name.startswith("_"):
-                        continue
-                    if name in RETRY_POLICY_KEYS or closest_option(name, known) is not None:
-                        add(summary, statement, name, f"task class `{klass.name.value}`")
+                name = target.value
+                if name in taken or name in everywhere or name.startswith("_"):
+                    continue
+                if name in RETRY_POLICY_KEYS or closest_option(name, known) is not None:
+                    add(summary, statement, name, f"task class `{klass.name.value}`")
     return found

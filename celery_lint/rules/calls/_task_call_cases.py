@@ -24,6 +24,14 @@ CALLER_HEAD = "from celery import chain, chord, group, signature\n\nfrom proj.ta
 """The imports of proj/views.py, where the cases call the tasks."""
 
 
+REEXPORTED_SIGNATURE = {"proj/canvas.py": "from celery import signature\n\n__all__ = ['signature']\n"}
+"""proj/canvas.py: Celery's ``signature`` re-exported, so that a caller importing it from
+there never mentions Celery (the prefilter lets it through on ``signature(`` as a whole name)."""
+
+NO_CELERY_HEAD = "from proj.canvas import signature\n\n\n"
+"""The imports of a proj/views.py that never mentions Celery."""
+
+
 def calls_project(**files: str) -> dict[str, str]:
     """An app in proj/celery.py that the package imports, the tasks, and ``files``."""
     base = {

@@ -7,6 +7,7 @@ from ...project.values import Known
 from ..base import Invalid, Rule, Valid
 from ..serialization.unsafe_serializer_option import SIGNATURE_CALLS
 from ..support import method_name
+from ._triggers import called
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -14,6 +15,8 @@ else:
     from ..._lazy_libcst import cst
 
 _APP = "from celery import Celery\n\napp = Celery('proj', broker='memory://')\n\n\n@app.task\ndef add(x, y=0):\n    return x + y\n\n\n"
+
+_SIGNATURE_NAMES = frozenset(name.rpartition(".")[2] for name in SIGNATURE_CALLS)
 
 # Where each call takes ``args`` and ``kwargs`` when they are passed by position.
 _POSITIONS = {"apply_async": (0, 1), "send_task": (1, 2), "signature": (1, 2)}
@@ -67,6 +70,8 @@ class TaskArgsNotASequence(Rule):
     SKIP_TEST_CODE = True
     TRIGGERS = (b"apply_async", b"send_task", b"ignature(")
     REQUIRES = TRIGGERS
+    # A file that never mentions Celery: ``signature(``/``Signature(`` only as a whole name.
+    TRIGGERS_WITH = (b"apply_async", b"send_task", *called(b"signature", b"Signature"))
 
     VALID = [
         Valid(_APP + "add.apply_async(args=(1,), kwargs={'y': 2})\nadd.apply_async([1, 2])\n"),
@@ -110,7 +115,29 @@ class TaskArgsNotASequence(Rule):
             column=30,
             message_contains="tuple(args)",
         ),
+        Invalid(
+            _APP
+            + "from celery import signature as make_signature\n\nsig = make_signature('tasks.add', args='12')\n",
+            line=13,
+            column=35,
+            note="Celery's `signature` under an alias",
+        ),
+        Invalid(
+            _APP + "from celery import canvas\n\nsig = canvas.signature('tasks.add', args='12')\n",
+            line=13,
+            column=37,
+            note="`signature` of `celery.canvas`",
+        ),
     ]
+
+    def _may_name_signature(self, func: cst.BaseExpression) -> bool:
+        """Cheap test before resolving the name: ``x.signature``, or a name the module
+        imports (an alias) or that a star import may bring in."""
+        if isinstance(func, cst.Attribute):
+            return func.attr.value in _SIGNATURE_NAMES
+        return isinstance(func, cst.Name) and (
+            func.value in _SIGNATURE_NAMES or func.value in self.context.summary.imports
+        )
 
     def visit_Call(self, node: cst.Call) -> None:
         project = self.project
@@ -121,7 +148,7 @@ class TaskArgsNotASequence(Rule):
             call = "apply_async"
         elif method == "send_task" and receiver is not None and project.app_for_expression(receiver):
             call = "send_task"
-        elif project.qualified_name(node.func) in SIGNATURE_CALLS:
+        elif self._may_name_signature(node.func) and project.qualified_name(node.func) in SIGNATURE_CALLS:
             call = "signature"
         if call is None:
             return

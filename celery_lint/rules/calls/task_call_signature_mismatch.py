@@ -15,7 +15,8 @@ from ...project.callsites import (
     positional,
 )
 from ..base import Invalid, Rule, Valid
-from ._task_call_cases import CALLER_HEAD, calls_project
+from ._task_call_cases import CALLER_HEAD, NO_CELERY_HEAD, REEXPORTED_SIGNATURE, calls_project
+from ._triggers import called
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -100,6 +101,8 @@ class TaskCallSignatureMismatch(Rule):
     SKIP_TEST_CODE = True
     TRIGGERS = (b".delay(", b".apply_async(", b".s(", b".si(", b"signature(", b".subtask(")
     REQUIRES = TRIGGERS
+    # A file that never mentions Celery: ``signature(`` only as a whole name.
+    TRIGGERS_WITH = (b".delay(", b".apply_async(", b".s(", b".si(", b".subtask(", *called(b"signature"))
 
     VALID = [
         Valid(
@@ -305,6 +308,15 @@ class TaskCallSignatureMismatch(Rule):
             column=5,
             message_contains="unexpected keyword argument 'lang'",
             note="signature by name",
+        ),
+        Invalid(
+            NO_CELERY_HEAD + "def run():\n    signature('proj.tasks.add', args=(1, 2, 3)).delay()\n",
+            path="proj/views.py",
+            files=calls_project(**REEXPORTED_SIGNATURE),
+            line=5,
+            column=5,
+            message_contains="add(x, y) takes 2 positional arguments but 3 were given",
+            note="a file that never mentions Celery, `signature` from a project module",
         ),
         Invalid(
             "def run():\n    from .tasks import add\n\n    add.delay(1)\n",

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 from ...project.callsites import SIGNATURE, CallSites, positional
 from ...project.tasknames import KNOWN_PACKAGES_OPTION, from_known_package, known_packages
 from ..base import Invalid, Rule, Valid
-from ._task_call_cases import calls_project
+from ._task_call_cases import NO_CELERY_HEAD, REEXPORTED_SIGNATURE, calls_project
+from ._triggers import called
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -62,6 +63,8 @@ class UnknownTaskName(Rule):
     SKIP_TEST_CODE = True
     TRIGGERS = (b"send_task(", b"signature(", b".tasks[")
     REQUIRES = TRIGGERS
+    # A file that never mentions Celery: ``signature(`` only as a whole name.
+    TRIGGERS_WITH = (b"send_task(", b".tasks[", *called(b"signature"))
 
     VALID = [
         Valid(
@@ -147,6 +150,15 @@ class UnknownTaskName(Rule):
             column=22,
             message_contains="did you mean 'proj.billing.charge'?",
             note="app.tasks lookup",
+        ),
+        Invalid(
+            NO_CELERY_HEAD + "def run():\n    signature('proj.tasks.ad', args=(1, 2)).delay()\n",
+            path="proj/views.py",
+            files=calls_project(**REEXPORTED_SIGNATURE),
+            line=5,
+            column=15,
+            message_contains="did you mean 'proj.tasks.add'?",
+            note="a file that never mentions Celery, `signature` from a project module",
         ),
     ]
 

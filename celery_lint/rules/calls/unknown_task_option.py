@@ -128,6 +128,11 @@ class UnknownTaskOption(Rule):
             note="read from the task object elsewhere in the project (a task router)",
         ),
         Valid(
+            _SHARED + "def drop_media(self, exc, task_id, args, kwargs, einfo):\n    print(args)\n\n"
+            "@shared_task(on_failure=drop_media)\ndef f(media_id):\n    pass\n",
+            note="a handler of Task (`on_failure`) given as an option replaces the method Celery calls",
+        ),
+        Valid(
             "from celery import Task\n\nclass ReportTask(Task):\n    report_format = 'pdf'\n\n"
             "    def run(self):\n        return 1\n",
             note="a class attribute that misspells no option: the class's own state",
