@@ -106,6 +106,8 @@ class ProjectModel(TaskOptions):
         parsing a module whose bytes are unchanged (None: every module is parsed)."""
         super().__init__(root, exclude, use_prefilter, discovered)
         self.summary_store = summaries
+        self.built_from: tuple[ModuleSummary, ...] = ()
+        """The modules the build parsed (prefilter rounds and the names it resolved)."""
         self.deployment = dict(deployment or {})
         self._built = False
 
@@ -173,6 +175,9 @@ class ProjectModel(TaskOptions):
             patterns = set(self.patterns)
             pending = next_round
         self._discover()
+        # What rules later parse for themselves depends on the run (the files named, -j):
+        # a project-wide fact read from "every module" must read these, the same in every run.
+        self.built_from = tuple(self.parsed_summaries())
 
     def _discover(self) -> None:
         """(Re)compute apps, configuration and tasks from every summary parsed so far."""

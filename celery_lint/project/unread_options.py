@@ -125,12 +125,13 @@ def _collect_analysed(model: ProjectModel) -> list[ModuleSummary]:
 def _task_classes(model: ProjectModel) -> list[tuple[ModuleSummary, cst.ClassDef]]:
     """The project's task classes in production code. The model parses every module that
     defines one while it is built (a task base class's name joins the prefilter), so the
-    modules parsed so far hold them all: no prefilter test of every file of the project,
-    which costs once the prefilter holds a call pattern per task."""
+    modules it was built from hold them all: no prefilter test of every file of the
+    project, which costs once the prefilter holds a call pattern per task. Not the modules
+    parsed so far: those depend on which files this run (or -j worker) has linted."""
 
     def collect() -> list[tuple[ModuleSummary, cst.ClassDef]]:
         modules = sorted(
-            (s for s in model.parsed_summaries() if not s.file.is_test and s.all_classes),
+            (s for s in model.built_from if not s.file.is_test and s.all_classes),
             key=lambda s: str(s.file.path),
         )
         return [(s, klass) for s in modules for klass in s.all_classes if model.is_task_class(s, klass)]
