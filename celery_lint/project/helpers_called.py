@@ -1,0 +1,302 @@
+"""The project functions task code calls: helpers whose bodies run as part of the task.
+
+Rules about task code (non-idempotent updates, waiting on results, sleeping, large return
+values) look into them too. A call is followed only when its callee is known for certain
+and is plain project code that runs when called:
+
+* a module-level function, by name or through a module (``bump()``, ``stats.bump()``,
+  imported, aliased or re-exported);
+* a method when the receiver's class is known: ``self.m()``/``cls.m()`` in a method of a
+  project class, ``Counter().m()``, a local name bound only to ``Counter(...)``, or
+  ``Counter.m()``; looked up in the class, then its project bases (an installed base
+  class before the method's class may define it: not followed).
+
+A name a function binds only by ``from module import name`` in its own body counts as
+that module's name. Not followed: other local names (a parameter, a nested function), test code, tasks and task hook
+methods (they are checked as task code already), ``async`` functions, functions with
+another decorator than ``staticmethod``/``classmethod``/``transaction.atomic`` (a
+decorator may replace the function), and anything the task only passes along
+(``pool.map(helper, items)``): only direct calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .entities import AttrOf, ClassSym, External, FunctionSym, Symbol
+from .files import resolve_positions
+from .hooks import task_hooks
+from .scan import dotted_name
+from .scopes import Scope, scope_of
+from .task_calls import _function_imports
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from .model import ProjectModel
+    from .scan import ModuleSummary
+else:
+    from .._lazy_libcst import cst
+
+MAX_DEPTH = 3
+"""How many calls deep task code is followed (task -> a() -> b() -> c())."""
+
+# Decorators that leave the function as it is: calling it runs its body.
+_TRANSPARENT = frozenset({"staticmethod", "classmethod"})
+_TRANSPARENT_QUALIFIED = frozenset({"django.db.transaction.atomic"})
+# Bases that define no method a project class could mean.
+_PLAIN_BASES = frozenset({"builtins.object", "abc.ABC", "typing.Generic", "typing.Protocol"})
+_MAX_BASES = 20
+
+
+@dataclass(eq=False)
+class Helper:
+    """A project function (or method) that a call in task code runs."""
+
+    summary: ModuleSummary
+    node: cst.FunctionDef
+    klass: cst.ClassDef | None = None
+
+    @property
+    def label(self) -> str:
+        """``bump()``, or ``Counter.bump()`` for a method."""
+        name = self.node.name.value
+        return f"{self.klass.name.value}.{name}()" if self.klass is not None else f"{name}()"
+
+
+def called_helper(
+    model: ProjectModel, summary: ModuleSummary, stack: Sequence[cst.FunctionDef], call: cst.Call
+) -> Helper | None:
+    """The project function ``call`` runs, ``call`` being in the innermost function of
+    ``stack`` (the enclosing functions, outermost first) in the module ``summary``; None
+    when it is not known for certain or is not followed (see the module's docstring)."""
+    memo: dict[int, tuple[cst.Call, Helper | None]] = model.memo("helpers-called", dict)
+    found = memo.get(id(call))
+    if found is None:
+        # The call is kept with its entry, so its id is not reused while the entry lives.
+        found = memo[id(call)] = (call, _callee(model, summary, stack, call))
+    return found[1]
+
+
+def _callee(
+    model: ProjectModel, summary: ModuleSummary, stack: Sequence[cst.FunctionDef], call: cst.Call
+) -> Helper | None:
+    func = call.func
+    if isinstance(func, cst.Attribute):
+        klass = _receiver_class(model, summary, stack, func.value)
+        if klass is not None:
+            return _method(model, klass, func.attr.value)
+    return _helper_of(model, _symbol(model, summary, stack, func))
+
+
+def _symbol(
+    model: ProjectModel, summary: ModuleSummary, stack: Sequence[cst.FunctionDef], expr: cst.BaseExpression
+) -> Symbol | None:
+    """What a dotted name means where ``stack`` ends: a module-level name, or a name the
+    enclosing functions bind only by ``from module import name`` (Django code imports
+    inside functions to avoid import cycles)."""
+    dotted = dotted_name(expr)
+    if dotted is None:
+        return None
+    head, _, rest = dotted.partition(".")
+    owner = _owner(model, stack, head)
+    if owner is None:
+        return model.symbol_of(summary, expr)
+    target = _imported_in(model, summary, owner, head)
+    if target is None:
+        return None
+    return model.resolve(f"{target}.{rest}" if rest else target)
+
+
+def _owner(model: ProjectModel, stack: Sequence[cst.FunctionDef], name: str) -> cst.FunctionDef | None:
+    """The innermost enclosing function that binds ``name``; None for a module-level name."""
+    for func in reversed(stack):
+        scope = _scope(model, func)
+        if name in scope.globals:
+            return None
+        if scope.binds(name) and name not in scope.nonlocals:
+            return func
+    return None
+
+
+def _imported_in(model: ProjectModel, summary: ModuleSummary, func: cst.FunctionDef, name: str) -> str | None:
+    """The qualified name ``name`` stands for in ``func`` when every binding of it there
+    is one and the same ``from module import ...``."""
+    bindings = _scope(model, func).assigned(name)
+    if not bindings:
+        return None
+    file = summary.file
+    package = file.module if file.is_package else file.module.rpartition(".")[0]
+    targets = [target for local, target in _function_imports(func, package) if local == name]
+    if len(targets) != len(bindings) or len(set(targets)) != 1:
+        return None
+    return targets[0]
+
+
+def _scope(model: ProjectModel, func: cst.FunctionDef) -> Scope:
+    scopes: dict[int, tuple[cst.FunctionDef, Scope]] = model.memo("helpers-called-scopes", dict)
+    found = scopes.get(id(func))
+    if found is None:
+        found = scopes[id(func)] = (func, scope_of(func))
+    return found[1]
+
+
+def _helper_of(model: ProjectModel, symbol: Symbol | None) -> Helper | None:
+    if isinstance(symbol, FunctionSym):
+        return _eligible(model, Helper(symbol.summary, symbol.node))
+    if isinstance(symbol, AttrOf) and isinstance(symbol.base, ClassSym) and len(symbol.attrs) == 1:
+        # ``Counter.bump(...)``: a static or class method, or an instance method called unbound.
+        return _method(model, symbol.base, symbol.attrs[0])
+    return None
+
+
+def _receiver_class(
+    model: ProjectModel,
+    summary: ModuleSummary,
+    stack: Sequence[cst.FunctionDef],
+    receiver: cst.BaseExpression,
+) -> ClassSym | None:
+    """The project class of ``receiver`` when it is certain: ``self``/``cls`` of a method,
+    ``Counter(...)``, or a local name bound only to ``Counter(...)``."""
+    if isinstance(receiver, cst.Call):
+        return _instantiated(model, summary, stack, receiver)
+    if not isinstance(receiver, cst.Name) or not stack:
+        return None
+    innermost = stack[-1]
+    scope = _scope(model, innermost)
+    name = receiver.value
+    if name == scope.first_param and name in ("self", "cls") and name not in scope.bindings:
+        klass = _enclosing_class(model, summary, innermost)
+        if klass is not None and not any(
+            _decorator_name(model, summary, d.decorator) == "staticmethod" for d in innermost.decorators
+        ):
+            return ClassSym(summary, klass)
+        return None
+    bindings = scope.assigned(name)
+    if not bindings:
+        return None
+    classes = [
+        _instantiated(model, summary, stack, b.value)
+        if b.kind == "assign" and isinstance(b.value, cst.Call)
+        else None
+        for b in bindings
+    ]
+    first = classes[0]
+    if first is None or any(c is None or c.node is not first.node for c in classes):
+        return None
+    return first
+
+
+def _instantiated(
+    model: ProjectModel, summary: ModuleSummary, stack: Sequence[cst.FunctionDef], call: cst.Call
+) -> ClassSym | None:
+    symbol = _symbol(model, summary, stack, call.func)
+    return symbol if isinstance(symbol, ClassSym) else None
+
+
+def _enclosing_class(
+    model: ProjectModel, summary: ModuleSummary, func: cst.FunctionDef
+) -> cst.ClassDef | None:
+    """The class whose body defines ``func`` directly."""
+
+    def compute() -> tuple[ModuleSummary, dict[int, cst.ClassDef]]:
+        owners: dict[int, cst.ClassDef] = {}
+        for klass in summary.all_classes:
+            body = klass.body
+            if isinstance(body, cst.IndentedBlock):
+                for item in body.body:
+                    if isinstance(item, cst.FunctionDef):
+                        owners[id(item)] = klass
+        return summary, owners
+
+    # The summary is kept with its entry, so its id is not reused while the entry lives.
+    return model.memo(("helpers-called-methods", id(summary)), compute)[1].get(id(func))
+
+
+def _method(model: ProjectModel, klass: ClassSym, name: str) -> Helper | None:
+    """``name`` looked up on a project class: its own body, then its bases in order."""
+    pending = [klass]
+    seen: set[int] = set()
+    while pending and len(seen) < _MAX_BASES:
+        current = pending.pop(0)
+        if id(current.node) in seen:
+            continue
+        seen.add(id(current.node))
+        body = current.node.body
+        if not isinstance(body, cst.IndentedBlock):
+            return None
+        for item in body.body:
+            if isinstance(item, cst.FunctionDef) and item.name.value == name:
+                return _eligible(model, Helper(current.summary, item, current.node))
+        if name in _class_level_names(current.node):
+            return None
+        for arg in current.node.bases:
+            if arg.keyword is not None:
+                continue
+            base = model.symbol_of(current.summary, arg.value)
+            if isinstance(base, ClassSym):
+                pending.append(base)
+            elif not (isinstance(base, External) and base.qualname in _PLAIN_BASES) and not (
+                isinstance(arg.value, cst.Name) and arg.value.value == "object"
+            ):
+                # An installed or unknown class may define the method first.
+                return None
+    return None
+
+
+def _class_level_names(klass: cst.ClassDef) -> set[str]:
+    names: set[str] = set()
+    body = klass.body
+    if not isinstance(body, cst.IndentedBlock):
+        return names
+    for statement in body.body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, cst.Assign):
+                    names.update(t.target.value for t in small.targets if isinstance(t.target, cst.Name))
+                elif isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
+                    names.add(small.target.value)
+    return names
+
+
+def _decorator_name(model: ProjectModel, summary: ModuleSummary, decorator: cst.BaseExpression) -> str | None:
+    target = decorator.func if isinstance(decorator, cst.Call) else decorator
+    if isinstance(target, cst.Name) and target.value in _TRANSPARENT and not summary.defines(target.value):
+        return target.value
+    return model.qualname_of(summary, target)
+
+
+def _eligible(model: ProjectModel, helper: Helper) -> Helper | None:
+    node = helper.node
+    if helper.summary.is_test or node.asynchronous is not None:
+        return None
+    for decorator in node.decorators:
+        name = _decorator_name(model, helper.summary, decorator.decorator)
+        if name not in _TRANSPARENT and name not in _TRANSPARENT_QUALIFIED:
+            return None
+    if id(node) in _task_code(model):
+        return None
+    return helper
+
+
+def _task_code(model: ProjectModel) -> dict[int, Any]:
+    """Functions the rules already check as task code: task bodies and hook methods."""
+
+    def compute() -> dict[int, Any]:
+        code: dict[int, Any] = {id(task.body): task for task in model.tasks if task.body is not None}
+        code.update({id(task.node): task for task in model.tasks})
+        code.update(task_hooks(model))
+        return code
+
+    return model.memo("helpers-called-task-code", compute)
+
+
+def line_of(model: ProjectModel, summary: ModuleSummary, node: cst.CSTNode) -> int:
+    """The 1-based line ``node`` of ``summary``'s tree starts on."""
+    positions = model.memo(
+        ("helpers-called-positions", id(summary.tree)), lambda: (summary, resolve_positions(summary.tree))
+    )
+    code_range = positions[1].get(node)
+    return code_range.start.line if code_range is not None else 1
