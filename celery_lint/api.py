@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .project.broker_urls import UrlText
     from .project.configuration import ConfigIndex
     from .project.entities import App, ConfigWrite, Task
+    from .project.helper_texts import Reach
     from .project.helpers_called import Helper
     from .project.hooks import Hook
     from .project.routing import Route
@@ -415,16 +416,18 @@ class ProjectView:
         task = self._context.current_task
         return TaskView(task, self._context) if task is not None else None
 
-    def called_helper(self, call: cst.Call) -> HelperView | None:
+    def called_helper(self, call: cst.Call, reach: Reach | None = None) -> HelperView | None:
         """The project function a call in the function being visited runs, when the analyzer
         knows it for certain: a module-level function (imported or not), or a method of a
         project class the receiver is known to be (``self.m()`` in a method, ``Counter().m()``).
         None for a local name, an installed function, test code, a task or task hook (checked
-        as task code already), an ``async`` function or one another decorator may replace."""
+        as task code already), an ``async`` function or one another decorator may replace.
+        ``reach``: what a rule looks for, as text; a function whose module cannot lead to it
+        (it is neither there nor ``reach.depth`` imports away) is not followed, nor parsed."""
         from .project.helpers_called import called_helper
 
         context = self._context
-        helper = called_helper(context.model, context.summary, context.function_stack, call)
+        helper = called_helper(context.model, context.summary, context.function_stack, call, reach)
         return HelperView(helper, context) if helper is not None else None
 
     def line_of(self, node: cst.CSTNode) -> int:

@@ -85,7 +85,7 @@ def test_findings_in_helpers_are_reported_at_the_task_call(project: Project) -> 
     run = shop(project).run(*SELECT, ".")
     assert run.at("shop/tasks.py") == [
         (9, 5, "CEL401"),
-        (15, 5, "CEL401"),  # the line before carries `# noqa: CEL401`
+        (15, 5, "CEL401"),  # line 14, the same call, is suppressed by its noqa comment
         (20, 5, "CEL401"),
         (20, 5, "CEL404"),
         (22, 5, "CEL401"),
@@ -222,3 +222,19 @@ def test_the_cache_follows_a_change_in_the_helper_file(project: Project, tmp_pat
     stats.write_text(STATS, "utf-8")
     again = project.run(*args)
     assert again.stdout == first.stdout, again
+
+
+def test_flake8_reports_them_at_the_task_call_too(project: Project) -> None:
+    from test_flake8_plugin import cli_findings, flake8
+
+    shop(project)
+    run = flake8(
+        "--select",
+        "CEL401,CEL402,CEL404,CEL502",
+        "--enable-extensions",
+        "CEL404",
+        "shop/tasks.py",
+        cwd=project.root,
+    )
+    assert run.findings == cli_findings(project.root, *SELECT, "shop/tasks.py"), run
+    assert {(line, code) for _, line, _, code, _ in run.findings} >= {(9, "CEL401"), (20, "CEL404")}, run

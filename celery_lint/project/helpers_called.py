@@ -21,20 +21,22 @@ decorator may replace the function), and anything the task only passes along
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .entities import AttrOf, ClassSym, External, FunctionSym, Symbol
 from .files import resolve_positions
+from .helper_texts import Reach, absolute_module, may_define, may_reach
 from .hooks import task_hooks
 from .scan import dotted_name
-from .scopes import Scope, scope_of
-from .task_calls import _function_imports
+from .scopes import Binding, Scope, scope_of
 
 if TYPE_CHECKING:
     import libcst as cst
 
+    from .files import SourceFile
     from .model import ProjectModel
     from .scan import ModuleSummary
 else:
@@ -49,6 +51,7 @@ _TRANSPARENT_QUALIFIED = frozenset({"django.db.transaction.atomic"})
 # Bases that define no method a project class could mean.
 _PLAIN_BASES = frozenset({"builtins.object", "abc.ABC", "typing.Generic", "typing.Protocol"})
 _MAX_BASES = 20
+_BUILTINS = frozenset(dir(builtins))
 
 
 @dataclass(eq=False)
@@ -67,47 +70,71 @@ class Helper:
 
 
 def called_helper(
-    model: ProjectModel, summary: ModuleSummary, stack: Sequence[cst.FunctionDef], call: cst.Call
+    model: ProjectModel,
+    summary: ModuleSummary,
+    stack: Sequence[cst.FunctionDef],
+    call: cst.Call,
+    reach: Reach | None = None,
 ) -> Helper | None:
     """The project function ``call`` runs, ``call`` being in the innermost function of
     ``stack`` (the enclosing functions, outermost first) in the module ``summary``; None
     when it is not known for certain or is not followed (see the module's docstring)."""
-    memo: dict[int, tuple[cst.Call, Helper | None]] = model.memo("helpers-called", dict)
-    found = memo.get(id(call))
+    memo: dict[tuple[int, Reach | None], tuple[cst.Call, Helper | None]] = model.memo("helpers-called", dict)
+    key = (id(call), reach)
+    found = memo.get(key)
     if found is None:
         # The call is kept with its entry, so its id is not reused while the entry lives.
-        found = memo[id(call)] = (call, _callee(model, summary, stack, call))
+        found = memo[key] = (call, _callee(model, summary, stack, call, reach))
     return found[1]
 
 
 def _callee(
-    model: ProjectModel, summary: ModuleSummary, stack: Sequence[cst.FunctionDef], call: cst.Call
+    model: ProjectModel,
+    summary: ModuleSummary,
+    stack: Sequence[cst.FunctionDef],
+    call: cst.Call,
+    reach: Reach | None,
 ) -> Helper | None:
     func = call.func
     if isinstance(func, cst.Attribute):
-        klass = _receiver_class(model, summary, stack, func.value)
+        klass = _receiver_class(model, summary, stack, func.value, func.attr.value, reach)
         if klass is not None:
-            return _method(model, klass, func.attr.value)
-    return _helper_of(model, _symbol(model, summary, stack, func))
+            return _method(model, klass, func.attr.value, reach)
+    return _helper_of(model, _symbol(model, summary, stack, func, reach=reach), reach)
 
 
 def _symbol(
-    model: ProjectModel, summary: ModuleSummary, stack: Sequence[cst.FunctionDef], expr: cst.BaseExpression
+    model: ProjectModel,
+    summary: ModuleSummary,
+    stack: Sequence[cst.FunctionDef],
+    expr: cst.BaseExpression,
+    kind: bytes = b"def",
+    method: str | None = None,
+    reach: Reach | None = None,
 ) -> Symbol | None:
     """What a dotted name means where ``stack`` ends: a module-level name, or a name the
     enclosing functions bind only by ``from module import name`` (Django code imports
-    inside functions to avoid import cycles)."""
+    inside functions to avoid import cycles). ``kind``: what it should be, ``def`` (a
+    function or method) or ``class``; a module whose text cannot hold one, or cannot reach
+    ``reach`` (:func:`may_reach`), is not parsed."""
     dotted = dotted_name(expr)
     if dotted is None:
         return None
     head, _, rest = dotted.partition(".")
-    owner = _owner(model, stack, head)
-    if owner is None:
-        return model.symbol_of(summary, expr)
-    target = _imported_in(model, summary, owner, head)
-    if target is None:
+    qualname = model.qualname_of(summary, expr)
+    if qualname is None and head in _BUILTINS:
         return None
-    return model.resolve(f"{target}.{rest}" if rest else target)
+    owner = _owner(model, stack, head)
+    if owner is not None:
+        # Bound in the function: followed only when bound by ``from module import`` alone.
+        bindings = _scope(model, owner).assigned(head)
+        if not bindings or any(binding.kind != "other" for binding in bindings):
+            return None
+        target = _imported_in(bindings, summary.file)
+        qualname = (f"{target}.{rest}" if rest else target) if target is not None else None
+    if qualname is None or not may_define(model, qualname, kind, method, reach):
+        return None
+    return model.resolve(qualname)
 
 
 def _owner(model: ProjectModel, stack: Sequence[cst.FunctionDef], name: str) -> cst.FunctionDef | None:
@@ -121,18 +148,18 @@ def _owner(model: ProjectModel, stack: Sequence[cst.FunctionDef], name: str) -> 
     return None
 
 
-def _imported_in(model: ProjectModel, summary: ModuleSummary, func: cst.FunctionDef, name: str) -> str | None:
-    """The qualified name ``name`` stands for in ``func`` when every binding of it there
-    is one and the same ``from module import ...``."""
-    bindings = _scope(model, func).assigned(name)
-    if not bindings:
+def _imported_in(bindings: list[Binding], file: SourceFile) -> str | None:
+    """The qualified name a function-local name stands for when every one of its
+    ``bindings`` is one and the same ``from module import ...``."""
+    sources = {binding.imported for binding in bindings}
+    if len(sources) != 1:
         return None
-    file = summary.file
-    package = file.module if file.is_package else file.module.rpartition(".")[0]
-    targets = [target for local, target in _function_imports(func, package) if local == name]
-    if len(targets) != len(bindings) or len(set(targets)) != 1:
+    source = sources.pop()
+    if source is None:
         return None
-    return targets[0]
+    level, module, name = source
+    absolute = absolute_module(file, level, module)
+    return f"{absolute}.{name}" if absolute is not None else None
 
 
 def _scope(model: ProjectModel, func: cst.FunctionDef) -> Scope:
@@ -143,12 +170,12 @@ def _scope(model: ProjectModel, func: cst.FunctionDef) -> Scope:
     return found[1]
 
 
-def _helper_of(model: ProjectModel, symbol: Symbol | None) -> Helper | None:
+def _helper_of(model: ProjectModel, symbol: Symbol | None, reach: Reach | None) -> Helper | None:
     if isinstance(symbol, FunctionSym):
-        return _eligible(model, Helper(symbol.summary, symbol.node))
+        return _eligible(model, Helper(symbol.summary, symbol.node), reach)
     if isinstance(symbol, AttrOf) and isinstance(symbol.base, ClassSym) and len(symbol.attrs) == 1:
         # ``Counter.bump(...)``: a static or class method, or an instance method called unbound.
-        return _method(model, symbol.base, symbol.attrs[0])
+        return _method(model, symbol.base, symbol.attrs[0], reach)
     return None
 
 
@@ -157,11 +184,13 @@ def _receiver_class(
     summary: ModuleSummary,
     stack: Sequence[cst.FunctionDef],
     receiver: cst.BaseExpression,
+    method: str,
+    reach: Reach | None,
 ) -> ClassSym | None:
     """The project class of ``receiver`` when it is certain: ``self``/``cls`` of a method,
     ``Counter(...)``, or a local name bound only to ``Counter(...)``."""
     if isinstance(receiver, cst.Call):
-        return _instantiated(model, summary, stack, receiver)
+        return _instantiated(model, summary, stack, receiver, method, reach)
     if not isinstance(receiver, cst.Name) or not stack:
         return None
     innermost = stack[-1]
@@ -178,7 +207,7 @@ def _receiver_class(
     if not bindings:
         return None
     classes = [
-        _instantiated(model, summary, stack, b.value)
+        _instantiated(model, summary, stack, b.value, method, reach)
         if b.kind == "assign" and isinstance(b.value, cst.Call)
         else None
         for b in bindings
@@ -190,9 +219,15 @@ def _receiver_class(
 
 
 def _instantiated(
-    model: ProjectModel, summary: ModuleSummary, stack: Sequence[cst.FunctionDef], call: cst.Call
+    model: ProjectModel,
+    summary: ModuleSummary,
+    stack: Sequence[cst.FunctionDef],
+    call: cst.Call,
+    method: str,
+    reach: Reach | None,
 ) -> ClassSym | None:
-    symbol = _symbol(model, summary, stack, call.func)
+    """The project class ``call`` instantiates, when its module may define ``method``."""
+    symbol = _symbol(model, summary, stack, call.func, b"class", method, reach)
     return symbol if isinstance(symbol, ClassSym) else None
 
 
@@ -215,7 +250,7 @@ def _enclosing_class(
     return model.memo(("helpers-called-methods", id(summary)), compute)[1].get(id(func))
 
 
-def _method(model: ProjectModel, klass: ClassSym, name: str) -> Helper | None:
+def _method(model: ProjectModel, klass: ClassSym, name: str, reach: Reach | None) -> Helper | None:
     """``name`` looked up on a project class: its own body, then its bases in order."""
     pending = [klass]
     seen: set[int] = set()
@@ -229,7 +264,7 @@ def _method(model: ProjectModel, klass: ClassSym, name: str) -> Helper | None:
             return None
         for item in body.body:
             if isinstance(item, cst.FunctionDef) and item.name.value == name:
-                return _eligible(model, Helper(current.summary, item, current.node))
+                return _eligible(model, Helper(current.summary, item, current.node), reach)
         if name in _class_level_names(current.node):
             return None
         for arg in current.node.bases:
@@ -268,9 +303,11 @@ def _decorator_name(model: ProjectModel, summary: ModuleSummary, decorator: cst.
     return model.qualname_of(summary, target)
 
 
-def _eligible(model: ProjectModel, helper: Helper) -> Helper | None:
+def _eligible(model: ProjectModel, helper: Helper, reach: Reach | None) -> Helper | None:
     node = helper.node
     if helper.summary.is_test or node.asynchronous is not None:
+        return None
+    if reach is not None and not may_reach(model, helper.summary.file, node.name.value, reach):
         return None
     for decorator in node.decorators:
         name = _decorator_name(model, helper.summary, decorator.decorator)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..context import HelperPass
+from ..project.helper_texts import Reach
 from ..project.helpers_called import MAX_DEPTH
 from ..project.walk import Walker
 
@@ -54,10 +55,12 @@ class Cause:
 
 
 class Following:
-    """Helper-following for one rule instance."""
+    """Helper-following for one rule instance. ``reach``: what the rule looks for, as text
+    (``sleep``): a function whose module cannot lead to it is not followed, nor parsed."""
 
-    def __init__(self, rule: Rule) -> None:
+    def __init__(self, rule: Rule, reach: Reach | None = None) -> None:
         self.rule = rule
+        self.reach = reach
 
     @property
     def in_helper(self) -> bool:
@@ -85,7 +88,7 @@ class Following:
         depth = state.depth if state is not None else 0
         if depth >= MAX_DEPTH:
             return []
-        helper = self.rule.project.called_helper(call)
+        helper = self.rule.project.called_helper(call, self.reach)
         if helper is None or (state is not None and id(helper.node) in state.chain):
             return []
         chain = (state.chain if state is not None else ()) + (id(helper.node),)

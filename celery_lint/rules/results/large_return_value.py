@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
+from ...project.helper_texts import Reach
 from ...project.walk import Walker
 from ..base import Invalid, Rule, Valid
 from ..following import Following
@@ -10,6 +12,14 @@ if TYPE_CHECKING:
     import libcst as cst
 else:
     from ..._lazy_libcst import cst
+
+# What a likely large value looks like as text (see ``_describe``).
+FOLLOW = Reach(
+    re.compile(
+        rb"\.(?:read|json|content|text|fetchall|all|values|values_list|filter|exclude|order_by)\b"
+        rb"|\b(?:list|tuple)\(|DataFrame|read_(?:csv|sql|json|excel|parquet)|b(?:64|85)encode|tobytes|getvalue|to_(?:csv|json|dict|records)"
+    )
+)
 
 HTTP_CALLS = frozenset({"get", "post", "put", "patch", "delete", "head", "request", "urlopen", "send"})
 QUERY_METHODS = frozenset({"all", "values", "values_list", "filter", "exclude", "order_by"})
@@ -176,7 +186,7 @@ class LargeReturnValue(Rule):
     def __init__(self, context: object) -> None:
         super().__init__(context)  # type: ignore[arg-type]
         self._locals: dict[int, dict[str, cst.BaseExpression]] = {}
-        self.following = Following(self)
+        self.following = Following(self, FOLLOW)
 
     def _local_values(self) -> dict[str, cst.BaseExpression]:
         # The task's body, or the function a task calls that is being checked.

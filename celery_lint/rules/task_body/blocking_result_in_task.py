@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from ...project.callsites import CallSites, code_of, is_literal, keyword
+from ...project.helper_texts import Reach
 from ..base import Invalid, Rule, Valid
 from ..following import Following
 
@@ -10,6 +12,16 @@ if TYPE_CHECKING:
     import libcst as cst
 else:
     from ..._lazy_libcst import cst
+
+# A wait on a Celery result, as text: the result is made in the same function, so both
+# are in the same module.
+FOLLOW = Reach(
+    re.compile(
+        rb"(?s)\A(?=.*?(?:\.delay\(|apply_async\(|AsyncResult|send_task\(|GroupResult|\b(?:group|chord)\())"
+        rb"(?=.*?\.(?:get|wait|join|join_native|collect)\()"
+    ),
+    depth=0,
+)
 
 if TYPE_CHECKING:
     from ...context import FileContext
@@ -240,7 +252,7 @@ class BlockingResultInTask(Rule):
         self.sites = CallSites(context)
         self._allowed: list[cst.With] = []
         self._comprehensions: list[tuple[cst.CSTNode, dict[str, cst.BaseExpression]]] = []
-        self.following = Following(self)
+        self.following = Following(self, FOLLOW)
 
     def _allows_join(self, node: cst.With) -> bool:
         for item in node.items:

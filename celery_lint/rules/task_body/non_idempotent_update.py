@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
+from ...project.helper_texts import Reach
 from ...project.walk import Walker
 from ..base import Invalid, Rule, Valid
 from ..following import Following
@@ -10,6 +12,15 @@ if TYPE_CHECKING:
     import libcst as cst
 else:
     from ..._lazy_libcst import cst
+
+# What a relative update looks like as text: ``x.f += n``, ``d[k] -= n``, ``x.f = x.f + n``,
+# ``f=F('f') + n``.
+FOLLOW = Reach(
+    re.compile(
+        rb"(?:\.\w+|\])\s*(?:[-+*/]|//)=|\.(\w+)\s*=\s*[\w.]+\.\1\s*[-+*]"
+        rb"|=\s*(?:\w+\.)?F\(\s*['\"]\w+['\"]\s*\)\s*[-+]|=\s*[\w.]+\s*[-+]\s*(?:\w+\.)?F\("
+    )
+)
 
 # Calls that build a plain in-memory container: updates to it are local state.
 CONTAINER_FACTORIES = frozenset(
@@ -327,7 +338,7 @@ class NonIdempotentUpdate(Rule):
         super().__init__(context)  # type: ignore[arg-type]
         self._containers: dict[int, set[str]] = {}
         self._locals: dict[int, _LocalContainers] = {}
-        self.following = Following(self)
+        self.following = Following(self, FOLLOW)
 
     def _task_code(self) -> tuple[str, cst.FunctionDef] | None:
         """Where the visit is: a task's body, a hook method of a task class (Celery runs
@@ -374,7 +385,11 @@ class NonIdempotentUpdate(Rule):
             self.report(node, self.message(target=text, where=code[0]))
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        if isinstance(node.target, (cst.Attribute, cst.Subscript)) and not self._rows_changed(node.value):
+        if (
+            isinstance(node.target, (cst.Attribute, cst.Subscript))
+            and self._task_code() is not None
+            and not self._rows_changed(node.value)
+        ):
             self._flag(node, node.target)
 
     def _rows_changed(self, expr: cst.BaseExpression) -> bool:
@@ -422,10 +437,11 @@ class NonIdempotentUpdate(Rule):
             return False
         sides = (value.left, value.right)
         f_fields = [self._f_field(side) for side in sides]
-        if any(f is None and self._rows_changed(side) for f, side in zip(f_fields, sides, strict=True)):
-            return False
-        return (
+        relative = (
             f_fields.count(field) == 1 and all(f is None or f == field for f in f_fields) and None in f_fields
+        )
+        return relative and not any(
+            f is None and self._rows_changed(side) for f, side in zip(f_fields, sides, strict=True)
         )
 
     def _f_field(self, expr: cst.BaseExpression) -> str | None:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from ...project.callsites import CallSites, code_of
+from ...project.helper_texts import Reach
 from ..base import Invalid, Rule, Valid
 from ..following import Following
 
@@ -10,6 +12,8 @@ if TYPE_CHECKING:
     import libcst as cst
 else:
     from ..._lazy_libcst import cst
+
+FOLLOW = Reach(re.compile(rb"\bsleep\b"))
 
 if TYPE_CHECKING:
     from ...context import FileContext
@@ -125,7 +129,7 @@ class SleepInTask(Rule):
     def __init__(self, context: FileContext) -> None:
         super().__init__(context)
         self.sites = CallSites(context)
-        self.following = Following(self)
+        self.following = Following(self, FOLLOW)
 
     def visit_Call(self, node: cst.Call) -> None:
         task = self.project.current_task()
