@@ -434,7 +434,8 @@ class ProjectView:
         """The line a node of the file being checked starts on (1-based)."""
         from .project.helpers_called import line_of
 
-        return line_of(self._context.model, self._context.summary, node)
+        stack = self._context.function_stack
+        return line_of(self._context.model, self._context.summary, node, stack[0] if stack else None)
 
     def current_hook(self) -> TaskHookView | None:
         """During the visit: the task hook method (``on_failure``, ``__call__``...) whose

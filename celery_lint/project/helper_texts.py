@@ -113,6 +113,15 @@ def _module_text(model: ProjectModel, file: SourceFile) -> _ModuleText:
     return model.memo(("helper-texts-module", str(file.path)), compute)
 
 
+def def_line_of(model: ProjectModel, file: SourceFile, name: str) -> int | None:
+    """The line of the ``def name`` of ``file`` when its text defines ``name`` once."""
+    text = _module_text(model, file)
+    found = text.defs.get(name, [])
+    if len(found) != 1:
+        return None
+    return text.data.count(b"\n", 0, found[0][0]) + 1  # the match starts the ``def`` line
+
+
 def absolute_module(file: SourceFile, level: int, module: str) -> str | None:
     """The module a ``from`` import names, relative ones (``from ..x``) made absolute."""
     if not level:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .entities import AttrOf, ClassSym, External, FunctionSym, Symbol
 from .files import resolve_positions
-from .helper_texts import Reach, absolute_module, may_define, may_reach
+from .helper_texts import Reach, absolute_module, def_line_of, may_define, may_reach
 from .hooks import task_hooks
 from .scan import dotted_name
 from .scopes import Binding, Scope, scope_of
@@ -330,10 +330,34 @@ def _task_code(model: ProjectModel) -> dict[int, Any]:
     return model.memo("helpers-called-task-code", compute)
 
 
-def line_of(model: ProjectModel, summary: ModuleSummary, node: cst.CSTNode) -> int:
-    """The 1-based line ``node`` of ``summary``'s tree starts on."""
+def line_of(
+    model: ProjectModel, summary: ModuleSummary, node: cst.CSTNode, function: cst.FunctionDef | None = None
+) -> int:
+    """The 1-based line ``node`` of ``summary``'s tree starts on. With ``function`` (the
+    function holding it, defined once in the module's text), positions are computed for that
+    function alone, not for the whole module."""
+    if function is not None:
+        line = _line_in_function(model, summary, node, function)
+        if line is not None:
+            return line
     positions = model.memo(
         ("helpers-called-positions", id(summary.tree)), lambda: (summary, resolve_positions(summary.tree))
     )
     code_range = positions[1].get(node)
     return code_range.start.line if code_range is not None else 1
+
+
+def _line_in_function(
+    model: ProjectModel, summary: ModuleSummary, node: cst.CSTNode, function: cst.FunctionDef
+) -> int | None:
+    def_line = def_line_of(model, summary.file, function.name.value)
+    if def_line is None:
+        return None
+    positions = model.memo(
+        ("helpers-called-function-positions", id(function)),
+        lambda: (function, resolve_positions(cst.Module(body=[function]))),
+    )[1]
+    name, found = positions.get(function.name), positions.get(node)
+    if name is None or found is None:
+        return None
+    return def_line + int(found.start.line) - int(name.start.line)
