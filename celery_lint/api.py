@@ -9,8 +9,9 @@ configuration. Values are :class:`Known` (with the place they came from) or
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .project.values import Known, Origin, Resolved, Unknown
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from .project.broker_urls import UrlText
     from .project.configuration import ConfigIndex
     from .project.entities import App, ConfigWrite, Task
+    from .project.helper_texts import Reach
+    from .project.helpers_called import Helper
     from .project.hooks import Hook
     from .project.routing import Route
     from .project.setting_styles import StyleFinding
@@ -33,7 +36,19 @@ if TYPE_CHECKING:
 else:
     from ._lazy_libcst import cst
 
-__all__ = ["AppView", "Known", "Origin", "ProjectView", "Resolved", "TaskHookView", "TaskView", "Unknown"]
+_T = TypeVar("_T")
+
+__all__ = [
+    "AppView",
+    "HelperView",
+    "Known",
+    "Origin",
+    "ProjectView",
+    "Resolved",
+    "TaskHookView",
+    "TaskView",
+    "Unknown",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -325,6 +340,49 @@ class TaskHookView:
         return f"the `{self.method}` hook of task class `{self.class_name}` (task '{labels[0]}'{more})"
 
 
+@dataclass(frozen=True, eq=False)
+class HelperView:
+    """A project function that task code calls directly (see :meth:`ProjectView.called_helper`)."""
+
+    _helper: Helper
+    _context: FileContext
+
+    @property
+    def label(self) -> str:
+        """How messages name it: ``bump()``, ``Counter.bump()`` for a method."""
+        return self._helper.label
+
+    @property
+    def path(self) -> str:
+        """Its file, relative to the project root."""
+        return self._helper.summary.file.relpath
+
+    @property
+    def node(self) -> cst.FunctionDef:
+        return self._helper.node
+
+    def remembered(self, key: object, compute: Callable[[], _T]) -> _T:
+        """``compute()`` once per project for this function and ``key`` (what a rule finds
+        in it does not depend on which task calls it)."""
+        memo: dict[Any, Any] = self._context.model.memo("helper-findings", dict)
+        entry = (id(self._helper.node), key)
+        if entry not in memo:
+            memo[entry] = (self._helper.node, compute())
+        return memo[entry][1]  # type: ignore[no-any-return]
+
+    def checking_context(self) -> FileContext:
+        """A context for checking the function's body as code of the task being visited:
+        its own file and module, the function as the enclosing one, the task as current."""
+        from .context import FileContext
+
+        summary = self._helper.summary
+        outer = self._context
+        context = FileContext(summary.file, summary, outer.model, outer.options, outer.extension_settings)
+        context.function_stack = [self._helper.node]
+        context.current_task = outer.current_task
+        return context
+
+
 class ProjectView:
     """What a rule may ask about the project while it checks one file."""
 
@@ -357,6 +415,27 @@ class ProjectView:
         """During the visit: the task whose body encloses the node being visited."""
         task = self._context.current_task
         return TaskView(task, self._context) if task is not None else None
+
+    def called_helper(self, call: cst.Call, reach: Reach | None = None) -> HelperView | None:
+        """The project function a call in the function being visited runs, when the analyzer
+        knows it for certain: a module-level function (imported or not), or a method of a
+        project class the receiver is known to be (``self.m()`` in a method, ``Counter().m()``).
+        None for a local name, an installed function, test code, a task or task hook (checked
+        as task code already), an ``async`` function or one another decorator may replace.
+        ``reach``: what a rule looks for, as text; a function whose module cannot lead to it
+        (it is neither there nor ``reach.depth`` imports away) is not followed, nor parsed."""
+        from .project.helpers_called import called_helper
+
+        context = self._context
+        helper = called_helper(context.model, context.summary, context.function_stack, call, reach)
+        return HelperView(helper, context) if helper is not None else None
+
+    def line_of(self, node: cst.CSTNode) -> int:
+        """The line a node of the file being checked starts on (1-based)."""
+        from .project.helpers_called import line_of
+
+        stack = self._context.function_stack
+        return line_of(self._context.model, self._context.summary, node, stack[0] if stack else None)
 
     def current_hook(self) -> TaskHookView | None:
         """During the visit: the task hook method (``on_failure``, ``__call__``...) whose

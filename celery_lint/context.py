@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from .types import Fix, Message
@@ -37,6 +37,19 @@ class RawFinding:
     end: tuple[int, int] | None = None
 
 
+@dataclass
+class HelperPass:
+    """Set on the context of a project function that task code calls while a rule checks
+    the function as the task's code (see ``rules/following.py``)."""
+
+    depth: int
+    """How many calls away from the task the function is (1: the task calls it)."""
+    chain: tuple[int, ...]
+    """``id`` of each function's ``def`` on the way from the task (a cycle ends there)."""
+    causes: list[Any] = field(default_factory=list)
+    """What the rule found in the function (and the functions it calls)."""
+
+
 class FileContext:
     """What a rule sees of the file it checks."""
 
@@ -59,6 +72,9 @@ class FileContext:
         self.current_hook: Hook | None = None
         """During the walk: the task hook method (``on_failure``...) enclosing the node."""
         self.function_stack: list[cst.FunctionDef] = []
+        self.helper_pass: HelperPass | None = None
+        """Set when the file is not checked but a function of it, as code of a task that
+        calls it: the rule records what it finds instead of reporting it."""
 
     @property
     def tree(self) -> cst.Module:

@@ -27,6 +27,8 @@ class Binding:
     kind: str  # "assign", "unpack", "for", "with", "other"
     value: cst.BaseExpression | None
     index: int = 0  # position in a tuple target ("unpack")
+    imported: tuple[int, str, str] | None = None
+    """``from module import name``: (relative level, module as written, name) of the import."""
 
 
 @dataclass(eq=False)
@@ -120,11 +122,15 @@ class _ScopeCollector(Walker):
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         if isinstance(node.names, cst.ImportStar):
             return
+        module = dotted_name(node.module) if node.module is not None else ""
         for alias in node.names:
-            if alias.asname is not None:
+            local = alias.asname.name if alias.asname is not None else alias.name
+            if isinstance(local, cst.Name):
+                name = alias.name.value if isinstance(alias.name, cst.Name) else None
+                source = (len(node.relative), module, name) if module is not None and name else None
+                self._add(local.value, Binding("other", None, imported=source))
+            elif alias.asname is not None:
                 self._target(alias.asname.name, None, "other")
-            elif isinstance(alias.name, cst.Name):
-                self._add(alias.name.value, Binding("other", None))
 
     def visit_Global(self, node: cst.Global) -> None:
         self.scope.globals.update(item.name.value for item in node.names)

@@ -1,14 +1,25 @@
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
+from ...project.helper_texts import Reach
 from ...project.walk import Walker
 from ..base import Invalid, Rule, Valid
+from ..following import Following
 
 if TYPE_CHECKING:
     import libcst as cst
 else:
     from ..._lazy_libcst import cst
+
+# What a likely large value looks like as text (see ``_describe``).
+FOLLOW = Reach(
+    re.compile(
+        rb"\.(?:read|json|content|text|fetchall|all|values|values_list|filter|exclude|order_by)\b"
+        rb"|\b(?:list|tuple)\(|DataFrame|read_(?:csv|sql|json|excel|parquet)|b(?:64|85)encode|tobytes|getvalue|to_(?:csv|json|dict|records)"
+    )
+)
 
 HTTP_CALLS = frozenset({"get", "post", "put", "patch", "delete", "head", "request", "urlopen", "send"})
 QUERY_METHODS = frozenset({"all", "values", "values_list", "filter", "exclude", "order_by"})
@@ -62,7 +73,10 @@ class LargeReturnValue(Rule):
     Checks for tasks that return something likely large: a response or file body
     (`.read()`, `.content`, `.text`, `.json()` of an HTTP response), whole query
     results (`list(queryset)`, `.all()`, `.values()`, `.fetchall()`), dataframes and
-    encoded blobs.
+    encoded blobs. A task that returns what a project function returns
+    (`return build_export(qs)`) is checked through that function (up to three calls deep,
+    `return` of a call to the next); the finding stays at the task's `return` and names
+    the place and the way there (``from shop/exports.py:12 via build_export()``).
 
     ## Why is this bad?
     The return value is serialized into the result backend and kept there (a day by
@@ -92,7 +106,9 @@ class LargeReturnValue(Rule):
     CODE = "CEL502"
     NAME = "large-return-value"
     SKIP_TEST_CODE = True
-    MESSAGE = "task '{task}' returns {what}: results are stored in the backend and sent on every `.get()`"
+    MESSAGE = (
+        "task '{task}' returns {what}{source}: results are stored in the backend and sent on every `.get()`"
+    )
     FIX_TITLE = "store it and return a key"
 
     VALID = [
@@ -108,6 +124,14 @@ class LargeReturnValue(Rule):
         Valid("from celery import shared_task\n\n@shared_task\ndef f(data):\n    return data.get('id')\n"),
         Valid(
             "import requests\n\ndef helper(url):\n    return requests.get(url).content\n", note="not a task"
+        ),
+        Valid(
+            "import requests\nfrom celery import shared_task\n\ndef fetch(url):\n    return requests.get(url).content\n\n@shared_task\ndef f(url):\n    body = fetch(url)\n    return len(body)\n",
+            note="the task returns something else than the helper's value",
+        ),
+        Valid(
+            "from celery import shared_task\nfrom exporters import build_export\n\n@shared_task\ndef f(qs, build):\n    if qs:\n        return build(qs)\n    return build_export(qs)\n",
+            note="callees the analyzer cannot resolve, or outside the project",
         ),
     ]
     INVALID = [
@@ -146,19 +170,31 @@ class LargeReturnValue(Rule):
             line=6,
             column=5,
         ),
+        Invalid(
+            "from celery import shared_task\nfrom shop.exports import build_export\n\n@shared_task\ndef export(paid):\n    return build_export(paid)\n",
+            files={
+                "shop/__init__.py": "",
+                "shop/exports.py": "def build_export(paid):\n    return rows(paid)\n\ndef rows(paid):\n    return list(Order.objects.filter(paid=paid))\n",
+            },
+            line=6,
+            column=5,
+            message_contains="returns a whole query result (`list(...)`) from shop/exports.py:5 via build_export() -> rows()",
+            note="through the helpers the task returns the value of",
+        ),
     ]
 
     def __init__(self, context: object) -> None:
         super().__init__(context)  # type: ignore[arg-type]
         self._locals: dict[int, dict[str, cst.BaseExpression]] = {}
+        self.following = Following(self, FOLLOW)
 
     def _local_values(self) -> dict[str, cst.BaseExpression]:
-        task = self.current_task
-        assert task is not None and task.body is not None
-        key = id(task.body)
+        # The task's body, or the function a task calls that is being checked.
+        function = self.context.function_stack[-1]
+        key = id(function)
         if key not in self._locals:
             collector = _LocalValues()
-            collector.walk(task.body)
+            collector.walk(function)
             self._locals[key] = collector.values
         return self._locals[key]
 
@@ -248,4 +284,14 @@ class LargeReturnValue(Rule):
             return
         what = self._describe(node.value)
         if what is not None:
-            self.report(node, self.message(task=task.label, what=what))
+            if not self.following.found(node, what=what):
+                self.report(node, self.message(task=task.label, what=what, source=""))
+            return
+        if isinstance(node.value, cst.Call):
+            # ``return helper(...)``: the task returns what the helper returns.
+            causes = self.following.follow(node.value)
+            if causes:
+                first = causes[0]
+                more = f" (and {len(causes) - 1} more)" if len(causes) > 1 else ""
+                source = f" from {first.place}{more} via {first.via}"
+                self.report(node, self.message(task=task.label, what=first.fields["what"], source=source))

@@ -1,14 +1,27 @@
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from ...project.callsites import CallSites, code_of, is_literal, keyword
+from ...project.helper_texts import Reach
 from ..base import Invalid, Rule, Valid
+from ..following import Following
 
 if TYPE_CHECKING:
     import libcst as cst
 else:
     from ..._lazy_libcst import cst
+
+# A wait on a Celery result, as text: the result is made in the same function, so both
+# are in the same module.
+FOLLOW = Reach(
+    re.compile(
+        rb"(?s)\A(?=.*?(?:\.delay\(|apply_async\(|AsyncResult|send_task\(|GroupResult|\b(?:group|chord)\())"
+        rb"(?=.*?\.(?:get|wait|join|join_native|collect)\()"
+    ),
+    depth=0,
+)
 
 if TYPE_CHECKING:
     from ...context import FileContext
@@ -31,6 +44,12 @@ class BlockingResultInTask(Rule):
     (dicts, querysets, caches) is not flagged. The hook methods of a task's project
     classes (`before_start`, `on_success`, `on_failure`, `on_retry`, `after_return`,
     `__call__`) run in the worker around every execution and are checked as task code.
+
+    Project functions a task calls are checked too, up to three calls deep (not a
+    function the task only passes along, nor one it cannot resolve). Such a finding is
+    reported at the task's call that leads to it, once a call, naming the place and the
+    way there (``in shop/waiting.py:12, called from task 'shop.tasks.total' via
+    price_of()``); a call inside `with allow_join_result():` in the task is not followed.
 
     ## Why is this bad?
     A worker process that blocks on another task's result holds its slot while the
@@ -120,6 +139,15 @@ class BlockingResultInTask(Rule):
             "from celery.result import AsyncResult\n\nclass Monitor:\n    def on_success(self, task_id):\n        return AsyncResult(task_id).get()\n",
             note="a hook-named method of a class no task uses",
         ),
+        Valid(
+            "from celery import shared_task\nfrom celery.result import allow_join_result\n\ndef price_of(x):\n    return add.delay(x, 1).get()\n\n@shared_task\ndef f(x):\n    with allow_join_result():\n        return price_of(x)\n",
+            files={"add.py": TASKS_PY},
+            note="the task allows the wait around the helper's call",
+        ),
+        Valid(
+            "from celery import shared_task\nfrom pricing import price_of\n\n@shared_task\ndef f(x, wait):\n    wait(x)\n    return price_of(x)\n",
+            note="callees the analyzer cannot resolve, or outside the project",
+        ),
     ]
     INVALID = [
         Invalid(
@@ -206,6 +234,17 @@ class BlockingResultInTask(Rule):
             message_contains="in the `after_return` hook of task class `Audited`",
             note="a hook of the task's base class runs in the worker",
         ),
+        Invalid(
+            "from celery import shared_task\nfrom shop.waiting import price_of\n\n@shared_task\ndef total(x):\n    return price_of(x) * 2\n",
+            files={
+                "shop/__init__.py": "",
+                "shop/waiting.py": "from celery.result import AsyncResult\n\ndef price_of(task_id):\n    return AsyncResult(task_id).get()\n",
+            },
+            line=6,
+            column=12,
+            message_contains="`AsyncResult(task_id).get()` in shop/waiting.py:4, called from task 'tasks.total' via price_of()",
+            note="through a helper of another module: reported at the task's call",
+        ),
     ]
 
     def __init__(self, context: FileContext) -> None:
@@ -213,6 +252,7 @@ class BlockingResultInTask(Rule):
         self.sites = CallSites(context)
         self._allowed: list[cst.With] = []
         self._comprehensions: list[tuple[cst.CSTNode, dict[str, cst.BaseExpression]]] = []
+        self.following = Following(self, FOLLOW)
 
     def _allows_join(self, node: cst.With) -> bool:
         for item in node.items:
@@ -293,6 +333,7 @@ class BlockingResultInTask(Rule):
         where = self._where()
         if where is None:
             return
+        self.following.report_through(node, "call")
         func = node.func
         if not isinstance(func, cst.Attribute) or func.attr.value not in WAIT_METHODS:
             return
@@ -301,7 +342,5 @@ class BlockingResultInTask(Rule):
             return
         if not self._waits_on_result(func.value):
             return
-        self.report(
-            node,
-            self.message(call=code_of(node), where=where),
-        )
+        if not self.following.found(node, call=code_of(node)):
+            self.report(node, self.message(call=code_of(node), where=where))

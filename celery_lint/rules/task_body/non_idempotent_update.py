@@ -1,14 +1,26 @@
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
+from ...project.helper_texts import Reach
 from ...project.walk import Walker
 from ..base import Invalid, Rule, Valid
+from ..following import Following
 
 if TYPE_CHECKING:
     import libcst as cst
 else:
     from ..._lazy_libcst import cst
+
+# What a relative update looks like as text: ``x.f += n``, ``d[k] -= n``, ``x.f = x.f + n``,
+# ``f=F('f') + n``.
+FOLLOW = Reach(
+    re.compile(
+        rb"(?:\.\w+|\])\s*(?:[-+*/]|//)=|\.(\w+)\s*=\s*[\w.]+\.\1\s*[-+*]"
+        rb"|=\s*(?:\w+\.)?F\(\s*['\"]\w+['\"]\s*\)\s*[-+]|=\s*[\w.]+\s*[-+]\s*(?:\w+\.)?F\("
+    )
+)
 
 # Calls that build a plain in-memory container: updates to it are local state.
 CONTAINER_FACTORIES = frozenset(
@@ -27,6 +39,10 @@ CONTAINER_FACTORIES = frozenset(
     }
 )
 F_EXPRESSIONS = frozenset({"django.db.models.F", "django.db.models.expressions.F"})
+# Calls that return a fresh copy: updates to it stay in memory.
+COPY_CALLS = frozenset({"copy", "deepcopy"})
+# Queryset writes that return how many rows they changed (``delete()``: a (count, by model) pair).
+ROW_COUNTING_WRITES = frozenset({"delete", "update"})
 
 
 def _root_name(expr: cst.BaseExpression) -> str | None:
@@ -46,22 +62,96 @@ def _is_container(value: cst.BaseExpression | None) -> bool:
             if isinstance(func, cst.Name)
             else (f"collections.{func.attr.value}" if isinstance(func, cst.Attribute) else None)
         )
-        return name in CONTAINER_FACTORIES
+        if name in CONTAINER_FACTORIES:
+            return True
+        last = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
+        if last in COPY_CALLS:
+            return True
+        # ``d.setdefault(key, {})``: a value of a dict of in-memory containers.
+        return last == "setdefault" and len(value.args) == 2 and _is_container(value.args[1].value)
     return False
 
 
+def _is_constant(value: cst.BaseExpression) -> bool:
+    if isinstance(value, (cst.Integer, cst.Float, cst.SimpleString)):
+        return True
+    if isinstance(value, cst.UnaryOperation):
+        return _is_constant(value.expression)
+    return isinstance(value, (cst.Dict, cst.List, cst.Set, cst.Tuple)) and not value.children
+
+
+def _counts_rows(value: cst.BaseExpression | None) -> bool:
+    """``qs.delete()``, ``qs.update(...)``, ``qs.delete()[0]``: how many rows this very call changed."""
+    if isinstance(value, cst.Subscript):
+        value = value.value
+    return (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Attribute)
+        and value.func.attr.value in ROW_COUNTING_WRITES
+    )
+
+
 class _LocalContainers(Walker):
-    """Names a function binds to in-memory containers (their updates are not persisted)."""
+    """Names a function binds to in-memory containers (their updates are not persisted),
+    targets it resets to a constant (``di.count = 0``: an accumulator each run starts
+    afresh), and names bound to the number of rows a write of its own changed."""
 
     def __init__(self) -> None:
         super().__init__()
         self.names: set[str] = set()
+        self.reset: dict[str, list[tuple[int, int]]] = {}
+        """Target text -> (position, block) of each constant assignment to it."""
+        self.places: dict[int, tuple[int, tuple[int, ...]]] = {}
+        """``id`` of each assignment -> its position in the function and enclosing blocks."""
+        self.blocks: list[int] = []
+        self.row_counts: dict[str, bool] = {}
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self.blocks.append(id(node))
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock) -> None:
+        self.blocks.pop()
+
+    def reset_before(self, text: str, node: cst.CSTNode) -> bool:
+        """``text`` is set to a constant before ``node``, in a block that encloses it (not
+        in an ``if`` branch that excludes it)."""
+        place = self.places.get(id(node))
+        if place is None:
+            return False
+        position, blocks = place
+        return any(at < position and block in blocks for at, block in self.reset.get(text, ()))
+
+    def _place(self, node: cst.CSTNode) -> int:
+        position = len(self.places)
+        self.places[id(node)] = position, tuple(self.blocks)
+        return position
 
     def visit_Assign(self, node: cst.Assign) -> None:
+        position = self._place(node)
         if _is_container(node.value):
             for target in node.targets:
                 if isinstance(target.target, cst.Name):
                     self.names.add(target.target.value)
+        for target in node.targets:
+            if isinstance(target.target, (cst.Attribute, cst.Subscript)) and _is_constant(node.value):
+                text = cst.Module([]).code_for_node(target.target)
+                self.reset.setdefault(text, []).append((position, self.blocks[-1] if self.blocks else 0))
+            if isinstance(target.target, cst.Name):
+                self._count(target.target.value, _counts_rows(node.value))
+            elif isinstance(target.target, cst.Tuple) and target.target.elements:
+                # ``deleted, _ = qs.delete()``
+                first = target.target.elements[0].value
+                if isinstance(first, cst.Name):
+                    delete = isinstance(node.value, cst.Call) and _counts_rows(node.value)
+                    self._count(first.value, delete)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._place(node)
+        if isinstance(node.target, cst.Name):
+            self._count(node.target.value, False)
+
+    def _count(self, name: str, counts: bool) -> None:
+        self.row_counts[name] = self.row_counts.get(name, True) and counts
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if isinstance(node.target, cst.Name) and _is_container(node.value):
@@ -77,6 +167,18 @@ class NonIdempotentUpdate(Rule):
     methods of a task's project classes (`before_start`, `on_success`, `on_failure`,
     `on_retry`, `after_return`, `__call__` of a class-based task, its `base=` class or
     the app's `task_cls`) run on every execution too and are checked as task code.
+
+    Project functions a task calls are checked too, up to three calls deep (`bump(order)`,
+    `stats.bump(order)`, `self.bump()` in a method, `Counter().bump()`; not a function
+    the task only passes along, nor one it cannot resolve). Such a finding is reported at
+    the task's call that leads to it, once a call, naming the place and the way there:
+    ``relative update `order.views` in shop/stats.py:40, called from task
+    'shop.tasks.count' via bump()``; `# noqa` goes on that call.
+
+    Not flagged: updates of in-memory containers (literals, `dict()`, copies, values
+    of `d.setdefault(k, {})`), a target reset to a constant earlier in the function (an
+    accumulator each run starts afresh) and a change by the number of rows a `delete()`
+    or `update()` of the same function changed (a second run changes none).
 
     ## Why is this bad?
     Celery delivers a message at least once: with late acknowledgement, retries and
@@ -142,6 +244,30 @@ class NonIdempotentUpdate(Rule):
             "from celery import Task, shared_task\n\nclass Tracked(Task):\n    def on_failure(self, exc, task_id, args, kwargs, einfo):\n        self.failures += 1\n\n@shared_task(base=Tracked)\ndef f(pk):\n    return pk\n",
             note="a hook updating the task instance's own in-memory state",
         ),
+        Valid(
+            "from celery import shared_task\n\n@shared_task\ndef f(order, bump):\n    bump(order)\n",
+            note="a callee the analyzer cannot resolve (a parameter)",
+        ),
+        Valid(
+            "from celery import shared_task\nfrom counters import bump\n\n@shared_task\ndef f(order):\n    bump(order)\n",
+            note="a function outside the project",
+        ),
+        Valid(
+            "from celery import shared_task\n\ndef tally(points):\n    for point in points:\n        point.seen = 0\n        point.seen += point.weight\n    return points\n\n@shared_task\ndef f(points):\n    return len(tally(points))\n",
+            note="an accumulator reset to a constant first, in a helper",
+        ),
+        Valid(
+            "from celery import shared_task\nfrom django.db.models import F\n\ndef untag(tag, ids):\n    removed, _ = Link.objects.filter(tag=tag, item__in=ids).delete()\n    Tag.objects.filter(pk=tag.pk).update(count=F('count') - removed)\n\n@shared_task\ndef f(tag, ids):\n    untag(tag, ids)\n",
+            note="a change by the rows this run deleted: a second run deletes none",
+        ),
+        Valid(
+            "from copy import deepcopy\nfrom celery import shared_task\n\ndef limits_for(base):\n    limits = deepcopy(base)\n    limits['storage'] += 10\n    return limits\n\n@shared_task\ndef f(base):\n    return limits_for(base)\n",
+            note="a copy is in-memory state",
+        ),
+        Valid(
+            "from celery import shared_task\n\ndef bump(order):\n    order.views += 1\n\n@shared_task\ndef f(orders):\n    return list(map(bump, orders))\n",
+            note="a function the task passes along is not followed",
+        ),
     ]
     INVALID = [
         Invalid(
@@ -182,28 +308,61 @@ class NonIdempotentUpdate(Rule):
             column=43,
             note="`__call__` of the app's task_cls",
         ),
+        Invalid(
+            "from celery import shared_task\nfrom shop.stats import bump\n\n@shared_task\ndef count(order_id):\n    order = Order.objects.get(pk=order_id)\n    bump(order)\n",
+            files={
+                "shop/__init__.py": "",
+                "shop/stats.py": "def bump(order):\n    add_view(order)\n\ndef add_view(order):\n    order.views += 1\n    order.save()\n",
+            },
+            line=7,
+            column=5,
+            message_contains="`order.views` in shop/stats.py:5, called from task 'tasks.count' via bump() -> add_view()",
+            note="through a helper of another module, two calls deep: reported at the task's call",
+        ),
+        Invalid(
+            "from celery import shared_task\nfrom django.db.models import F\n\nclass Stock:\n    def take(self, pk):\n        self.save_left(pk)\n\n    def save_left(self, pk):\n        Item.objects.filter(pk=pk).update(left=F('left') - 1)\n\n@shared_task\ndef f(pk):\n    Stock().take(pk)\n",
+            line=13,
+            column=5,
+            message_contains="via Stock.take() -> Stock.save_left()",
+            note="methods when the receiver's class is known",
+        ),
+        Invalid(
+            "from celery import shared_task\nfrom django.db.models import F\n\n@shared_task\ndef f(pk, n):\n    code = Code.objects.get(pk=pk)\n    if code.used < n:\n        code.used = 0\n    else:\n        code.used = F('used') - n\n    code.save()\n",
+            line=10,
+            column=9,
+            note="a reset in another branch does not make the update start afresh",
+        ),
     ]
 
     def __init__(self, context: object) -> None:
         super().__init__(context)  # type: ignore[arg-type]
         self._containers: dict[int, set[str]] = {}
+        self._locals: dict[int, _LocalContainers] = {}
+        self.following = Following(self, FOLLOW)
 
     def _task_code(self) -> tuple[str, cst.FunctionDef] | None:
-        """Where the visit is: a task's body, or a hook method of a task class (Celery runs
-        both on every delivery); with the function to look for local containers in."""
+        """Where the visit is: a task's body, a hook method of a task class (Celery runs
+        both on every delivery) or a function a task calls; with the function to look for
+        local containers in (the innermost one: nested functions are not task code)."""
         task = self.project.current_task()
-        if task is not None and task.body is not None:
-            return f"task '{task.label}'", task.body
+        if task is not None and self.context.function_stack:
+            return f"task '{task.label}'", self.context.function_stack[-1]
         hook = self.project.current_hook()
         if hook is not None:
             return hook.label, hook.node
         return None
 
+    def _local_facts(self, function: cst.FunctionDef) -> _LocalContainers:
+        key = id(function)
+        if key not in self._locals:
+            finder = self._locals[key] = _LocalContainers()
+            finder.walk(function)
+        return self._locals[key]
+
     def _skipped_roots(self, function: cst.FunctionDef) -> set[str]:
         key = id(function)
         if key not in self._containers:
-            finder = _LocalContainers()
-            finder.walk(function)
+            finder = self._local_facts(function)
             module_level = {
                 name
                 for name, bindings in self.context.summary.bindings.items()
@@ -220,11 +379,26 @@ class NonIdempotentUpdate(Rule):
         if root is None or root in self._skipped_roots(code[1]):
             return
         text = cst.Module([]).code_for_node(target)
-        self.report(node, self.message(target=text, where=code[0]))
+        if self._local_facts(code[1]).reset_before(text, node):
+            return
+        if not self.following.found(node, target=text):
+            self.report(node, self.message(target=text, where=code[0]))
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        if isinstance(node.target, (cst.Attribute, cst.Subscript)):
+        if (
+            isinstance(node.target, (cst.Attribute, cst.Subscript))
+            and self._task_code() is not None
+            and not self._rows_changed(node.value)
+        ):
             self._flag(node, node.target)
+
+    def _rows_changed(self, expr: cst.BaseExpression) -> bool:
+        """``expr`` is a name bound only to how many rows a ``delete()``/``update()`` of the
+        same function changed: a second run changes none, so adds nothing."""
+        stack = self.context.function_stack
+        if not isinstance(expr, cst.Name) or not stack:
+            return False
+        return self._local_facts(stack[-1]).row_counts.get(expr.value, False)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if len(node.targets) != 1 or not isinstance(node.value, cst.BinaryOperation):
@@ -246,15 +420,14 @@ class NonIdempotentUpdate(Rule):
         code = self._task_code()
         if code is None:
             return
+        self.following.report_through(node, "target")
         if not (isinstance(node.func, cst.Attribute) and node.func.attr.value == "update"):
             return
         for arg in node.args:
             if arg.keyword is not None and self._self_relative_f(arg.value, arg.keyword.value):
                 text = f"{arg.keyword.value}={cst.Module([]).code_for_node(arg.value)}"
-                self.report(
-                    arg,
-                    self.message(target=text, where=code[0]),
-                )
+                if not self.following.found(arg, target=text):
+                    self.report(arg, self.message(target=text, where=code[0]))
 
     def _self_relative_f(self, value: cst.BaseExpression, field: str) -> bool:
         """``F("field") + n`` / ``n - F("field")``, where the other side is not another F()."""
@@ -264,8 +437,11 @@ class NonIdempotentUpdate(Rule):
             return False
         sides = (value.left, value.right)
         f_fields = [self._f_field(side) for side in sides]
-        return (
+        relative = (
             f_fields.count(field) == 1 and all(f is None or f == field for f in f_fields) and None in f_fields
+        )
+        return relative and not any(
+            f is None and self._rows_changed(side) for f, side in zip(f_fields, sides, strict=True)
         )
 
     def _f_field(self, expr: cst.BaseExpression) -> str | None:
