@@ -50,6 +50,12 @@ def _line_mapping(text: str) -> dict[int, str]:
     return mapping
 
 
+def may_name_celery_lint_codes(text: str) -> bool:
+    """Whether a ``# noqa`` of ``text`` may name a celery-lint code; without one,
+    :meth:`NoqaIndex.unused` has nothing to report, whatever the findings."""
+    return _CEL_NOQA.search(text) is not None
+
+
 class NoqaIndex:
     """Answers whether a finding on a line is suppressed."""
 
@@ -100,7 +106,7 @@ class NoqaIndex:
         Returns (line, column, code, problem). Codes of rules not selected in this run are
         left alone: they may suppress something when those rules run.
         """
-        if self.file_disabled or not _CEL_NOQA.search(self._text):
+        if self.file_disabled or not may_name_celery_lint_codes(self._text):
             return []
         problems: list[tuple[int, int, str, str]] = []
         try:

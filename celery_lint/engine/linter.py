@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..context import FileContext, RawFinding
-from ..noqa import NoqaIndex
+from ..noqa import NoqaIndex, may_name_celery_lint_codes
 from ..project.files import ANALYSIS_SKIPPED, SourceFile, resolve_positions
 from ..project.hooks import hooks_in
 from ..rules import all_rules
@@ -99,22 +99,22 @@ class Engine:
         self.rules = [r for r in rules if r.CODE not in (UNPARSABLE, UNUSED_NOQA)]
         self.report_unparsable = any(r.CODE == UNPARSABLE for r in rules)
         self.report_unused_noqa = any(r.CODE == UNUSED_NOQA for r in rules)
-        unused_rules = [r for r in rules if r.CODE == UNUSED_NOQA]
+        self._unused_noqa_triggers = tuple(t for r in rules if r.CODE == UNUSED_NOQA for t in r.TRIGGERS)
         self.options = dict(options or {})
         self.known_rules = tuple(known_rules if known_rules is not None else all_rules())
         self.extension_settings = extension_settings
         self._by_code = {r.CODE: r for r in self.known_rules}
         self._by_code.update({r.CODE: r for r in self.rules})
-        # Per rule: its triggers and the calls one of which must be present as well.
-        self._trigger_pairs = [
-            (rule.TRIGGERS, rule.TRIGGERS_WITH) for rule in [*self.rules, *unused_rules] if rule.TRIGGERS
-        ]
+        # Per rule: its triggers and the calls one of which must be present as well. CEL901's
+        # trigger is narrower than its bytes: see _may_report_unused_noqa.
+        self._trigger_pairs = [(rule.TRIGGERS, rule.TRIGGERS_WITH) for rule in self.rules if rule.TRIGGERS]
         # A test file is let through only by the triggers of rules that check test code.
         self._test_trigger_pairs = [
             (rule.TRIGGERS, rule.TRIGGERS_WITH)
-            for rule in [*self.rules, *unused_rules]
+            for rule in self.rules
             if rule.TRIGGERS and not rule.SKIP_TEST_CODE
         ]
+        self._unused_noqa_in_tests = any(r.CODE == UNUSED_NOQA and not r.SKIP_TEST_CODE for r in rules)
 
     @property
     def codes(self) -> list[str]:
@@ -129,10 +129,24 @@ class Engine:
         data = file.read()
         if data is None:
             return False
-        return any(
+        if any(
             any(t in data for t in triggers) and (not also or any(t in data for t in also))
             for triggers, also in (self._test_trigger_pairs if file.is_test else self._trigger_pairs)
-        )
+        ):
+            return True
+        if file.is_test and not self._unused_noqa_in_tests:
+            return False
+        return any(t in data for t in self._unused_noqa_triggers) and self._may_report_unused_noqa(file)
+
+    def _may_report_unused_noqa(self, file: SourceFile) -> bool:
+        """Whether CEL901 may report in this file: it is selected and a ``# noqa`` comment of
+        the file may name a celery-lint code. Most ``# noqa`` comments are other tools'
+        (``F401``, ``E501``): they give CEL901 nothing whatever the findings, and the other
+        rules need such a file no more than the default selection does, so it is not parsed."""
+        if not self.report_unused_noqa:
+            return False
+        text = file.text
+        return text is None or may_name_celery_lint_codes(text)
 
     def lint_file(
         self,
@@ -187,7 +201,7 @@ class Engine:
         rule_classes = [rule for rule in self.rules if not (rule.SKIP_TEST_CODE and file.is_test)]
         if model.use_prefilter:
             rule_classes = [r for r in rule_classes if not r.REQUIRES or any(b in data for b in r.REQUIRES)]
-        if not rule_classes and not (self.report_unused_noqa and _NOQA.search(data)):
+        if not rule_classes and not (_NOQA.search(data) and self._may_report_unused_noqa(file)):
             # No rule can fire here; whether the file parses is all that is left to check, and
             # CPython's own parser answers that far faster than building the LibCST tree.
             if parse_errors and self.report_unparsable and not file.cpython_accepts() and file.tree is None:

@@ -31,6 +31,21 @@ def spells_words_as_ascii(data: bytes) -> bool:
     return encoding.lower() in _ASCII_SUPERSETS
 
 
+def spelling_pattern(name: str, old: str | None) -> re.Pattern[bytes]:
+    """What a file's bytes hold when :func:`code_tokens` finds a word that names setting
+    ``name`` (new name, upper case, ``old`` name, an upper-case word ending in ``_`` and the
+    upper-case name), in a file that :func:`spells_words_as_ascii`. Such a word is a run of
+    ASCII letters, digits and underscores, with no letter or underscore before it and no
+    letter, digit or underscore after it: a spelling inside a longer word (``include`` in
+    ``includes``) is no match. Comments count, so the answer may be yes for nothing."""
+    upper = name.upper()
+    words = sorted({re.escape(s.encode("ascii")) for s in (name, upper, old) if s is not None})
+    ends = re.escape(f"_{upper}".encode("ascii"))
+    return re.compile(
+        rb"(?<![A-Za-z_])(?:" + b"|".join(words) + rb")(?![A-Za-z0-9_])|" + ends + rb"(?![A-Za-z0-9_])"
+    )
+
+
 def code_tokens(data: bytes) -> frozenset[str]:
     """Names and words in strings of Python source, comments left out."""
     words: list[str] = []

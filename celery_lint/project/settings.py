@@ -3,6 +3,7 @@ settings, namespaces, star-import chains) and every app's effective settings."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -25,7 +26,7 @@ from .entities import (
 from .evaluate import NotEvaluable, evaluate
 from .files import SourceFile
 from .scan import ConfOp, ModuleSummary, dotted_name
-from .setting_search import code_tokens, data_file_tokens, spells_words_as_ascii
+from .setting_search import code_tokens, data_file_tokens, spelling_pattern, spells_words_as_ascii
 from .settings_calls import settings_call_effect
 from .values import CELERY_DEFAULT, Known, Origin, Resolved, Unknown, agree
 
@@ -558,7 +559,7 @@ class SettingsModel(AppRegistry):
         old = self.catalogue.new_to_old.get(name)
         suffix = "_" + upper
         spellings = [s.encode("ascii") for s in (name, upper, old) if s is not None]
-        for tokens in self._tokens_for(app, spellings):
+        for tokens in self._tokens_for(app, spellings, spelling_pattern(name, old)):
             if name in tokens or upper in tokens or (old is not None and old in tokens):
                 return True
             if any(token.endswith(suffix) for token in tokens if token.isupper()):
@@ -568,9 +569,12 @@ class SettingsModel(AppRegistry):
     def _file_tokens(self, file: SourceFile) -> frozenset[str]:
         return self.memo(("tokens", str(file.path)), lambda: code_tokens(file.read() or b""))
 
-    def _tokens_for(self, app: App | None, spellings: list[bytes]) -> list[frozenset[str]]:
+    def _tokens_for(
+        self, app: App | None, spellings: list[bytes], pattern: re.Pattern[bytes]
+    ) -> list[frozenset[str]]:
         """The words of the files the search for a setting reads; a file whose bytes hold
-        none of ``spellings`` cannot match, so it is not tokenized for this search."""
+        none of ``spellings``, or hold them only inside longer words (``pattern``), cannot
+        match, so it is not tokenized for this search."""
         self.read_whole_repository = True
         result: list[frozenset[str]] = []
         for file in self.files.values():
@@ -580,7 +584,7 @@ class SettingsModel(AppRegistry):
             if app is not None and readers and all(other is not app for other, _ in readers):
                 continue
             data = file.read() or b""
-            if not any(spelling in data for spelling in spellings) and self.memo(
+            if not (any(spelling in data for spelling in spellings) and pattern.search(data)) and self.memo(
                 ("ascii_words", str(file.path)), partial(spells_words_as_ascii, data)
             ):
                 continue
