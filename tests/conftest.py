@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import libcst  # noqa: F401  (see below)
 import pytest
+
+# An in-process pytester run restores ``sys.modules`` when it ends. Were LibCST first
+# imported inside such a run, modules this process imported before it (and their LibCST
+# stand-in) would keep the LibCST of that run while the next run parses with a fresh one:
+# its nodes would match none of their classes. Imported here, every run shares one LibCST.
 
 FINDING_LINE = re.compile(
     r"^(?P<path>.+?):(?P<line>\d+):(?P<column>\d+): (?P<code>[A-Z]+[0-9]+) (?P<message>.+)$"
