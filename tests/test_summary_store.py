@@ -169,6 +169,29 @@ def test_a_module_with_a_syntax_error_is_not_kept(tmp_path: Path, caplog: pytest
     assert "CEL900" in second.stdout and second.stdout == first.stdout
 
 
+def test_every_fixture_module_loads_as_it_was_parsed() -> None:
+    """A loaded module is the parsed one: the same tree, node for node, and the same source
+    when printed (its whitespace, comments and operators are shared between modules)."""
+    from celery_lint.project.files import SourceFile
+    from celery_lint.project.scan import ModuleSummary, scan_module
+
+    checked = 0
+    for path in sorted(FIXTURES.rglob("*.py")):
+        file = SourceFile(path=path, relpath=path.name, module=path.stem, is_package=False)
+        summary = scan_module(file)
+        if summary is None:
+            continue
+        blob = summary_store._pickled(summary)
+        assert blob is not None, path
+        again = SourceFile(path=path, relpath=path.name, module=path.stem, is_package=False)
+        loaded = summary_store._unpickled(again, blob)
+        assert isinstance(loaded, ModuleSummary), path
+        assert loaded.tree.deep_equals(summary.tree), path
+        assert loaded.tree.bytes == path.read_bytes(), path
+        checked += 1
+    assert checked > 100
+
+
 # --------------------------------------------------------------------------- refusals
 def _group_writable_folder(root: Path) -> None:
     store_of(root).chmod(0o770)
