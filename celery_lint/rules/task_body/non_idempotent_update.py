@@ -91,6 +91,107 @@ def _counts_rows(value: cst.BaseExpression | None) -> bool:
     )
 
 
+# Calls that record a run under a key and say whether this run made the record.
+RECORDING_CALLS = frozenset({"get_or_create", "update_or_create"})
+
+
+def _only_exits(body: cst.BaseSuite) -> bool:
+    """The block only returns or raises."""
+    lines = body.body if isinstance(body, cst.IndentedBlock) else (body,)
+    smalls = [
+        small
+        for line in lines
+        for small in (
+            line.body if isinstance(line, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) else [line]
+        )
+    ]
+    return (
+        bool(smalls)
+        and all(isinstance(small, (cst.Return, cst.Raise, cst.Pass)) for small in smalls)
+        and any(isinstance(small, (cst.Return, cst.Raise)) for small in smalls)
+    )
+
+
+def _is_existence_check(test: cst.BaseExpression) -> bool:
+    """``<queryset>.exists()`` (parentheses aside)."""
+    return (
+        isinstance(test, cst.Call)
+        and isinstance(test.func, cst.Attribute)
+        and test.func.attr.value == "exists"
+        and not test.args
+    )
+
+
+class _GuardNames(Walker):
+    """Names a function binds to the ``created`` flag of ``obj, created =
+    X.objects.get_or_create(...)`` and names bound to ``<queryset>.exists()`` (each only
+    when every binding of the name is one)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.created: dict[str, bool] = {}
+        self.exists: dict[str, bool] = {}
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        value = node.value
+        recording = (
+            isinstance(value, cst.Call)
+            and isinstance(value.func, cst.Attribute)
+            and value.func.attr.value in RECORDING_CALLS
+        )
+        for target in node.targets:
+            if isinstance(target.target, cst.Name):
+                name = target.target.value
+                self.exists[name] = self.exists.get(name, True) and _is_existence_check(value)
+                self.created[name] = False
+            elif isinstance(target.target, (cst.Tuple, cst.List)):
+                elements = target.target.elements
+                for index, element in enumerate(elements):
+                    if isinstance(element.value, cst.Name):
+                        name = element.value.value
+                        flag = recording and len(elements) == 2 and index == 1
+                        self.created[name] = self.created.get(name, True) and flag
+                        self.exists[name] = False
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if isinstance(node.target, cst.Name):
+            self.created[node.target.value] = self.exists[node.target.value] = False
+
+
+def idempotency_guards(function: cst.FunctionDef) -> list[cst.If]:
+    """Statements of the function's own block that end a run which was done before:
+    ``if <queryset>.exists(): return`` (the check may be bound to a name first) and ``if
+    not created: return`` after a ``get_or_create``/``update_or_create``. What follows them
+    runs once per key."""
+    body = function.body
+    if not isinstance(body, cst.IndentedBlock):
+        return []
+    names: _GuardNames | None = None
+    guards: list[cst.If] = []
+    for statement in body.body:
+        if (
+            not isinstance(statement, cst.If)
+            or statement.orelse is not None
+            or not _only_exits(statement.body)
+        ):
+            continue
+        test = statement.test
+        if _is_existence_check(test):
+            guards.append(statement)
+            continue
+        negated = isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not)
+        name = test.expression if isinstance(test, cst.UnaryOperation) and negated else test
+        if not isinstance(name, cst.Name):
+            continue
+        if names is None:
+            names = _GuardNames()
+            names.walk(function)
+        table = names.created if negated else names.exists
+        if table.get(name.value, False):
+            guards.append(statement)
+    return guards
+
+
 class _LocalContainers(Walker):
     """Names a function binds to in-memory containers (their updates are not persisted),
     targets it resets to a constant (``di.count = 0``: an accumulator each run starts
@@ -177,8 +278,11 @@ class NonIdempotentUpdate(Rule):
 
     Not flagged: updates of in-memory containers (literals, `dict()`, copies, values
     of `d.setdefault(k, {})`), a target reset to a constant earlier in the function (an
-    accumulator each run starts afresh) and a change by the number of rows a `delete()`
-    or `update()` of the same function changed (a second run changes none).
+    accumulator each run starts afresh), a change by the number of rows a `delete()`
+    or `update()` of the same function changed (a second run changes none), and code after
+    an idempotency guard at the top of its function: `if <queryset>.exists(): return`, or
+    `if not created: return` after `obj, created = X.objects.get_or_create(...)` (a
+    redelivery stops there; a guard in a function on the way from the task counts too).
 
     ## Why is this bad?
     Celery delivers a message at least once: with late acknowledgement, retries and
@@ -268,6 +372,22 @@ class NonIdempotentUpdate(Rule):
             "from celery import shared_task\n\ndef bump(order):\n    order.views += 1\n\n@shared_task\ndef f(orders):\n    return list(map(bump, orders))\n",
             note="a function the task passes along is not followed",
         ),
+        Valid(
+            "from celery import shared_task\nfrom django.db.models import F\n\n@shared_task\ndef f(user_id, post_id):\n    if Notification.objects.filter(user_id=user_id, post_id=post_id).exists():\n        return\n    Notification.objects.create(user_id=user_id, post_id=post_id)\n    User.objects.filter(pk=user_id).update(unread=F('unread') + 1)\n",
+            note="after an existence check that ends a run done before",
+        ),
+        Valid(
+            "from celery import shared_task\n\ndef notify(user, post):\n    user.unread += 1\n    user.save()\n\ndef notify_once(user, post):\n    if Notification.objects.filter(user=user, post=post).exists():\n        return\n    Notification.objects.create(user=user, post=post)\n    notify(user, post)\n\n@shared_task\ndef f(user, post):\n    notify_once(user, post)\n",
+            note="a guard in a function on the way from the task",
+        ),
+        Valid(
+            "from celery import shared_task\n\n@shared_task\ndef f(user, post):\n    already = Notification.objects.filter(user=user, post=post).exists()\n    if already:\n        return  # notified before\n    Notification.objects.create(user=user, post=post)\n    user.unread += 1\n    user.save()\n",
+            note="the existence check bound to a name first",
+        ),
+        Valid(
+            "from celery import shared_task\n\n@shared_task\ndef f(user_id, points, grant_id):\n    grant, created = Grant.objects.get_or_create(key=grant_id, defaults={'points': points})\n    if not created:\n        return\n    user = User.objects.get(pk=user_id)\n    user.points += points\n    user.save()\n",
+            note="after an idempotency key recorded with get_or_create",
+        ),
     ]
     INVALID = [
         Invalid(
@@ -332,12 +452,25 @@ class NonIdempotentUpdate(Rule):
             column=9,
             note="a reset in another branch does not make the update start afresh",
         ),
+        Invalid(
+            "from celery import shared_task\n\n@shared_task\ndef f(user_id, post_id):\n    if not Post.objects.filter(pk=post_id).exists():\n        return\n    user = User.objects.get(pk=user_id)\n    user.posts += 1\n    user.save()\n",
+            line=8,
+            column=5,
+            note="returning when something is missing guards nothing: it is there on a redelivery too",
+        ),
+        Invalid(
+            "from celery import shared_task\n\n@shared_task\ndef f(user_id, post_id):\n    user = User.objects.get(pk=user_id)\n    user.posts += 1\n    user.save()\n    if Notification.objects.filter(user_id=user_id, post_id=post_id).exists():\n        return\n    Notification.objects.create(user_id=user_id, post_id=post_id)\n",
+            line=6,
+            column=5,
+            note="a guard after the update does not guard it",
+        ),
     ]
 
     def __init__(self, context: object) -> None:
         super().__init__(context)  # type: ignore[arg-type]
         self._containers: dict[int, set[str]] = {}
         self._locals: dict[int, _LocalContainers] = {}
+        self._guards: dict[int, list[int]] = {}
         self.following = Following(self, FOLLOW)
 
     def _task_code(self) -> tuple[str, cst.FunctionDef] | None:
@@ -379,7 +512,7 @@ class NonIdempotentUpdate(Rule):
         if root is None or root in self._skipped_roots(code[1]):
             return
         text = cst.Module([]).code_for_node(target)
-        if self._local_facts(code[1]).reset_before(text, node):
+        if self._local_facts(code[1]).reset_before(text, node) or self._guarded(node, code[1]):
             return
         if not self.following.found(node, target=text):
             self.report(node, self.message(target=text, where=code[0]))
@@ -391,6 +524,14 @@ class NonIdempotentUpdate(Rule):
             and not self._rows_changed(node.value)
         ):
             self._flag(node, node.target)
+
+    def _guarded(self, node: cst.CSTNode, function: cst.FunctionDef) -> bool:
+        """``node`` comes after an idempotency guard of ``function``'s own block."""
+        key = id(function)
+        if key not in self._guards:
+            self._guards[key] = [self.project.line_of(guard) for guard in idempotency_guards(function)]
+        lines = self._guards[key]
+        return bool(lines) and self.project.line_of(node) > min(lines)
 
     def _rows_changed(self, expr: cst.BaseExpression) -> bool:
         """``expr`` is a name bound only to how many rows a ``delete()``/``update()`` of the
@@ -418,7 +559,7 @@ class NonIdempotentUpdate(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         """``qs.update(left=F("left") - 1)``: the field is written from its own old value."""
         code = self._task_code()
-        if code is None:
+        if code is None or self._guarded(node, code[1]):
             return
         self.following.report_through(node, "target")
         if not (isinstance(node.func, cst.Attribute) and node.func.attr.value == "update"):
