@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .interrupts import interrupt_behind
 from .types import Kind, LintResult
 from .version import __version__
 
@@ -310,16 +311,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_FINDINGS
     except KeyboardInterrupt:
-        sys.stderr.write("celery-lint: interrupted\n")
-        if argv is None:
-            _exit_now(EXIT_INTERRUPTED)
-        return EXIT_INTERRUPTED
+        return _interrupted(argv)
     except Exception as exc:  # a bug of celery-lint: never the exit code of findings
+        if interrupt_behind(exc) is not None:  # Ctrl-C that a library's clean-up turned into an error
+            return _interrupted(argv)
         _Printable(sys.stderr).write(f"celery-lint: {internal_error(exc, argv)}\n")
         return EXIT_INTERNAL_ERROR
     finally:
         if collecting:
             gc.enable()
+
+
+def _interrupted(argv: Sequence[str] | None) -> int:
+    sys.stderr.write("celery-lint: interrupted\n")
+    if argv is None:
+        _exit_now(EXIT_INTERRUPTED)
+    return EXIT_INTERRUPTED
 
 
 class _Printable:

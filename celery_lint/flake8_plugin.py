@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .interrupts import raise_if_interrupted
 from .project.discovery import real_path
 from .registry import RuleRegistry
 from .types import Kind, Violation
@@ -109,8 +110,12 @@ class CeleryLintChecker:
             session = type(self)._session = Flake8Session(None)
         # Folders resolved through symbolic links, as every front end does (the project's
         # root is too): a file reached through a symlinked folder is the same module.
-        for violation in session.check(real_path(self.filename), "".join(self.lines)):
-            yield (violation.line, violation.column - 1, f"{violation.code} {violation.text}", type(self))
+        try:
+            for violation in session.check(real_path(self.filename), "".join(self.lines)):
+                yield (violation.line, violation.column - 1, f"{violation.code} {violation.text}", type(self))
+        except Exception as exc:  # Ctrl-C that a library's clean-up turned into an error stays Ctrl-C
+            raise_if_interrupted(exc)
+            raise
 
 
 class Flake8Session:

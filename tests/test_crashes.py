@@ -414,6 +414,48 @@ def test_ctrl_c_stops_the_run_at_once(tmp_path: Path, jobs: str) -> None:
     assert elapsed < 2, elapsed
 
 
+def _ctrl_c_in_positions(monkeypatch: pytest.MonkeyPatch, after: int) -> None:
+    """Ctrl-C lands in LibCST's code generation for positions, as a terminal's may at any
+    moment; the real LibCST's clean-up then raises KeyError with the interrupt as context."""
+    from libcst.metadata import position_provider
+
+    state = position_provider.WhitespaceInclusivePositionProvidingCodegenState
+    original = state.before_codegen
+    calls = iter(range(after + 1))
+
+    def interrupted(self: Any, node: Any) -> None:
+        if next(calls, after) >= after:
+            raise KeyboardInterrupt
+        original(self, node)
+
+    monkeypatch.setattr(state, "before_codegen", interrupted)
+
+
+def test_ctrl_c_that_a_library_turns_into_an_error_is_still_ctrl_c(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was reported as an internal error (exit 3, ``KeyError: IndentedBlock(...)``)."""
+    root = _project(tmp_path / "p", {})
+    _many_tasks(root, "proj", 2, tasks=5)
+    _ctrl_c_in_positions(monkeypatch, after=40)
+    code, out, err = _cli(capsys, monkeypatch, root, "--no-cache", "-j", "1", ".")
+    assert (code, out, err) == (130, "", "celery-lint: interrupted\n")
+
+
+def test_ctrl_c_in_the_flake8_plugin_that_a_library_turns_into_an_error_is_still_ctrl_c(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from celery_lint.flake8_plugin import CeleryLintChecker
+
+    root = _project(tmp_path / "p", {})
+    _many_tasks(root, "proj", 1, tasks=5)
+    path = root / "proj" / "m0.py"
+    _ctrl_c_in_positions(monkeypatch, after=40)
+    checker = CeleryLintChecker(None, str(path), path.read_text().splitlines(keepends=True))
+    with pytest.raises(KeyboardInterrupt):
+        list(checker.run())
+
+
 # --------------------------------------------------------------------------- 4. undecodable file names
 _BARE = "from celery import shared_task\n\n\n@shared_task\ndef bare():\n    pass\n"
 

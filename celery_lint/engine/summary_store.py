@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..interrupts import raise_if_interrupted
 from ..project import scan
 from ..project.files import run_with_large_stack
 from ..project.scan import ModuleSummary, summary_inputs
@@ -497,6 +498,7 @@ def _pickled(summary: ModuleSummary) -> bytes | None:
 def _unpickled(file: SourceFile, blob: bytes) -> ModuleSummary | None:
     try:
         state = pickle.loads(zlib.decompress(blob))
-    except Exception:  # whatever is wrong with an entry, the module is parsed instead
+    except Exception as exc:  # whatever is wrong with an entry, the module is parsed instead
+        raise_if_interrupted(exc)
         return None
     return ModuleSummary.attached(file, state)

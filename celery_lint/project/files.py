@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..interrupts import raise_if_interrupted
 from .discovery import ALWAYS_SKIPPED_DIRS, is_excluded, iter_python_files
 
 if TYPE_CHECKING:
@@ -259,6 +260,7 @@ class SourceFile:
             except RecursionError:
                 self.parse_error = "file is nested too deeply to parse"
             except Exception as exc:
+                raise_if_interrupted(exc)
                 self.parse_error = _null_byte_error(text) or f"cannot parse file: {_one_line(str(exc))}"
         return self._tree
 

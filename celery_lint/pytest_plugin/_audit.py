@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..interrupts import raise_if_interrupted
+
 _PICKLE = ("pickle", "application/x-python-serialize")
 
 
@@ -94,6 +96,7 @@ def _static(root: Path | None) -> _Static:
             registry=registry,
         )
     except Exception as exc:  # a broken project must not break the audit: report everything
+        raise_if_interrupted(exc)
         return _Static(error=f"{type(exc).__name__}: {exc}")
 
 
