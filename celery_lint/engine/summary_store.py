@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 _LOG = logging.getLogger(__name__)
 
 STORE_DIR = "summaries"
-SUMMARY_FORMAT = 2
+SUMMARY_FORMAT = 3
 """Bump when what an entry holds changes in a way the code fingerprint would not show."""
 MAX_STORE_BYTES = 200 * 1024 * 1024
 """The folder's size past which the entries used longest ago are removed (down to 3/4)."""
@@ -392,9 +392,54 @@ _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def _set_fields(node: Any, values: tuple[Any, ...]) -> None:
-    """Unpickling: the fields of a (frozen) LibCST node, in :func:`_node_fields` order."""
+    """Unpickling: the fields of a (frozen) LibCST node, in :func:`_node_fields` order (a
+    node class LibCST does not export by its name, which has no maker)."""
     for name, value in zip(_node_fields(type(node)), values, strict=True):
         object.__setattr__(node, name, value)
+
+
+_MAKER_PREFIX = "_make_"
+
+
+def _maker(cls: type) -> Callable[..., Any]:
+    """Unpickling: a function of the fields of a ``cls`` node, in :func:`_node_fields` order,
+    that makes the node. It is straight-line code made for the class (one call a node
+    instead of a loop over names), and a module attribute, so a pickle names it."""
+    name = _MAKER_PREFIX + cls.__name__
+    made = globals().get(name)
+    if made is not None:
+        return made  # type: ignore[no-any-return]
+    fields = _node_fields(cls)
+    arguments = ", ".join(f"a{index}" for index in range(len(fields)))
+    lines = [f"def {name}({arguments}):", "    node = new(cls)"]
+    lines += [f"    put(node, {field!r}, a{index})" for index, field in enumerate(fields)]
+    lines.append("    return node")
+    namespace: dict[str, Any] = {"new": object.__new__, "put": object.__setattr__, "cls": cls}
+    exec("\n".join(lines), namespace)  # the code is made of the dataclass field names alone
+    made = namespace[name]
+    made.__module__ = __name__
+    made.__qualname__ = name
+    globals()[name] = made
+    return made  # type: ignore[no-any-return]
+
+
+def __getattr__(name: str) -> Any:
+    """A node maker an entry names (``_make_Name``) is made on first use."""
+    if name.startswith(_MAKER_PREFIX):
+        cls = _exported_node_class(name[len(_MAKER_PREFIX) :])
+        if cls is not None:
+            return _maker(cls)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _exported_node_class(name: str) -> type | None:
+    """The LibCST node class ``libcst.<name>``, if there is one."""
+    import libcst
+
+    cls = getattr(libcst, name, None)
+    if isinstance(cls, type) and issubclass(cls, libcst.CSTNode) and cls.__name__ == name:
+        return cls
+    return None
 
 
 _SHARED: dict[tuple[Any, ...], Any] = {}
@@ -437,24 +482,50 @@ _BRACKETS = frozenset(
 )
 
 
+class _Canonical:
+    """Pickling one entry: equal token nodes given as one object. The pickler writes an
+    object it has seen as a reference to it, so a module's thousands of equal whitespace
+    and comma nodes load as a few calls of :func:`_shared_node` instead of one each."""
+
+    def __init__(self) -> None:
+        self.by_value: dict[tuple[Any, ...], Any] = {}
+        self.by_id: dict[int, Any] = {}
+
+    def token(self, node: Any, values: tuple[Any, ...]) -> Any:
+        """The entry's one node equal to the token ``node``, whose (canonical) fields are ``values``."""
+        known = self.by_id.get(id(node))
+        if known is not None:
+            return known
+        try:
+            chosen = self.by_value.setdefault((type(node), *values), node)
+        except TypeError:  # a field holds a list: not hashable, so kept as it is
+            chosen = node
+        self.by_id[id(node)] = chosen
+        return chosen
+
+
+_CANONICAL: list[_Canonical] = []
+"""The entry being pickled (its canonical tokens), while :func:`_pickled` runs."""
+
+
 class _NodeReducers(dict):  # type: ignore[type-arg]
-    """A pickler's dispatch table that keeps a LibCST node as its class and the tuple of its
-    fields (LibCST's own ``__getstate__`` calls ``dataclasses.fields`` for every node and
-    builds a dict: pickling takes 0.35 s instead of 0.9 s on oncall's 137 modules). Token
-    nodes are loaded through :func:`_shared_node`."""
+    """A pickler's dispatch table that keeps a LibCST node as the call of its class's maker
+    with its fields (LibCST's own ``__getstate__`` calls ``dataclasses.fields`` for every
+    node and builds a dict: pickling took 0.9 s instead of 0.35 s on oncall's 137 modules).
+    Token nodes are written once an entry (:class:`_Canonical`) and loaded through
+    :func:`_shared_node`."""
 
     def __missing__(self, cls: type) -> Callable[[Any], Any]:
         import libcst
 
         if not (isinstance(cls, type) and issubclass(cls, libcst.CSTNode)):
             raise KeyError(cls)  # pickled as without the table (bindings, enum members)
-        names = _node_fields(cls)
-        newobj = copyreg.__newobj__  # type: ignore[attr-defined]
-        values: Callable[[Any], tuple[Any, ...]]
-        if len(names) > 1:
-            values = operator.attrgetter(*names)
-        else:  # (attrgetter gives a tuple only for two names or more)
-            values = lambda node: tuple(getattr(node, name) for name in names)  # noqa: E731
+        if not _TOKEN_CLASSES:
+            _know_token_classes()
+        getter = _field_getter(cls)
+
+        def values(node: Any) -> tuple[Any, ...]:
+            return tuple(_canonical_value(value) for value in getter(node))
 
         reduce: Callable[[Any], Any]
         if _is_token(cls):
@@ -462,13 +533,65 @@ class _NodeReducers(dict):  # type: ignore[type-arg]
             def reduce(node: Any) -> Any:
                 return _shared_node, (cls, *values(node))
 
+        elif _exported_node_class(cls.__name__) is cls:
+            maker = _maker(cls)
+
+            def reduce(node: Any) -> Any:
+                return maker, values(node)
+
         else:
+            newobj = copyreg.__newobj__  # type: ignore[attr-defined]
 
             def reduce(node: Any) -> Any:
                 return newobj, (cls,), values(node), None, None, _set_fields
 
         self[cls] = reduce
         return reduce
+
+
+def _canonical_value(value: Any) -> Any:
+    """A node's field as pickled: a token node (alone or in a sequence) is the entry's
+    canonical one."""
+    kind = type(value)
+    if kind in _TOKEN_CLASSES:
+        return _canonical_token(value)
+    if (kind is tuple or kind is list) and value and any(type(item) in _TOKEN_CLASSES for item in value):
+        return kind(_canonical_token(item) if type(item) in _TOKEN_CLASSES else item for item in value)
+    return value
+
+
+def _canonical_token(node: Any) -> Any:
+    if not _CANONICAL:  # pickled outside an entry (a test): as it is
+        return node
+    cls = type(node)
+    values = tuple(_canonical_value(value) for value in _TOKEN_GETTERS[cls](node))
+    return _CANONICAL[-1].token(node, values)
+
+
+_TOKEN_CLASSES: frozenset[type] = frozenset()
+"""LibCST's token node classes (filled when the first node is pickled)."""
+_TOKEN_GETTERS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+
+
+def _know_token_classes() -> None:
+    global _TOKEN_CLASSES
+    import libcst
+
+    classes = set()
+    for name in dir(libcst):
+        cls = getattr(libcst, name)
+        if isinstance(cls, type) and issubclass(cls, libcst.CSTNode) and _is_token(cls):
+            classes.add(cls)
+    _TOKEN_GETTERS.update((cls, _field_getter(cls)) for cls in classes)
+    _TOKEN_CLASSES = frozenset(classes)
+
+
+def _field_getter(cls: type) -> Callable[[Any], tuple[Any, ...]]:
+    names = _node_fields(cls)
+    if len(names) > 1:
+        return operator.attrgetter(*names)
+    # (attrgetter gives a tuple only for two names or more)
+    return lambda node: tuple(getattr(node, name) for name in names)
 
 
 _REDUCERS = _NodeReducers(copyreg.dispatch_table)
@@ -481,7 +604,11 @@ def _pickled(summary: ModuleSummary) -> bytes | None:
         buffer = io.BytesIO()
         pickler = pickle.Pickler(buffer, protocol=5)
         pickler.dispatch_table = _REDUCERS
-        pickler.dump(summary.detached())
+        _CANONICAL.append(_Canonical())
+        try:
+            pickler.dump(summary.detached())
+        finally:
+            _CANONICAL.pop()
         return buffer.getvalue()
 
     try:

@@ -202,16 +202,18 @@ def iter_python_files(
             continue
         seen.add(key)
         folders: list[tuple[str, str]] = []
+        prefix = os.path.join(folder, "")
+        rel_prefix = os.path.join(rel_folder, "") if rel_folder else ""
         for entry in entries:
             name = entry.name
-            rel = os.path.join(rel_folder, name) if rel_folder else name
+            rel = rel_prefix + name
             try:
                 is_dir = entry.is_dir()
             except OSError:
                 is_dir = False
             if not is_dir:
                 if name.endswith(".py") and not (excluded and _matches_any(rel, excluded)):
-                    path = os.path.join(folder, name)
+                    path = prefix + name
                     if len(os.fsencode(path)) >= PATH_MAX:
                         log.add(TOO_LONG, path)
                         continue
@@ -223,7 +225,7 @@ def iter_python_files(
                 if not name.startswith("."):  # (``.venv``, ``.tox``: as quiet as ``.git``)
                     log.add(ENVIRONMENT, os.path.join(folder, name))
                 continue
-            target = os.path.join(folder, name)
+            target = prefix + name
             if _is_link(entry):
                 target = os.path.realpath(target)
                 if not is_within(target, limit):
