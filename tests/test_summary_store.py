@@ -18,6 +18,7 @@ import sys
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import LEFTOVERS, Run, run_cli
@@ -169,6 +170,16 @@ def test_a_module_with_a_syntax_error_is_not_kept(tmp_path: Path, caplog: pytest
     assert "CEL900" in second.stdout and second.stdout == first.stdout
 
 
+def _node_ids(tree: Any) -> set[int]:
+    found: set[int] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        found.add(id(node))
+        stack.extend(node.children)
+    return found
+
+
 def test_every_fixture_module_loads_as_it_was_parsed() -> None:
     """A loaded module is the parsed one: the same tree, node for node, and the same source
     when printed (its whitespace, comments and operators are shared between modules)."""
@@ -188,6 +199,11 @@ def test_every_fixture_module_loads_as_it_was_parsed() -> None:
         assert isinstance(loaded, ModuleSummary), path
         assert loaded.tree.deep_equals(summary.tree), path
         assert loaded.tree.bytes == path.read_bytes(), path
+        # The summary's nodes are the loaded tree's own, as the rules compare them by identity.
+        in_tree = _node_ids(loaded.tree)
+        kept = [*loaded.functions.values(), *loaded.classes.values(), *loaded.decorated, *loaded.all_classes]
+        kept += [node for node, _ in loaded.ordered]
+        assert all(id(node) in in_tree for node in kept), path
         checked += 1
     assert checked > 100
 

@@ -36,6 +36,7 @@ import pickle
 import stat
 import sys
 import time
+import typing
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -493,9 +494,6 @@ class _Canonical:
 
     def token(self, node: Any, values: tuple[Any, ...]) -> Any:
         """The entry's one node equal to the token ``node``, whose (canonical) fields are ``values``."""
-        known = self.by_id.get(id(node))
-        if known is not None:
-            return known
         try:
             chosen = self.by_value.setdefault((type(node), *values), node)
         except TypeError:  # a field holds a list: not hashable, so kept as it is
@@ -523,9 +521,16 @@ class _NodeReducers(dict):  # type: ignore[type-arg]
         if not _TOKEN_CLASSES:
             _know_token_classes()
         getter = _field_getter(cls)
+        token_fields = _token_fields(cls)
 
         def values(node: Any) -> tuple[Any, ...]:
-            return tuple(_canonical_value(value) for value in getter(node))
+            found = getter(node)
+            if not token_fields:
+                return found
+            canonical = list(found)
+            for index in token_fields:
+                canonical[index] = _canonical_value(canonical[index])
+            return tuple(canonical)
 
         reduce: Callable[[Any], Any]
         if _is_token(cls):
@@ -563,9 +568,35 @@ def _canonical_value(value: Any) -> Any:
 def _canonical_token(node: Any) -> Any:
     if not _CANONICAL:  # pickled outside an entry (a test): as it is
         return node
-    cls = type(node)
-    values = tuple(_canonical_value(value) for value in _TOKEN_GETTERS[cls](node))
-    return _CANONICAL[-1].token(node, values)
+    entry = _CANONICAL[-1]
+    known = entry.by_id.get(id(node))
+    if known is not None:
+        return known
+    values = tuple(_canonical_value(value) for value in _TOKEN_GETTERS[type(node)](node))
+    return entry.token(node, values)
+
+
+def _token_fields(cls: type) -> tuple[int, ...]:
+    """The indices of ``cls``'s fields whose type allows a token node, alone or in a
+    sequence (``whitespace_after``, ``comma``, ``lpar``; not ``value: BaseExpression``).
+    Only these are made canonical: the rest cannot hold one, by LibCST's field types."""
+    import libcst
+
+    def classes(annotation: Any) -> Iterator[Any]:
+        arguments = typing.get_args(annotation)
+        if arguments:
+            for argument in arguments:
+                yield from classes(argument)
+        else:
+            yield annotation
+
+    def allows_token(annotation: Any) -> bool:
+        return any(
+            isinstance(c, type) and (c is libcst.CSTNode or (issubclass(c, libcst.CSTNode) and _is_token(c)))
+            for c in classes(annotation)
+        )
+
+    return tuple(index for index, field in enumerate(dataclasses.fields(cls)) if allows_token(field.type))
 
 
 _TOKEN_CLASSES: frozenset[type] = frozenset()
