@@ -36,7 +36,7 @@ from .entities import (
     ValueSym,
 )
 from .files import SourceFile
-from .modules import CELERY_MENTION, SummaryStore
+from .modules import CELERY_MENTION, SummaryStore, pattern_matcher
 from .options import (
     FROM_CONFIG,
     TASK_DEFAULTS,
@@ -147,13 +147,18 @@ class ProjectModel(TaskOptions):
         pending = [f for f in self.files.values() if not f.is_test]
         patterns = set(self.patterns)
         explored: set[int] = set()
+        searched: set[bytes] = set()
         while pending:
+            # A file left for a later round missed every pattern searched so far: search it
+            # for the ones added since.
+            matches = pattern_matcher(patterns - searched)
+            searched = set(patterns)
             next_round: list[SourceFile] = []
             for file in pending:
                 data = file.read()
                 if data is None:
                     continue
-                if not self.use_prefilter or self._matches(data):
+                if not self.use_prefilter or matches(data):
                     self.summary_for(file)
                 else:
                     # Most files never concern Celery: read again if a later round needs them.

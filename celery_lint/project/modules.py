@@ -22,6 +22,16 @@ CELERY_MENTION = (b"celery", b"Celery", b"CELERY")
 _SUBSTRING_SEARCH_LIMIT = 12
 
 
+def pattern_matcher(patterns: Iterable[bytes]) -> Callable[[bytes], bool]:
+    """A test of whether bytes hold any of ``patterns``."""
+    ordered = sorted(patterns, key=lambda p: (-len(p), p))  # the most telling first
+    if len(ordered) <= _SUBSTRING_SEARCH_LIMIT:
+        # A few substring searches (memchr-fast) beat one regex alternation by ~5x.
+        return lambda data: any(pattern in data for pattern in ordered)
+    search = re.compile(literal_alternation(ordered)).search
+    return lambda data: search(data) is not None
+
+
 class SummaryStore(Protocol):
     """Module summaries kept between runs, by content (the front ends pass one in: the
     engine's ``summary_store``). Only files read from disk are looked up or saved."""
@@ -77,9 +87,8 @@ class ModuleIndex:
                 if roots.owner(path) == roots.top:
                     self.add_file(path)
         self.patterns: set[bytes] = set(CELERY_MENTION)
-        self._regex: re.Pattern[bytes] | None = None
-        self._patterns_seen = -1
-        self._patterns_sorted: list[bytes] = []
+        self._matcher: Callable[[bytes], bool] = pattern_matcher(self.patterns)
+        self._matcher_size = len(self.patterns)
         self._prefilter_answers: dict[str, tuple[bytes, bool, int]] = {}
         self._memo: dict[Any, Any] = {}
         # Set when a finding came to depend on files the model did not parse (every module's
@@ -276,22 +285,7 @@ class ModuleIndex:
 
     def _matches(self, data: bytes) -> bool:
         """Whether ``data`` holds any prefilter pattern."""
-        patterns = self._pattern_list
-        if len(patterns) <= _SUBSTRING_SEARCH_LIMIT:
-            # A few substring searches (memchr-fast) beat one regex alternation by ~5x.
-            return any(pattern in data for pattern in patterns)
-        if self._regex is None:
-            self._regex = self._pattern_regex()
-        return self._regex.search(data) is not None
-
-    def _pattern_regex(self) -> re.Pattern[bytes]:
-        return re.compile(literal_alternation(self.patterns))
-
-    @property
-    def _pattern_list(self) -> list[bytes]:
-        if self._patterns_seen != len(self.patterns):
-            self._patterns_seen = len(self.patterns)
-            self._regex = None
-            # Longest first: a file passes on its most telling pattern without scanning the rest.
-            self._patterns_sorted = sorted(self.patterns, key=lambda p: (-len(p), p))
-        return self._patterns_sorted
+        if self._matcher_size != len(self.patterns):  # patterns are only ever added
+            self._matcher_size = len(self.patterns)
+            self._matcher = pattern_matcher(self.patterns)
+        return self._matcher(data)

@@ -122,51 +122,14 @@ def _is_existence_check(test: cst.BaseExpression) -> bool:
     )
 
 
-class _GuardNames(Walker):
-    """Names a function binds to the ``created`` flag of ``obj, created =
-    X.objects.get_or_create(...)`` and names bound to ``<queryset>.exists()`` (each only
-    when every binding of the name is one)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.created: dict[str, bool] = {}
-        self.exists: dict[str, bool] = {}
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        value = node.value
-        recording = (
-            isinstance(value, cst.Call)
-            and isinstance(value.func, cst.Attribute)
-            and value.func.attr.value in RECORDING_CALLS
-        )
-        for target in node.targets:
-            if isinstance(target.target, cst.Name):
-                name = target.target.value
-                self.exists[name] = self.exists.get(name, True) and _is_existence_check(value)
-                self.created[name] = False
-            elif isinstance(target.target, (cst.Tuple, cst.List)):
-                elements = target.target.elements
-                for index, element in enumerate(elements):
-                    if isinstance(element.value, cst.Name):
-                        name = element.value.value
-                        flag = recording and len(elements) == 2 and index == 1
-                        self.created[name] = self.created.get(name, True) and flag
-                        self.exists[name] = False
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        if isinstance(node.target, cst.Name):
-            self.created[node.target.value] = self.exists[node.target.value] = False
-
-
-def idempotency_guards(function: cst.FunctionDef) -> list[cst.If]:
+def idempotency_guards(function: cst.FunctionDef, names: _LocalContainers) -> list[cst.If]:
     """Statements of the function's own block that end a run which was done before:
     ``if <queryset>.exists(): return`` (the check may be bound to a name first) and ``if
     not created: return`` after a ``get_or_create``/``update_or_create``. What follows them
-    runs once per key."""
+    runs once per key. ``names``: what the function binds (walked from ``function``)."""
     body = function.body
     if not isinstance(body, cst.IndentedBlock):
         return []
-    names: _GuardNames | None = None
     guards: list[cst.If] = []
     for statement in body.body:
         if (
@@ -183,9 +146,6 @@ def idempotency_guards(function: cst.FunctionDef) -> list[cst.If]:
         name = test.expression if isinstance(test, cst.UnaryOperation) and negated else test
         if not isinstance(name, cst.Name):
             continue
-        if names is None:
-            names = _GuardNames()
-            names.walk(function)
         table = names.created if negated else names.exists
         if table.get(name.value, False):
             guards.append(statement)
@@ -195,7 +155,10 @@ def idempotency_guards(function: cst.FunctionDef) -> list[cst.If]:
 class _LocalContainers(Walker):
     """Names a function binds to in-memory containers (their updates are not persisted),
     targets it resets to a constant (``di.count = 0``: an accumulator each run starts
-    afresh), and names bound to the number of rows a write of its own changed."""
+    afresh), names bound to the number of rows a write of its own changed, and the names
+    an idempotency guard may test: the ``created`` flag of ``obj, created =
+    X.objects.get_or_create(...)`` and a bound ``<queryset>.exists()`` (each only when every
+    binding of the name is one)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -206,6 +169,8 @@ class _LocalContainers(Walker):
         """``id`` of each assignment -> its position in the function and enclosing blocks."""
         self.blocks: list[int] = []
         self.row_counts: dict[str, bool] = {}
+        self.created: dict[str, bool] = {}
+        self.exists: dict[str, bool] = {}
 
     def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
         self.blocks.append(id(node))
@@ -229,6 +194,7 @@ class _LocalContainers(Walker):
 
     def visit_Assign(self, node: cst.Assign) -> None:
         position = self._place(node)
+        self._guard_names(node)
         if _is_container(node.value):
             for target in node.targets:
                 if isinstance(target.target, cst.Name):
@@ -250,6 +216,28 @@ class _LocalContainers(Walker):
         self._place(node)
         if isinstance(node.target, cst.Name):
             self._count(node.target.value, False)
+            self.created[node.target.value] = self.exists[node.target.value] = False
+
+    def _guard_names(self, node: cst.Assign) -> None:
+        value = node.value
+        recording = (
+            isinstance(value, cst.Call)
+            and isinstance(value.func, cst.Attribute)
+            and value.func.attr.value in RECORDING_CALLS
+        )
+        for target in node.targets:
+            if isinstance(target.target, cst.Name):
+                name = target.target.value
+                self.exists[name] = self.exists.get(name, True) and _is_existence_check(value)
+                self.created[name] = False
+            elif isinstance(target.target, (cst.Tuple, cst.List)):
+                elements = target.target.elements
+                for index, element in enumerate(elements):
+                    if isinstance(element.value, cst.Name):
+                        name = element.value.value
+                        flag = recording and len(elements) == 2 and index == 1
+                        self.created[name] = self.created.get(name, True) and flag
+                        self.exists[name] = False
 
     def _count(self, name: str, counts: bool) -> None:
         self.row_counts[name] = self.row_counts.get(name, True) and counts
@@ -529,7 +517,8 @@ class NonIdempotentUpdate(Rule):
         """``node`` comes after an idempotency guard of ``function``'s own block."""
         key = id(function)
         if key not in self._guards:
-            self._guards[key] = [self.project.line_of(guard) for guard in idempotency_guards(function)]
+            guards = idempotency_guards(function, self._local_facts(function))
+            self._guards[key] = [self.project.line_of(guard) for guard in guards]
         lines = self._guards[key]
         return bool(lines) and self.project.line_of(node) > min(lines)
 
