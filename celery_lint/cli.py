@@ -10,7 +10,7 @@ import contextlib
 import gc
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .interrupts import interrupt_behind
@@ -18,7 +18,10 @@ from .types import Kind, LintResult
 from .version import __version__
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .engine.progress import Progress
+    from .engine.summary_store import SummaryStore
     from .registry import RuleRegistry
 
 EXIT_CLEAN = 0
@@ -455,6 +458,17 @@ def build_tasks_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config", default=None, metavar="FILE", help="a pyproject.toml to read [tool.celery-lint] from"
     )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="do not read or write the module summaries kept in .celery_lint_cache/ (shared with lint runs)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="the cache folder lint runs use, when not each project's .celery_lint_cache/ "
+        "(default: $CELERY_LINT_CACHE_DIR when set)",
+    )
     return parser
 
 
@@ -472,6 +486,8 @@ def _tasks(argv: list[str]) -> int:
 
 
 def _list_tasks(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from .config import ConfigError
     from .engine.runner import projects_of, show_as_named
     from .inventory import (
@@ -513,13 +529,29 @@ def _list_tasks(args: argparse.Namespace) -> int:
         for error in errors:
             sys.stderr.write(f"celery-lint: error: {error}\n")
         return EXIT_ERROR
+    # The model is built from the module summaries lint runs keep (and keeps those it parses).
+    summaries: Callable[[Path], SummaryStore] | None = None
+    stores: list[SummaryStore] = []
+    if not args.no_cache:
+        from .engine.summary_store import summary_store_for
+
+        cache_dir = Path(args.cache_dir) if args.cache_dir else None
+
+        def store_of(root: Path) -> SummaryStore:
+            stores.append(summary_store_for(root, cache_dir))
+            return stores[-1]
+
+        summaries = store_of
     inventory = build_inventory(
         (
             (root, settings[root].exclude, set(targets), settings[root].deployment)
             for root, targets in projects.items()
         ),
         options,
+        summaries=summaries,
     )
+    for store in stores:
+        store.report()
     if args.format == "json":
         print(format_json(inventory))
     elif args.format == "markdown":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +21,8 @@ from .project.values import UNKNOWN_ELEMENT, CallValue, Known, Origin, Resolved,
 
 if TYPE_CHECKING:
     import libcst as cst
+
+    from .project.modules import SummaryStore
 
 DEFAULT_OPTIONS = (
     "time_limit",
@@ -200,13 +202,17 @@ def display(path: Path) -> str:
 def build_inventory(
     projects: Iterable[tuple[Path, Sequence[str], set[Path], dict[str, Any]]],
     options: Sequence[str] = DEFAULT_OPTIONS,
+    summaries: Callable[[Path], SummaryStore] | None = None,
 ) -> Inventory:
     """``projects``: each project's root, its exclusions, the files the user named (or
     found under the folders named: only their apps and tasks are listed) and its
-    ``deployment-settings``."""
+    ``deployment-settings``. ``summaries``: the store of module summaries of a project's
+    root, to build its model from (None: every module is parsed)."""
     inventory = Inventory(tuple(options))
     for root, exclude, targets, deployment in projects:
-        model = ProjectModel(root, exclude, deployment=deployment)
+        model = ProjectModel(
+            root, exclude, deployment=deployment, summaries=summaries(root) if summaries else None
+        )
         model.build()
         _add_project(inventory, model, targets)
         model.release()

@@ -324,6 +324,47 @@ def test_runs_from_module_summaries_match_uncached_runs(
             )
 
 
+def test_the_task_listing_uses_and_keeps_module_summaries(
+    tmp_path: Path, user_cache_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``celery-lint tasks`` builds its model from the summaries lint runs keep, and keeps
+    those it parses: every fixture project lists the same with ``--no-cache``, when it saves
+    the summaries, and from them; a lint run after it parses nothing again."""
+    from test_fixtures import PROJECTS
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(user_cache_dir))
+    monkeypatch.delenv("CELERY_LINT_CACHE_DIR", raising=False)
+    caplog.set_level(logging.DEBUG, logger=STORE_LOG)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "pyproject.toml").write_text("", "utf-8")
+    fixtures = copy_clean(Path(__file__).resolve().parent.parent / "fixtures", repo / "fixtures")
+    loaded_total = 0
+    for name in PROJECTS:
+        folder = fixtures / name
+        fresh = run_cli("tasks", "--no-cache", "--format", "json", cwd=folder)
+        assert store_counts(caplog) == (0, 0, 0), f"{name}: tasks --no-cache used the summary store"
+        cold = run_cli("tasks", "--format", "json", cwd=folder)
+        loaded, parsed, saved = store_counts(caplog)
+        assert loaded == 0 and saved <= parsed, name
+        warm = run_cli("tasks", "--format", "json", cwd=folder)
+        assert store_counts(caplog) == (saved, parsed - saved, 0), f"{name}: a module was parsed again"
+        for run in (cold, warm):
+            assert (run.returncode, run.stdout, run.stderr) == (
+                fresh.returncode,
+                fresh.stdout,
+                fresh.stderr,
+            ), name
+        run_cli("--format", "json", ".", cwd=folder)
+        lint_loaded, _, _ = store_counts(caplog)
+        assert lint_loaded >= saved, f"{name}: the lint run parsed modules the listing kept"
+        loaded_total += saved
+    assert loaded_total > 50
+    elsewhere = tmp_path / "elsewhere"
+    run_cli("tasks", "--cache-dir", elsewhere, cwd=fixtures / "django_shop")
+    assert list(elsewhere.glob("summaries/*.summary")), "--cache-dir was not used"
+
+
 # --------------------------------------------------------------------------- the setting search
 def _names_setting(tokens: frozenset[str], name: str, old: str | None) -> bool:
     """The match of ``names_setting_anywhere`` for one file's words."""
