@@ -10,7 +10,7 @@ import contextlib
 import gc
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .interrupts import interrupt_behind
@@ -530,27 +530,21 @@ def _list_tasks(args: argparse.Namespace) -> int:
             sys.stderr.write(f"celery-lint: error: {error}\n")
         return EXIT_ERROR
     # The model is built from the module summaries lint runs keep (and keeps those it parses).
-    summaries: Callable[[Path], SummaryStore] | None = None
-    stores: list[SummaryStore] = []
+    stores: dict[Path, SummaryStore] = {}
     if not args.no_cache:
         from .engine.summary_store import summary_store_for
 
         cache_dir = Path(args.cache_dir) if args.cache_dir else None
-
-        def store_of(root: Path) -> SummaryStore:
-            stores.append(summary_store_for(root, cache_dir))
-            return stores[-1]
-
-        summaries = store_of
+        stores = {root: summary_store_for(root, cache_dir) for root in projects}
     inventory = build_inventory(
         (
             (root, settings[root].exclude, set(targets), settings[root].deployment)
             for root, targets in projects.items()
         ),
         options,
-        summaries=summaries,
+        summaries=stores,
     )
-    for store in stores:
+    for store in stores.values():
         store.report()
     if args.format == "json":
         print(format_json(inventory))

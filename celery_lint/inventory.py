@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -202,17 +202,16 @@ def display(path: Path) -> str:
 def build_inventory(
     projects: Iterable[tuple[Path, Sequence[str], set[Path], dict[str, Any]]],
     options: Sequence[str] = DEFAULT_OPTIONS,
-    summaries: Callable[[Path], SummaryStore] | None = None,
+    summaries: Mapping[Path, SummaryStore] | None = None,
 ) -> Inventory:
     """``projects``: each project's root, its exclusions, the files the user named (or
     found under the folders named: only their apps and tasks are listed) and its
-    ``deployment-settings``. ``summaries``: the store of module summaries of a project's
-    root, to build its model from (None: every module is parsed)."""
+    ``deployment-settings``. ``summaries``: by project root, the store of module summaries
+    to build its model from (a project without one parses every module)."""
     inventory = Inventory(tuple(options))
     for root, exclude, targets, deployment in projects:
-        model = ProjectModel(
-            root, exclude, deployment=deployment, summaries=summaries(root) if summaries else None
-        )
+        store = summaries.get(root) if summaries else None
+        model = ProjectModel(root, exclude, deployment=deployment, summaries=store)
         model.build()
         _add_project(inventory, model, targets)
         model.release()

@@ -271,6 +271,20 @@ def forget_results(tree: Path) -> None:
         results.unlink()
 
 
+def _fixtures_with_summaries(
+    tmp_path: Path, user_cache_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> Path:
+    """A copy of the fixtures in a repository of their own (``.parent``), each project's
+    cache in its copy, with the summary store's counts logged for :func:`store_counts`."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(user_cache_dir))
+    monkeypatch.delenv("CELERY_LINT_CACHE_DIR", raising=False)
+    caplog.set_level(logging.DEBUG, logger=STORE_LOG)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "pyproject.toml").write_text("", "utf-8")
+    return copy_clean(Path(__file__).resolve().parent.parent / "fixtures", repo / "fixtures")
+
+
 def test_runs_from_module_summaries_match_uncached_runs(
     tmp_path: Path, user_cache_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -281,13 +295,8 @@ def test_runs_from_module_summaries_match_uncached_runs(
     with ``-j 2`` (workers forked per project and per file), cold and warm."""
     from test_fixtures import PROJECTS
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(user_cache_dir))
-    monkeypatch.delenv("CELERY_LINT_CACHE_DIR", raising=False)
-    caplog.set_level(logging.DEBUG, logger=STORE_LOG)
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "pyproject.toml").write_text("", "utf-8")
-    fixtures = copy_clean(Path(__file__).resolve().parent.parent / "fixtures", repo / "fixtures")
+    fixtures = _fixtures_with_summaries(tmp_path, user_cache_dir, monkeypatch, caplog)
+    repo = fixtures.parent
     loaded_total = 0
     for name in PROJECTS:
         folder = fixtures / name
@@ -332,13 +341,7 @@ def test_the_task_listing_uses_and_keeps_module_summaries(
     the summaries, and from them; a lint run after it parses nothing again."""
     from test_fixtures import PROJECTS
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(user_cache_dir))
-    monkeypatch.delenv("CELERY_LINT_CACHE_DIR", raising=False)
-    caplog.set_level(logging.DEBUG, logger=STORE_LOG)
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "pyproject.toml").write_text("", "utf-8")
-    fixtures = copy_clean(Path(__file__).resolve().parent.parent / "fixtures", repo / "fixtures")
+    fixtures = _fixtures_with_summaries(tmp_path, user_cache_dir, monkeypatch, caplog)
     loaded_total = 0
     for name in PROJECTS:
         folder = fixtures / name
