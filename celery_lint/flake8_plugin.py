@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .interrupts import raise_if_interrupted
 from .project.discovery import real_path
-from .registry import RuleRegistry
+from .project.files import display_path
 from .types import Kind, Violation
 from .version import __version__
 
@@ -41,7 +41,9 @@ if TYPE_CHECKING:
     from .config import Settings
     from .engine import Engine
     from .engine.one_file import OneFileCache
+    from .engine.remembered import CachedAnswers
     from .project.model import ProjectModel
+    from .registry import RuleRegistry
 
     _FailureBase = Exception
 else:
@@ -65,6 +67,7 @@ class CeleryLintChecker:
     version = __version__
     _session: ClassVar[Flake8Session | None] = None
     _registry: ClassVar[RuleRegistry | None] = None
+    _codes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, tree: Any, filename: str, lines: list[str]) -> None:
         self.filename = filename
@@ -72,14 +75,28 @@ class CeleryLintChecker:
 
     @classmethod
     def add_options(cls, option_manager: Any) -> None:
-        # Kept for the run's session: each catalogue of the rules costs its checks again.
-        registry = cls._registry = RuleRegistry()
-        rules = registry.rules
-        option_manager.extend_default_ignore([r.CODE for r in rules if not r.DEFAULT])
-        # Installed rule packs' default rules run like the built-in ones, without a --select.
-        prefixes = sorted({r.CODE[:-3] for r in rules if r.DEFAULT and not r.CODE.startswith("CEL")})
-        if prefixes:
-            option_manager.extend_default_select(prefixes)
+        from .engine.remembered import known_rule_codes
+
+        # Every flake8 run loads the plugin: the codes are remembered, not read from the
+        # rules, which are imported only when a file is linted (see engine.remembered).
+        known = known_rule_codes()
+        if known is not None:
+            cls._codes = known.codes
+            option_manager.extend_default_ignore(list(known.opt_in))
+        else:
+            from .engine.remembered import remember_rule_codes
+            from .registry import RuleRegistry
+
+            # Kept for the run's session: each catalogue of the rules costs its checks again.
+            registry = cls._registry = RuleRegistry()
+            rules = registry.rules
+            remember_rule_codes(registry)
+            cls._codes = tuple(r.CODE for r in rules)
+            option_manager.extend_default_ignore([r.CODE for r in rules if not r.DEFAULT])
+            # Installed rule packs' default rules run like the built-in ones, without a --select.
+            prefixes = sorted({r.CODE[:-3] for r in rules if r.DEFAULT and not r.CODE.startswith("CEL")})
+            if prefixes:
+                option_manager.extend_default_select(prefixes)
         option_manager.add_option(
             "--celery-lint-no-cache",
             action="store_true",
@@ -99,7 +116,7 @@ class CeleryLintChecker:
         # The run stops on an error only where the user asked for some of celery-lint's
         # codes: flake8 runs every installed plugin, also in runs that select none of them.
         session.errors_shown = shown(ERROR_CODE) or not any(
-            shown(rule.CODE) for rule in session.registry.rules if rule.CODE != ERROR_CODE
+            shown(code) for code in cls._codes if code != ERROR_CODE
         )
 
     def run(self) -> Iterator[tuple[int, int, str, type[CeleryLintChecker]]]:
@@ -131,15 +148,29 @@ class Flake8Session:
         when not, an error stops the run."""
         self.use_cache = False
         """Whether the result cache is read and written (flake8 turns it on by default)."""
-        self.registry = registry if registry is not None else RuleRegistry()
+        self._registry = registry
         self._roots: dict[Path, Path] = {}
+        self._remembered: dict[Path, CachedAnswers | None] = {}
         self._analyses: dict[Path, _Project | str] = {}
         self._pack_errors: dict[Path, list[str]] = {}
         self._saves_at_exit = False
 
+    @property
+    def registry(self) -> RuleRegistry:
+        """The rule packs, loaded when a file is first checked the long way."""
+        if self._registry is None:
+            from .registry import RuleRegistry
+
+            self._registry = RuleRegistry()
+        return self._registry
+
     def check(self, path: Path, text: str) -> Iterator[Violation]:
         """The findings for the file at ``path`` with the content flake8 read, ``# noqa`` not applied."""
         root = self.root_of(path.parent)
+        found = self._remembered_answer(root, path, text)
+        if found is not None:
+            yield from found
+            return
         analysis = self.analysis_for(root)
         if isinstance(analysis, str):
             # Nothing of the project was checked: every file says so.
@@ -169,6 +200,24 @@ class Flake8Session:
         if not self.errors_shown:
             raise CeleryLintRunFailed(f"{path}: {text} (select {ERROR_CODE} to see it as an error line)")
         return Violation(str(path), 0, 1, ERROR_CODE, text, kind=Kind.CONFIG_ERROR)
+
+    def _remembered_answer(self, root: Path, path: Path, text: str) -> list[Violation] | None:
+        """The file's findings from the result cache through the project's remembered
+        selection (no rule imported); None when that cannot answer, or once the long way
+        was taken for the project (its answers then come from there)."""
+        if not self.use_cache or self.named is None or root in self._analyses:
+            return None
+        if root not in self._remembered:
+            from .engine.cache_store import chosen_cache_dir
+            from .engine.remembered import CachedAnswers, remembered_selection
+
+            cache_dir = chosen_cache_dir(None)
+            selection = remembered_selection(root, self.named, cache_dir)
+            self._remembered[root] = (
+                CachedAnswers.for_selection(root, selection, cache_dir) if selection else None
+            )
+        answers = self._remembered[root]
+        return answers.lookup(path, text, display_path(path)) if answers is not None else None
 
     def root_of(self, folder: Path) -> Path:
         """The project root of files in ``folder``, by the rule every front end follows
@@ -230,7 +279,9 @@ class Flake8Session:
         cache = None
         if self.use_cache:
             with self.registry.importable():
-                cache = OneFileCache(root, settings, self.registry, chosen, chosen_cache_dir(None))
+                cache = OneFileCache(
+                    root, settings, self.registry, chosen, chosen_cache_dir(None), self.named
+                )
             self._save_at_exit()
         project = self._analyses[root] = _Project(settings, engine, cache)
         return project

@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
+from .version import PROJECT_NAME
+
 if TYPE_CHECKING:
     from .rules.base import Rule, RuleOption
 
-PROJECT_NAME = "celery_lint"
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)

@@ -32,6 +32,7 @@ import celery_lint.hookspecs as hookspecs
 
 from .rules import builtin
 from .rules.base import CODE_FORMAT, DOC_SECTIONS, NAME_FORMAT, Invalid, Rule, RuleOption, Valid
+from .version import PROJECT_NAME
 
 BUILTIN = "celery_lint.builtin"
 
@@ -54,7 +55,7 @@ class RuleRegistry:
     """The packs of one run and what they provide (built once, rebuilt after a change)."""
 
     def __init__(self, *, installed_packs: bool = True) -> None:
-        self._manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self._manager = pluggy.PluginManager(PROJECT_NAME)
         self._manager.add_hookspecs(hookspecs)
         self._manager.register(builtin, name=BUILTIN)
         self._load_failures: list[tuple[str | None, str]] = []
@@ -69,7 +70,7 @@ class RuleRegistry:
 
     def _load_installed_packs(self) -> None:
         try:
-            for entry in entry_points(group=hookspecs.PROJECT_NAME):
+            for entry in entry_points(group=PROJECT_NAME):
                 if self._manager.get_plugin(entry.name) is not None:
                     continue
                 try:
@@ -223,6 +224,11 @@ class RuleRegistry:
     @property
     def pack_of(self) -> dict[str, str]:
         return self.catalogue.pack_of
+
+    @property
+    def builtin_only(self) -> bool:
+        """Whether the rules are the built-in ones alone (no pack registered or failed)."""
+        return set(self.pack_of.values()) <= {BUILTIN} and not self.errors and not self._local
 
     def rule_options(self) -> dict[str, tuple[type, Any]]:
         """Every ``[tool.celery-lint]`` option the rules and packs declare: name -> (type, default)."""

@@ -188,7 +188,7 @@ def _cache_dir() -> Path:
     return Path(base) / "celery-lint"
 
 
-def _installed_celery_version() -> str:
+def installed_celery_version() -> str:
     try:
         return metadata.version("celery")
     except metadata.PackageNotFoundError:  # pragma: no cover - celery is a dependency
@@ -200,7 +200,7 @@ def cached_json(stem: str, version: int, build: Callable[[], dict[str, Any]]) ->
     Celery and Python versions (``stem``-<celery>-py<xy>-v<version>.json) and rebuilt only
     when one of them changes: importing Celery costs about a quarter of a second."""
     py = f"{sys.version_info[0]}{sys.version_info[1]}"
-    cache_file = _cache_dir() / f"{stem}-{_installed_celery_version()}-py{py}-v{version}.json"
+    cache_file = _cache_dir() / f"{stem}-{installed_celery_version()}-py{py}-v{version}.json"
     data: dict[str, Any] | None = None
     try:
         data = json.loads(cache_file.read_text("utf-8"))
@@ -226,7 +226,7 @@ def load_catalogue() -> SettingsCatalogue:
     """The catalogue for the installed Celery, from the version-keyed cache when possible."""
     data = cached_json("settings", _CACHE_FORMAT, _read_from_celery)
     return SettingsCatalogue(
-        celery_version=_installed_celery_version(),
+        celery_version=installed_celery_version(),
         defaults=data["defaults"],
         old_to_new=data["old_to_new"],
         new_to_old=data["new_to_old"],

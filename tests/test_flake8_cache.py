@@ -13,8 +13,11 @@ would write it): a run that answers from the entry prints the mark.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,7 @@ from typing import Any
 import pytest
 from conftest import LEFTOVERS, Run, run_cli
 from test_cache_safety import edit_cache, user_secret
-from test_flake8_plugin import Flake8Run, flake8
+from test_flake8_plugin import FLAKE8_FORMAT, Flake8Run, flake8
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CACHE = ".celery_lint_cache"
@@ -46,7 +49,8 @@ def shop(tmp_path: Path) -> Path:
 
 
 def entries(root: Path) -> list[Path]:
-    return sorted((root / CACHE).glob("*.json"))
+    """The result entries (not the plugin's record of the project's selection)."""
+    return sorted(p for p in (root / CACHE).glob("*.json") if not p.name.startswith("flake8-selection-"))
 
 
 def uncached(root: Path, *args: str) -> Flake8Run:
@@ -225,6 +229,103 @@ def test_the_cache_folder_of_the_environment_is_used(
     assert same(cached(shop, TASKS), reference)
     assert not (shop / CACHE).exists()
     assert len(list(elsewhere.glob("results-*.json"))) == 1
+
+
+# --------------------------------------------------------------------------- the remembered selection
+REPORT_RULE_IMPORTS = (
+    "import sys\n"
+    "from flake8.main.cli import main\n"
+    "status = main(sys.argv[1:])\n"
+    "rules = sorted(name for name in sys.modules if name.startswith('celery_lint.rules.'))\n"
+    "sys.stderr.write(f'rule modules imported: {len(rules)}\\n')\n"
+    "sys.exit(status)\n"
+)
+
+
+def rule_modules_imported(root: Path, *args: str) -> tuple[Flake8Run, int]:
+    """flake8 run as :func:`cached` runs it, and how many rule modules its process imported."""
+    argv = [sys.executable, "-c", REPORT_RULE_IMPORTS, "--isolated", f"--format={FLAKE8_FORMAT}", *ARGS, *args]
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    env.pop("PYTHONWARNINGS", None)
+    proc = subprocess.run(argv, cwd=root, capture_output=True, text=True, encoding="utf-8", timeout=120, env=env)
+    *rest, last = proc.stderr.splitlines()
+    count = int(last.rpartition(": ")[2])
+    return Flake8Run(proc.returncode, proc.stdout, "\n".join(rest), argv[3:]), count
+
+
+def test_a_warm_run_answers_without_importing_the_rules(shop: Path) -> None:
+    """An editor's flake8 on an unchanged project: the plugin remembers the rule codes and
+    the project's selection, so the answer comes from the entry with no rule imported."""
+    reference = uncached(shop, TASKS)
+    cached(shop, TASKS)
+    warm, imported = rule_modules_imported(shop, TASKS)
+    assert same(warm, reference), warm
+    assert imported == 0
+    # A miss (the task module edited) takes the long way, rules and all.
+    tasks = shop / TASKS
+    tasks.write_text(tasks.read_text("utf-8") + "\n# edited\n", "utf-8")
+    edited, imported = rule_modules_imported(shop, TASKS)
+    assert same(edited, uncached(shop, TASKS)), edited
+    assert imported > 0
+    again, imported = rule_modules_imported(shop, TASKS)
+    assert same(again, edited) and imported == 0
+
+
+def test_a_changed_configuration_is_not_answered_by_the_remembered_selection(
+    shop: Path, user_cache_home: Path
+) -> None:
+    """The entry's key comes from ``[tool.celery-lint]``: a project whose deployment now
+    acknowledges late must not be answered from the entry of the one that did not."""
+    cached(shop, TASKS)
+    [entry] = entries(shop)
+    mark_findings(entry, user_cache_home, TASKS)
+    assert marked(cached(shop, TASKS), uncached(shop, TASKS))
+    config = shop / "pyproject.toml"
+    config.write_text(config.read_text("utf-8") + "deployment-settings = { task_acks_late = true }\n", "utf-8")
+    after = cached(shop, TASKS)
+    assert MARK not in after.stdout, after
+    assert "CEL205" not in after.codes() and "CEL201" in after.codes(), after
+    assert same(after, uncached(shop, TASKS))
+    assert same(cached(shop, TASKS), after)
+
+
+def test_each_selection_on_flake8s_command_line_is_remembered_apart(shop: Path) -> None:
+    """An opt-in rule named on the command line runs: the selection remembered for a run
+    that did not name it does not answer for one that does, nor the other way round."""
+    plain = uncached(shop, TASKS)
+    with_opt_in = uncached(shop, "--extend-select", "CEL206", TASKS)
+    assert "CEL206" in with_opt_in.codes() and "CEL206" not in plain.codes()
+    for _ in range(2):
+        assert same(cached(shop, TASKS), plain)
+        assert same(cached(shop, "--extend-select", "CEL206", TASKS), with_opt_in)
+
+
+def _selection_record(shop: Path, home: Path) -> Path:
+    [record] = (shop / CACHE).glob("flake8-selection-*.json")
+    return record
+
+
+def _rule_codes_record(shop: Path, home: Path) -> Path:
+    return home / "celery-lint" / "rule-codes.json"
+
+
+def _junk(record: Path) -> None:
+    record.write_bytes(b"\x00junk")
+
+
+@pytest.mark.parametrize("record", [_selection_record, _rule_codes_record])
+@pytest.mark.parametrize("corrupt", [_junk, Path.unlink])
+def test_a_broken_record_of_the_selection_is_made_again(
+    shop: Path, user_cache_home: Path, record: Callable[[Path, Path], Path], corrupt: Callable[[Path], Any]
+) -> None:
+    reference = uncached(shop, TASKS)
+    cached(shop, TASKS)
+    corrupt(record(shop, user_cache_home))
+    again, imported = rule_modules_imported(shop, TASKS)
+    assert same(again, reference) and again.stderr == "", again
+    assert imported > 0, "a broken record answered"
+    warm, imported = rule_modules_imported(shop, TASKS)
+    assert same(warm, reference) and imported == 0, "the record was not made again"
 
 
 # --------------------------------------------------------------------------- broken caches

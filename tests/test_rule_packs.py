@@ -264,6 +264,18 @@ def test_pack_rule_fires_in_flake8(way: Way) -> None:
     assert findings(only) == {(PAYMENTS, 4, "ACM101")}, only
 
 
+def test_flake8_takes_the_long_way_with_a_pack(way: Way) -> None:
+    """The plugin remembers a project's selection only without rule packs (a pack's code is
+    outside what the record is keyed by): with one, each run loads it and answers alike."""
+    root = way.project()
+    first = way.flake8("--select", "CEL201,ACM", ".", cwd=root)
+    again = way.flake8("--select", "CEL201,ACM", ".", cwd=root)
+    assert (again.returncode, again.stdout) == (first.returncode, first.stdout), again
+    assert of(again, "ACM101") == {(PAYMENTS, 4)}, again
+    assert list((root / ".celery_lint_cache").glob("results-*.json")), "the plugin kept no entry"
+    assert not list((root / ".celery_lint_cache").glob("flake8-selection-*")), "a selection was remembered"
+
+
 def test_without_the_noqa_comment_both_tasks_are_reported(local: Way) -> None:
     """The control for the noqa checks above: line 12 is flagged once its comment goes."""
     root = local.project()

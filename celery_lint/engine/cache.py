@@ -19,7 +19,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..project.census import project_imports_celery
 from ..project.setting_search import data_file_digests
 from ..settings_catalogue import load_catalogue
 from ..types import Kind, Violation
@@ -44,6 +43,7 @@ if TYPE_CHECKING:
     from ..config import Settings
     from ..project.files import SourceFile
     from ..project.model import ProjectModel
+    from ..project.modules import ModuleIndex
     from ..rules.base import Rule
     from .linter import Engine
 
@@ -59,14 +59,14 @@ def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def _resolved(root: Path) -> Path:
+def resolved_root(root: Path) -> Path:
     try:
         return root.resolve()
     except (OSError, RuntimeError):
         return Path(os.path.abspath(root))
 
 
-def _code_fingerprint(rules: Sequence[type[Rule]]) -> str:
+def code_fingerprint(rules: Sequence[type[Rule]]) -> str:
     """Changes whenever celery-lint's own source changes (a development install too), or
     the code of a rule pack: every module of its package, and for a pack of the project
     (``plugins = [...]``) also the modules beside it and those it imported from there."""
@@ -139,9 +139,9 @@ def run_key(
     """What every cached finding depends on besides the files; ``rules``: every rule of the run."""
     payload = {
         "format": CACHE_FORMAT,
-        "root": str(_resolved(root)),
+        "root": str(resolved_root(root)),
         "version": __version__,
-        "code": _code_fingerprint(rules),
+        "code": code_fingerprint(rules),
         "celery": load_catalogue().celery_version,
         "codes": sorted(codes),
         "options": options,
@@ -164,15 +164,6 @@ def project_key(root: Path, engine: Engine, settings: Settings, use_prefilter: b
     )
 
 
-def project_facts(model: ProjectModel) -> dict[str, Any]:
-    """What the run's summary says of the whole project, kept with its model's entry."""
-    return {
-        "imports_celery": project_imports_celery(model),
-        "apps": len(model.apps),
-        "tasks": len(model.tasks),
-    }
-
-
 class ResultCache:
     """Findings per file, valid for one run key and one model fingerprint.
 
@@ -188,7 +179,7 @@ class ResultCache:
         self.kind = kind
         # Each project has its own files, named by its resolved root: projects can share a
         # --cache-dir, and a project's files are never another project's.
-        self.prefix = f"{kind}-{content_hash(str(_resolved(root)).encode())[:16]}-"
+        self.prefix = f"{kind}-{content_hash(str(resolved_root(root)).encode())[:16]}-"
         self.shared = cache_dir is not None
         self.folder = Path(os.path.realpath(cache_dir)) if cache_dir is not None else root / CACHE_DIR
         self.name = f"{self.prefix}{key}.json"
@@ -291,8 +282,9 @@ class ResultCache:
             self._seen[file.relpath] = [*_stat_key(st), content_hash(data)]
         return data
 
-    def model_unchanged(self, model: ProjectModel) -> bool:
-        """True when the (unbuilt) model would be built from exactly the cached inputs."""
+    def model_unchanged(self, model: ModuleIndex) -> bool:
+        """True when the model would be built from exactly the cached inputs; ``model``:
+        the project's files, unparsed (an unbuilt model, or its bare file index)."""
         if not self.model_files:
             return False
         if self.data_files is not None and self.data_files != data_file_digests(model.root):

@@ -6,15 +6,13 @@ An :class:`Engine` holds a fixed selection of rules; every front end reaches it 
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..context import FileContext, RawFinding
 from ..noqa import NoqaIndex, may_name_celery_lint_codes
-from ..project.files import ANALYSIS_SKIPPED, SourceFile, resolve_positions
+from ..project.files import ANALYSIS_SKIPPED, SourceFile, display_path, resolve_positions
 from ..project.hooks import hooks_in
 from ..rules import all_rules
 from ..rules.base import Rule
@@ -57,14 +55,6 @@ def _positions(tree: cst.Module, findings: list[RawFinding]) -> None:
             if isinstance(node, cst.FunctionDef) and node.asynchronous is not None:
                 keyword = "async def "
             finding.column = max(0, finding.column - len(keyword))
-
-
-def display_path(path: Path) -> str:
-    """The path as the findings show it: relative to the working directory when it can be."""
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return str(path)
 
 
 _CODING_COOKIE = re.compile(rb"(?:^|(?<=\r))[ \t\f]*#.*?coding[:=]", re.MULTILINE)

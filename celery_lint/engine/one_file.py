@@ -16,18 +16,20 @@ keeps an entry of its own beside it, with the rules it runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..project.census import file_census
+from ..project.census import file_census, project_facts
+from ..project.files import display_path
 from ..project.model import ProjectModel
 from ..registry import RuleRegistry
 from ..rules.base import Rule
 from ..types import Violation
-from .cache import ResultCache, project_facts, project_key, violations_from_cache
-from .linter import Engine, display_path
+from .cache import ResultCache, project_key
+from .linter import Engine
+from .remembered import CachedAnswers, remember_rule_codes, remember_selection, selection_of
 from .selection import engine_for
 
 OWN_ENTRY = "flake8-results"
@@ -44,8 +46,11 @@ class OneFileCache:
         registry: RuleRegistry,
         rules: Sequence[type[Rule]],
         cache_dir: Path | None,
+        named: Collection[str] | None = None,
     ) -> None:
-        """``rules``: those the plugin runs; ``cache_dir``: as the CLI's ``--cache-dir``."""
+        """``rules``: those the plugin runs; ``cache_dir``: as the CLI's ``--cache-dir``;
+        ``named``: the codes named on flake8's command line, when ``rules`` were chosen by
+        them (the selection is then remembered, see :mod:`.remembered`)."""
         self.codes = frozenset(rule.CODE for rule in rules)
         # The project's own selection, as a run of ``celery-lint FILE`` makes it.
         shared = engine_for(registry, settings, None, (), ())
@@ -63,36 +68,20 @@ class OneFileCache:
         self.cache = ResultCache(root, project_key(root, shared, settings, True), cache_dir, kind=kind)
         # Unbuilt: the files the model would be built from, to check the entry against.
         self._probe = ProjectModel(root, settings.exclude, deployment=settings.deployment)
-        self._unchanged: bool | None = None
+        self.answers = CachedAnswers(self.cache, self.codes, self._probe)
         self._model: ProjectModel | None = None
         self._pending: list[tuple[Any, list[Violation], list[Violation], dict[str, Any]]] = []
         self._targets: dict[int, tuple[str, str] | None] = {}
         self._model_altered = False
+        if named is not None and self.cache.usable and registry.builtin_only and not settings.plugins:
+            remember_rule_codes(registry)
+            selection = selection_of(rules, self.cache.key, kind, settings.exclude)
+            remember_selection(root, named, cache_dir, selection)
 
     def lookup(self, path: Path, text: str) -> list[Violation] | None:
         """The findings of the file at ``path`` (``# noqa`` not applied) from the cache;
         None on a miss, or when ``text`` (what flake8 read) is not the file's content."""
-        if not self.cache.usable:
-            return None
-        known = len(self._probe.files)
-        file = self._probe.add_file(path)
-        if len(self._probe.files) != known:
-            # A file the model's walk leaves out (excluded): the model of a run that names it
-            # has one more file, so the entry is checked again.
-            self._unchanged = None
-        if file.text != text:
-            return None
-        if self._unchanged is None:
-            self._unchanged = self.cache.model_unchanged(self._probe)
-        if not self._unchanged:
-            return None
-        # A file's entry from a walk (``celery-lint .``) answers too: only CEL900 lines,
-        # which the plugin leaves to flake8, tell it from a named file's.
-        for named in (True, False):
-            found = self.cache.lookup_before_noqa(file, named)
-            if found is not None:
-                return self._for_flake8(violations_from_cache(found, display_path(path)))
-        return None
+        return self.answers.lookup(path, text, display_path(path))
 
     def lint(self, model: ProjectModel, path: Path, text: str) -> list[Violation] | None:
         """On a miss, with the project's model built: the file's findings as :meth:`lookup`
@@ -109,11 +98,7 @@ class OneFileCache:
         found = self.engine.lint_file(model, file, named=True, suppressed=silenced)
         self._model = model
         self._pending.append((file, found, silenced, file_census(model, file, self._targets)))
-        return self._for_flake8([*found, *silenced])
-
-    def _for_flake8(self, violations: Iterable[Violation]) -> list[Violation]:
-        """The plugin's rules only (never CEL900 or CEL901), in the order the engine gives."""
-        return sorted(v for v in violations if v.code in self.codes)
+        return self.answers.only_ours([*found, *silenced])
 
     def save(self) -> None:
         """Write what :meth:`lint` found, with what the model was built from; after hits
@@ -121,15 +106,16 @@ class OneFileCache:
         model, pending = self._model, self._pending
         if self._model_altered:
             return
+        unchanged = self.answers.unchanged
         if model is None or not pending:
-            if self._unchanged and self.cache.learned_stats():
+            if unchanged and self.cache.learned_stats():
                 self.cache.save()
             return
         self._pending = []
         cache = self.cache
-        if self._unchanged is None:
-            self._unchanged = cache.model_unchanged(self._probe)
-        cache.remember_model(model, keep_previous=self._unchanged)
+        if unchanged is None:
+            unchanged = self.answers.unchanged = cache.model_unchanged(self._probe)
+        cache.remember_model(model, keep_previous=unchanged)
         cache.project = project_facts(model)
         for file, found, silenced, census in pending:
             cache.store(file, found, [file.relpath] * len(found), True, census, silenced)

@@ -18,17 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..project.census import file_census
+from ..project.census import file_census, project_facts
 from ..project.discovery import PATH_MAX, PathAliases, SkippedPaths, real_path
-from ..project.files import SourceFile, is_excluded, iter_python_files
+from ..project.files import SourceFile, display_path, is_excluded, iter_python_files
 from ..project.model import ProjectModel
 from ..project.roots import ProjectRoots, find_project_root
 from ..registry import RuleRegistry
 from ..rules.base import Rule
 from ..types import LintResult, ProjectFigures, TaskFigures, Violation
-from .cache import ResultCache, project_facts, project_key, violations_from_cache
+from .cache import ResultCache, project_key, violations_from_cache
 from .cache_store import chosen_cache_dir
-from .linter import Engine, display_path
+from .linter import Engine
 from .progress import NO_PROGRESS, Progress
 from .selection import engine_for, ignored_codes, project_settings
 from .summary_store import summary_store_for

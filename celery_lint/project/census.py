@@ -48,6 +48,15 @@ def imports_celery(data: bytes) -> bool:
     return False
 
 
+def project_facts(model: ProjectModel) -> dict[str, Any]:
+    """What the run's summary says of the whole project, kept with its model's result-cache entry."""
+    return {
+        "imports_celery": project_imports_celery(model),
+        "apps": len(model.apps),
+        "tasks": len(model.tasks),
+    }
+
+
 def project_imports_celery(model: ProjectModel) -> bool:
     """A module of the project that is not test code imports ``celery``. Every file that
     mentions Celery is parsed by the model's build, so its parsed files are enough."""

@@ -61,6 +61,14 @@ _PARSE_STACK_BYTES = 512 * 1024 * 1024
 _parse_executor: Any = None
 
 
+def display_path(path: Path) -> str:
+    """The path as the findings show it: relative to the working directory when it can be."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
 def parse_with_large_stack(text: str) -> cst.Module:
     """Parse in a thread with a large stack: LibCST's native parser recurses once per
     nesting level and would overflow the main thread's stack on deeply nested code."""

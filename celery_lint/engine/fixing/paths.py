@@ -14,10 +14,9 @@ from pathlib import Path
 
 from ...config import Settings
 from ...project.discovery import PathAliases, SkippedPaths, real_path
-from ...project.files import is_excluded
+from ...project.files import display_path, is_excluded
 from ...registry import RuleRegistry
 from ...types import LintResult, Violation
-from ..linter import display_path
 from ..runner import projects_of, report_pack_errors, show_as_named
 from ..selection import engine_for, ignored_codes
 from .files import NotWritten, WrittenThenInterrupted, file_identity, refusal, write_fix
