@@ -244,10 +244,20 @@ REPORT_RULE_IMPORTS = (
 
 def rule_modules_imported(root: Path, *args: str) -> tuple[Flake8Run, int]:
     """flake8 run as :func:`cached` runs it, and how many rule modules its process imported."""
-    argv = [sys.executable, "-c", REPORT_RULE_IMPORTS, "--isolated", f"--format={FLAKE8_FORMAT}", *ARGS, *args]
+    argv = [
+        sys.executable,
+        "-c",
+        REPORT_RULE_IMPORTS,
+        "--isolated",
+        f"--format={FLAKE8_FORMAT}",
+        *ARGS,
+        *args,
+    ]
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
     env.pop("PYTHONWARNINGS", None)
-    proc = subprocess.run(argv, cwd=root, capture_output=True, text=True, encoding="utf-8", timeout=120, env=env)
+    proc = subprocess.run(
+        argv, cwd=root, capture_output=True, text=True, encoding="utf-8", timeout=120, env=env
+    )
     *rest, last = proc.stderr.splitlines()
     count = int(last.rpartition(": ")[2])
     return Flake8Run(proc.returncode, proc.stdout, "\n".join(rest), argv[3:]), count
@@ -281,7 +291,9 @@ def test_a_changed_configuration_is_not_answered_by_the_remembered_selection(
     mark_findings(entry, user_cache_home, TASKS)
     assert marked(cached(shop, TASKS), uncached(shop, TASKS))
     config = shop / "pyproject.toml"
-    config.write_text(config.read_text("utf-8") + "deployment-settings = { task_acks_late = true }\n", "utf-8")
+    config.write_text(
+        config.read_text("utf-8") + "deployment-settings = { task_acks_late = true }\n", "utf-8"
+    )
     after = cached(shop, TASKS)
     assert MARK not in after.stdout, after
     assert "CEL205" not in after.codes() and "CEL201" in after.codes(), after

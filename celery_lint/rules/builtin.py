@@ -9,7 +9,17 @@ from pathlib import Path
 from ..hookspecs import hookimpl
 from .base import Rule
 
-FAMILIES = ("serialization", "limits", "retries", "task_body", "results", "configuration", "canvas", "calls", "meta")
+FAMILIES = (
+    "serialization",
+    "limits",
+    "retries",
+    "task_body",
+    "results",
+    "configuration",
+    "canvas",
+    "calls",
+    "meta",
+)
 
 
 def builtin_rule_modules() -> list[str]:
