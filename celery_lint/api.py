@@ -240,6 +240,14 @@ class TaskView:
         return call_signature(self._context.model, self._task)
 
     @property
+    def sends_arguments_as_given(self) -> bool:
+        """Calls put their arguments into the message as given: every class of the task's
+        chain is known and none overrides ``apply_async``/``delay``."""
+        from .project.task_calls import sends_arguments_as_given
+
+        return sends_arguments_as_given(self._context.model, self._task)
+
+    @property
     def model_task(self) -> Task:
         """The project model's record of the task, for celery_lint's own helpers (their
         fixes edit the decorator); rule packs should not need it."""

@@ -148,6 +148,28 @@ def test_config_from_object_of_a_runtime_mapping_leaves_unnamed_settings_unset(t
     assert isinstance(model.setting(app, "task_acks_late"), Unknown)
 
 
+def test_a_runtime_mapping_is_named_where_the_app_reads_it(tmp_path: Path) -> None:
+    """``celery.conf.update(flask_app.config)`` with the Flask config loaded lines before:
+    messages point at the ``conf.update``, not at the first line that mentions the mapping."""
+    source = (
+        "from celery import Celery\nfrom flask import Flask\n\n"
+        "def create_app():\n"
+        "    app = Flask('web')\n"
+        "    app.config.from_envvar('WEB_SETTINGS')\n"
+        "    return app\n\n"
+        "def make_celery(app):\n"
+        "    celery = Celery(app.import_name)\n"
+        "    celery.conf.update(app.config)\n"
+        "    return celery\n\n"
+        "celery_app = make_celery(create_app())\n"
+    )
+    model = model_of(tmp_path, {"web/__init__.py": "", "web/worker.py": source})
+    (app,) = model.apps
+    limit = model.setting(app, "task_time_limit")
+    assert isinstance(limit, Known) and limit.value is None, limit
+    assert limit.origin.runtime == ("conf.update(app.config) in web/worker.py:11",), limit.origin.runtime
+
+
 def test_config_from_object_of_a_module_name_stays_unknown(tmp_path: Path) -> None:
     """A module name read from the environment, or handed to a factory, may name a module
     of the repository: the configuration stays unknown, not unset."""

@@ -145,3 +145,69 @@ def test_a_parametrised_class_given_as_a_value_names_no_class(project: Project) 
         "proj.celery.sync": "the base class cannot be analysed",
         "proj.celery.push": "the base class cannot be analysed",
     }
+
+
+APP_WITH_OWN_TASK_CLASS = """\
+from celery import Celery
+
+
+class ShopCelery(Celery):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._patch_task()
+
+    def _patch_task(self):
+        class ShopTask(self.Task):
+            time_limit = 30
+
+            def apply_async(s, args=None, kwargs=None, **options):
+                return super().apply_async(args=args, kwargs=kwargs, **options)
+
+        self.Task = ShopTask
+
+
+app = ShopCelery("shop")
+
+
+@app.task
+def refund(order):
+    return order
+
+
+def cancel(pk):
+    order = Order.objects.get(pk=pk)
+    refund.delay(order)
+"""
+
+
+def test_an_app_class_that_replaces_its_task_class_in_a_method(project: Project) -> None:
+    """``self.Task = ShopTask`` in a method ``__init__`` calls (seen in indico): every task
+    of the app derives from a class the analyzer does not follow. Real Celery gives the
+    task that class's ``time_limit``; the model must not claim Celery's default, and the
+    rules that rest on the task's class stay silent."""
+    project.write("shop/__init__.py", "")
+    project.write("shop/worker.py", APP_WITH_OWN_TASK_CLASS)
+    [live] = run_oracle(
+        [
+            {
+                "root": str(project.root),
+                "app_module": "shop.worker",
+                "app_attr": "app",
+                "other_apps": [],
+                "task_modules": ["shop.worker"],
+                "options": ["time_limit"],
+                "settings": [],
+            }
+        ]
+    )
+    assert "error" not in live, live.get("error")
+    assert live["tasks"]["app"]["shop.worker.refund"] == {"time_limit": 30}, live
+    listed = run_cli("tasks", "--format", "json", "--option", "time_limit", cwd=project.root)
+    [task] = json.loads(listed.stdout)["tasks"]
+    assert task["options"]["time_limit"]["source"]["kind"] == "unknown", task
+    run = project.run(".", "--select", "CEL201,CEL504")
+    assert run.codes_in("shop/worker.py") == set(), run
+    # Without the replacement, the same task has no time limit and is sent the object.
+    project.write("shop/worker.py", APP_WITH_OWN_TASK_CLASS.replace("        self.Task = ShopTask\n", ""))
+    run = project.run(".", "--select", "CEL201,CEL504")
+    assert run.codes_in("shop/worker.py") == {"CEL201", "CEL504"}, run

@@ -436,3 +436,39 @@ def test_deployment_settings_reach_the_listing_and_the_rules(tmp_path: Path) -> 
     lint = run_cli(".", "--no-cache", cwd=tmp_path)
     codes = {code for _, _, _, code in lint.findings}
     assert "CEL201" not in codes and "CEL202" in codes, lint
+
+
+DJANGO_MANAGE_PY = (
+    "import os, sys\n\nif __name__ == '__main__':\n"
+    "    os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings')\n"
+    "    from django.core.management import execute_from_command_line\n"
+    "    execute_from_command_line(sys.argv)\n"
+)
+CLICK_MANAGE_PY = "import click\n\n\n@click.group()\ndef cli():\n    pass\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "tasks_module", "expected"),
+    [
+        # Django runs from the folder of its manage.py: the project imports ``shop.tasks``.
+        (
+            {"backend/manage.py": DJANGO_MANAGE_PY, "backend/shop/__init__.py": ""},
+            "backend/shop",
+            "shop.tasks.bare",
+        ),
+        # A Flask or click manage.py inside the package (lemur's): the package's own name.
+        (
+            {"shop/__init__.py": "", "shop/manage.py": CLICK_MANAGE_PY, "shop/common/__init__.py": ""},
+            "shop/common",
+            "shop.common.tasks.bare",
+        ),
+    ],
+)
+def test_task_names_follow_the_folder_django_runs_from(
+    project: Project, files: dict[str, str], tasks_module: str, expected: str
+) -> None:
+    for name, text in files.items():
+        project.write(name, text)
+    project.write(f"{tasks_module}/tasks.py", BARE_TASK)
+    data = inventory(project.run("tasks", "--format", "json", "--no-cache"))
+    assert [t["name"] for t in data["tasks"]] == [expected]

@@ -24,6 +24,7 @@ from .entities import (
 from .evaluate import NotEvaluable, evaluate
 from .scan import Binding, ConfOp, ModuleSummary, dotted_name
 from .symbols import CELERY_CLASS, SymbolResolver
+from .walk import Walker
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -476,7 +477,8 @@ class AppRegistry(SymbolResolver):
                             app.task_cls = (symbol.summary, value)
                         return
             if any(
-                isinstance(m, cst.FunctionDef) and m.name.value == "task_cls" for m in symbol.node.body.body
+                isinstance(m, cst.FunctionDef) and (m.name.value == "task_cls" or _sets_own_task_class(m))
+                for m in symbol.node.body.body
             ):
                 app.task_cls_unknown = True
                 return
@@ -624,11 +626,47 @@ class AppRegistry(SymbolResolver):
         return symbol is None or isinstance(symbol, External)
 
 
+class _OwnTaskClassWrite(Walker):
+    """An assignment to ``<first parameter>.Task`` or ``.task_cls`` in a method."""
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        self.found = False
+
+    def visit_Assign(self, node: cst.Assign) -> bool:
+        for target in node.targets:
+            written = target.target
+            if (
+                isinstance(written, cst.Attribute)
+                and written.attr.value in ("Task", "task_cls")
+                and isinstance(written.value, cst.Name)
+                and written.value.value == self.owner
+            ):
+                self.found = True
+        return not self.found
+
+
+def _sets_own_task_class(method: cst.FunctionDef) -> bool:
+    """``self.Task = IndicoTask`` in a method of a Celery subclass (its ``__init__``, or one
+    it calls): the app's tasks derive from a class the analyzer does not follow."""
+    params = method.params.params
+    if not params:
+        return False
+    finder = _OwnTaskClassWrite(params[0].name.value)
+    finder.walk(method.body)
+    return finder.found
+
+
 def runtime_note(summary: ModuleSummary, text: str, needle: str, fallback: str = "") -> str:
-    """``conf.update(json.load(handle)) in ingest/worker.py:12``: ``text`` where the first
-    ``needle`` of the file is (else the only ``fallback``), for messages."""
+    """``conf.update(json.load(handle)) in ingest/worker.py:12``: ``text`` where it first
+    is in the file's source, else where the first ``needle`` is (else the only
+    ``fallback``), for messages. (``flask_app.config`` may be read lines before the
+    ``conf.update(flask_app.config)`` that makes it a runtime source.)"""
     data = summary.file.read() or b""
-    index = data.find(needle.encode()) if needle else -1
+    index = -1
+    for wanted in (text.removesuffix("..."), needle):
+        if wanted and index < 0:
+            index = data.find(wanted.encode())
     if index < 0 and fallback and data.count(fallback.encode()) == 1:
         index = data.find(fallback.encode())
     if index < 0:

@@ -43,6 +43,14 @@ class SummaryStore(Protocol):
         """Keep ``summary`` (of its file's bytes) for later runs."""
 
 
+def _runs_django(manage_py: Path) -> bool:
+    try:
+        with open(manage_py, "rb") as handle:
+            return b"django" in handle.read(65536).lower()
+    except OSError:
+        return False
+
+
 def _celery_api_name(name: str) -> bool:
     """``celery`` and ``celery.*`` are Celery's API whatever the tree holds: a top-level
     ``celery/`` package in the project (a vendored copy, Celery's own repository) must not
@@ -173,12 +181,16 @@ class ModuleIndex:
         return known
 
     def _source_roots(self) -> list[Path]:
+        """``src/``, and each folder holding a Django ``manage.py``: Django runs from there,
+        so the project imports its modules by names relative to it. Another ``manage.py``
+        (a Flask or click command-line module inside a package, as in lemur) says nothing
+        of the import path."""
         if self._source_root_list is None:
             roots = [self.root / "src"] if (self.root / "src").is_dir() else []
-            for candidate in self.root.glob("*/manage.py"):
-                roots.append(candidate.parent)
-            for candidate in self.root.glob("*/*/manage.py"):
-                roots.append(candidate.parent)
+            for pattern in ("*/manage.py", "*/*/manage.py"):
+                for candidate in self.root.glob(pattern):
+                    if _runs_django(candidate):
+                        roots.append(candidate.parent)
             self._source_root_list = roots
         return self._source_root_list
 

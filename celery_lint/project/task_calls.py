@@ -188,8 +188,20 @@ def _returns_decorator(factory: TaskFactory) -> bool:
     )
 
 
-def _plain_task_classes(model: ProjectModel, task: Task) -> bool:
-    """Every class of the task's chain is known and none overrides how it is called."""
+SENDING_METHODS = frozenset({"apply_async", "delay"})
+"""Methods of a task class that may change what a call puts into the message."""
+
+
+def sends_arguments_as_given(model: ProjectModel, task: Task) -> bool:
+    """The message carries the call's arguments as given: every class of the task's chain
+    is known and none overrides ``apply_async`` or ``delay`` (a base task that turns model
+    objects into references before sending does)."""
+    return _plain_task_classes(model, task, SENDING_METHODS)
+
+
+def _plain_task_classes(model: ProjectModel, task: Task, methods: frozenset[str] = CALLING_METHODS) -> bool:
+    """Every class of the task's chain is known and none overrides ``methods`` (how it is
+    called, by default)."""
     if task.decorator is not None:
         base = task.decorator.options.get("base")
         if base is not None and not (isinstance(base, OptionExpr) and _known_class(model, base)):
@@ -199,11 +211,7 @@ def _plain_task_classes(model: ProjectModel, task: Task) -> bool:
             return False
     for klass in task_classes(model, task):
         for item in klass.node.body.body:
-            if (
-                isinstance(item, cst.FunctionDef)
-                and item.name.value in CALLING_METHODS
-                and item is not task.body
-            ):
+            if isinstance(item, cst.FunctionDef) and item.name.value in methods and item is not task.body:
                 return False
         for arg in klass.node.bases:
             if arg.keyword is not None:

@@ -17,6 +17,7 @@ else:
 if TYPE_CHECKING:
     from ..api import ProjectView, TaskView
     from ..fixes import Fix
+    from ..project.callsites import CallSites
 
 PICKLE_NAMES = frozenset({"pickle", "application/x-python-serialize"})
 
@@ -145,3 +146,15 @@ def _takes_options(factory: Any, called: bool, options: list[tuple[str, cst.Base
             # Not passed on, or given twice (``shared_task(time_limit=5, **kwargs)``).
             return False
     return True
+
+
+def task_named_by(project: ProjectView, sites: CallSites, receiver: cst.BaseExpression) -> TaskView | None:
+    """The project task ``receiver`` (what ``.delay``/``.apply_async`` is called on) names,
+    a task imported inside the calling function too."""
+    if not sites.is_local(receiver):
+        return project.task_for_expression(receiver)
+    if isinstance(receiver, cst.Name):
+        scope = sites.owner(receiver.value)
+        if scope is not None:
+            return project.task_imported_in(scope.node, receiver.value)
+    return None

@@ -15,6 +15,7 @@ from ...project.callsites import (
     positional,
 )
 from ..base import Invalid, Rule, Valid
+from ..support import task_named_by
 from ._task_call_cases import CALLER_HEAD, NO_CELERY_HEAD, REEXPORTED_SIGNATURE, calls_project
 from ._triggers import called
 
@@ -436,13 +437,7 @@ class TaskCallSignatureMismatch(Rule):
 
     def _task(self, receiver: cst.BaseExpression) -> TaskView | None:
         """The project task ``receiver`` names, a task imported inside the function too."""
-        if not self.sites.is_local(receiver):
-            return self.project.task_for_expression(receiver)
-        if isinstance(receiver, cst.Name):
-            scope = self.sites.owner(receiver.value)
-            if scope is not None:
-                return self.project.task_imported_in(scope.node, receiver.value)
-        return None
+        return task_named_by(self.project, self.sites, receiver)
 
     def _check_signature_by_name(self, node: cst.Call) -> None:
         given = positional(node)

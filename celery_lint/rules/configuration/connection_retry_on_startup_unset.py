@@ -26,9 +26,13 @@ class ConnectionRetryOnStartupUnset(Rule):
     `broker_connection_retry_on_startup`: not in `Celery(...)`, not through `app.conf`,
     and not in the module, class or Django settings given to `config_from_object`.
     The finding is reported once per app, at its `Celery(...)` construction. Apps whose
-    configuration cannot be read completely (settings from the environment, a computed
-    `conf.update(...)`, a settings module outside the project) are not reported, and
-    neither are apps in test code.
+    configuration the repository gives in a form that cannot be read (a module name from
+    the environment, a computed `conf.update(...)`, a settings module outside the project)
+    are not reported, and neither are apps in test code. Configuration only the running
+    process has (`conf.update(flask_app.config)`, an optional local settings file that is
+    not in the repository) counts as setting nothing the repository does not name: the
+    message names that source, and `deployment-settings` in `[tool.celery-lint]` states
+    what the deployment sets.
 
     ## Why is this bad?
     Unset, the first broker connection falls back to `broker_connection_retry`; Celery

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 from ...project.callsites import CallSites, code_of, is_literal, keyword, method_of, positional
 from ..base import Invalid, Rule, Valid
+from ..support import task_named_by
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -30,7 +31,9 @@ class ObjectAsTaskArgument(Rule):
     `get_object_or_404(...)`, `self.get_object()`, `qs.first()`/`.last()`/`.latest()`,
     `Model.objects.create(...)`, the object of `Model.objects.get_or_create(...)`).
     For `apply_async` it looks inside `args=(...)`/`[...]` and `kwargs={...}`.
-    Ids, primitives and attributes such as `obj.pk`/`obj.id` are not flagged.
+    Ids, primitives and attributes such as `obj.pk`/`obj.id` are not flagged, nor
+    calls of a task whose class overrides `apply_async` or `delay` (or is unknown): such a
+    class may send references in the objects' place.
 
     ## Why is this bad?
     The message carries a snapshot of the object taken when the task was sent: by the
@@ -67,6 +70,32 @@ class ObjectAsTaskArgument(Rule):
     FIX_TITLE = "{fix}"
 
     VALID = [
+        Valid(
+            "from celery import Task, shared_task\n\n"
+            "class ModelRefTask(Task):\n"
+            "    def apply_async(self, args=None, kwargs=None, **options):\n"
+            "        return super().apply_async(to_refs(args), to_refs(kwargs), **options)\n\n"
+            "@shared_task(base=ModelRefTask)\n"
+            "def charge(order):\n    return order.pk\n\n"
+            "def view(request, pk):\n    order = Order.objects.get(pk=pk)\n    charge.delay(order)\n",
+            path="orders/tasks.py",
+            note="a task class that sends references in the objects' place",
+        ),
+        Valid(
+            "def view(request, pk):\n    from orders.tasks import charge\n\n"
+            "    order = Order.objects.get(pk=pk)\n    charge.delay(order)\n",
+            files={
+                "orders/__init__.py": "",
+                "orders/tasks.py": "from celery import Task, shared_task\n\n"
+                "class ModelRefTask(Task):\n"
+                "    def delay(self, *args, **kwargs):\n"
+                "        return super().delay(*to_refs(args), **kwargs)\n\n"
+                "@shared_task(base=ModelRefTask)\n"
+                "def charge(order):\n    return order.pk\n",
+            },
+            path="orders/views.py",
+            note="the same, the task imported inside the function",
+        ),
         Valid(
             HEAD
             + "def view(request, pk):\n    order = Order.objects.get(pk=pk)\n    charge.delay(order.pk, request.user.id, 'x', 3)\n",
@@ -218,6 +247,9 @@ class ObjectAsTaskArgument(Rule):
             return
         if method == "apply_async" and self.sites.pool_like(receiver):
             return
+        task = task_named_by(self.project, self.sites, receiver)
+        if task is not None and not task.sends_arguments_as_given:
+            return  # its class may send references in the objects' place
         callee = f"{code_of(receiver, 40)}.{method}()"
         for arg in self._arguments(node, method):
             what = self._describe(arg)

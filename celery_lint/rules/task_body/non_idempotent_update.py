@@ -52,6 +52,19 @@ def _root_name(expr: cst.BaseExpression) -> str | None:
     return node.value if isinstance(node, cst.Name) else None
 
 
+def _entry_of_own_kwargs(target: cst.BaseExpression, function: cst.FunctionDef) -> bool:
+    """``kwargs["roles"] += [...]`` in ``def f(**kwargs)``: Python makes the ``**`` dict anew
+    for each call, so rebinding one of its entries stores nothing (an object held by an
+    entry, ``kwargs["user"].points``, is another matter)."""
+    star = function.params.star_kwarg
+    return (
+        star is not None
+        and isinstance(target, cst.Subscript)
+        and isinstance(target.value, cst.Name)
+        and target.value.value == star.name.value
+    )
+
+
 def _is_container(value: cst.BaseExpression | None) -> bool:
     if isinstance(value, (cst.Dict, cst.List, cst.Set, cst.Tuple, cst.DictComp, cst.ListComp, cst.SetComp)):
         return True
@@ -376,12 +389,22 @@ class NonIdempotentUpdate(Rule):
             "from celery import shared_task\n\n@shared_task\ndef f(user_id, points, grant_id):\n    grant, created = Grant.objects.get_or_create(key=grant_id, defaults={'points': points})\n    if not created:\n        return\n    user = User.objects.get(pk=user_id)\n    user.points += points\n    user.save()\n",
             note="after an idempotency key recorded with get_or_create",
         ),
+        Valid(
+            "from celery import shared_task\n\n@shared_task\ndef f(**kwargs):\n    kwargs['roles'] += ['owner']\n    Certificate.objects.create(**kwargs)\n",
+            note="an entry of the call's own **kwargs dict",
+        ),
     ]
     INVALID = [
         Invalid(
             "from celery import shared_task\n\n@shared_task\ndef f(user_id, points):\n    user = User.objects.get(pk=user_id)\n    user.points += points\n    user.save()\n",
             line=6,
             column=5,
+        ),
+        Invalid(
+            "from celery import shared_task\n\n@shared_task\ndef f(**kwargs):\n    kwargs['user'].points += 1\n    kwargs['user'].save()\n",
+            line=5,
+            column=5,
+            note="an object an entry of **kwargs holds",
         ),
         Invalid(
             "from celery import shared_task\n\n@shared_task\ndef f(order_id):\n    order = Order.objects.get(pk=order_id)\n    order.total = order.total + 10\n",
@@ -497,7 +520,7 @@ class NonIdempotentUpdate(Rule):
         if code is None:
             return
         root = _root_name(target)
-        if root is None or root in self._skipped_roots(code[1]):
+        if root is None or root in self._skipped_roots(code[1]) or _entry_of_own_kwargs(target, code[1]):
             return
         text = cst.Module([]).code_for_node(target)
         if self._local_facts(code[1]).reset_before(text, node) or self._guarded(node, code[1]):
