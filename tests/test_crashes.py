@@ -462,9 +462,13 @@ _BARE = "from celery import shared_task\n\n\n@shared_task\ndef bare():\n    pass
 
 @pytest.fixture
 def undecodable_name(tmp_path: Path) -> Path:
+    """A task module in a folder whose name is not valid UTF-8 (the module's own name must
+    be one an import can name for its task to count: ``bad\xff.py`` could not be)."""
     root = _project(tmp_path / "p", {})
     try:
-        (root / os.fsdecode(b"bad\xff.py")).write_text(_BARE, encoding="utf-8")
+        folder = root / os.fsdecode(b"bad\xff")
+        folder.mkdir()
+        (folder / "tasks.py").write_text(_BARE, encoding="utf-8")
     except (OSError, UnicodeError):
         pytest.skip("the file system refuses a file name that is not valid UTF-8")
     return root
@@ -480,11 +484,11 @@ def test_undecodable_file_name_on_a_strict_stdout(
     code, out, err = _cli(capsys, monkeypatch, undecodable_name, "--no-cache", "--format", fmt)
     assert code == 1, (out, err)
     if fmt == "json":
-        assert {f["path"] for f in json.loads(out)["findings"]} == {os.fsdecode(b"bad\xff.py")}
+        assert {f["path"] for f in json.loads(out)["findings"]} == {os.fsdecode(b"bad\xff/tasks.py")}
     elif fmt == "text":
-        assert "bad\\xff.py:5:1: CEL201 " in out, out
+        assert "bad\\xff/tasks.py:5:1: CEL201 " in out, out
     else:
-        assert "file=bad\\xff.py,line=5" in out, out
+        assert "file=bad\\xff/tasks.py,line=5" in out, out
     code, out, _ = _cli(capsys, monkeypatch, undecodable_name, "tasks")
     assert code == 0 and "bad\\xff" in out, out
 
@@ -501,8 +505,8 @@ def test_undecodable_file_name_in_sarif(
     assert code == 1, (out, err)
     results = json.loads(out)["runs"][0]["results"]
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results}
-    assert uris == {"bad%FF.py"}
-    assert (undecodable_name / os.fsdecode(unquote_to_bytes("bad%FF.py"))).is_file()
+    assert uris == {"bad%FF/tasks.py"}
+    assert (undecodable_name / os.fsdecode(unquote_to_bytes("bad%FF/tasks.py"))).is_file()
 
 
 # --------------------------------------------------------------------------- 5. baselines

@@ -472,3 +472,23 @@ def test_task_names_follow_the_folder_django_runs_from(
     project.write(f"{tasks_module}/tasks.py", BARE_TASK)
     data = inventory(project.run("tasks", "--format", "json", "--no-cache"))
     assert [t["name"] for t in data["tasks"]] == [expected]
+
+
+def test_modules_no_worker_can_import_by_name_declare_no_task(project: Project) -> None:
+    """A file with a hyphen in its name (saleor's ``.semgrep/correctness/celery/*.py``
+    rule examples) is no module any import can name: its tasks are not the project's. A
+    package inside a hyphenated distribution folder (misago's plugins), or a module a
+    worker imports from inside a hyphenated folder, still declares them."""
+    project.write("shop/__init__.py", "")
+    project.write("shop/tasks.py", BARE_TASK)
+    project.write(".semgrep/celery/task-missing-queue.py", BARE_TASK)
+    project.write("docs/examples/run-worker.py", BARE_TASK)
+    project.write("plugins/shop-extras/shop_extras/__init__.py", "")
+    project.write("plugins/shop-extras/shop_extras/tasks.py", BARE_TASK)
+    data = inventory(project.run("tasks", "--format", "json", "--no-cache"))
+    assert sorted(t["name"] for t in data["tasks"]) == ["shop.tasks.bare", "shop_extras.tasks.bare"]
+    run = project.run("--no-cache", "--select", "CEL201", ".")
+    assert {path for path, *_ in run.findings} == {
+        "shop/tasks.py",
+        "plugins/shop-extras/shop_extras/tasks.py",
+    }, run

@@ -43,6 +43,11 @@ class SummaryStore(Protocol):
         """Keep ``summary`` (of its file's bytes) for later runs."""
 
 
+def dotted_identifiers(name: str) -> bool:
+    """Whether ``name`` is a dotted name Python can import (no hyphen, no leading dot)."""
+    return all(part.isidentifier() for part in name.split("."))
+
+
 def _runs_django(manage_py: Path) -> bool:
     try:
         with open(manage_py, "rb") as handle:
@@ -147,7 +152,10 @@ class ModuleIndex:
             for alias in aliases:
                 if alias != file.module:
                     self._by_module.setdefault(alias, file)
-            file.import_name = aliases[0] if aliases else file.module
+            # The first name a worker can import the module by (no hyphen, no hidden folder).
+            file.import_name = (
+                next((a for a in aliases if dotted_identifiers(a)), aliases[0]) if aliases else file.module
+            )
 
     def _importable_names(self, path: Path) -> list[str]:
         """Names the file is imported under from the folders that act as ``sys.path`` entries.

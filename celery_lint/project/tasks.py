@@ -86,6 +86,16 @@ class _InnerFactoryFinder(Walker):
         return True
 
 
+def _importable_by_name(file: SourceFile) -> bool:
+    """Whether an ``import`` statement can name the module: its file name (a package's
+    folder name) is an identifier. ``.semgrep/celery/rule-example.py`` or
+    ``docs/run-worker.py`` is an example, a fixture or a script, run or loaded by path if
+    at all, not a module whose tasks a worker registers. (A folder in between may have any
+    name: a worker run from inside it imports the module by its own name.)"""
+    own = file.path.parent.name if file.is_package else file.path.stem
+    return own.isidentifier()
+
+
 class TaskRegistry(SettingsModel):
     """Every task of the project, and what each decorator expression means."""
 
@@ -108,6 +118,8 @@ class TaskRegistry(SettingsModel):
         self._tasks_by_node = {}
         self._tasks_by_module = {}
         for summary in summaries:
+            if not _importable_by_name(summary.file):
+                continue
             for func in summary.decorated:
                 for decorator in func.decorators:
                     spec = self.task_decorator(summary, decorator.decorator)
