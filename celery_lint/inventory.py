@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .project.apps import code_of
 from .project.model import FROM_CONFIG, TASK_DEFAULTS, App, ProjectModel, Task
 from .project.values import UNKNOWN_ELEMENT, CallValue, Known, Origin, Resolved, Unknown, number_text
 
@@ -97,6 +98,24 @@ class AppEntry:
 
 
 @dataclass
+class OutsideDecorator:
+    """``@app.task`` where ``app`` is not in the project: a task the listing cannot show."""
+
+    path: str
+    line: int | None
+    decorator: str
+    outside: str
+    """What the decorator's object is, as imported (``shared.worker.app``)."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "decorator": self.decorator, "object": self.outside}
+
+    def text(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"not followed: `@{self.decorator}` at {where}: {self.outside} is not in the project, so a task it declares is not listed"
+
+
+@dataclass
 class Inventory:
     options: tuple[str, ...]
     apps: list[AppEntry] = field(default_factory=list)
@@ -104,11 +123,14 @@ class Inventory:
     not_analysed: list[tuple[str, str]] = field(default_factory=list)
     """Files of the listing that could not be read or parsed (path, why): their apps and
     tasks are missing from it."""
+    outside: list[OutsideDecorator] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         data = self._as_json()
         if self.not_analysed:
             data["not_analysed"] = [{"path": path, "error": error} for path, error in self.not_analysed]
+        if self.outside:
+            data["not_followed"] = [entry.as_json() for entry in self.outside]
         return data
 
     def _as_json(self) -> dict[str, Any]:
@@ -231,6 +253,12 @@ def _add_project(inventory: Inventory, model: ProjectModel, targets: set[Path]) 
     for file in model.files.values():
         if file.path in targets and file.error is not None:
             inventory.not_analysed.append((display(file.path), file.error))
+    for summary, decorator, outside in model.outside_task_decorators:
+        if summary.file.path in targets:
+            line = lines.line(summary.file.tree, decorator)
+            inventory.outside.append(
+                OutsideDecorator(display(summary.file.path), line, code_of(decorator.decorator), outside)
+            )
 
 
 def _app_entry(model: ProjectModel, lines: _Lines, app: App) -> AppEntry:
@@ -370,6 +398,7 @@ def _footer(inventory: Inventory) -> list[str]:
         out.append(f"unknown: {', '.join(names)} of {len(listed)} task{plural} ({shown}): {reason}")
     for path, error in inventory.not_analysed:
         out.append(f"not analysed: {path}: {error}")
+    out.extend(entry.text() for entry in inventory.outside)
     count = len(inventory.tasks)
     apps = len(inventory.apps)
     out.append(f"{count} task{'s' if count != 1 else ''}, {apps} app{'s' if apps != 1 else ''}.")

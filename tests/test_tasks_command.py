@@ -492,3 +492,39 @@ def test_modules_no_worker_can_import_by_name_declare_no_task(project: Project) 
         "shop/tasks.py",
         "plugins/shop-extras/shop_extras/tasks.py",
     }, run
+
+
+def test_a_task_decorator_of_an_app_outside_the_project_is_said(project: Project) -> None:
+    """``@app.task`` where ``app`` comes from a package that is not in the repository, or
+    from a relative import that climbs above the top package (saleor has one): the listing
+    cannot show the task and says so, where and why, without calling it an error."""
+    project.write("shop/__init__.py", "")
+    project.write("shop/celeryconf.py", "from celery import Celery\n\napp = Celery('shop')\n")
+    project.write("shop/orders/__init__.py", "")
+    project.write(
+        "shop/orders/tasks.py", "from ...celeryconf import app\n\n\n@app.task\ndef lost():\n    pass\n"
+    )
+    project.write(
+        "shop/sync.py",
+        "from platform_common.worker import app\n\n\n@app.task(acks_late=True)\ndef sync():\n    pass\n",
+    )
+    project.write("shop/tasks.py", "from .celeryconf import app\n\n\n@app.task\ndef kept():\n    pass\n")
+    run = project.run("tasks", "--no-cache")
+    assert run.returncode == 0 and run.stderr == "", run
+    assert [line for line in run.lines if line.startswith("not followed")] == [
+        "not followed: `@app.task` at shop/orders/tasks.py:4: celeryconf.app is not in the project, "
+        "so a task it declares is not listed",
+        "not followed: `@app.task(acks_late=True)` at shop/sync.py:4: platform_common.worker.app is not in the "
+        "project, so a task it declares is not listed",
+    ], run
+    data = inventory(project.run("tasks", "--format", "json", "--no-cache"))
+    assert [t["name"] for t in data["tasks"]] == ["shop.tasks.kept"]
+    assert data["not_followed"] == [
+        {"path": "shop/orders/tasks.py", "line": 4, "decorator": "app.task", "object": "celeryconf.app"},
+        {
+            "path": "shop/sync.py",
+            "line": 4,
+            "decorator": "app.task(acks_late=True)",
+            "object": "platform_common.worker.app",
+        },
+    ]

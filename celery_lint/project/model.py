@@ -136,6 +136,7 @@ class ProjectModel(TaskOptions):
         self._unindexed.clear()
         self.apps.clear()
         self.tasks.clear()
+        self.outside_task_decorators.clear()
 
     # ------------------------------------------------------------------ build
     def build(self) -> None:

@@ -112,11 +112,16 @@ class TaskRegistry(SettingsModel):
         self._tasks_by_module: dict[str, list[Task]] = {}
         self._factory_cache: dict[int, TaskFactory | None] = {}
         self.factory_names: set[str] = set()
+        self.outside_task_decorators: list[tuple[ModuleSummary, cst.Decorator, str]] = []
+        """``@app.task`` where ``app`` comes from outside the project (a package that is not
+        in the repository, a relative import above the top package), with that name: each
+        may declare a Celery task the analyzer cannot see, and ``celery-lint tasks`` says so."""
 
     def _collect_tasks(self, summaries: list[ModuleSummary]) -> None:
         self.tasks = []
         self._tasks_by_node = {}
         self._tasks_by_module = {}
+        self.outside_task_decorators = []
         for summary in summaries:
             if not _importable_by_name(summary.file):
                 continue
@@ -127,6 +132,9 @@ class TaskRegistry(SettingsModel):
                         spec.node = decorator
                         self._add_task(Task(summary, func, func, spec))
                         break
+                else:
+                    if not summary.file.is_test:
+                        self._note_outside_task_decorators(summary, func)
             for _name, bindings in summary.bindings.items():
                 for binding in bindings:
                     task = self._call_form_task(summary, binding)
@@ -136,6 +144,16 @@ class TaskRegistry(SettingsModel):
                 if _defines_method(klass, "run") and self._class_task_bases(summary, klass):
                     run = _method(klass, "run")
                     self._add_task(Task(summary, klass, run, None))
+
+    def _note_outside_task_decorators(self, summary: ModuleSummary, func: cst.FunctionDef) -> None:
+        for decorator in func.decorators:
+            expr = decorator.decorator
+            func_expr = expr.func if isinstance(expr, cst.Call) else expr
+            if not (isinstance(func_expr, cst.Attribute) and func_expr.attr.value == "task"):
+                continue
+            symbol = self.symbol_of(summary, func_expr.value)
+            if isinstance(symbol, External) and symbol.qualname.split(".")[0] != "celery":
+                self.outside_task_decorators.append((summary, decorator, symbol.qualname))
 
     def _add_task(self, task: Task) -> None:
         if id(task.node) in self._tasks_by_node:
