@@ -187,3 +187,30 @@ def test_config_from_object_of_a_module_name_stays_unknown(tmp_path: Path) -> No
     assert len(model.apps) == 2
     for app in model.apps:
         assert isinstance(model.setting(app, "task_time_limit"), Unknown), app.label
+
+
+def test_an_app_class_name_rebound_in_a_branch_still_makes_the_app(tmp_path: Path) -> None:
+    """``Celery = celery.Celery``, then in an ``if`` ``Celery = SentryCelery`` (a subclass),
+    then ``app = Celery(...)`` (onadata): whichever binding runs, the call makes an app,
+    configured as written; a name that may also be another class makes none."""
+    source = (
+        "import os\n\nimport celery\n\n\n"
+        "Celery = celery.Celery\n"
+        "if os.environ.get('SENTRY_DSN'):\n"
+        "    class SentryCelery(celery.Celery):\n"
+        "        def on_configure(self):\n"
+        "            pass\n\n"
+        "    Celery = SentryCelery\n\n"
+        "app = Celery('proj')\n"
+        "app.conf.task_time_limit = 30\n\n\n"
+        "@app.task\ndef ping():\n    return 'pong'\n"
+    )
+    model = model_of(tmp_path, {"proj/__init__.py": "", "proj/celery.py": source})
+    (app,) = model.apps
+    limit = model.setting(app, "task_time_limit")
+    assert isinstance(limit, Known) and limit.value == 30, limit
+    assert [task.node.name.value for task in model.tasks] == ["ping"]
+    other = source.replace("    Celery = SentryCelery\n", "    Celery = dict\n")
+    (tmp_path / "other").mkdir()
+    model = model_of(tmp_path / "other", {"proj/__init__.py": "", "proj/celery.py": other})
+    assert model.apps == []

@@ -382,12 +382,29 @@ class AppRegistry(SymbolResolver):
 
     # ------------------------------------------------------------------ apps
     def _is_celery_ctor(self, summary: ModuleSummary, call: cst.Call) -> bool:
-        symbol = self.symbol_of(summary, call.func)
+        return self._is_celery_class(self.symbol_of(summary, call.func)) or bool(
+            self._app_class_alternatives(summary, call)
+        )
+
+    def _is_celery_class(self, symbol: object) -> bool:
         if isinstance(symbol, External):
             return symbol.qualname in CELERY_CLASS
         if isinstance(symbol, ClassSym):
             return self._class_derives(symbol, CELERY_CLASS)
         return False
+
+    def _app_class_alternatives(self, summary: ModuleSummary, call: cst.Call) -> list[object]:
+        """``Celery = celery.Celery`` and, in an ``if``, ``Celery = SentryCelery``, then
+        ``app = Celery(...)`` (onadata): each module-level binding of the called name is an
+        app class, so the call makes an app whichever runs. Empty otherwise."""
+        if not isinstance(call.func, cst.Name):
+            return []
+        bindings = summary.bindings.get(call.func.value, [])
+        values = [binding.value for binding in bindings]
+        if len(bindings) < 2 or any(value is None for value in values):
+            return []
+        alternatives: list[object] = [self.symbol_of(summary, value) for value in values if value is not None]
+        return alternatives if all(self._is_celery_class(symbol) for symbol in alternatives) else []
 
     def _app_for(self, summary: ModuleSummary, name: str, binding: Binding) -> App:
         existing = self._apps_by_node.get(id(binding.node))
@@ -398,7 +415,9 @@ class AppRegistry(SymbolResolver):
         self._apps_by_node[id(binding.node)] = app
         self.apps.append(app)
         if call is not None:
-            self._subclass_task_cls(app, summary, call)
+            self._subclass_task_cls(app, self.symbol_of(summary, call.func))
+            for alternative in self._app_class_alternatives(summary, call):
+                self._subclass_task_cls(app, alternative)
             # Celery starts its pre-configuration from ``changes`` and then sets the other
             # keyword arguments that are not None (``Celery.__autoset``), whatever their order.
             ordered = sorted(call.args, key=lambda a: not (a.keyword and a.keyword.value == "changes"))
@@ -462,9 +481,9 @@ class AppRegistry(SymbolResolver):
                     )
         return app
 
-    def _subclass_task_cls(self, app: App, summary: ModuleSummary, call: cst.Call) -> None:
-        """``class MyCelery(Celery): task_cls = "proj.base:SafeTask"`` sets every task's base."""
-        symbol = self.symbol_of(summary, call.func)
+    def _subclass_task_cls(self, app: App, symbol: object) -> None:
+        """``class MyCelery(Celery): task_cls = "proj.base:SafeTask"`` sets every task's base
+        (``symbol``: the app's class)."""
         depth = 0
         while isinstance(symbol, ClassSym) and depth < 20:
             depth += 1
