@@ -65,6 +65,22 @@ def _entry_of_own_kwargs(target: cst.BaseExpression, function: cst.FunctionDef) 
     )
 
 
+def _entry_of(value: cst.BaseExpression | None, containers: set[str]) -> bool:
+    """``combined.get(key)``, ``combined[key]`` or ``combined.setdefault(key, {})`` of a
+    container the function made: an entry of in-memory state, like the container itself."""
+    if isinstance(value, cst.Subscript):
+        holder: cst.BaseExpression = value.value
+    elif (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Attribute)
+        and value.func.attr.value in ("get", "setdefault", "pop")
+    ):
+        holder = value.func.value
+    else:
+        return False
+    return isinstance(holder, cst.Name) and holder.value in containers
+
+
 def _is_container(value: cst.BaseExpression | None) -> bool:
     if isinstance(value, (cst.Dict, cst.List, cst.Set, cst.Tuple, cst.DictComp, cst.ListComp, cst.SetComp)):
         return True
@@ -208,7 +224,7 @@ class _LocalContainers(Walker):
     def visit_Assign(self, node: cst.Assign) -> None:
         position = self._place(node)
         self._guard_names(node)
-        if _is_container(node.value):
+        if _is_container(node.value) or _entry_of(node.value, self.names):
             for target in node.targets:
                 if isinstance(target.target, cst.Name):
                     self.names.add(target.target.value)
@@ -224,6 +240,13 @@ class _LocalContainers(Walker):
                 if isinstance(first, cst.Name):
                     delete = isinstance(node.value, cst.Call) and _counts_rows(node.value)
                     self._count(first.value, delete)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        # ``if info := combined.get(key):``
+        if isinstance(node.target, cst.Name) and (
+            _is_container(node.value) or _entry_of(node.value, self.names)
+        ):
+            self.names.add(node.target.value)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._place(node)
@@ -392,6 +415,12 @@ class NonIdempotentUpdate(Rule):
         Valid(
             "from celery import shared_task\n\n@shared_task\ndef f(**kwargs):\n    kwargs['roles'] += ['owner']\n    Certificate.objects.create(**kwargs)\n",
             note="an entry of the call's own **kwargs dict",
+        ),
+        Valid(
+            "from celery import shared_task\n\n@shared_task\ndef f(rows):\n    combined = {}\n"
+            "    for key, n in rows:\n        if info := combined.get(key):\n            info['count'] += n\n"
+            "        else:\n            combined[key] = {'count': n}\n    return combined\n",
+            note="an entry read from a container the task made",
         ),
     ]
     INVALID = [
