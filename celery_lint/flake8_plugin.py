@@ -84,13 +84,12 @@ class CeleryLintChecker:
             cls._codes = known.codes
             option_manager.extend_default_ignore(list(known.opt_in))
         else:
-            from .engine.remembered import remember_rule_codes
             from .registry import RuleRegistry
 
             # Kept for the run's session: each catalogue of the rules costs its checks again.
             registry = cls._registry = RuleRegistry()
+            # Recorded once the options say the cache is on (parse_options).
             rules = registry.rules
-            remember_rule_codes(registry)
             cls._codes = tuple(r.CODE for r in rules)
             option_manager.extend_default_ignore([r.CODE for r in rules if not r.DEFAULT])
             # Installed rule packs' default rules run like the built-in ones, without a --select.
@@ -110,8 +109,12 @@ class CeleryLintChecker:
         # alone would turn every opt-in rule on; an opt-in rule runs only when named in full.
         named = [*(getattr(options, "select", None) or []), *(getattr(options, "extend_select", None) or [])]
         session = cls._session = Flake8Session({code.strip().upper() for code in named}, cls._registry)
-        cls._registry = None
         session.use_cache = not getattr(options, "celery_lint_no_cache", False)
+        if session.use_cache and cls._registry is not None:
+            from .engine.remembered import remember_rule_codes
+
+            remember_rule_codes(cls._registry)
+        cls._registry = None
         shown = _decider(options)
         # The run stops on an error only where the user asked for some of celery-lint's
         # codes: flake8 runs every installed plugin, also in runs that select none of them.
@@ -243,7 +246,10 @@ class Flake8Session:
         from .engine import Engine, check_project_selectors, project_settings
         from .engine.cache_store import chosen_cache_dir
         from .engine.one_file import OneFileCache
+        from .engine.remembered import config_digest
 
+        # The file as it is before it is read: the selection is remembered for these bytes.
+        config = config_digest(root) if self.use_cache and self.named is not None else None
         with self.registry.importable():
             try:
                 settings = project_settings(self.registry, root, None)
@@ -280,7 +286,7 @@ class Flake8Session:
         if self.use_cache:
             with self.registry.importable():
                 cache = OneFileCache(
-                    root, settings, self.registry, chosen, chosen_cache_dir(None), self.named
+                    root, settings, self.registry, chosen, chosen_cache_dir(None), self.named, config
                 )
             self._save_at_exit()
         project = self._analyses[root] = _Project(settings, engine, cache)

@@ -509,6 +509,25 @@ def test_undecodable_file_name_in_sarif(
     assert (undecodable_name / os.fsdecode(unquote_to_bytes("bad%FF/tasks.py"))).is_file()
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="file names are Unicode there")
+def test_a_project_in_a_folder_with_an_undecodable_name_is_cached(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, user_cache_dir: Path
+) -> None:
+    """The cache names its entries after the project's folder: a name that is not valid
+    UTF-8 made every cached run an internal error."""
+    try:
+        root = _project(tmp_path / os.fsdecode(b"shop\xff"), {"tasks.py": _BARE})
+    except (OSError, UnicodeError):
+        pytest.skip("the file system refuses a file name that is not valid UTF-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(user_cache_dir))
+    monkeypatch.delenv("CELERY_LINT_CACHE_DIR", raising=False)
+    uncached = _cli(capsys, monkeypatch, root, "--no-cache")
+    assert uncached[0] == 1 and "tasks.py:5:1: CEL201 " in uncached[1], uncached
+    assert _cli(capsys, monkeypatch, root) == uncached
+    assert _cli(capsys, monkeypatch, root) == uncached
+    assert list((root / ".celery_lint_cache").glob("results-*.json"))
+
+
 # --------------------------------------------------------------------------- 5. baselines
 _ENTRY = '{"path": "t.py", "code": "CEL201", "line_content": "def bare():", "count": %s}'
 

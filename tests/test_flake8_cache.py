@@ -301,6 +301,59 @@ def test_a_changed_configuration_is_not_answered_by_the_remembered_selection(
     assert same(cached(shop, TASKS), after)
 
 
+EDIT_WHILE_READ = """
+import celery_lint.config as config
+
+_read = config.read_pyproject
+
+
+def read_then_edit(path):
+    section = _read(path)
+    with open(path, "a", encoding="utf-8") as file:
+        file.write("deployment-settings = { task_acks_late = true }\\n")
+    config.read_pyproject = _read
+    return section
+
+
+config.read_pyproject = read_then_edit
+"""
+
+
+def test_a_configuration_edited_while_it_is_read_is_not_remembered_for_the_new_content(
+    shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The user saves pyproject.toml while flake8 runs: the selection made from the old
+    content must not be remembered as that of the new one."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(EDIT_WHILE_READ, "utf-8")
+    with monkeypatch.context() as during:
+        during.setenv("PYTHONPATH", str(hook))
+        cached(shop, TASKS)
+    assert "task_acks_late = true" in (shop / "pyproject.toml").read_text("utf-8")
+    after = cached(shop, TASKS)
+    assert "CEL205" not in after.codes() and "CEL201" in after.codes(), after
+    assert same(after, uncached(shop, TASKS))
+
+
+def test_a_run_without_the_cache_writes_nothing(
+    shop: Path, user_cache_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--celery-lint-no-cache`` keeps the user's cache folder as it was: no secret and no
+    record of the rule codes are made, and nothing beside the project either."""
+    fresh = tmp_path / "fresh-home"
+    shutil.copytree(user_cache_home, fresh, ignore=shutil.ignore_patterns("secret", "rule-codes.json"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(fresh))
+    user_cache_home = fresh
+    uncached(shop, TASKS)
+    uncached(shop)
+    assert not (user_cache_home / "celery-lint" / "secret").exists()
+    assert not (user_cache_home / "celery-lint" / "rule-codes.json").exists()
+    assert not (shop / CACHE).exists()
+    cached(shop, TASKS)
+    assert (user_cache_home / "celery-lint" / "rule-codes.json").is_file()
+
+
 def test_each_selection_on_flake8s_command_line_is_remembered_apart(shop: Path) -> None:
     """An opt-in rule named on the command line runs: the selection remembered for a run
     that did not name it does not answer for one that does, nor the other way round."""

@@ -179,7 +179,7 @@ class ResultCache:
         self.kind = kind
         # Each project has its own files, named by its resolved root: projects can share a
         # --cache-dir, and a project's files are never another project's.
-        self.prefix = f"{kind}-{content_hash(str(resolved_root(root)).encode())[:16]}-"
+        self.prefix = f"{kind}-{content_hash(os.fsencode(resolved_root(root)))[:16]}-"
         self.shared = cache_dir is not None
         self.folder = Path(os.path.realpath(cache_dir)) if cache_dir is not None else root / CACHE_DIR
         self.name = f"{self.prefix}{key}.json"

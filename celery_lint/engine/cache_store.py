@@ -65,6 +65,20 @@ def machine_secret() -> bytes | None:
     return _SECRETS[folder]
 
 
+def existing_secret() -> bytes | None:
+    """This user's secret when it was made already; None otherwise (nothing is written)."""
+    folder = user_cache_home()
+    if folder is None:
+        return None
+    if folder in _SECRETS:
+        return _SECRETS[folder]
+    try:
+        with _open_folder(folder) as fd:
+            return _read_secret(fd)
+    except (OSError, UnsafeFolder, NotImplementedError):
+        return None
+
+
 def _load_or_make_secret(folder: Path) -> bytes | None:
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)

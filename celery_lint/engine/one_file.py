@@ -29,7 +29,7 @@ from ..rules.base import Rule
 from ..types import Violation
 from .cache import ResultCache, project_key
 from .linter import Engine
-from .remembered import CachedAnswers, remember_rule_codes, remember_selection, selection_of
+from .remembered import CachedAnswers, remember_selection, selection_of
 from .selection import engine_for
 
 OWN_ENTRY = "flake8-results"
@@ -47,10 +47,12 @@ class OneFileCache:
         rules: Sequence[type[Rule]],
         cache_dir: Path | None,
         named: Collection[str] | None = None,
+        config: str | None = None,
     ) -> None:
         """``rules``: those the plugin runs; ``cache_dir``: as the CLI's ``--cache-dir``;
         ``named``: the codes named on flake8's command line, when ``rules`` were chosen by
-        them (the selection is then remembered, see :mod:`.remembered`)."""
+        them (the selection is then remembered, see :mod:`.remembered`); ``config``: the
+        :func:`.remembered.config_digest` of the project taken before ``settings`` were read."""
         self.codes = frozenset(rule.CODE for rule in rules)
         # The project's own selection, as a run of ``celery-lint FILE`` makes it.
         shared = engine_for(registry, settings, None, (), ())
@@ -74,9 +76,8 @@ class OneFileCache:
         self._targets: dict[int, tuple[str, str] | None] = {}
         self._model_altered = False
         if named is not None and self.cache.usable and registry.builtin_only and not settings.plugins:
-            remember_rule_codes(registry)
             selection = selection_of(rules, self.cache.key, kind, settings.exclude)
-            remember_selection(root, named, cache_dir, selection)
+            remember_selection(root, named, cache_dir, selection, config)
 
     def lookup(self, path: Path, text: str) -> list[Violation] | None:
         """The findings of the file at ``path`` (``# noqa`` not applied) from the cache;

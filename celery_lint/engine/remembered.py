@@ -16,7 +16,8 @@ they gave, each record sealed with the user's secret like the cache:
 
 A rule pack (installed, or the project's own ``plugins``) turns both off: its code and its
 hooks are outside what these keys cover. Anything else that does not match is a miss, and
-the plugin takes the long way, which writes the records again.
+the plugin takes the long way, which writes the records again when the cache is on. Only
+writing makes the user's secret: a run with ``--celery-lint-no-cache`` leaves no file.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from .cache_store import (
     CACHE_DIR,
     UnsafeFolder,
     ensure_gitignore,
+    existing_secret,
     machine_secret,
     open_folder,
     read_regular,
@@ -84,7 +86,9 @@ def _code_key() -> str | None:
 
 
 def _read_sealed(folder: Path, name: str) -> dict[str, Any] | None:
-    secret = machine_secret()
+    # Reading makes no secret: a run that writes no cache (--celery-lint-no-cache) leaves
+    # nothing behind.
+    secret = existing_secret()
     if secret is None:
         return None
     try:
@@ -150,16 +154,27 @@ def remember_rule_codes(registry: RuleRegistry) -> None:
     _write_sealed(folder, RULE_CODES, content, own_folder=False)
 
 
-def _selection_key(root: Path, named: Collection[str]) -> str | None:
-    """Everything a project's selection was computed from; None with a rule pack installed."""
-    code = _code_key()
-    if code is None:
-        return None
+UNREADABLE = "unreadable"
+"""What :func:`config_digest` gives for a ``pyproject.toml`` that could not be read."""
+
+
+def config_digest(root: Path) -> str | None:
+    """The hash of the project's ``pyproject.toml`` as it is now; None when there is none,
+    :data:`UNREADABLE` when it cannot be read. Taken before the settings are read, so a
+    selection is recorded only for the bytes it was computed from."""
     try:
-        config: str | None = content_hash((root / "pyproject.toml").read_bytes())
+        return content_hash((root / "pyproject.toml").read_bytes())
     except FileNotFoundError:
-        config = None
+        return None
     except OSError:
+        return UNREADABLE
+
+
+def _selection_key(root: Path, named: Collection[str], config: str | None) -> str | None:
+    """Everything a project's selection was computed from; None with a rule pack installed
+    or an unreadable ``pyproject.toml``."""
+    code = _code_key()
+    if code is None or config == UNREADABLE:
         return None
     parts = [str(resolved_root(root)), config, sorted(named), code, installed_celery_version()]
     return content_hash(json.dumps(parts).encode())
@@ -167,7 +182,7 @@ def _selection_key(root: Path, named: Collection[str]) -> str | None:
 
 def _selection_place(root: Path, cache_dir: Path | None) -> tuple[Path, str]:
     folder = Path(os.path.realpath(cache_dir)) if cache_dir is not None else root / CACHE_DIR
-    return folder, f"{SELECTION}-{content_hash(str(resolved_root(root)).encode())[:16]}.json"
+    return folder, f"{SELECTION}-{content_hash(os.fsencode(resolved_root(root)))[:16]}.json"
 
 
 @dataclass(frozen=True)
@@ -184,10 +199,14 @@ class Selection:
 
 
 def remember_selection(
-    root: Path, named: Collection[str], cache_dir: Path | None, selection: Selection
+    root: Path, named: Collection[str], cache_dir: Path | None, selection: Selection, config: str | None
 ) -> None:
-    """Record ``selection``, made by the long way for a project without rule packs of its own."""
-    key = _selection_key(root, named)
+    """Record ``selection``, made by the long way for a project without rule packs of its own
+    from the ``pyproject.toml`` whose :func:`config_digest` was ``config``. Nothing is
+    recorded when the file changed since: the selection may be that of either content."""
+    if config_digest(root) != config:
+        return
+    key = _selection_key(root, named, config)
     if key is None:
         return
     folder, name = _selection_place(root, cache_dir)
@@ -204,7 +223,7 @@ def remember_selection(
 def remembered_selection(root: Path, named: Collection[str], cache_dir: Path | None) -> Selection | None:
     """The selection recorded for the project at ``root`` and these named codes, while
     nothing it was computed from changed; None otherwise."""
-    key = _selection_key(root, named)
+    key = _selection_key(root, named, config_digest(root))
     if key is None:
         return None
     content = _read_sealed(*_selection_place(root, cache_dir))
