@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ...project.helper_texts import Reach
@@ -101,6 +102,51 @@ def _is_container(value: cst.BaseExpression | None) -> bool:
     return False
 
 
+class _Returns(Walker):
+    """The values one function returns (nested functions and classes are theirs)."""
+
+    def __init__(self, function: cst.FunctionDef) -> None:
+        super().__init__()
+        self.function = function
+        self.values: list[cst.BaseExpression | None] = []
+        self.generator = False
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return node is self.function
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self.values.append(node.value)
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        self.generator = True
+
+
+def container_factories(functions: dict[str, cst.FunctionDef], rebound: Iterable[str]) -> set[str]:
+    """The module's undecorated functions whose every ``return`` gives a new container
+    (``def _empty_stats(): return {'total': 0, ...}``): what a call of one binds is in-memory
+    state, like a literal. A name the module also binds otherwise is not one of them."""
+    other = set(rebound)
+    factories = set()
+    for name, function in functions.items():
+        if name in other or function.decorators:
+            continue
+        returns = _Returns(function)
+        returns.walk(function)
+        if returns.values and not returns.generator and all(_is_container(v) for v in returns.values):
+            factories.add(name)
+    return factories
+
+
+def _made_by(value: cst.BaseExpression | None, factories: set[str]) -> bool:
+    return isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in factories
+
+
 def _is_constant(value: cst.BaseExpression) -> bool:
     if isinstance(value, (cst.Integer, cst.Float, cst.SimpleString)):
         return True
@@ -189,8 +235,10 @@ class _LocalContainers(Walker):
     X.objects.get_or_create(...)`` and a bound ``<queryset>.exists()`` (each only when every
     binding of the name is one)."""
 
-    def __init__(self) -> None:
+    def __init__(self, factories: set[str]) -> None:
         super().__init__()
+        self.factories = factories
+        """The module's functions that return a new container (:func:`container_factories`)."""
         self.names: set[str] = set()
         self.reset: dict[str, list[tuple[int, int]]] = {}
         """Target text -> (position, block) of each constant assignment to it."""
@@ -224,7 +272,7 @@ class _LocalContainers(Walker):
     def visit_Assign(self, node: cst.Assign) -> None:
         position = self._place(node)
         self._guard_names(node)
-        if _is_container(node.value) or _entry_of(node.value, self.names):
+        if self._fresh(node.value):
             for target in node.targets:
                 if isinstance(target.target, cst.Name):
                     self.names.add(target.target.value)
@@ -243,10 +291,12 @@ class _LocalContainers(Walker):
 
     def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
         # ``if info := combined.get(key):``
-        if isinstance(node.target, cst.Name) and (
-            _is_container(node.value) or _entry_of(node.value, self.names)
-        ):
+        if isinstance(node.target, cst.Name) and self._fresh(node.value):
             self.names.add(node.target.value)
+
+    def _fresh(self, value: cst.BaseExpression | None) -> bool:
+        """``value`` is an in-memory container the function made, or an entry of one."""
+        return _is_container(value) or _entry_of(value, self.names) or _made_by(value, self.factories)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._place(node)
@@ -422,8 +472,22 @@ class NonIdempotentUpdate(Rule):
             "        else:\n            combined[key] = {'count': n}\n    return combined\n",
             note="an entry read from a container the task made",
         ),
+        Valid(
+            "from celery import shared_task\n\ndef _empty_counts():\n    return {'sent': 0, 'failed': 0}\n\n"
+            "@shared_task\ndef f(ids):\n    counts = _empty_counts()\n    for i in ids:\n"
+            "        counts['sent'] += 1\n    return counts\n",
+            note="a container made by a function of the module that returns a new one",
+        ),
     ]
     INVALID = [
+        Invalid(
+            "from celery import shared_task\n\ndef _counter(pk):\n    if pk is None:\n        return {}\n"
+            "    return Counter.objects.get(pk=pk)\n\n@shared_task\ndef f(pk):\n    counter = _counter(pk)\n"
+            "    counter.total += 1\n    counter.save()\n",
+            line=11,
+            column=5,
+            note="a function that may return a stored row",
+        ),
         Invalid(
             "from celery import shared_task\n\n@shared_task\ndef f(user_id, points):\n    user = User.objects.get(pk=user_id)\n    user.points += points\n    user.save()\n",
             line=6,
@@ -510,6 +574,7 @@ class NonIdempotentUpdate(Rule):
         super().__init__(context)  # type: ignore[arg-type]
         self._containers: dict[int, set[str]] = {}
         self._locals: dict[int, _LocalContainers] = {}
+        self._factories: set[str] | None = None
         self._guards: dict[int, list[int]] = {}
         self.following = Following(self, FOLLOW)
 
@@ -528,7 +593,12 @@ class NonIdempotentUpdate(Rule):
     def _local_facts(self, function: cst.FunctionDef) -> _LocalContainers:
         key = id(function)
         if key not in self._locals:
-            finder = self._locals[key] = _LocalContainers()
+            if self._factories is None:
+                summary = self.context.summary
+                self._factories = container_factories(
+                    summary.functions, [*summary.bindings, *summary.classes]
+                )
+            finder = self._locals[key] = _LocalContainers(self._factories)
             finder.walk(function)
         return self._locals[key]
 
