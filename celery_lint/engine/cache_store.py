@@ -74,9 +74,12 @@ def existing_secret() -> bytes | None:
         return _SECRETS[folder]
     try:
         with _open_folder(folder) as fd:
-            return _read_secret(fd)
+            secret = _read_secret(fd)
     except (OSError, UnsafeFolder, NotImplementedError):
         return None
+    if secret is not None:  # kept like machine_secret's; a missing one may be made later
+        _SECRETS[folder] = secret
+    return secret
 
 
 def _load_or_make_secret(folder: Path) -> bytes | None:

@@ -174,3 +174,41 @@ class Walker:
                 stack.extend([(child, False) for child in kids])
             else:
                 on_leave(node)
+
+
+class _OwnReturns(Walker):
+    def __init__(self, function: cst.FunctionDef) -> None:
+        super().__init__()
+        self.function = function
+        self.values: list[cst.BaseExpression | None] = []
+        self.generator = False
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return node is self.function
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self.values.append(node.value)
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        self.generator = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Returns:
+    """What one function's own ``return`` statements give (a bare ``return``: None), and
+    whether it yields; its nested functions, lambdas and classes are theirs."""
+
+    values: tuple[cst.BaseExpression | None, ...]
+    generator: bool
+
+
+def own_returns(function: cst.FunctionDef) -> Returns:
+    walker = _OwnReturns(function)
+    walker.walk(function)
+    return Returns(tuple(walker.values), walker.generator)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...project.values import Known, Unknown
-from ...project.walk import Walker
+from ...project.walk import own_returns
 from ..base import Invalid, Rule, Valid
 from ..support import task_options_fix
 
@@ -13,41 +13,11 @@ else:
     from ..._lazy_libcst import cst
 
 
-class _Returns(Walker):
-    """Whether a function body returns a value or yields (nested scopes excluded)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.returns_value = False
-        self.generator = False
-        self.depth = 0
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        self.depth += 1
-        return self.depth == 1
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.depth -= 1
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_Return(self, node: cst.Return) -> None:
-        value = node.value
-        if value is not None and not (isinstance(value, cst.Name) and value.value == "None"):
-            self.returns_value = True
-
-    def visit_Yield(self, node: cst.Yield) -> None:
-        self.generator = True
-
-
 def returns_nothing(body: cst.FunctionDef) -> bool:
-    finder = _Returns()
-    finder.walk(body)
-    return not finder.returns_value and not finder.generator
+    returns = own_returns(body)
+    return not returns.generator and all(
+        value is None or (isinstance(value, cst.Name) and value.value == "None") for value in returns.values
+    )
 
 
 class ResultNotIgnored(Rule):

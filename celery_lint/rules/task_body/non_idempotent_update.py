@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ...project.helper_texts import Reach
-from ...project.walk import Walker
+from ...project.walk import Walker, own_returns
 from ..base import Invalid, Rule, Valid
 from ..following import Following
 
@@ -102,32 +102,7 @@ def _is_container(value: cst.BaseExpression | None) -> bool:
     return False
 
 
-class _Returns(Walker):
-    """The values one function returns (nested functions and classes are theirs)."""
-
-    def __init__(self, function: cst.FunctionDef) -> None:
-        super().__init__()
-        self.function = function
-        self.values: list[cst.BaseExpression | None] = []
-        self.generator = False
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return node is self.function
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_Return(self, node: cst.Return) -> None:
-        self.values.append(node.value)
-
-    def visit_Yield(self, node: cst.Yield) -> None:
-        self.generator = True
-
-
-def container_factories(functions: dict[str, cst.FunctionDef], rebound: Iterable[str]) -> set[str]:
+def _container_factories(functions: dict[str, cst.FunctionDef], rebound: Iterable[str]) -> set[str]:
     """The module's undecorated functions whose every ``return`` gives a new container
     (``def _empty_stats(): return {'total': 0, ...}``): what a call of one binds is in-memory
     state, like a literal. A name the module also binds otherwise is not one of them."""
@@ -136,8 +111,7 @@ def container_factories(functions: dict[str, cst.FunctionDef], rebound: Iterable
     for name, function in functions.items():
         if name in other or function.decorators:
             continue
-        returns = _Returns(function)
-        returns.walk(function)
+        returns = own_returns(function)
         if returns.values and not returns.generator and all(_is_container(v) for v in returns.values):
             factories.add(name)
     return factories
@@ -238,7 +212,7 @@ class _LocalContainers(Walker):
     def __init__(self, factories: set[str]) -> None:
         super().__init__()
         self.factories = factories
-        """The module's functions that return a new container (:func:`container_factories`)."""
+        """The module's functions that return a new container (:func:`_container_factories`)."""
         self.names: set[str] = set()
         self.reset: dict[str, list[tuple[int, int]]] = {}
         """Target text -> (position, block) of each constant assignment to it."""
@@ -595,7 +569,7 @@ class NonIdempotentUpdate(Rule):
         if key not in self._locals:
             if self._factories is None:
                 summary = self.context.summary
-                self._factories = container_factories(
+                self._factories = _container_factories(
                     summary.functions, [*summary.bindings, *summary.classes]
                 )
             finder = self._locals[key] = _LocalContainers(self._factories)
